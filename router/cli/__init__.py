@@ -1,0 +1,1 @@
+"""The `email-router` command line: one click group per module, assembled in ``main``."""

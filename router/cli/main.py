@@ -1,0 +1,49 @@
+"""Root of the `email-router` command line.
+
+Every RouterError is shown as its message and hint (never a traceback) and turned into the exit code
+documented in ``--help``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from router.cli.context import AppContext
+from router.errors import EXIT_CODES, RouterError
+from router.home import ENV_HOME, Home, default_home, resolve_home
+
+EPILOG = "Exit codes:\n\n" + "\n\n".join(f"  {code}  {text}" for code, text in EXIT_CODES.items())
+
+
+class RouterGroup(click.Group):
+    """A click group that renders RouterError as a clear message and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except RouterError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=RouterGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    "home",
+    type=click.Path(file_okay=False),
+    default=None,
+    help=f"Home directory for key, vault, published configurations and state "
+    f"(default: ${ENV_HOME}, else {default_home()}).",
+)
+@click.version_option(package_name="email-router")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None) -> None:
+    """email-router: routes email between Exchange (EWS) and a Dynamics CRM."""
+    ctx.obj = AppContext(home=Home(resolve_home(home)))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(cli.main(prog_name="email-router", standalone_mode=True))

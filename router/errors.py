@@ -1,0 +1,237 @@
+"""The one error tree of email-router.
+
+Every exception the router raises on purpose is a ``RouterError``. Foreign exceptions (exchangelib,
+requests, SQLAlchemy, cryptography, lxml) are wrapped at the edge that meets them with
+``raise OurError(...) from exc``. Each error carries what a caller needs to decide: whether it is
+``transient`` (retry later, honouring ``back_off``), and a ``hint`` telling the admin what to do.
+Outcomes (skip, defer, reject, quarantine) are values, never exceptions.
+
+::
+
+    RouterError                      exit 1   base; message + hint (+ path / mailbox / item_id)
+    ├── UsageError                   exit 2   a command was called wrongly
+    ├── ConfigError                  exit 3   profiles, deployments, settings
+    │   ├── ProfileValidationError            every problem found, each with file and key path
+    │   └── PublishedConfigError              a published configuration is missing, corrupt or edited
+    ├── VaultError                   exit 4   credentials at rest
+    │   ├── KeyFileError                      key missing, unreadable, or readable by others
+    │   ├── WrongKeyError                     the key does not open the vault
+    │   ├── VaultCorruptError                 the vault file is tampered or truncated
+    │   └── CredentialNotFoundError           a profile names a credential that is not set
+    ├── StateStoreError              exit 5   the router's own state database
+    ├── TransportError               exit 6   talking to Exchange (EWS)
+    │   ├── TransientTransportError           retry with back-off (ServerBusy, timeouts, 5xx)
+    │   └── PermanentTransportError           stop the mailbox and alert
+    │       ├── AuthenticationError           bad credentials (HTTP 401)
+    │       ├── AccessDeniedError             valid account without rights on the mailbox
+    │       ├── MailboxNotFoundError          no such mailbox
+    │       └── SendAsDeniedError             ErrorSendAsDenied at submission
+    ├── CrmError                     exit 7   talking to the CRM
+    │   ├── CrmTransientError                 unreachable, 429 / 503, deadlocks
+    │   └── CrmPermanentError                 caller rejected, bad request, missing record
+    ├── MessageError                 exit 8   one message could not be parsed or rendered
+    ├── LegacyImportError            exit 9   a legacy E-mail Router file could not be read
+    └── SimulatorError               exit 10  the EWS / CRM simulator was misused
+
+``EXIT_CODES`` maps the classes to the documented process exit codes; ``email-router --help`` prints
+the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class RouterError(Exception):
+    """Base of every error the router raises on purpose.
+
+    ``message`` says what went wrong, ``hint`` what the admin should do about it. ``path``,
+    ``mailbox`` and ``item_id`` name the file, mailbox or message concerned when there is one.
+    """
+
+    exit_code = 1
+    transient = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str = "",
+        path: str | None = None,
+        mailbox: str | None = None,
+        item_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.path = path
+        self.mailbox = mailbox
+        self.item_id = item_id
+
+    def __str__(self) -> str:
+        where = [f"{k}={v}" for k, v in (("file", self.path), ("mailbox", self.mailbox),
+                                           ("item", self.item_id)) if v]
+        text = self.message + (f" [{', '.join(where)}]" if where else "")
+        return f"{text}\n  hint: {self.hint}" if self.hint else text
+
+
+class UsageError(RouterError):
+    """A command was called with arguments that cannot work."""
+
+    exit_code = 2
+
+
+class ConfigError(RouterError):
+    """Profiles, deployments, bindings or settings are wrong."""
+
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem: the file, the dotted key path inside it, and what is wrong."""
+
+    file: str
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.key or '<file>'}: {self.message}"
+
+
+class ProfileValidationError(ConfigError):
+    """Validation found problems; all of them are carried, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem], *, hint: str = "") -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(
+            f"{len(self.problems)} problem(s) in the profiles:\n{lines}",
+            hint=hint or "fix each key named above, then run `email-router profiles validate` again",
+        )
+
+
+class PublishedConfigError(ConfigError):
+    """A published configuration is missing, corrupt, hand-edited or of an unknown version."""
+
+
+class VaultError(RouterError):
+    """Credentials at rest could not be read or written."""
+
+    exit_code = 4
+
+
+class KeyFileError(VaultError):
+    """The key file is missing, unreadable, malformed or readable by other users."""
+
+
+class WrongKeyError(VaultError):
+    """The key does not decrypt the vault (a wrong or rotated key)."""
+
+
+class VaultCorruptError(VaultError):
+    """The vault file was tampered with or truncated."""
+
+
+class CredentialNotFoundError(VaultError):
+    """A profile names a credential that has not been set."""
+
+
+class StateStoreError(RouterError):
+    """The router's own state database failed."""
+
+    exit_code = 5
+
+
+class TransportError(RouterError):
+    """Talking to Exchange over EWS failed."""
+
+    exit_code = 6
+
+    def __init__(self, message: str, *, back_off: float | None = None, code: str | None = None,
+                 **kwargs: str | None) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.back_off = back_off
+        self.code = code
+
+
+class TransientTransportError(TransportError):
+    """Worth retrying after ``back_off`` seconds: ErrorServerBusy, timeouts, 5xx, dropped connections."""
+
+    transient = True
+
+
+class PermanentTransportError(TransportError):
+    """Retrying will not help until an admin acts: the mailbox is stopped and an alert raised."""
+
+
+class AuthenticationError(PermanentTransportError):
+    """The server refused the credentials (HTTP 401)."""
+
+
+class AccessDeniedError(PermanentTransportError):
+    """The account is valid but has no rights on the target mailbox."""
+
+
+class MailboxNotFoundError(PermanentTransportError):
+    """The mailbox does not exist on the server."""
+
+
+class SendAsDeniedError(PermanentTransportError):
+    """Exchange refused the submission: the account holds neither Send As nor Send On Behalf."""
+
+
+class CrmError(RouterError):
+    """Talking to the CRM failed."""
+
+    exit_code = 7
+
+    def __init__(self, message: str, *, back_off: float | None = None, code: str | None = None,
+                 **kwargs: str | None) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.back_off = back_off
+        self.code = code
+
+
+class CrmTransientError(CrmError):
+    """The CRM is unreachable or busy (429, 503, timeouts); retry after ``back_off``."""
+
+    transient = True
+
+
+class CrmPermanentError(CrmError):
+    """The CRM rejected the caller or the request; retrying will not help."""
+
+
+class MessageError(RouterError):
+    """One message could not be parsed, screened or rendered."""
+
+    exit_code = 8
+
+
+class LegacyImportError(RouterError):
+    """A legacy E-mail Router configuration or state file could not be read."""
+
+    exit_code = 9
+
+
+class SimulatorError(RouterError):
+    """The EWS or CRM simulator was started or driven wrongly."""
+
+    exit_code = 10
+
+
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "unexpected error (a bug: please report it with the log)",
+    2: "usage error: wrong arguments",
+    3: "configuration error: profiles, deployments or a published configuration",
+    4: "vault error: key file, wrong key, tampered vault, missing credential",
+    5: "state store error",
+    6: "Exchange / EWS error",
+    7: "CRM error",
+    8: "message error",
+    9: "legacy import error",
+    10: "simulator error",
+}
