@@ -19,13 +19,16 @@ Outcomes (skip, defer, reject, quarantine) are values, never exceptions.
     │   ├── VaultCorruptError                 the vault file is tampered or truncated
     │   └── CredentialNotFoundError           a profile names a credential that is not set
     ├── StateStoreError              exit 5   the router's own state database
+    │   └── ClaimLostError                    another worker took over a claim this worker held
     ├── TransportError               exit 6   talking to Exchange (EWS)
     │   ├── TransientTransportError           retry with back-off (ServerBusy, timeouts, 5xx)
-    │   └── PermanentTransportError           stop the mailbox and alert
+    │   └── PermanentTransportError           stop the mailbox and alert (unless ``stops_mailbox`` is False)
     │       ├── AuthenticationError           bad credentials (HTTP 401)
     │       ├── AccessDeniedError             valid account without rights on the mailbox
     │       ├── MailboxNotFoundError          no such mailbox
-    │       └── SendAsDeniedError             ErrorSendAsDenied at submission
+    │       ├── SendAsDeniedError             ErrorSendAsDenied at submission
+    │       ├── MessageRejectedError          Exchange refused this one message; the mailbox goes on
+    │       └── ItemNotFoundError             the item is gone from the server; the mailbox goes on
     ├── CrmError                     exit 7   talking to the CRM
     │   ├── CrmTransientError                 unreachable, 429 / 503, deadlocks
     │   └── CrmPermanentError                 caller rejected, bad request, missing record
@@ -144,6 +147,10 @@ class StateStoreError(RouterError):
     exit_code = 5
 
 
+class ClaimLostError(StateStoreError):
+    """A claim this worker held expired and another worker took it over; stop working on that item."""
+
+
 class TransportError(RouterError):
     """Talking to Exchange over EWS failed."""
 
@@ -163,7 +170,14 @@ class TransientTransportError(TransportError):
 
 
 class PermanentTransportError(TransportError):
-    """Retrying will not help until an admin acts: the mailbox is stopped and an alert raised."""
+    """Retrying will not help until an admin acts.
+
+    When ``stops_mailbox`` is True (the default) the problem is the mailbox's: it is stopped and an
+    alert raised. Subclasses that concern one item only set it to False: that item fails or is
+    quarantined and the mailbox goes on.
+    """
+
+    stops_mailbox = True
 
 
 class AuthenticationError(PermanentTransportError):
@@ -180,6 +194,18 @@ class MailboxNotFoundError(PermanentTransportError):
 
 class SendAsDeniedError(PermanentTransportError):
     """Exchange refused the submission: the account holds neither Send As nor Send On Behalf."""
+
+
+class MessageRejectedError(PermanentTransportError):
+    """Exchange refused this one message (invalid recipients, too large, unreadable MIME, a virus)."""
+
+    stops_mailbox = False
+
+
+class ItemNotFoundError(PermanentTransportError):
+    """The item no longer exists on the server (deleted or moved by someone else)."""
+
+    stops_mailbox = False
 
 
 class CrmError(RouterError):

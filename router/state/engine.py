@@ -1,0 +1,133 @@
+"""The database behind the state store: one SQLAlchemy engine and its two kinds of transaction.
+
+SQLite is the default (one file, WAL journal, a busy timeout) and must be safe for several threads of
+one process and for several processes at once. Two things make that true:
+
+* every transaction that writes starts with ``BEGIN IMMEDIATE``, so a writer takes the write lock
+  before it reads what it is about to change. A deferred transaction that read first and then tried
+  to write could fail with "database is locked" at once, without waiting for the busy timeout;
+* WAL lets readers go on while one writer writes.
+
+Everything else is plain SQLAlchemy Core, so a PostgreSQL URL works without change: there the
+compare-and-set UPDATEs that the stores use are atomic under READ COMMITTED on their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from router.errors import StateStoreError
+
+BUSY_TIMEOUT_MS = 30_000
+"""How long a SQLite writer waits for another writer before giving up: long enough to ride out any
+realistic transaction of another thread or process."""
+
+_WRITE_OPTION = "router_write"
+
+
+def sqlite_url(path: Path) -> str:
+    """Return the SQLAlchemy URL of a SQLite database file."""
+    return f"sqlite:///{path}"
+
+
+def _install_sqlite_hooks(engine: Engine, synchronous: str) -> None:
+    """Take transaction control away from the sqlite3 module and set the pragmas on every connection."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The sqlite3 module would otherwise emit its own deferred BEGIN before the first write.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """An engine plus the read and write transactions every store uses.
+
+    ``synchronous`` (SQLite only) is ``FULL`` by default so that a committed claim or stage survives
+    even a power cut; ``NORMAL`` survives any crash of the router process and is cheaper.
+    """
+
+    def __init__(self, url: str, *, synchronous: str = "FULL", echo: bool = False) -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise StateStoreError(f"unknown synchronous mode {synchronous!r}", hint="use FULL or NORMAL")
+        self.url = url
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.location = parsed.database if self.is_sqlite else parsed.render_as_string(hide_password=True)
+        if self.is_sqlite and parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine = create_engine(url, echo=echo)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StateStoreError(
+                f"cannot open the state database {self.location}: {exc}",
+                hint="check the state database URL in the settings",
+            ) from exc
+        if self.is_sqlite:
+            _install_sqlite_hooks(self.engine, synchronous)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One transaction that may write; commits on success, rolls back on any exception."""
+        with self._transaction(write=True) as conn:
+            yield conn
+
+    @contextmanager
+    def joined(self, tx: Connection | None) -> Iterator[Connection]:
+        """Join the caller's transaction ``tx`` when given, else run in a write transaction of our own.
+
+        Stores take ``tx`` so that writes of several stores (a quarantine entry and the ledger stage
+        that points at it) commit together or not at all.
+        """
+        if tx is not None:
+            yield tx
+        else:
+            with self.write() as conn:
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """One read-only transaction: a consistent snapshot for several queries."""
+        with self._transaction(write=False) as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(**{_WRITE_OPTION: write})
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as exc:
+            raise self._wrap(exc) from exc
+
+    def _wrap(self, exc: SQLAlchemyError) -> StateStoreError:
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        return StateStoreError(
+            f"the state database {self.location} failed: {detail}",
+            hint="check that the disk is not full and the file is readable and writable by the router; "
+            "if it is corrupt, restore it from a backup",
+        )
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

@@ -1,0 +1,255 @@
+"""The incoming ledger: which messages of which mailbox reached which stage, so each is delivered once.
+
+One row per (mailbox, message key). A worker claims the row before it touches the message, then
+moves it forward one committed step at a time::
+
+    claimed ──► delivered ──► acknowledged
+       │            │
+       ├──► screened│            (final stages: nothing more to do)
+       └────────────┴──► quarantined
+
+A crash anywhere leaves the row at the last committed stage with a lease that runs out; the next
+claim (RECOVERED) resumes from that stage. In particular a row at ``delivered`` carries the CRM
+activity id, so recovery acknowledges on the server without delivering to the CRM a second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from router.clock import Clock
+from router.errors import ClaimLostError
+from router.state.claims import ClaimOutcome, ClaimPolicy, abandon, advance, due, take_over
+from router.state.engine import Database
+from router.state.keys import normalize_message_id
+from router.state.schema import incoming_ledger as T
+
+
+class LedgerStage(StrEnum):
+    """Where a message stands; the last three are final."""
+
+    CLAIMED = "claimed"
+    DELIVERED = "delivered"
+    ACKNOWLEDGED = "acknowledged"
+    SCREENED = "screened"
+    QUARANTINED = "quarantined"
+
+    @property
+    def final(self) -> bool:
+        """True when nothing more will happen to the message."""
+        return self in (LedgerStage.ACKNOWLEDGED, LedgerStage.SCREENED, LedgerStage.QUARANTINED)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One message of one mailbox as the ledger knows it."""
+
+    id: int
+    mailbox: str
+    message_key: str
+    internet_message_id: str | None
+    item_id: str | None
+    stage: LedgerStage
+    activity_id: str | None
+    attempts: int
+    recoveries: int
+    owner: str | None
+    lease_until: datetime | None
+    retry_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Row[tuple[object, ...]]) -> LedgerEntry:
+        values = dict(row._mapping)
+        values["stage"] = LedgerStage(values["stage"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class LedgerClaim:
+    """The answer to a claim: the outcome, the row as it now is, and who asked."""
+
+    outcome: ClaimOutcome
+    entry: LedgerEntry
+    owner: str
+
+    @property
+    def acquired(self) -> bool:
+        """True when ``owner`` now holds the message and must finish or release it."""
+        return self.outcome.acquired
+
+
+class IncomingLedger:
+    """Claims and stages of incoming messages, per mailbox.
+
+    ``owner`` names one worker of one process run (for example ``host:pid:start:lane``): a new run must
+    use new owners, so that claims left by a crashed run count as recoveries when taken over.
+    """
+
+    def __init__(self, db: Database, clock: Clock, policy: ClaimPolicy | None = None) -> None:
+        self._db = db
+        self._clock = clock
+        self._policy = policy or ClaimPolicy()
+
+    # -- claiming -------------------------------------------------------------------------------
+
+    def claim(self, mailbox: str, message_key: str, *, owner: str, item_id: str | None = None,
+              internet_message_id: str | None = None) -> LedgerClaim:
+        """Claim a message for ``owner``; see ``ClaimOutcome`` for what each answer asks of the caller."""
+        with self._db.write() as tx:
+            row = self._select(tx, mailbox, message_key)
+            if row is None and self._insert(tx, mailbox, message_key, owner, item_id, internet_message_id):
+                return LedgerClaim(ClaimOutcome.NEW, self._must_select(tx, mailbox, message_key), owner)
+            row = row or self._must_select(tx, mailbox, message_key)
+            extra = {"item_id": item_id} if item_id else {}
+            outcome = take_over(tx, T, row.__dict__, owner=owner, final=row.stage.final,
+                                now=self._clock.now(), policy=self._policy, values=extra)
+            return LedgerClaim(outcome, self._must_select(tx, mailbox, message_key), owner)
+
+    def _insert(self, tx: Connection, mailbox: str, message_key: str, owner: str, item_id: str | None,
+                internet_message_id: str | None) -> bool:
+        now = self._clock.now()
+        try:
+            with tx.begin_nested():
+                tx.execute(T.insert().values(
+                    mailbox=mailbox, message_key=message_key,
+                    internet_message_id=normalize_message_id(internet_message_id), item_id=item_id,
+                    stage=LedgerStage.CLAIMED.value, attempts=1, recoveries=0, owner=owner,
+                    lease_until=now + self._policy.lease, created_at=now, updated_at=now))
+        except IntegrityError:
+            # Another process inserted the same message between our select and insert (possible on
+            # PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers). Its row decides.
+            return False
+        return True
+
+    def renew(self, claim: LedgerClaim) -> LedgerClaim:
+        """Extend the lease of a claim that is taking long; raises ClaimLostError if it was taken over."""
+        entry = self._advance(claim, _OPEN, None, {})
+        return LedgerClaim(claim.outcome, entry, claim.owner)
+
+    # -- finishing steps ------------------------------------------------------------------------
+
+    def mark_delivered(self, claim: LedgerClaim, activity_id: str, *,
+                       tx: Connection | None = None) -> LedgerEntry:
+        """Record that the CRM created ``activity_id`` for the message (commit this before acknowledging)."""
+        values = {"activity_id": activity_id, "delivered_at": self._clock.now()}
+        return self._advance(claim, [LedgerStage.CLAIMED], LedgerStage.DELIVERED, values, tx=tx)
+
+    def mark_acknowledged(self, claim: LedgerClaim, *, item_id: str | None = None,
+                          tx: Connection | None = None) -> LedgerEntry:
+        """Record that the message was acknowledged on the server; ``item_id`` is its id after a move."""
+        values = {"item_id": item_id} if item_id else {}
+        return self._finish(claim, [LedgerStage.DELIVERED], LedgerStage.ACKNOWLEDGED, values, tx)
+
+    def mark_screened(self, claim: LedgerClaim, *, tx: Connection | None = None) -> LedgerEntry:
+        """Record that screening kept the message away from the CRM (an auto-reply, a loop, a bounce)."""
+        return self._finish(claim, [LedgerStage.CLAIMED], LedgerStage.SCREENED, {}, tx)
+
+    def mark_quarantined(self, claim: LedgerClaim, *, reason: str | None = None,
+                         tx: Connection | None = None) -> LedgerEntry:
+        """Record that the message was quarantined (pass the quarantine's ``tx`` to commit both at once)."""
+        return self._finish(claim, _OPEN, LedgerStage.QUARANTINED, {"last_error": reason}, tx)
+
+    def release(self, claim: LedgerClaim, *, retry_at: datetime | None = None, error: str | None = None,
+                tx: Connection | None = None) -> LedgerEntry:
+        """Give the claim back unfinished (a transient failure): due again from ``retry_at``."""
+        values = {"owner": None, "lease_until": None, "retry_at": retry_at or self._clock.now(),
+                  "last_error": error}
+        return self._advance(claim, _OPEN, None, values, tx=tx)
+
+    def _finish(self, claim: LedgerClaim, allowed: list[LedgerStage], stage: LedgerStage,
+                values: Mapping[str, object], tx: Connection | None) -> LedgerEntry:
+        final = {**values, "owner": None, "lease_until": None, "retry_at": None,
+                 "finished_at": self._clock.now()}
+        return self._advance(claim, allowed, stage, final, tx=tx)
+
+    def _advance(self, claim: LedgerClaim, allowed: list[LedgerStage], stage: LedgerStage | None,
+                 values: Mapping[str, object], *, tx: Connection | None = None) -> LedgerEntry:
+        now = self._clock.now()
+        changes: dict[str, object] = {"lease_until": now + self._policy.lease, **values, "updated_at": now}
+        if stage is not None:
+            changes["stage"] = stage.value
+        entry = claim.entry
+        with self._db.joined(tx) as conn:
+            if not advance(conn, T, entry.id, owner=claim.owner, allowed=[s.value for s in allowed],
+                           values=changes):
+                raise ClaimLostError(
+                    f"the claim on message {entry.message_key} was taken over or finished by another worker",
+                    hint="nothing to do: the worker that holds it now finishes the message",
+                    mailbox=entry.mailbox, item_id=entry.item_id)
+            return self._must_select(conn, entry.mailbox, entry.message_key)
+
+    def reopen(self, mailbox: str, message_key: str, *, tx: Connection | None = None) -> LedgerEntry | None:
+        """Make a quarantined message claimable again (an admin's retry), keeping its CRM activity.
+
+        A message quarantined after delivery goes back to ``delivered`` so the retry only acknowledges
+        it; one quarantined before goes back to ``claimed``. Returns None if it was not quarantined.
+        """
+        with self._db.joined(tx) as conn:
+            row = self._select(conn, mailbox, message_key)
+            if row is None or row.stage is not LedgerStage.QUARANTINED:
+                return None
+            stage = LedgerStage.DELIVERED if row.activity_id else LedgerStage.CLAIMED
+            now = self._clock.now()
+            conn.execute(update(T).where(T.c.id == row.id).values(
+                stage=stage.value, owner=None, lease_until=None, retry_at=now, recoveries=0,
+                finished_at=None, updated_at=now))
+            return self._select(conn, mailbox, message_key)
+
+    def abandon(self, owner: str) -> int:
+        """Release every claim ``owner`` holds (a graceful shutdown); returns how many were released."""
+        with self._db.write() as tx:
+            return abandon(tx, T, owner, self._clock.now())
+
+    # -- queries --------------------------------------------------------------------------------
+
+    def get(self, mailbox: str, message_key: str) -> LedgerEntry | None:
+        """Return one message's row, or None if the ledger has never seen it."""
+        with self._db.read() as conn:
+            return self._select(conn, mailbox, message_key)
+
+    def find_by_message_id(self, message_id: str) -> list[LedgerEntry]:
+        """Every mailbox's row for one Internet Message-ID (any spelling), oldest first."""
+        normalized = normalize_message_id(message_id)
+        with self._db.read() as conn:
+            rows = conn.execute(select(T).where(T.c.internet_message_id == normalized).order_by(T.c.id))
+            return [LedgerEntry.from_row(r) for r in rows]
+
+    def pending(self, mailbox: str) -> list[LedgerEntry]:
+        """Unfinished messages of a mailbox that are due: released ones whose retry time has come and
+        ones whose worker died (lease run out). The lane re-fetches these by item id after a restart,
+        because SyncFolderItems will not report them again."""
+        query = select(T).where(T.c.mailbox == mailbox, due(T, self._clock.now(), _OPEN_VALUES))
+        with self._db.read() as conn:
+            return [LedgerEntry.from_row(r) for r in conn.execute(query.order_by(T.c.id))]
+
+    def unfinished_count(self, mailbox: str) -> int:
+        """How many messages of the mailbox are claimed or delivered but not yet finished."""
+        query = select(func.count()).select_from(T).where(T.c.mailbox == mailbox, T.c.stage.in_(_OPEN_VALUES))
+        with self._db.read() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    @staticmethod
+    def _select(conn: Connection, mailbox: str, message_key: str) -> LedgerEntry | None:
+        row = conn.execute(select(T).where(T.c.mailbox == mailbox, T.c.message_key == message_key)).first()
+        return None if row is None else LedgerEntry.from_row(row)
+
+    @classmethod
+    def _must_select(cls, conn: Connection, mailbox: str, message_key: str) -> LedgerEntry:
+        entry = cls._select(conn, mailbox, message_key)
+        assert entry is not None, "a row seen in this transaction cannot vanish"
+        return entry
+
+
+_OPEN = [LedgerStage.CLAIMED, LedgerStage.DELIVERED]
+_OPEN_VALUES = [s.value for s in _OPEN]

@@ -1,0 +1,232 @@
+"""Outgoing send records: one per CRM email, so that each email leaves Exchange exactly once.
+
+The Message-ID the router puts on the email is recorded with the claim, before anything is sent::
+
+    claimed ──► rendered ──► submitted ──► recorded      (the CRM knows it was sent)
+       └───────────┴────────────┴──────► failed          (the CRM knows it failed)
+
+After a crash at ``rendered`` or ``submitted`` Exchange may already have sent the email (the crash
+can fall between the submission and its record), so a recovered claim says ``may_have_been_sent``
+and the caller looks for the recorded Message-ID in Sent Items before it sends again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, Connection, Row, func, select
+from sqlalchemy.exc import IntegrityError
+
+from router.clock import Clock
+from router.errors import ClaimLostError, StateStoreError
+from router.state.claims import ClaimOutcome, ClaimPolicy, abandon, advance, due, take_over
+from router.state.engine import Database
+from router.state.keys import normalize_message_id
+from router.state.schema import outgoing_sends as T
+
+
+class SendStage(StrEnum):
+    """Where an outgoing email stands; RECORDED and FAILED are final."""
+
+    CLAIMED = "claimed"
+    RENDERED = "rendered"
+    SUBMITTED = "submitted"
+    RECORDED = "recorded"
+    FAILED = "failed"
+
+    @property
+    def final(self) -> bool:
+        """True when nothing more will happen to the email."""
+        return self in (SendStage.RECORDED, SendStage.FAILED)
+
+
+@dataclass(frozen=True)
+class SendRecord:
+    """One CRM email as the send records know it. ``attempts`` counts claims (delivery attempts)."""
+
+    id: int
+    mailbox: str
+    email_id: str
+    message_id: str
+    stage: SendStage
+    attempts: int
+    recoveries: int
+    owner: str | None
+    lease_until: datetime | None
+    retry_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Row[tuple[object, ...]]) -> SendRecord:
+        values = dict(row._mapping)
+        values["stage"] = SendStage(values["stage"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class SendClaim:
+    """The answer to a claim on a CRM email."""
+
+    outcome: ClaimOutcome
+    record: SendRecord
+    owner: str
+
+    @property
+    def acquired(self) -> bool:
+        """True when ``owner`` now holds the email and must finish or release it."""
+        return self.outcome.acquired
+
+    @property
+    def message_id(self) -> str:
+        """The Message-ID to send with: the one recorded at the first claim, whatever was proposed later."""
+        return self.record.message_id
+
+    @property
+    def may_have_been_sent(self) -> bool:
+        """True when an earlier attempt may have reached Exchange: look in Sent Items before sending."""
+        return self.outcome is not ClaimOutcome.NEW and self.record.stage in (
+            SendStage.RENDERED, SendStage.SUBMITTED)
+
+
+class SendRecords:
+    """Claims and stages of outgoing CRM emails."""
+
+    def __init__(self, db: Database, clock: Clock, policy: ClaimPolicy | None = None) -> None:
+        self._db = db
+        self._clock = clock
+        self._policy = policy or ClaimPolicy()
+
+    def claim(self, mailbox: str, email_id: str, *, owner: str, message_id: str) -> SendClaim:
+        """Claim a CRM email for ``owner``; the first claim records ``message_id`` for good."""
+        normalized = normalize_message_id(message_id)
+        if normalized is None:
+            raise StateStoreError(f"email {email_id} was claimed without a Message-ID",
+                                  hint="render a Message-ID before claiming", mailbox=mailbox)
+        with self._db.write() as tx:
+            record = self._select(tx, T.c.email_id == email_id)
+            if record is None and self._insert(tx, mailbox, email_id, owner, normalized):
+                return SendClaim(ClaimOutcome.NEW, self._must(tx, email_id), owner)
+            record = record or self._must(tx, email_id)
+            outcome = take_over(tx, T, record.__dict__, owner=owner, final=record.stage.final,
+                                now=self._clock.now(), policy=self._policy, values={})
+            return SendClaim(outcome, self._must(tx, email_id), owner)
+
+    def _insert(self, tx: Connection, mailbox: str, email_id: str, owner: str, message_id: str) -> bool:
+        now = self._clock.now()
+        try:
+            with tx.begin_nested():
+                tx.execute(T.insert().values(
+                    mailbox=mailbox, email_id=email_id, message_id=message_id, stage=SendStage.CLAIMED.value,
+                    attempts=1, recoveries=0, owner=owner, lease_until=now + self._policy.lease,
+                    created_at=now, updated_at=now))
+        except IntegrityError as exc:
+            if self._select(tx, T.c.email_id == email_id) is None:
+                raise StateStoreError(
+                    f"Message-ID {message_id} is already recorded for another email",
+                    hint="Message-IDs must be unique: check the Message-ID generator", mailbox=mailbox,
+                ) from exc
+            return False
+        return True
+
+    def renew(self, claim: SendClaim) -> SendClaim:
+        """Extend the lease of a claim; raises ClaimLostError if it was taken over."""
+        return SendClaim(claim.outcome, self._advance(claim, _OPEN, None, {}), claim.owner)
+
+    def mark_rendered(self, claim: SendClaim) -> SendRecord:
+        """The MIME is built; the next step submits it."""
+        return self._advance(claim, [SendStage.CLAIMED, SendStage.RENDERED], SendStage.RENDERED, {})
+
+    def mark_submitted(self, claim: SendClaim) -> SendRecord:
+        """Exchange accepted the submission (or the Message-ID was found in Sent Items)."""
+        values = {"submitted_at": self._clock.now()}
+        return self._advance(claim, [SendStage.RENDERED, SendStage.SUBMITTED], SendStage.SUBMITTED, values)
+
+    def mark_recorded(self, claim: SendClaim) -> SendRecord:
+        """The CRM has marked the email Sent: the record is final."""
+        return self._finish(claim, [SendStage.SUBMITTED], SendStage.RECORDED, {})
+
+    def mark_failed(self, claim: SendClaim, reason: str) -> SendRecord:
+        """The email will not be sent (a permanent error, or too many attempts): the record is final."""
+        return self._finish(claim, _OPEN, SendStage.FAILED, {"last_error": reason})
+
+    def release(self, claim: SendClaim, *, retry_at: datetime | None = None,
+                error: str | None = None) -> SendRecord:
+        """Give the claim back after a transient failure: due again from ``retry_at``."""
+        values = {"owner": None, "lease_until": None, "retry_at": retry_at or self._clock.now(),
+                  "last_error": error}
+        return self._advance(claim, _OPEN, None, values)
+
+    def abandon(self, owner: str) -> int:
+        """Release every claim ``owner`` holds (a graceful shutdown); returns how many were released."""
+        with self._db.write() as tx:
+            return abandon(tx, T, owner, self._clock.now())
+
+    def _finish(self, claim: SendClaim, allowed: list[SendStage], stage: SendStage,
+                values: Mapping[str, object]) -> SendRecord:
+        final = {**values, "owner": None, "lease_until": None, "retry_at": None,
+                 "finished_at": self._clock.now()}
+        return self._advance(claim, allowed, stage, final)
+
+    def _advance(self, claim: SendClaim, allowed: list[SendStage], stage: SendStage | None,
+                 values: Mapping[str, object]) -> SendRecord:
+        now = self._clock.now()
+        changes: dict[str, object] = {"lease_until": now + self._policy.lease, **values, "updated_at": now}
+        if stage is not None:
+            changes["stage"] = stage.value
+        record = claim.record
+        with self._db.write() as tx:
+            if not advance(tx, T, record.id, owner=claim.owner, allowed=[s.value for s in allowed],
+                           values=changes):
+                raise ClaimLostError(
+                    f"the claim on CRM email {record.email_id} was taken over or finished by another worker",
+                    hint="nothing to do: the worker that holds it now finishes the email",
+                    mailbox=record.mailbox, item_id=record.email_id)
+            return self._must(tx, record.email_id)
+
+    # -- queries --------------------------------------------------------------------------------
+
+    def by_email_id(self, email_id: str) -> SendRecord | None:
+        """The record of one CRM email, if it was ever claimed."""
+        with self._db.read() as conn:
+            return self._select(conn, T.c.email_id == email_id)
+
+    def by_message_id(self, message_id: str) -> SendRecord | None:
+        """The record that owns a Message-ID (any spelling), if the router generated it."""
+        normalized = normalize_message_id(message_id)
+        with self._db.read() as conn:
+            return self._select(conn, T.c.message_id == normalized)
+
+    def pending(self, mailbox: str) -> list[SendRecord]:
+        """Unfinished emails of a mailbox that are due (released, or left by a dead worker)."""
+        query = select(T).where(T.c.mailbox == mailbox, due(T, self._clock.now(), _OPEN_VALUES))
+        query = query.order_by(T.c.id)
+        with self._db.read() as conn:
+            return [SendRecord.from_row(r) for r in conn.execute(query)]
+
+    def unfinished_count(self, mailbox: str) -> int:
+        """How many emails of the mailbox are claimed but not yet recorded or failed."""
+        query = select(func.count()).select_from(T).where(T.c.mailbox == mailbox, T.c.stage.in_(_OPEN_VALUES))
+        with self._db.read() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    @staticmethod
+    def _select(conn: Connection, where: ColumnElement[bool]) -> SendRecord | None:
+        row = conn.execute(select(T).where(where)).first()
+        return None if row is None else SendRecord.from_row(row)
+
+    @classmethod
+    def _must(cls, conn: Connection, email_id: str) -> SendRecord:
+        record = cls._select(conn, T.c.email_id == email_id)
+        assert record is not None, "a row seen in this transaction cannot vanish"
+        return record
+
+
+_OPEN = [SendStage.CLAIMED, SendStage.RENDERED, SendStage.SUBMITTED]
+_OPEN_VALUES = [s.value for s in _OPEN]

@@ -1,0 +1,71 @@
+"""The state store: one database and the stores that share it, opened and closed together.
+
+``StateStore.open(url, clock)`` is the one way in. A home directory's default is
+``StateStore.open_home(home, clock)``: the SQLite file ``state.sqlite`` in the home.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from router.clock import Clock
+from router.home import Home
+from router.state.alerts import Alerts
+from router.state.claims import ClaimPolicy
+from router.state.engine import Database, sqlite_url
+from router.state.health import MailboxHealthStore
+from router.state.ledger import IncomingLedger
+from router.state.quarantine import Quarantine
+from router.state.schema import ensure_schema
+from router.state.sends import SendRecords
+from router.state.sync import SyncStates
+from router.state.traffic import Traffic
+from router.state.trail import DecisionTrail
+
+
+class StateStore:
+    """The router's own state: ledger, sync states, decision trail, quarantine, sends, health, alerts.
+
+    Safe to share between the threads of one process; several processes may open the same SQLite
+    file. Use it as a context manager, or call ``close()``.
+    """
+
+    def __init__(self, db: Database, clock: Clock, policy: ClaimPolicy | None = None) -> None:
+        self.db = db
+        self.clock = clock
+        ensure_schema(db)
+        self.ledger = IncomingLedger(db, clock, policy)
+        self.sync = SyncStates(db, clock)
+        self.trail = DecisionTrail(db, clock)
+        self.quarantine = Quarantine(db, clock, self.ledger)
+        self.sends = SendRecords(db, clock, policy)
+        self.health = MailboxHealthStore(db, clock)
+        self.alerts = Alerts(db, clock)
+        self.traffic = Traffic(db, clock)
+
+    @classmethod
+    def open(cls, url: str, clock: Clock, *, policy: ClaimPolicy | None = None,
+             synchronous: str = "FULL") -> StateStore:
+        """Open (creating if needed) the state database at a SQLAlchemy URL."""
+        db = Database(url, synchronous=synchronous)
+        try:
+            return cls(db, clock, policy)
+        except BaseException:
+            db.dispose()
+            raise
+
+    @classmethod
+    def open_home(cls, home: Home, clock: Clock, *, policy: ClaimPolicy | None = None) -> StateStore:
+        """Open the default SQLite state database of a home directory."""
+        return cls.open(sqlite_url(home.state_db), clock, policy=policy)
+
+    def close(self) -> None:
+        """Close every database connection."""
+        self.db.dispose()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()

@@ -1,0 +1,102 @@
+"""The database layer: SQLite pragmas, schema versioning, portable DDL, errors with hints."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from router.clock import FrozenClock
+from router.errors import StateStoreError
+from router.home import Home
+from router.state import Database, StateStore, sqlite_url
+from router.state.schema import SCHEMA_VERSION, metadata, schema_meta, sync_mailboxes
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(store: StateStore) -> None:
+    with store.db.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_normal_synchronous_mode_can_be_chosen(db_url: str, clock: FrozenClock) -> None:
+    with StateStore.open(db_url, clock, synchronous="NORMAL") as store, store.db.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+
+
+def test_unknown_synchronous_mode_is_refused(db_url: str) -> None:
+    with pytest.raises(StateStoreError, match="synchronous"):
+        Database(db_url, synchronous="OFF")
+
+
+def test_a_write_that_fails_is_rolled_back_whole(store: StateStore) -> None:
+    with pytest.raises(RuntimeError), store.db.write() as tx:
+        store.sync.save_state("a@x.test", "inbox", "S1", tx=tx)
+        raise RuntimeError("crash between two writes")
+    assert store.sync.get_state("a@x.test", "inbox") is None
+
+
+def test_schema_version_is_recorded_and_a_newer_one_refused(db_url: str, clock: FrozenClock) -> None:
+    with StateStore.open(db_url, clock) as store, store.db.write() as tx:
+        version = tx.execute(select(schema_meta.c.value).where(schema_meta.c.key == "schema_version"))
+        assert version.scalar_one() == str(SCHEMA_VERSION)
+        tx.execute(update(schema_meta).values(value=str(SCHEMA_VERSION + 1)))
+    with pytest.raises(StateStoreError, match="newer than this router understands") as caught:
+        StateStore.open(db_url, clock)
+    assert "state.sqlite" in str(caught.value) and caught.value.hint
+
+
+def test_reopening_keeps_the_data(db_url: str, clock: FrozenClock) -> None:
+    with StateStore.open(db_url, clock) as store:
+        store.sync.save_state("a@x.test", "inbox", "S1")
+    with StateStore.open(db_url, clock) as store:
+        assert store.sync.get_state("a@x.test", "inbox") == "S1"
+
+
+def test_open_home_uses_the_home_state_file(tmp_path: Path, clock: FrozenClock) -> None:
+    home = Home(tmp_path / "home")
+    with StateStore.open_home(home, clock) as store:
+        store.sync.save_state("a@x.test", "inbox", "S1")
+    assert home.state_db.is_file()
+
+
+def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path: Path, clock: FrozenClock) -> None:
+    path = tmp_path / "state.sqlite"
+    path.write_bytes(b"this is not a database, just some text that happens to be here" * 100)
+    with pytest.raises(StateStoreError) as caught:
+        StateStore.open(sqlite_url(path), clock)
+    assert str(path) in str(caught.value)
+    assert "backup" in caught.value.hint
+
+
+def test_a_bad_url_gives_a_clear_error() -> None:
+    with pytest.raises(StateStoreError, match="cannot open the state database"):
+        Database("nosuchdialect://x/y")
+
+
+def test_timestamps_come_back_aware_in_utc(store: StateStore) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    store.sync.set_process_from("a@x.test", datetime(2026, 3, 2, 11, 0, tzinfo=plus_two))
+    assert store.sync.process_from("a@x.test") == datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    assert store.sync.process_from("a@x.test").tzinfo is UTC  # type: ignore[union-attr]
+
+
+def test_naive_timestamps_are_refused(store: StateStore) -> None:
+    with pytest.raises(StateStoreError), store.db.write() as tx:
+        tx.execute(sync_mailboxes.insert().values(mailbox="a@x.test", process_from=datetime(2026, 1, 1),
+                                                  updated_at=datetime(2026, 1, 1)))
+
+
+def test_the_schema_compiles_for_postgresql() -> None:
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    for table in metadata.sorted_tables:
+        ddl = str(CreateTable(table).compile(dialect=dialect))
+        assert "TIMESTAMP WITH TIME ZONE" in ddl or table.name in ("schema_meta", "")
+        for index in table.indexes:
+            assert "CREATE INDEX" in str(CreateIndex(index).compile(dialect=dialect))

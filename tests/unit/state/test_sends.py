@@ -1,0 +1,126 @@
+"""Outgoing send records: the Message-ID is recorded first; recovery knows when to look in Sent Items."""
+
+from __future__ import annotations
+
+import pytest
+
+from router.clock import FrozenClock
+from router.errors import ClaimLostError, StateStoreError
+from router.state import ClaimOutcome, SendStage, StateStore
+from router.state.claims import DEFAULT_LEASE
+
+from .conftest import T0
+
+BOX = "user@x.test"
+
+
+def test_the_first_claim_records_the_message_id_before_anything_is_sent(store: StateStore) -> None:
+    claim = store.sends.claim(BOX, "email-1", owner="w1", message_id="r1@router.x")
+    assert claim.outcome is ClaimOutcome.NEW and claim.message_id == "<r1@router.x>"
+    assert not claim.may_have_been_sent
+    assert store.sends.by_message_id("r1@router.x") == claim.record
+    assert store.sends.by_email_id("email-1") == claim.record
+
+
+def test_a_later_claim_keeps_the_first_message_id(store: StateStore) -> None:
+    first = store.sends.claim(BOX, "email-1", owner="w1", message_id="<r1@router.x>")
+    store.sends.release(first, error="ErrorServerBusy")
+    again = store.sends.claim(BOX, "email-1", owner="w2", message_id="<r2@router.x>")
+    assert again.outcome is ClaimOutcome.RECOVERED and again.message_id == "<r1@router.x>"
+    assert (again.record.attempts, again.record.last_error) == (2, "ErrorServerBusy")
+    assert store.sends.by_message_id("<r2@router.x>") is None
+
+
+def test_a_held_claim_is_busy(store: StateStore) -> None:
+    store.sends.claim(BOX, "email-1", owner="w1", message_id="<r1@x>")
+    assert store.sends.claim(BOX, "email-1", owner="w2", message_id="<r2@x>").outcome is ClaimOutcome.BUSY
+
+
+@pytest.mark.parametrize(("reached", "may_have_been_sent"), [
+    (SendStage.CLAIMED, False), (SendStage.RENDERED, True), (SendStage.SUBMITTED, True)])
+def test_a_crash_after_rendering_means_look_in_sent_items(
+        store: StateStore, clock: FrozenClock, reached: SendStage, may_have_been_sent: bool) -> None:
+    claim = store.sends.claim(BOX, "email-1", owner="w1", message_id="<r1@x>")
+    if reached is not SendStage.CLAIMED:
+        store.sends.mark_rendered(claim)
+    if reached is SendStage.SUBMITTED:
+        store.sends.mark_submitted(claim)
+    clock.advance(DEFAULT_LEASE.total_seconds())
+    recovered = store.sends.claim(BOX, "email-1", owner="w2", message_id="<other@x>")
+    assert recovered.outcome is ClaimOutcome.RECOVERED and recovered.record.recoveries == 1
+    assert recovered.may_have_been_sent is may_have_been_sent
+    assert recovered.record.stage is reached
+
+
+def test_stages_run_to_recorded(store: StateStore, clock: FrozenClock) -> None:
+    claim = store.sends.claim(BOX, "email-1", owner="w1", message_id="<r1@x>")
+    assert store.sends.mark_rendered(claim).stage is SendStage.RENDERED
+    clock.advance(2)
+    submitted = store.sends.mark_submitted(claim)
+    assert submitted.stage is SendStage.SUBMITTED and submitted.submitted_at == clock.now()
+    recorded = store.sends.mark_recorded(claim)
+    assert (recorded.stage, recorded.owner, recorded.finished_at) == (SendStage.RECORDED, None, clock.now())
+    assert store.sends.claim(BOX, "email-1", owner="w2", message_id="<x@x>").outcome is ClaimOutcome.DONE
+
+
+def test_a_permanent_failure_is_final(store: StateStore) -> None:
+    claim = store.sends.claim(BOX, "email-1", owner="w1", message_id="<r1@x>")
+    store.sends.mark_rendered(claim)
+    failed = store.sends.mark_failed(claim, "ErrorSendAsDenied: no Send As right")
+    assert (failed.stage, failed.last_error) == (SendStage.FAILED, "ErrorSendAsDenied: no Send As right")
+    assert store.sends.claim(BOX, "email-1", owner="w2", message_id="<x@x>").outcome is ClaimOutcome.DONE
+
+
+def test_recording_before_submission_is_refused(store: StateStore) -> None:
+    claim = store.sends.claim(BOX, "email-1", owner="w1", message_id="<r1@x>")
+    with pytest.raises(ClaimLostError) as caught:
+        store.sends.mark_recorded(claim)
+    assert caught.value.item_id == "email-1"
+
+
+def test_a_taken_over_claim_cannot_submit(store: StateStore, clock: FrozenClock) -> None:
+    stale = store.sends.claim(BOX, "email-1", owner="w1", message_id="<r1@x>")
+    clock.advance(DEFAULT_LEASE.total_seconds())
+    store.sends.claim(BOX, "email-1", owner="w2", message_id="<r1@x>")
+    with pytest.raises(ClaimLostError):
+        store.sends.mark_rendered(stale)
+
+
+def test_renew_and_abandon(store: StateStore, clock: FrozenClock) -> None:
+    claim = store.sends.claim(BOX, "email-1", owner="w1", message_id="<r1@x>")
+    clock.advance(100)
+    assert store.sends.renew(claim).record.lease_until == clock.now() + DEFAULT_LEASE
+    store.sends.claim(BOX, "email-2", owner="w1", message_id="<r2@x>")
+    assert store.sends.abandon("w1") == 2
+    assert [r.email_id for r in store.sends.pending(BOX)] == ["email-1", "email-2"]
+
+
+def test_pending_and_unfinished_count(store: StateStore, clock: FrozenClock) -> None:
+    a = store.sends.claim(BOX, "email-a", owner="w1", message_id="<a@x>")
+    b = store.sends.claim(BOX, "email-b", owner="w1", message_id="<b@x>")
+    store.sends.release(b, retry_at=T0 + DEFAULT_LEASE * 2)
+    c = store.sends.claim(BOX, "email-c", owner="w1", message_id="<c@x>")
+    store.sends.mark_failed(c, "invalid recipients")
+    store.sends.claim("other@x.test", "email-d", owner="w1", message_id="<d@x>")
+    assert store.sends.pending(BOX) == [] and store.sends.unfinished_count(BOX) == 2
+    clock.advance(DEFAULT_LEASE.total_seconds())
+    assert [r.email_id for r in store.sends.pending(BOX)] == ["email-a"]
+    clock.advance(DEFAULT_LEASE.total_seconds())
+    assert [r.email_id for r in store.sends.pending(BOX)] == ["email-a", "email-b"]
+    assert a.record.stage is SendStage.CLAIMED
+
+
+def test_a_message_id_cannot_belong_to_two_emails(store: StateStore) -> None:
+    store.sends.claim(BOX, "email-1", owner="w1", message_id="<dup@x>")
+    with pytest.raises(StateStoreError, match="already recorded for another email"):
+        store.sends.claim(BOX, "email-2", owner="w1", message_id="dup@x")
+
+
+def test_a_claim_needs_a_message_id(store: StateStore) -> None:
+    with pytest.raises(StateStoreError, match="without a Message-ID") as caught:
+        store.sends.claim(BOX, "email-1", owner="w1", message_id="  ")
+    assert caught.value.mailbox == BOX
+
+
+def test_lookups_of_unknown_emails_return_none(store: StateStore) -> None:
+    assert store.sends.by_email_id("nope") is None and store.sends.by_message_id("<nope@x>") is None
