@@ -115,9 +115,15 @@ def _item_xml(msg: CannedMessage, *, with_mime: bool) -> str:
             f'<t:InternetMessageId>{_escape(msg.message_id)}</t:InternetMessageId></t:Message>')
 
 
-def get_item(messages: Sequence[CannedMessage]) -> bytes:
-    """GetItem answering each message with its MIME, in request order."""
+NOT_FOUND = ('<m:GetItemResponseMessage ResponseClass="Error"><m:MessageText>The specified object was not '
+             'found in the store.</m:MessageText><m:ResponseCode>ErrorItemNotFound</m:ResponseCode>'
+             '<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey><m:Items/></m:GetItemResponseMessage>')
+
+
+def get_item(messages: Sequence[CannedMessage | None]) -> bytes:
+    """GetItem answering each message with its MIME, in request order (None: ErrorItemNotFound)."""
     parts = "".join(
+        NOT_FOUND if msg is None else
         f'<m:GetItemResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>'
         f'<m:Items>{_item_xml(msg, with_mime=True)}</m:Items></m:GetItemResponseMessage>' for msg in messages)
     return envelope(f'<m:GetItemResponse xmlns:m="{M}" xmlns:t="{T}"><m:ResponseMessages>{parts}'
@@ -160,13 +166,15 @@ def streaming_events(subscription_id: str, item_ids: Sequence[str]) -> list[byte
 
 
 def user_settings(mailbox: str, ews_url: str, *, redirect_address: str | None = None,
-                  error_code: str = "NoError") -> bytes:
+                  error_code: str | None = None) -> bytes:
     """An Autodiscover GetUserSettings response for one user."""
-    if redirect_address:
+    if error_code:
+        code, settings, redirect = error_code, "", ""
+    elif redirect_address:
         code, settings = "RedirectAddress", ""
         redirect = f"<a:RedirectTarget>{redirect_address}</a:RedirectTarget>"
     else:
-        code, redirect = error_code, ""
+        code, redirect = "NoError", ""
         settings = ("<a:UserSettings>"
                     f'<a:UserSetting i:type="a:StringSetting"><a:Name>AutoDiscoverSMTPAddress</a:Name>'
                     f"<a:Value>{mailbox}</a:Value></a:UserSetting>"

@@ -55,6 +55,7 @@ class FakeState:
     token: str | None = None
     client_secret: str = "s3cret"
     redirect_address: str | None = None
+    autodiscover_error: str | None = None
     failures: list[Failure] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -74,7 +75,9 @@ class FakeEws:
         if tls is not None:
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.scheme = "https" if tls is not None else "http"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-ews", daemon=True)
+        # A short poll interval lets ``stop`` return at once instead of after half a second.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="fake-ews", daemon=True)
 
     @property
     def base_url(self) -> str:
@@ -195,14 +198,15 @@ def _requested_ids(body: bytes) -> list[str]:
 
 
 def _answer(state: FakeState, operation: str, body: bytes) -> bytes:
+    by_id = {m.item_id: m for m in state.messages}
     answers: dict[str, Callable[[], bytes]] = {
         "GetFolder": lambda: canned.folder("INBOX", "Inbox", "inbox", len(state.messages)),
         "FindItem": lambda: canned.find_item(state.messages),
-        "GetItem": lambda: canned.get_item([m for i in _requested_ids(body) for m in state.messages
-                                            if m.item_id == i]),
+        "GetItem": lambda: canned.get_item([by_id.get(i) for i in _requested_ids(body)]),
         "SyncFolderItems": lambda: canned.sync_folder_items(state.messages, deleted=["GONE-1"]),
         "GetUserSettingsRequestMessage": lambda: canned.user_settings(
-            _asked_mailbox(body), _ews_url_of(body), redirect_address=_redirect(state, body)),
+            _asked_mailbox(body), _ews_url_of(body), redirect_address=_redirect(state, body),
+            error_code=state.autodiscover_error),
     }
     answer = answers.get(operation)
     if answer is None:

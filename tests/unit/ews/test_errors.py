@@ -5,7 +5,7 @@ from __future__ import annotations
 import exchangelib.errors as ee
 import pytest
 import requests
-from oauthlib.oauth2.rfc6749 import errors as oauth_errors
+from oauthlib.oauth2.rfc6749 import errors as oauth_errors  # type: ignore[import-untyped]
 
 from router.errors import (
     AccessDeniedError,
