@@ -75,8 +75,8 @@ class AutodiscoverCache:
             return self._entries.pop(mailbox.lower(), None) is not None
 
 
-def discover_at(url: str, mailbox: str, *, credentials: Any, auth_type: str | None, timeout: float,
-                clock: Clock) -> Discovered:
+def discover_at(url: str, mailbox: str, *, credentials: Any, auth_type: str | None,
+                timeout: tuple[float, float], clock: Clock) -> Discovered:
     """Ask one Autodiscover endpoint for a mailbox's settings, following its redirects."""
     seen_addresses: set[str] = set()
     seen_urls: set[str] = set()
@@ -104,7 +104,7 @@ def discover_at(url: str, mailbox: str, *, credentials: Any, auth_type: str | No
 
 
 def _get_user_settings(url: str, address: str, credentials: Any, auth_type: str | None,
-                       timeout: float) -> Any:
+                       timeout: tuple[float, float]) -> Any:
     protocol = AutodiscoverProtocol(config=Configuration(
         service_endpoint=url, credentials=credentials, auth_type=auth_type, retry_policy=RouterRetryPolicy()))
     protocol.TIMEOUT = timeout

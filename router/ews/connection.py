@@ -121,7 +121,8 @@ class AccountFactory:
     def _discover(self, spec: ConnectionSpec, credentials: Any) -> Discovered:
         if spec.autodiscover_url:
             return discover_at(spec.autodiscover_url, spec.mailbox, credentials=credentials,
-                               auth_type=EXCHANGELIB_AUTH[spec.auth], timeout=spec.timeout, clock=self._clock)
+                               auth_type=EXCHANGELIB_AUTH[spec.auth], timeout=spec.timeouts,
+                               clock=self._clock)
         return discover_by_algorithm(spec.mailbox, credentials=credentials, clock=self._clock)
 
     def _build(self, spec: ConnectionSpec, credentials: Any, endpoint: Endpoint) -> Account:
@@ -131,8 +132,10 @@ class AccountFactory:
         access = IMPERSONATION if spec.access_type is AccessType.IMPERSONATION else DELEGATE
         account = Account(primary_smtp_address=endpoint.address, access_type=access, autodiscover=False,
                           config=config, default_timezone=EWS_UTC)
-        # The timeout is per protocol instance: exchangelib reads ``protocol.TIMEOUT`` for each request.
-        account.protocol.TIMEOUT = spec.timeout
+        # The timeout is per protocol instance: exchangelib passes ``protocol.TIMEOUT`` to requests for
+        # each request, so a (connect, read) pair works. Accounts sharing a protocol (same endpoint and
+        # credentials) share it too; the last spec built wins.
+        account.protocol.TIMEOUT = spec.timeouts
         with self._lock:
             self._protocols[id(account.protocol)] = account.protocol
         return account

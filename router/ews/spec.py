@@ -60,7 +60,8 @@ class ConnectionSpec:
     ``ews_url`` or ``autodiscover`` must be given. With ``autodiscover`` an ``autodiscover_url`` names
     the Autodiscover endpoint directly; without it the whole Autodiscover algorithm runs on the
     mailbox's domain. ``server_version`` is an Exchange build such as ``15.1.2507.6``; giving it saves
-    the version probe on first contact. Secrets are ``SecretStr`` and never appear in a repr.
+    the version probe on first contact. ``connect_timeout`` limits opening a connection, ``timeout``
+    waiting for a response. Secrets are ``SecretStr`` and never appear in a repr.
     """
 
     mailbox: str
@@ -79,6 +80,7 @@ class ConnectionSpec:
     tls_verify: bool = True
     ca_bundle: Path | None = None
     timeout: float = 120.0
+    connect_timeout: float = 10.0
     max_connections: int = 2
     server_version: str | None = None
 
@@ -129,13 +131,18 @@ class ConnectionSpec:
 
     def _tuning_problems(self) -> list[str]:
         found = []
-        if self.timeout <= 0:
-            found.append("timeout must be a positive number of seconds")
+        if self.timeout <= 0 or self.connect_timeout <= 0:
+            found.append("timeout and connect_timeout must be positive numbers of seconds")
         if self.max_connections < 1:
             found.append("max_connections must be at least 1")
         if self.server_version and not _known_build(self.server_version):
             found.append(f"server_version {self.server_version!r} must be an Exchange build like 15.1.2507.6")
         return found
+
+    @property
+    def timeouts(self) -> tuple[float, float]:
+        """(connect, read) seconds, as requests takes them."""
+        return self.connect_timeout, self.timeout
 
     @property
     def domain(self) -> str:

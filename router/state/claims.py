@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, or_, update
+from sqlalchemy import ColumnElement, Connection, Row, Table, Update, and_, bindparam, or_, select, update
 
 DEFAULT_LEASE = timedelta(minutes=5)
 """How long a claim protects its item from other workers without being renewed."""
@@ -56,58 +56,95 @@ class ClaimPolicy:
     max_recoveries: int = DEFAULT_MAX_RECOVERIES
 
 
-def take_over(tx: Connection, table: Table, row: Mapping[str, Any], *, owner: str, final: bool,
-              now: datetime, policy: ClaimPolicy, values: Mapping[str, object]) -> ClaimOutcome:
-    """Decide and record a claim on an existing row of a claimable table.
+class ClaimTable:
+    """The statements that claim and advance rows of one claimable table, built once.
 
-    The row must have the columns id, stage, owner, lease_until, retry_at, attempts, recoveries and
-    updated_at. A row held by another owner whose lease has run out is taken over and counts one
-    recovery; a released row (no owner) or a row the same owner holds is simply claimed again. The
-    UPDATE is a compare-and-set on (stage, owner, lease), so two workers racing for it cannot both win.
+    The table must have the columns id, stage, owner, lease_until, retry_at, attempts, recoveries and
+    updated_at, plus the ``key`` columns that identify an item. Statements take their values as
+    execution parameters (where-clause parameters start with ``_``), so the hot path builds no SQL.
+    Where the database supports it (SQLite 3.35+, PostgreSQL) an UPDATE returns the changed row
+    itself; elsewhere the row is read back in the same transaction.
     """
-    if final:
-        return ClaimOutcome.DONE
-    held = row["owner"] is not None and not lease_expired(row["lease_until"], now)
-    if held and row["owner"] != owner:
-        return ClaimOutcome.BUSY
-    crashed = row["owner"] is not None and row["owner"] != owner
-    recoveries = row["recoveries"] + (1 if crashed else 0)
-    c = table.c
-    result = tx.execute(update(table).where(
-        c.id == row["id"], c.stage == row["stage"], _same(c.owner, row["owner"]),
-        _same(c.lease_until, row["lease_until"]),
-    ).values(owner=owner, lease_until=now + policy.lease, retry_at=None, attempts=row["attempts"] + 1,
-             recoveries=recoveries, updated_at=now, **values))
-    if result.rowcount != 1:
-        return ClaimOutcome.BUSY
-    return ClaimOutcome.EXHAUSTED if recoveries > policy.max_recoveries else ClaimOutcome.RECOVERED
 
+    def __init__(self, table: Table, key: tuple[str, ...]) -> None:
+        c = table.c
+        self.table = table
+        self.key = key
+        self.select_key = select(table).where(*(c[name] == bindparam(f"_{name}") for name in key))
+        self.select_id = select(table).where(c.id == bindparam("_id"))
+        self.insert = table.insert().returning(*table.c)
+        self.plain_insert = table.insert()
+        self.take = update(table).where(
+            c.id == bindparam("_id"), c.stage == bindparam("_stage"),
+            c.owner.is_not_distinct_from(bindparam("_old_owner")),
+            c.lease_until.is_not_distinct_from(bindparam("_old_lease")))
+        self.advance = update(table).where(
+            c.id == bindparam("_id"), c.owner == bindparam("_owner"),
+            c.stage.in_(bindparam("_allowed", expanding=True)))
+        self.release_owner = update(table).where(c.owner == bindparam("_owner"))
+        self._returning = {id(self.take): self.take.returning(*table.c),
+                           id(self.advance): self.advance.returning(*table.c)}
 
-def advance(tx: Connection, table: Table, row_id: int, *, owner: str, allowed: Iterable[str],
-            values: Mapping[str, object]) -> bool:
-    """Compare-and-set one step of a claimed row: only its ``owner`` may move it, only from ``allowed``."""
-    c = table.c
-    result = tx.execute(update(table).where(c.id == row_id, c.owner == owner, c.stage.in_(list(allowed)))
-                        .values(**values))
-    return bool(result.rowcount == 1)
+    def by_key(self, conn: Connection, *values: object) -> Row[Any] | None:
+        """The row of one item, or None."""
+        params = {f"_{name}": value for name, value in zip(self.key, values, strict=True)}
+        return conn.execute(self.select_key, params).first()
 
+    def insert_row(self, conn: Connection, values: Mapping[str, object]) -> Row[Any]:
+        """Insert a row and return it as stored."""
+        if conn.dialect.insert_returning:
+            return conn.execute(self.insert, dict(values)).one()
+        new_id = conn.execute(self.plain_insert, dict(values)).inserted_primary_key
+        assert new_id is not None
+        return conn.execute(self.select_id, {"_id": new_id[0]}).one()
 
-def abandon(tx: Connection, table: Table, owner: str, now: datetime) -> int:
-    """Release every claim ``owner`` holds in ``table``, due again at once; returns how many."""
-    c = table.c
-    result = tx.execute(update(table).where(c.owner == owner)
-                        .values(owner=None, lease_until=None, retry_at=now, updated_at=now))
-    return int(result.rowcount)
+    def update_row(self, conn: Connection, statement: Update,
+                   params: Mapping[str, object]) -> Row[Any] | None:
+        """Run a compare-and-set UPDATE; the changed row, or None when the condition did not hold."""
+        if conn.dialect.update_returning:
+            return conn.execute(self._returning[id(statement)], dict(params)).first()
+        if conn.execute(statement, dict(params)).rowcount != 1:
+            return None
+        return conn.execute(self.select_id, {"_id": params["_id"]}).first()
 
+    def take_over(self, conn: Connection, row: Row[Any], *, owner: str, final: bool, now: datetime,
+                  policy: ClaimPolicy, values: Mapping[str, object]) -> tuple[ClaimOutcome, Row[Any]]:
+        """Decide and record a claim on an existing row.
 
-def due(table: Table, now: datetime, open_stages: Iterable[str]) -> ColumnElement[bool]:
-    """WHERE term for unfinished rows that are due: released and past ``retry_at``, or with a dead owner."""
-    c = table.c
-    released = and_(c.owner.is_(None), or_(c.retry_at.is_(None), c.retry_at <= now))
-    dead = and_(c.owner.is_not(None), c.lease_until <= now)
-    return and_(c.stage.in_(list(open_stages)), or_(released, dead))
+        A row held by another owner whose lease has run out is taken over and counts one recovery;
+        a released row (no owner) or a row the same owner holds is simply claimed again. The UPDATE
+        is a compare-and-set on (stage, owner, lease), so two workers racing cannot both win.
+        """
+        if final:
+            return ClaimOutcome.DONE, row
+        held = row.owner is not None and not lease_expired(row.lease_until, now)
+        if held and row.owner != owner:
+            return ClaimOutcome.BUSY, row
+        crashed = row.owner is not None and row.owner != owner
+        recoveries = row.recoveries + (1 if crashed else 0)
+        params = {"_id": row.id, "_stage": row.stage, "_old_owner": row.owner, "_old_lease": row.lease_until,
+                  "owner": owner, "lease_until": now + policy.lease, "retry_at": None,
+                  "attempts": row.attempts + 1, "recoveries": recoveries, "updated_at": now, **values}
+        taken = self.update_row(conn, self.take, params)
+        if taken is None:
+            return ClaimOutcome.BUSY, row
+        exhausted = recoveries > policy.max_recoveries
+        return (ClaimOutcome.EXHAUSTED if exhausted else ClaimOutcome.RECOVERED), taken
 
+    def advance_row(self, conn: Connection, row_id: int, *, owner: str, allowed: Iterable[str],
+                    values: Mapping[str, object]) -> Row[Any] | None:
+        """Compare-and-set one step of a claimed row: only its ``owner`` moves it, only from ``allowed``."""
+        params = {"_id": row_id, "_owner": owner, "_allowed": list(allowed), **values}
+        return self.update_row(conn, self.advance, params)
 
-def _same(column: ColumnElement[Any], value: object) -> ColumnElement[bool]:
-    """A WHERE term matching ``value`` including NULL (``=`` never matches NULL in SQL)."""
-    return column.is_(None) if value is None else column == value
+    def abandon(self, conn: Connection, owner: str, now: datetime) -> int:
+        """Release every claim ``owner`` holds, due again at once; returns how many."""
+        params = {"_owner": owner, "owner": None, "lease_until": None, "retry_at": now, "updated_at": now}
+        return int(conn.execute(self.release_owner, params).rowcount)
+
+    def due(self, now: datetime, open_stages: Iterable[str]) -> ColumnElement[bool]:
+        """WHERE term for unfinished rows that are due: released and past ``retry_at``, or of a dead owner."""
+        c = self.table.c
+        released = and_(c.owner.is_(None), or_(c.retry_at.is_(None), c.retry_at <= now))
+        dead = and_(c.owner.is_not(None), c.lease_until <= now)
+        return and_(c.stage.in_(list(open_stages)), or_(released, dead))

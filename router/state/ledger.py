@@ -19,13 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Connection, Row, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from router.clock import Clock
 from router.errors import ClaimLostError
-from router.state.claims import ClaimOutcome, ClaimPolicy, abandon, advance, due, take_over
+from router.state.claims import ClaimOutcome, ClaimPolicy, ClaimTable
 from router.state.engine import Database
 from router.state.keys import normalize_message_id
 from router.state.schema import incoming_ledger as T
@@ -69,7 +70,7 @@ class LedgerEntry:
     finished_at: datetime | None
 
     @classmethod
-    def from_row(cls, row: Row[tuple[object, ...]]) -> LedgerEntry:
+    def from_row(cls, row: Row[Any]) -> LedgerEntry:
         values = dict(row._mapping)
         values["stage"] = LedgerStage(values["stage"])
         return cls(**values)
@@ -107,30 +108,32 @@ class IncomingLedger:
               internet_message_id: str | None = None) -> LedgerClaim:
         """Claim a message for ``owner``; see ``ClaimOutcome`` for what each answer asks of the caller."""
         with self._db.write() as tx:
-            row = self._select(tx, mailbox, message_key)
-            if row is None and self._insert(tx, mailbox, message_key, owner, item_id, internet_message_id):
-                return LedgerClaim(ClaimOutcome.NEW, self._must_select(tx, mailbox, message_key), owner)
-            row = row or self._must_select(tx, mailbox, message_key)
+            row = _ROWS.by_key(tx, mailbox, message_key)
+            if row is None:
+                row = self._insert(tx, mailbox, message_key, owner, item_id, internet_message_id)
+                if row is not None:
+                    return LedgerClaim(ClaimOutcome.NEW, LedgerEntry.from_row(row), owner)
+                row = _ROWS.by_key(tx, mailbox, message_key)
+                assert row is not None, "the row another process inserted is visible now"
             extra = {"item_id": item_id} if item_id else {}
-            outcome = take_over(tx, T, row.__dict__, owner=owner, final=row.stage.final,
-                                now=self._clock.now(), policy=self._policy, values=extra)
-            return LedgerClaim(outcome, self._must_select(tx, mailbox, message_key), owner)
+            outcome, row = _ROWS.take_over(tx, row, owner=owner, final=LedgerStage(row.stage).final,
+                                           now=self._clock.now(), policy=self._policy, values=extra)
+            return LedgerClaim(outcome, LedgerEntry.from_row(row), owner)
 
     def _insert(self, tx: Connection, mailbox: str, message_key: str, owner: str, item_id: str | None,
-                internet_message_id: str | None) -> bool:
+                internet_message_id: str | None) -> Row[Any] | None:
         now = self._clock.now()
+        values = {"mailbox": mailbox, "message_key": message_key,
+                  "internet_message_id": normalize_message_id(internet_message_id), "item_id": item_id,
+                  "stage": LedgerStage.CLAIMED.value, "attempts": 1, "recoveries": 0, "owner": owner,
+                  "lease_until": now + self._policy.lease, "created_at": now, "updated_at": now}
         try:
             with tx.begin_nested():
-                tx.execute(T.insert().values(
-                    mailbox=mailbox, message_key=message_key,
-                    internet_message_id=normalize_message_id(internet_message_id), item_id=item_id,
-                    stage=LedgerStage.CLAIMED.value, attempts=1, recoveries=0, owner=owner,
-                    lease_until=now + self._policy.lease, created_at=now, updated_at=now))
+                return _ROWS.insert_row(tx, values)
         except IntegrityError:
             # Another process inserted the same message between our select and insert (possible on
             # PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers). Its row decides.
-            return False
-        return True
+            return None
 
     def renew(self, claim: LedgerClaim) -> LedgerClaim:
         """Extend the lease of a claim that is taking long; raises ClaimLostError if it was taken over."""
@@ -181,13 +184,14 @@ class IncomingLedger:
             changes["stage"] = stage.value
         entry = claim.entry
         with self._db.joined(tx) as conn:
-            if not advance(conn, T, entry.id, owner=claim.owner, allowed=[s.value for s in allowed],
-                           values=changes):
-                raise ClaimLostError(
-                    f"the claim on message {entry.message_key} was taken over or finished by another worker",
-                    hint="nothing to do: the worker that holds it now finishes the message",
-                    mailbox=entry.mailbox, item_id=entry.item_id)
-            return self._must_select(conn, entry.mailbox, entry.message_key)
+            row = _ROWS.advance_row(conn, entry.id, owner=claim.owner, allowed=[s.value for s in allowed],
+                                    values=changes)
+        if row is None:
+            raise ClaimLostError(
+                f"the claim on message {entry.message_key} was taken over or finished by another worker",
+                hint="nothing to do: the worker that holds it now finishes the message",
+                mailbox=entry.mailbox, item_id=entry.item_id)
+        return LedgerEntry.from_row(row)
 
     def reopen(self, mailbox: str, message_key: str, *, tx: Connection | None = None) -> LedgerEntry | None:
         """Make a quarantined message claimable again (an admin's retry), keeping its CRM activity.
@@ -209,7 +213,7 @@ class IncomingLedger:
     def abandon(self, owner: str) -> int:
         """Release every claim ``owner`` holds (a graceful shutdown); returns how many were released."""
         with self._db.write() as tx:
-            return abandon(tx, T, owner, self._clock.now())
+            return _ROWS.abandon(tx, owner, self._clock.now())
 
     # -- queries --------------------------------------------------------------------------------
 
@@ -229,7 +233,7 @@ class IncomingLedger:
         """Unfinished messages of a mailbox that are due: released ones whose retry time has come and
         ones whose worker died (lease run out). The lane re-fetches these by item id after a restart,
         because SyncFolderItems will not report them again."""
-        query = select(T).where(T.c.mailbox == mailbox, due(T, self._clock.now(), _OPEN_VALUES))
+        query = select(T).where(T.c.mailbox == mailbox, _ROWS.due(self._clock.now(), _OPEN_VALUES))
         with self._db.read() as conn:
             return [LedgerEntry.from_row(r) for r in conn.execute(query.order_by(T.c.id))]
 
@@ -241,15 +245,10 @@ class IncomingLedger:
 
     @staticmethod
     def _select(conn: Connection, mailbox: str, message_key: str) -> LedgerEntry | None:
-        row = conn.execute(select(T).where(T.c.mailbox == mailbox, T.c.message_key == message_key)).first()
+        row = _ROWS.by_key(conn, mailbox, message_key)
         return None if row is None else LedgerEntry.from_row(row)
 
-    @classmethod
-    def _must_select(cls, conn: Connection, mailbox: str, message_key: str) -> LedgerEntry:
-        entry = cls._select(conn, mailbox, message_key)
-        assert entry is not None, "a row seen in this transaction cannot vanish"
-        return entry
 
-
+_ROWS = ClaimTable(T, ("mailbox", "message_key"))
 _OPEN = [LedgerStage.CLAIMED, LedgerStage.DELIVERED]
 _OPEN_VALUES = [s.value for s in _OPEN]

@@ -16,13 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, func, select
 from sqlalchemy.exc import IntegrityError
 
 from router.clock import Clock
 from router.errors import ClaimLostError, StateStoreError
-from router.state.claims import ClaimOutcome, ClaimPolicy, abandon, advance, due, take_over
+from router.state.claims import ClaimOutcome, ClaimPolicy, ClaimTable
 from router.state.engine import Database
 from router.state.keys import normalize_message_id
 from router.state.schema import outgoing_sends as T
@@ -64,7 +65,7 @@ class SendRecord:
     finished_at: datetime | None
 
     @classmethod
-    def from_row(cls, row: Row[tuple[object, ...]]) -> SendRecord:
+    def from_row(cls, row: Row[Any]) -> SendRecord:
         values = dict(row._mapping)
         values["stage"] = SendStage(values["stage"])
         return cls(**values)
@@ -110,30 +111,33 @@ class SendRecords:
             raise StateStoreError(f"email {email_id} was claimed without a Message-ID",
                                   hint="render a Message-ID before claiming", mailbox=mailbox)
         with self._db.write() as tx:
-            record = self._select(tx, T.c.email_id == email_id)
-            if record is None and self._insert(tx, mailbox, email_id, owner, normalized):
-                return SendClaim(ClaimOutcome.NEW, self._must(tx, email_id), owner)
-            record = record or self._must(tx, email_id)
-            outcome = take_over(tx, T, record.__dict__, owner=owner, final=record.stage.final,
-                                now=self._clock.now(), policy=self._policy, values={})
-            return SendClaim(outcome, self._must(tx, email_id), owner)
+            row = _ROWS.by_key(tx, email_id)
+            if row is None:
+                row = self._insert(tx, mailbox, email_id, owner, normalized)
+                if row is not None:
+                    return SendClaim(ClaimOutcome.NEW, SendRecord.from_row(row), owner)
+                row = _ROWS.by_key(tx, email_id)
+                assert row is not None, "the row another process inserted is visible now"
+            outcome, row = _ROWS.take_over(tx, row, owner=owner, final=SendStage(row.stage).final,
+                                           now=self._clock.now(), policy=self._policy, values={})
+            return SendClaim(outcome, SendRecord.from_row(row), owner)
 
-    def _insert(self, tx: Connection, mailbox: str, email_id: str, owner: str, message_id: str) -> bool:
+    def _insert(self, tx: Connection, mailbox: str, email_id: str, owner: str,
+                message_id: str) -> Row[Any] | None:
         now = self._clock.now()
+        values = {"mailbox": mailbox, "email_id": email_id, "message_id": message_id,
+                  "stage": SendStage.CLAIMED.value, "attempts": 1, "recoveries": 0, "owner": owner,
+                  "lease_until": now + self._policy.lease, "created_at": now, "updated_at": now}
         try:
             with tx.begin_nested():
-                tx.execute(T.insert().values(
-                    mailbox=mailbox, email_id=email_id, message_id=message_id, stage=SendStage.CLAIMED.value,
-                    attempts=1, recoveries=0, owner=owner, lease_until=now + self._policy.lease,
-                    created_at=now, updated_at=now))
+                return _ROWS.insert_row(tx, values)
         except IntegrityError as exc:
-            if self._select(tx, T.c.email_id == email_id) is None:
+            if _ROWS.by_key(tx, email_id) is None:
                 raise StateStoreError(
                     f"Message-ID {message_id} is already recorded for another email",
                     hint="Message-IDs must be unique: check the Message-ID generator", mailbox=mailbox,
                 ) from exc
-            return False
-        return True
+            return None
 
     def renew(self, claim: SendClaim) -> SendClaim:
         """Extend the lease of a claim; raises ClaimLostError if it was taken over."""
@@ -166,7 +170,7 @@ class SendRecords:
     def abandon(self, owner: str) -> int:
         """Release every claim ``owner`` holds (a graceful shutdown); returns how many were released."""
         with self._db.write() as tx:
-            return abandon(tx, T, owner, self._clock.now())
+            return _ROWS.abandon(tx, owner, self._clock.now())
 
     def _finish(self, claim: SendClaim, allowed: list[SendStage], stage: SendStage,
                 values: Mapping[str, object]) -> SendRecord:
@@ -182,13 +186,14 @@ class SendRecords:
             changes["stage"] = stage.value
         record = claim.record
         with self._db.write() as tx:
-            if not advance(tx, T, record.id, owner=claim.owner, allowed=[s.value for s in allowed],
-                           values=changes):
-                raise ClaimLostError(
-                    f"the claim on CRM email {record.email_id} was taken over or finished by another worker",
-                    hint="nothing to do: the worker that holds it now finishes the email",
-                    mailbox=record.mailbox, item_id=record.email_id)
-            return self._must(tx, record.email_id)
+            row = _ROWS.advance_row(tx, record.id, owner=claim.owner, allowed=[s.value for s in allowed],
+                                    values=changes)
+        if row is None:
+            raise ClaimLostError(
+                f"the claim on CRM email {record.email_id} was taken over or finished by another worker",
+                hint="nothing to do: the worker that holds it now finishes the email",
+                mailbox=record.mailbox, item_id=record.email_id)
+        return SendRecord.from_row(row)
 
     # -- queries --------------------------------------------------------------------------------
 
@@ -205,7 +210,7 @@ class SendRecords:
 
     def pending(self, mailbox: str) -> list[SendRecord]:
         """Unfinished emails of a mailbox that are due (released, or left by a dead worker)."""
-        query = select(T).where(T.c.mailbox == mailbox, due(T, self._clock.now(), _OPEN_VALUES))
+        query = select(T).where(T.c.mailbox == mailbox, _ROWS.due(self._clock.now(), _OPEN_VALUES))
         query = query.order_by(T.c.id)
         with self._db.read() as conn:
             return [SendRecord.from_row(r) for r in conn.execute(query)]
@@ -221,12 +226,7 @@ class SendRecords:
         row = conn.execute(select(T).where(where)).first()
         return None if row is None else SendRecord.from_row(row)
 
-    @classmethod
-    def _must(cls, conn: Connection, email_id: str) -> SendRecord:
-        record = cls._select(conn, T.c.email_id == email_id)
-        assert record is not None, "a row seen in this transaction cannot vanish"
-        return record
 
-
+_ROWS = ClaimTable(T, ("email_id",))
 _OPEN = [SendStage.CLAIMED, SendStage.RENDERED, SendStage.SUBMITTED]
 _OPEN_VALUES = [s.value for s in _OPEN]

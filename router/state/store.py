@@ -45,7 +45,7 @@ class StateStore:
 
     @classmethod
     def open(cls, url: str, clock: Clock, *, policy: ClaimPolicy | None = None,
-             synchronous: str = "FULL") -> StateStore:
+             synchronous: str = "NORMAL") -> StateStore:
         """Open (creating if needed) the state database at a SQLAlchemy URL."""
         db = Database(url, synchronous=synchronous)
         try:

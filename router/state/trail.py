@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
@@ -38,7 +39,7 @@ class Decision:
     at: datetime
 
     @classmethod
-    def from_row(cls, row: Row[tuple[object, ...]]) -> Decision:
+    def from_row(cls, row: Row[Any]) -> Decision:
         values = dict(row._mapping)
         values["direction"] = Direction(values["direction"])
         return cls(**values)
@@ -57,16 +58,15 @@ class DecisionTrail:
                activity_id: str | None = None, text: str | None = None,
                tx: Connection | None = None) -> Decision:
         """Append one decision (pass ``tx`` to commit it with the ledger step it explains)."""
-        values = dict(direction=direction.value, mailbox=mailbox, message_key=message_key,
-                      internet_message_id=normalize_message_id(internet_message_id), item_id=item_id,
-                      stage=stage, result=result, reason_code=reason_code,
-                      correlation_method=correlation_method, activity_id=activity_id, text=text,
-                      at=self._clock.now())
+        values: dict[str, Any] = dict(
+            mailbox=mailbox, message_key=message_key,
+            internet_message_id=normalize_message_id(internet_message_id), item_id=item_id, stage=stage,
+            result=result, reason_code=reason_code,
+            correlation_method=correlation_method, activity_id=activity_id, text=text, at=self._clock.now())
         with self._db.joined(tx) as conn:
-            new_id = conn.execute(T.insert().values(**values)).inserted_primary_key
-            assert new_id is not None
-            row = conn.execute(select(T).where(T.c.id == new_id[0])).one()
-        return Decision.from_row(row)
+            new_id = conn.execute(_INSERT, {**values, "direction": direction.value}).inserted_primary_key
+        assert new_id is not None
+        return Decision(id=int(new_id[0]), direction=direction, **values)
 
     def for_message_id(self, message_id: str) -> list[Decision]:
         """Every decision about one Internet Message-ID (any spelling), across mailboxes, in order."""
@@ -89,3 +89,6 @@ class DecisionTrail:
             query = query.where(T.c.mailbox == mailbox)
         with self._db.read() as conn:
             return [Decision.from_row(r) for r in conn.execute(query)]
+
+
+_INSERT = T.insert()

@@ -111,8 +111,9 @@ def test_a_missing_item_comes_back_as_a_value(fake: FakeEws, factory: AccountFac
 
 
 def test_timeout_and_pool_size_come_from_the_spec(fake: FakeEws, factory: AccountFactory) -> None:
-    account = factory.account(basic(fake, timeout=7.5, max_connections=3))
-    assert account.protocol.TIMEOUT == 7.5 and account.protocol.max_connections == 3
+    account = factory.account(basic(fake, timeout=7.5, connect_timeout=2.0, max_connections=3))
+    assert account.protocol.TIMEOUT == (2.0, 7.5) and account.protocol.max_connections == 3
+    assert account.inbox.total_count == 3
     assert account.protocol.retry_policy.fail_fast
 
 

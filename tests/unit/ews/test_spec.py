@@ -27,7 +27,7 @@ def test_every_problem_is_reported_at_once() -> None:
         ConnectionSpec("user@example.com", timeout=0, max_connections=0, server_version="99.9")
     text = str(caught.value)
     for expected in ("give an EWS URL or turn Autodiscover on", "basic authentication needs username",
-                     "basic authentication needs password", "timeout must be a positive",
+                     "basic authentication needs password", "timeout and connect_timeout must be positive",
                      "max_connections must be at least 1", "server_version '99.9'"):
         assert expected in text
     assert caught.value.mailbox == "user@example.com" and "publish" in caught.value.hint

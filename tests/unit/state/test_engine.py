@@ -21,13 +21,13 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(store: StateStore) -> None:
     with store.db.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
-        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
-def test_normal_synchronous_mode_can_be_chosen(db_url: str, clock: FrozenClock) -> None:
-    with StateStore.open(db_url, clock, synchronous="NORMAL") as store, store.db.read() as conn:
-        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+def test_full_synchronous_mode_can_be_chosen(db_url: str, clock: FrozenClock) -> None:
+    with StateStore.open(db_url, clock, synchronous="FULL") as store, store.db.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
 
 
 def test_unknown_synchronous_mode_is_refused(db_url: str) -> None:
