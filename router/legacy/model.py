@@ -58,9 +58,9 @@ class Finding:
     value: str | None = None
 
     def where(self) -> str:
-        """Return ``file:line path`` for display."""
+        """Return ``file:line path`` for display (findings about the import as a whole have no file)."""
         line = f":{self.line}" if self.line else ""
-        return f"{self.file}{line} {self.path}"
+        return " ".join(part for part in (f"{self.file}{line}", self.path) if part) or "(import)"
 
 
 class Direction(StrEnum):
