@@ -1,0 +1,1 @@
+"""The message pipelines: incoming (Exchange to CRM) and outgoing (CRM to Exchange)."""
