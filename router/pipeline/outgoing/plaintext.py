@@ -20,6 +20,7 @@ _LINE = frozenset({
     "form", "fieldset", "figure", "figcaption", "caption", "center", "main", "body",
 })
 _CELL = frozenset({"td", "th"})
+_PARSER = lxml.html.HTMLParser(encoding="utf-8")
 _WHITESPACE = re.compile(r"[ \t\r\n\f\v\u00a0]+")
 _INDENT = "\x01"
 """Stands for a space that line tidying must keep (indentation, preformatted text)."""
@@ -37,9 +38,10 @@ def html_to_text(html: str) -> str:
     if not html.strip():
         return ""
     try:
-        root = lxml.html.document_fromstring(html)
-    except (etree.ParserError, ValueError):
-        return _WHITESPACE.sub(" ", html).strip()
+        # Parsing bytes with a fixed encoding accepts XML declarations and ignores stale <meta charset>.
+        root = lxml.html.document_fromstring(html.encode("utf-8"), parser=_PARSER)
+    except etree.ParserError:  # Nothing but comments or processing instructions: no text at all.
+        return ""
     writer = _TextWriter()
     writer.element(root)
     return _tidy("".join(writer.parts))

@@ -40,3 +40,10 @@ def test_scripts_comments_and_empty_bodies_produce_no_text() -> None:
 def test_plain_text_input_and_divs() -> None:
     assert html_to_text("just text") == "just text"
     assert html_to_text("<div>one</div><div>two<br><br>three</div>") == "one\ntwo\n\nthree"
+
+
+def test_declarations_and_stale_charsets_do_not_matter() -> None:
+    declared = '<?xml version="1.0" encoding="utf-8"?><html><body><p>Grüße</p></body></html>'
+    assert html_to_text(declared) == "Grüße"
+    assert html_to_text('<meta charset="windows-1252"><p>Grüße</p>') == "Grüße"
+    assert html_to_text("<!-- only a comment -->") == ""
