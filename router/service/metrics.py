@@ -19,7 +19,9 @@ Series (all prefixed ``email_router_``)::
     incoming_latency_seconds                             arrival in Exchange -> CRM activity created
     outgoing_latency_seconds                             Pending Send -> Sent
     mailbox_backlog{mailbox,direction}                   items waiting
-    mailbox_status{mailbox,direction,mailbox_status}     not_run / success / failure (1 = current)
+    mailbox_status{mailbox,direction,email_router_mailbox_status}
+                                                         one series per state: not_run / success /
+                                                         failure; 1 marks the current state
     mailbox_consecutive_failures{mailbox,direction}
     mailbox_last_success_timestamp_seconds{mailbox,direction}
     build_info{version}

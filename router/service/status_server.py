@@ -7,8 +7,9 @@ state store open, lanes scheduled). Each probe answers 200 with ``{"status": "ok
 ``{"status": "unavailable"}``, plus the probe's detail and checks, as JSON. A probe that raises counts
 as unavailable and its error is reported, never a traceback.
 
-The server is a threading WSGI server from the standard library on its own daemon thread; bind it to
-127.0.0.1 unless Prometheus scrapes from another host. Port 0 picks a free port (see ``port``).
+The server is a threading WSGI server from the standard library on its own daemon thread, listening
+on an IPv4 address: 127.0.0.1 unless Prometheus scrapes from another host (then 0.0.0.0 or the
+host's address). Port 0 picks a free port (see ``port``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import make_wsgi_app
 
+from router.errors import ConfigError
 from router.service.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -74,9 +76,21 @@ class StatusServer:
         return f"http://{self._host}:{self.port}"
 
     def start(self) -> StatusServer:
-        """Bind and serve on a background thread; returns ``self``."""
-        server = make_server(self._host, self._requested_port, self._app, server_class=_ThreadingServer,
-                             handler_class=_QuietHandler)
+        """Bind and serve on a background thread; returns ``self``.
+
+        Raises ``ConfigError`` when the address cannot be bound (port taken, unknown host).
+        """
+        if self._server is not None:
+            raise RuntimeError("the status server is already running")
+        try:
+            server = make_server(self._host, self._requested_port, self._app,
+                                 server_class=_ThreadingServer, handler_class=_QuietHandler)
+        except OSError as exc:
+            raise ConfigError(
+                f"the status endpoint cannot listen on {self._host}:{self._requested_port}: {exc}",
+                hint="choose another host or port for the metrics endpoint in the settings, "
+                "or stop the process that holds the port",
+            ) from exc
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="status-server", daemon=True)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import pytest
 import requests
 
+from router.errors import ConfigError
 from router.service.metrics import Metrics
 from router.service.status_server import ProbeResult, StatusServer
 
@@ -96,3 +98,18 @@ def test_stop_releases_the_port(metrics: Metrics) -> None:
         _ = server.port
     with StatusServer(metrics, port=port) as again:
         assert again.port == port
+
+
+def test_a_taken_port_is_a_clear_config_error(metrics: Metrics) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}") as info:
+            StatusServer(metrics, port=port).start()
+    assert "another host or port" in info.value.hint
+
+
+def test_starting_twice_is_refused(server: StatusServer) -> None:
+    with pytest.raises(RuntimeError, match="already running"):
+        server.start()
