@@ -1,8 +1,14 @@
 """Render an ``OutgoingMessage`` into the MIME bytes the send step submits to Exchange.
 
-``render(message) -> RenderedMessage`` is a pure function: the same message gives the same bytes
-(MIME boundaries and Thread-Index randomness are derived from the router-owned Message-ID), so a
-router that re-renders after a crash submits exactly what it recorded.
+``render(message) -> RenderedMessage`` is a pure function: the same message (same Message-ID and date)
+gives the same bytes, because MIME boundaries and Thread-Index randomness are derived from the
+router-owned Message-ID. Typical use by the send step::
+
+    message_id = new_message_id(domain_of(sender.address))   # record it on the CRM email first
+    rendered = render(OutgoingMessage(message_id=message_id, sender=sender, subject=subject,
+                                      html_body=html, date=clock.now(), to=to, cc=cc, bcc=bcc, ...))
+    # exchangelib: Message(account=..., mime_content=rendered.mime,
+    #                      bcc_recipients=[party.address for party in rendered.bcc])
 
 What the MIME carries, and what it does not:
 
