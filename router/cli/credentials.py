@@ -41,7 +41,9 @@ def set_command(app: AppContext, name: str, kind: str, username: str | None, fro
     vault = Vault.open(app.home)
     credential: Credential
     if kind == CredentialKind.PASSWORD:
-        user = username or click.prompt("user name")
+        user = (username if username is not None else click.prompt("user name")).strip()
+        if not user:
+            raise UsageError("the user name is empty", hint="pass --username or answer the prompt")
         credential = PasswordCredential(username=user, password=_read_secret(from_stdin))
     else:
         if username:

@@ -7,8 +7,8 @@ import os
 import click
 
 from router.cli.context import AppContext, pass_app
-from router.errors import KeyFileError
-from router.vault.atomic import PRIVATE_DIR_MODE, ensure_private_dir
+from router.errors import KeyFileError, UsageError
+from router.vault.atomic import PRIVATE_DIR_MODE, ensure_private_dir, os_errors_as
 from router.vault.key import ENV_KEY, VaultKey, load_key, write_new_key_file
 from router.vault.store import write_vault_file
 
@@ -22,13 +22,14 @@ def init_command(app: AppContext) -> None:
     """
     home = app.home
     created = not home.root.exists()
-    ensure_private_dir(home.root)
-    if created:
-        os.chmod(home.root, PRIVATE_DIR_MODE)
-    key = _new_or_env_key(app)
-    if not home.vault_file.exists():
-        write_vault_file(home.vault_file, key, {})
-    ensure_private_dir(home.published_dir)
+    with os_errors_as(UsageError, home.root, "create the home directory"):
+        ensure_private_dir(home.root)
+        if created:
+            os.chmod(home.root, PRIVATE_DIR_MODE)
+        key = _new_or_env_key(app)
+        if not home.vault_file.exists():
+            write_vault_file(home.vault_file, key, {})
+        ensure_private_dir(home.published_dir)
     click.echo(f"initialised the email-router home at {home.root}")
     click.echo(f"  key:   {key.source}  (back it up: without it the vault cannot be opened)")
     click.echo(f"  vault: {home.vault_file}")

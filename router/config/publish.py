@@ -30,9 +30,9 @@ from router.config.published import (
     published_path,
     published_versions,
 )
-from router.errors import RouterError
+from router.errors import PublishedConfigError, RouterError
 from router.home import Home
-from router.vault.atomic import create_exclusive, ensure_private_dir, write_atomic
+from router.vault.atomic import create_exclusive, ensure_private_dir, os_errors_as, write_atomic
 from router.vault.credentials import Credential, to_plain
 from router.vault.key import VaultKey, load_key
 from router.vault.rotate import Rewriter, pick_key
@@ -74,7 +74,12 @@ def rollback(home: Home, version: int, *, key: VaultKey | None = None, clock: Cl
 
 def write_next_version(home: Home, key: VaultKey, snapshot: Snapshot, clock: Clock) -> int:
     """Seal ``snapshot`` as the next free version number and return it."""
-    ensure_private_dir(home.published_dir)
+    with os_errors_as(PublishedConfigError, home.published_dir, "write a published configuration"):
+        ensure_private_dir(home.published_dir)
+        return _write_free_version(home, key, snapshot, clock)
+
+
+def _write_free_version(home: Home, key: VaultKey, snapshot: Snapshot, clock: Clock) -> int:
     version = (latest_version(home) or 0) + 1
     while True:
         data = _encode(seal_document(key, version, snapshot, clock.now().isoformat()))
@@ -142,7 +147,8 @@ class PublishedResealer:
         def rewrite(new_key: VaultKey) -> None:
             for config, snapshot in loaded:
                 document = seal_document(new_key, config.version, snapshot, config.published_at.isoformat())
-                write_atomic(config.path, _encode(document))
+                with os_errors_as(PublishedConfigError, config.path, "re-seal a published configuration"):
+                    write_atomic(config.path, _encode(document))
 
         return rewrite
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+from router.errors import RouterError
 
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700
@@ -41,6 +44,19 @@ def create_exclusive(path: Path, data: bytes, *, mode: int = PRIVATE_FILE_MODE) 
         tmp.unlink(missing_ok=True)
     fsync_dir(path.parent)
     return True
+
+
+@contextlib.contextmanager
+def os_errors_as(error: type[RouterError], path: Path, what: str) -> Iterator[None]:
+    """Turn an ``OSError`` while doing ``what`` with ``path`` into ``error`` saying how to fix it."""
+    try:
+        yield
+    except OSError as exc:
+        raise error(
+            f"cannot {what} ({type(exc).__name__}: {exc.strerror or exc})", path=str(path),
+            hint="check that the directory exists, has free space and is writable by the account "
+            "running email-router",
+        ) from exc
 
 
 def ensure_private_dir(path: Path) -> None:

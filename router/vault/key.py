@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from router.errors import KeyFileError
 from router.home import Home
-from router.vault.atomic import create_exclusive
+from router.vault.atomic import create_exclusive, os_errors_as
 
 ENV_KEY = "EMAIL_ROUTER_KEY"
 KEY_PREFIX = "email-router-key-1:"
@@ -117,7 +117,9 @@ def read_key_file(path: Path) -> VaultKey:
 
 def write_new_key_file(path: Path, key: VaultKey) -> None:
     """Write ``key`` to a new file with mode 0600; refuse to overwrite an existing key."""
-    if not create_exclusive(path, (key.to_text() + "\n").encode("ascii")):
+    with os_errors_as(KeyFileError, path, "write the key file"):
+        created = create_exclusive(path, (key.to_text() + "\n").encode("ascii"))
+    if not created:
         raise KeyFileError(
             "a key file already exists", path=str(path),
             hint="keep it: it opens the existing vault. To replace it, run "

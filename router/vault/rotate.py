@@ -17,7 +17,7 @@ from router.errors import UsageError
 from router.home import Home
 from router.vault.atomic import fsync_dir
 from router.vault.key import ENV_KEY, VaultKey, pending_key_file, read_key_file, write_new_key_file
-from router.vault.store import read_vault_file, vault_key_id, write_vault_file
+from router.vault.store import read_vault_file, vault_key_id, vault_lock, write_vault_file
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,11 @@ def rotate_key(home: Home, *, also: Sequence[Resealable] = ()) -> VaultKey:
             hint=f"write the key to {home.key_file} (mode 0600), unset {ENV_KEY}, run rotate-key, "
             "then move the new key from that file into your secret store",
         )
+    with vault_lock(home.vault_file):
+        return _rotate(home, also)
+
+
+def _rotate(home: Home, also: Sequence[Resealable]) -> VaultKey:
     pending = pending_key_file(home)
     old = read_key_file(home.key_file)
     new = read_key_file(pending) if pending.exists() else VaultKey.generate()

@@ -7,8 +7,12 @@ returned. Every change is written atomically with mode 0600.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +23,7 @@ from pydantic import ValidationError
 from router.clock import Clock, SystemClock
 from router.errors import CredentialNotFoundError, VaultCorruptError, VaultError, WrongKeyError
 from router.home import Home
-from router.vault.atomic import write_atomic
+from router.vault.atomic import PRIVATE_FILE_MODE, ensure_private_dir, os_errors_as, write_atomic
 from router.vault.credentials import CREDENTIAL_ADAPTER, Credential, CredentialKind, to_plain
 from router.vault.key import VaultKey, load_key
 from router.vault.names import check_credential_name
@@ -86,20 +90,42 @@ class Vault:
         """Store (or replace) ``credential`` under ``name`` and save the vault."""
         check_credential_name(name)
         stamped = credential.model_copy(update={"updated_at": self._clock.now()})
-        self._credentials[name] = stamped
-        self.save()
+        with self._update():
+            self._credentials[name] = stamped
         log.debug("credential %r (%s) stored in %s", name, stamped.kind.value, self.path)
 
     def delete(self, name: str) -> None:
         """Remove the credential ``name`` and save the vault; raise if it does not exist."""
-        self.get(name)
-        del self._credentials[name]
-        self.save()
+        with self._update():
+            self.get(name)
+            del self._credentials[name]
         log.debug("credential %r deleted from %s", name, self.path)
+
+    @contextlib.contextmanager
+    def _update(self) -> Iterator[None]:
+        """Re-read, change and save under the vault lock, so concurrent commands lose no update."""
+        with vault_lock(self.path):
+            self._credentials = read_vault_file(self.path, self._key)
+            yield
+            self.save()
 
     def save(self) -> None:
         """Write the vault atomically, sealed with this vault's key."""
         write_vault_file(self.path, self._key, self._credentials)
+
+
+@contextlib.contextmanager
+def vault_lock(path: Path) -> Iterator[None]:
+    """Hold the exclusive lock of the vault at ``path`` (a ``.lock`` file beside it) while inside."""
+    lock_path = path.with_name(path.name + ".lock")
+    with os_errors_as(VaultError, lock_path, "lock the vault"):
+        ensure_private_dir(lock_path.parent)
+        lock = os.open(lock_path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(lock)
 
 
 def vault_header(key_id: str) -> dict[str, Any]:
@@ -113,7 +139,8 @@ def write_vault_file(path: Path, key: VaultKey, credentials: dict[str, Credentia
     plain = {name: to_plain(cred) for name, cred in sorted(credentials.items())}
     sealed = seal(key, VAULT_PURPOSE, json.dumps({"credentials": plain}).encode("utf-8"), header)
     document = {**header, "sealed": sealed.as_json()}
-    write_atomic(path, (json.dumps(document, indent=2) + "\n").encode("utf-8"))
+    with os_errors_as(VaultError, path, "write the vault"):
+        write_atomic(path, (json.dumps(document, indent=2) + "\n").encode("utf-8"))
 
 
 def read_vault_file(path: Path, key: VaultKey) -> dict[str, Credential]:

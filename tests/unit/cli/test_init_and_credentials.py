@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -107,3 +108,17 @@ def test_rotate_key_refuses_an_environment_key(home: Home, run: Invoke,
     run("init")
     result = run("credentials", "rotate-key")
     assert result.exit_code == 2 and f"unset {ENV_KEY}" in result.output
+
+
+def test_home_that_cannot_be_created_is_a_clear_error(tmp_path: Path, run: Invoke) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = run("--home", str(blocker / "home"), "init")
+    assert result.exit_code == 2 and "cannot create the home directory" in result.output
+    assert "writable" in result.output and "Traceback" not in result.output
+
+
+def test_empty_username_is_refused(home: Home, run: Invoke) -> None:
+    run("init")
+    result = run("credentials", "set", "svc", "--username", " ", "--stdin", input="pw-123456\n")
+    assert result.exit_code == 2 and "user name is empty" in result.output

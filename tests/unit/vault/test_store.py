@@ -90,3 +90,11 @@ def test_tampered_or_truncated_vault_is_refused(home: Home, key: VaultKey, damag
 
 def test_missing_vault_is_empty(home: Home, key: VaultKey) -> None:
     assert Vault.open(home).names() == []
+
+
+def test_two_open_vaults_lose_no_update(home: Home, key: VaultKey) -> None:
+    first, second = Vault.open(home, key), Vault.open(home, key)
+    first.set("one", OAuthClientSecretCredential(client_secret=SecretStr("secret-one")))
+    second.set("two", OAuthClientSecretCredential(client_secret=SecretStr("secret-two")))
+    assert Vault.open(home).names() == ["one", "two"]
+    assert home.vault_file.with_name("vault.json.lock").exists()
