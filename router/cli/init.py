@@ -13,7 +13,7 @@ from router.vault.key import ENV_KEY, VaultKey, load_key, write_new_key_file
 from router.vault.store import write_vault_file
 
 
-@click.command("init")
+@click.command("init", short_help="Create the home, its key and an empty vault.")
 @pass_app
 def init_command(app: AppContext) -> None:
     """Create the home directory (mode 0700), a new key (mode 0600) and an empty vault.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -12,6 +13,7 @@ from router.config.loader import load_profiles
 from router.config.profileset import ProfileFile
 from router.errors import KeyFileError
 from router.vault.credentials import CredentialKind
+from router.vault.key import ENV_KEY
 from router.vault.store import Vault
 
 PROFILES_DIR_ENV = "EMAIL_ROUTER_PROFILES"
@@ -55,7 +57,7 @@ def _vault_kinds(app: AppContext) -> tuple[dict[str, CredentialKind] | None, str
     try:
         vault = Vault.open(app.home)
     except KeyFileError as exc:
-        if app.home.key_file.exists():
+        if app.home.key_file.exists() or os.environ.get(ENV_KEY, "").strip():
             raise
         return None, f"credentials not checked ({exc.message}: run `email-router init`)"
     return vault.kinds(), f"credentials checked against {vault.path}"

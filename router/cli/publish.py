@@ -12,7 +12,7 @@ from router.config.publish import publish
 from router.config.published import load_published
 
 
-@click.command("publish")
+@click.command("publish", short_help="Validate the profiles and publish the next version.")
 @profiles_dir_argument
 @pass_app
 def publish_command(app: AppContext, directory: Path) -> None:

@@ -12,7 +12,7 @@ from router.config.writer import to_toml
 version_argument = click.argument("version", type=click.IntRange(min=1))
 
 
-@click.group("published")
+@click.group("published", short_help="List, show or roll back published versions.")
 def published_group() -> None:
     """Inspect published configurations; the newest one is what the service runs."""
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import Field, HttpUrl
 
 from router.config.common import AuthMethod, OAuthSettings, StrictModel, Timeouts, Tls
+from router.home import Home
 
 
 class EmbeddedCrm(StrictModel):
@@ -20,6 +21,12 @@ class EmbeddedCrm(StrictModel):
         default=None,
         description="SQLite file of the embedded CRM; relative paths are inside the home directory. "
         "Default: `crm.sqlite` in the home directory.")
+
+    def database_path(self, home: Home) -> Path:
+        """The SQLite file to open: ``database`` resolved against the home, else the home's default."""
+        if self.database is None:
+            return home.crm_db
+        return self.database if self.database.is_absolute() else home.root / self.database
 
 
 class DynamicsCrm(StrictModel):

@@ -88,3 +88,10 @@ def test_show_missing_or_tampered_version(home: Home, run: Invoke) -> None:
     assert shown.exit_code == 3 and "integrity check failed" in shown.output
     assert "REFUSED" in run("published", "list").output
     assert run("published", "rollback", "1").exit_code == 3
+
+
+def test_malformed_environment_key_is_reported_not_skipped(home: Home, run: Invoke,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMAIL_ROUTER_KEY", "garbage")
+    result = run("profiles", "validate", str(SAMPLES))
+    assert result.exit_code == 4 and "malformed" in result.output

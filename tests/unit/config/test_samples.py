@@ -55,3 +55,13 @@ def test_samples_cover_every_case_named_in_the_issue() -> None:
 
 def test_sample_settings_are_the_legacy_defaults() -> None:
     assert load_profiles(SAMPLES).settings == SystemSettings()
+
+
+def test_embedded_database_path_is_relative_to_the_home(tmp_path: Path) -> None:
+    from router.config import EmbeddedCrm
+    from router.home import Home
+
+    home = Home(tmp_path / "home")
+    assert EmbeddedCrm().database_path(home) == home.crm_db
+    assert EmbeddedCrm(database=Path("org.sqlite")).database_path(home) == home.root / "org.sqlite"
+    assert EmbeddedCrm(database=Path("/srv/crm.sqlite")).database_path(home) == Path("/srv/crm.sqlite")
