@@ -13,6 +13,7 @@ import click
 from router.cli.context import AppContext
 from router.cli.credentials import credentials_group
 from router.cli.init import init_command
+from router.cli.legacy import import_legacy_command
 from router.cli.profiles import profiles_group
 from router.cli.publish import publish_command
 from router.cli.published import published_group
@@ -59,3 +60,4 @@ cli.add_command(profiles_group)
 cli.add_command(credentials_group)
 cli.add_command(publish_command)
 cli.add_command(published_group)
+cli.add_command(import_legacy_command)

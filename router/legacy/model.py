@@ -195,6 +195,12 @@ class LegacyProvider:
     delete_after_processing: bool | None = None
     enabled: bool = True
     overrides: LegacyOverrides = field(default_factory=LegacyOverrides)
+    elements: dict[str, tuple[str, int | None]] = field(default_factory=dict, compare=False)
+    """Element name (lower case) -> (its XML path, its line), for reports about a present element."""
+
+    def where(self, element: str) -> tuple[str, int | None]:
+        """Return the path and line of child ``element`` if the file has it, else the provider's own."""
+        return self.elements.get(element.lower(), (self.path, self.line))
 
     def label(self) -> str:
         """Return a short human name: the provider's name, its mailbox, or its XML path."""
@@ -209,6 +215,12 @@ class LegacyAgentConfig:
     system: LegacySystemSettings
     overrides: LegacyOverrides
     providers: tuple[LegacyProvider, ...]
+    elements: dict[str, tuple[str, int | None]] = field(default_factory=dict, compare=False)
+    """System setting element name (lower case) -> (its XML path, its line), first occurrence."""
+
+    def where(self, element: str) -> tuple[str, int | None]:
+        """Return the path and line of a system setting element (an XPath search when not recorded)."""
+        return self.elements.get(element.lower(), (f"/Configuration/SystemConfiguration//{element}", None))
 
 
 @dataclass(frozen=True)

@@ -198,6 +198,7 @@ def read_provider(collector: Collector, element: etree._Element) -> LegacyProvid
     collector.check_attributes(element)
     collector.check_container_text(element)
     values: dict[str, Any] = {}
+    elements: dict[str, tuple[str, int | None]] = {}
     for child in child_elements(element):
         entry = HANDLERS.get(local_name(child).lower())
         if entry is None:
@@ -207,10 +208,12 @@ def read_provider(collector: Collector, element: etree._Element) -> LegacyProvid
         if attribute in values and attribute not in REPEATABLE:
             collector.duplicate(child)
             continue
+        elements.setdefault(local_name(child).lower(), (xml_path(child), source_line(child)))
         handle(collector, child, values)
     values.pop("provider_assembly", None)
     _settle_direction(collector, element, values)
     for attribute in REPEATABLE:
         values[attribute] = tuple(dict.fromkeys(values.get(attribute, ())))
     present = {k: v for k, v in values.items() if v is not None}
-    return LegacyProvider(file=collector.file, path=xml_path(element), line=source_line(element), **present)
+    return LegacyProvider(file=collector.file, path=xml_path(element), line=source_line(element),
+                          elements=elements, **present)

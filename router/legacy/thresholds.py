@@ -87,8 +87,8 @@ class ThresholdBook:
                 for address, e in self._entries.items() if address not in self._used]
 
     def summary(self) -> list[Finding]:
-        """Return the file-level finding when no SystemState was given at all."""
-        if self.has_state:
+        """Return the import-level finding when mailboxes were imported but no SystemState was given."""
+        if self.has_state or not self._used:
             return []
         return [Finding(file="", path="", kind=FindingKind.THRESHOLD_MISSING, severity=Severity.WARNING,
                         message="no SystemState file was given: every mailbox starts at the import time, "

@@ -35,6 +35,7 @@ def test_valid_threshold_is_carried_and_reset_one_starts_now(data: Path) -> None
 
 def test_no_state_file_means_every_mailbox_starts_now() -> None:
     book = ThresholdBook(LegacyInstallation(), NOW)
+    assert book.summary() == [], "no mailbox, nothing to say"
     assert book.process_from("a@x.test").instant == NOW
     assert book.findings == []
     (summary,) = book.summary()
