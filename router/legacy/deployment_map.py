@@ -33,13 +33,20 @@ class DeploymentDraft:
     providers: list[LegacyProvider] = field(default_factory=list)
     profile_of: dict[int, str] = field(default_factory=dict)
     """id(provider) -> name of the profile it maps to."""
+    defaults: dict[legacy.Direction, str | None] = field(default_factory=dict, repr=False)
+    """Cache of ``default_profile``: asked once per mailbox, it must not rescan every provider."""
 
     def default_profile(self, direction: legacy.Direction) -> str | None:
-        """Return the profile most of this deployment's own-mailbox providers use in ``direction``."""
-        names = Counter(self.profile_of[id(p)] for p in self.providers
-                        if p.direction is direction and id(p) in self.profile_of
-                        and not p.is_forward_mailbox and p.enabled)
-        return names.most_common(1)[0][0] if names else None
+        """Return the profile most of this deployment's own-mailbox providers use in ``direction``.
+
+        Ask only once ``profile_of`` is complete (after the profiles are named): the answer is cached.
+        """
+        if direction not in self.defaults:
+            names = Counter(self.profile_of[id(p)] for p in self.providers
+                            if p.direction is direction and id(p) in self.profile_of
+                            and not p.is_forward_mailbox and p.enabled)
+            self.defaults[direction] = names.most_common(1)[0][0] if names else None
+        return self.defaults[direction]
 
 
 def organization_key(url: str) -> str:
