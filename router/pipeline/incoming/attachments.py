@@ -11,6 +11,9 @@ characters make it a slight over-estimate), 7bit, 8bit and binary content, an up
 quoted-printable and uuencode, and an estimate for attached messages
 (whose bytes would have to be regenerated). ``encoded_size`` is the room the part takes in the raw
 message; the size policy subtracts it when an attachment is stripped.
+
+An attachment keeps its (undecoded) MIME part alive until it is dropped, so a caller that keeps only
+a few attachments of a large message should not keep the whole ``ParsedMessage`` around.
 """
 
 from __future__ import annotations

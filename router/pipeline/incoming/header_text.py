@@ -160,6 +160,10 @@ class HeaderView:
         positions = self._index.get(name.lower(), ())
         return tuple(decode_header_value(self.raw_items[p][1]).text for p in positions)
 
+    def get_all_raw(self, name: str) -> tuple[str, ...]:
+        """Return every ``name`` header as the parser read it, in message order."""
+        return tuple(self.raw_items[p][1] for p in self._index.get(name.lower(), ()))
+
     def get_raw(self, name: str) -> str | None:
         """Return the first ``name`` header as the parser read it (8-bit bytes as surrogates)."""
         positions = self._index.get(name.lower())

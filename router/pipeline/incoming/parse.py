@@ -126,7 +126,7 @@ def _build(message: Message, size: int, defects: list[ParseDefect]) -> ParsedMes
     headers = HeaderView.of(message.raw_items())
     structure = walk_structure(message)
     subject = _text_header(headers, "Subject", defects) or ""
-    addresses = {name: _addresses(message, name, defects) for name in ADDRESS_HEADERS}
+    addresses = {name: _addresses(headers, name, defects) for name in ADDRESS_HEADERS}
     if not addresses["From"]:
         defects.append(ParseDefect("from-missing", "From", "no From address"))
     message_id = _message_id(headers, defects)
@@ -166,10 +166,9 @@ def _text_header(headers: HeaderView, name: str, defects: list[ParseDefect]) -> 
     return decoded.text
 
 
-def _addresses(message: Message, name: str, defects: list[ParseDefect]) -> tuple[Mailbox, ...]:
+def _addresses(headers: HeaderView, name: str, defects: list[ParseDefect]) -> tuple[Mailbox, ...]:
     """Parse every occurrence of an address header; flag entries that are not usable addresses."""
-    lowered = name.lower()
-    mailboxes = parse_address_headers(v for n, v in message.raw_items() if n.lower() == lowered)
+    mailboxes = parse_address_headers(headers.get_all_raw(name))
     defects.extend(ParseDefect("address-invalid", name, short_detail(box.address))
                    for box in mailboxes if not box.valid)
     return mailboxes

@@ -29,7 +29,9 @@ the most certain one:
 5. **Rate.** When a ``RateBreaker`` is given, the sender's per-mailbox budget.
 
 In forward-mailbox mode, screen the *unwrapped* original (``unwrap_forward``), never the wrapper:
-Exchange marks rule-generated wrappers in ways that look automated.
+Exchange marks rule-generated wrappers in ways that look automated. For the same reason
+``X-MS-Exchange-Inbox-Rules-Loop`` is not a skip reason: it marks mail a person's inbox rule
+forwarded or redirected, which is often exactly the mail the CRM should track.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ Bodies are decoded here (they are needed for every delivered message); attachmen
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from email.message import Message
 
@@ -34,7 +35,7 @@ from router.pipeline.incoming.defects import ParseDefect, stdlib_defects
 MAX_DEPTH = 50
 """Deepest MIME nesting read; deeper parts are dropped with a defect."""
 
-_BODY_CONTROL = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_BODY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 """Control characters removed from bodies (NUL included): never meaningful in text, and they break
 XML, which the CRM's SOAP endpoints and many renderers use."""
 
@@ -98,7 +99,9 @@ class _Walk:
             self.defects.append(ParseDefect(decoded.problem, _where(path),
                                             f"declared {label or 'nothing'}, decoded as {decoded.codec}"))
         text = decoded.text.replace("\r\n", "\n").replace("\r", "\n")
-        cleaned = text.translate(_BODY_CONTROL)
+        if _BODY_CONTROL.search(text) is None:
+            return text
+        cleaned = _BODY_CONTROL.sub("", text)
         if len(cleaned) != len(text):
             self.defects.append(ParseDefect("control-characters", _where(path),
                                             f"{len(text) - len(cleaned)} removed from the body"))
