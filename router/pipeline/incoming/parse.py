@@ -95,6 +95,7 @@ class ParsedMessage:
 
 def parse_message(raw: bytes) -> ParsedMessage:
     """Parse raw MIME bytes; raise ``MessageError`` only when they are not a message at all."""
+    # Blank lines before the header block (left by some exporters) would make every header body.
     content = raw.lstrip(b"\r\n")
     if not content.strip():
         raise MessageError(
@@ -102,7 +103,6 @@ def parse_message(raw: bytes) -> ParsedMessage:
             hint="Exchange returned no MIME content for this item; quarantine it and check it in Outlook",
         )
     try:
-        # Blank lines before the header block (left by some exporters) would make every header body.
         message = email.message_from_bytes(content)
     except RecursionError as exc:
         raise MessageError(
