@@ -13,6 +13,7 @@ orchestration (fetch, ledger claim, deliver, acknowledge) calls, per item::
         sized = apply_size_policy(parsed, size_policy)  # QUARANTINE or DELIVER with .kept
 """
 
+from router.pipeline.headers import LOOP_HEADER
 from router.pipeline.incoming.addresses import Mailbox
 from router.pipeline.incoming.attachments import Attachment
 from router.pipeline.incoming.defects import ParseDefect
@@ -32,7 +33,6 @@ from router.pipeline.incoming.screen_decision import ScreenDecision, SkipReason,
 from router.pipeline.incoming.screening import (
     ITEM_CLASS_NOTE,
     ITEM_CLASS_OUT_OF_OFFICE,
-    LOOP_HEADER,
     ScreeningPolicy,
     loop_header_value,
     screen,

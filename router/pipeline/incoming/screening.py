@@ -41,12 +41,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from router.errors import ConfigError
+from router.pipeline.headers import LOOP_HEADER
 from router.pipeline.incoming.parse import ParsedMessage
 from router.pipeline.incoming.rate_breaker import RateBreaker
 from router.pipeline.incoming.screen_decision import ScreenDecision, SkipReason
-
-LOOP_HEADER = "X-Email-Router-Loop"
-"""The header the outgoing pipeline stamps on every message it sends, valued with the loop identity."""
 
 ITEM_CLASS_NOTE = "IPM.Note"
 ITEM_CLASS_OUT_OF_OFFICE = "IPM.Note.Rules.OofTemplate.Microsoft"
