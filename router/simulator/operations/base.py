@@ -68,14 +68,19 @@ def response_root(name: str) -> tuple[Element, Element]:
     return root, msub(root, "ResponseMessages")
 
 
+def _message_name(name: str) -> str:
+    # The schema names the delegate operations' per-user element after its type.
+    return "DelegateUserResponseMessageType" if name == "DelegateUser" else f"{name}ResponseMessage"
+
+
 def success(parent: Element, name: str) -> Element:
-    msg = msub(parent, f"{name}ResponseMessage", ResponseClass="Success")
+    msg = msub(parent, _message_name(name), ResponseClass="Success")
     msub(msg, "ResponseCode", "NoError")
     return msg
 
 
 def failure(parent: Element, name: str, code: str, text: str, klass: str = "Error") -> Element:
-    msg = msub(parent, f"{name}ResponseMessage", ResponseClass=klass)
+    msg = msub(parent, _message_name(name), ResponseClass=klass)
     msub(msg, "MessageText", text)
     msub(msg, "ResponseCode", code)
     msub(msg, "DescriptiveLinkKey", "0")

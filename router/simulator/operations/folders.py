@@ -148,9 +148,8 @@ def find_folder(ctx: Ctx, req: Element) -> Element:
 def sync_folder_hierarchy(ctx: Ctx, req: Element) -> Element:
     fields = folder_shape(child(req, "FolderShape"))
     root, msgs = response_root("SyncFolderHierarchy")
-    sync_id = child(child(req, "SyncFolderId"), "FolderId") or child(
-        child(req, "SyncFolderId"), "DistinguishedFolderId"
-    )
+    ids_in = children(child(req, "SyncFolderId"))
+    sync_id = ids_in[0] if ids_in else None
     try:
         top = (
             resolve_folder(ctx, sync_id)

@@ -146,7 +146,7 @@ def get_item(ctx: Ctx, req: Element) -> Element:
         try:
             item = resolve_item(ctx, iid)
         except ItemError as err:
-            failure(msgs, "GetItem", err.code, err.message)
+            msub(failure(msgs, "GetItem", err.code, err.message), "Items")
             continue
         msg = success(msgs, "GetItem")
         ctx.renderer.item(msub(msg, "Items"), item, shape)

@@ -50,7 +50,9 @@ def _subscription(ctx: Ctx, sid: str | None) -> Subscription:
 @operation("Subscribe")
 def subscribe(ctx: Ctx, req: Element) -> Element:
     root, msgs = response_root("Subscribe")
-    spec = child(req, "PullSubscriptionRequest") or child(req, "StreamingSubscriptionRequest")
+    spec = child(req, "PullSubscriptionRequest")
+    if spec is None:
+        spec = child(req, "StreamingSubscriptionRequest")
     try:
         if spec is None:
             raise ItemError(
@@ -117,7 +119,8 @@ def _render_event(ctx: Ctx, parent: Element, sub: Subscription, seq: int, event:
 
 def _notification(ctx: Ctx, parent: Element, name: str, sub: Subscription, after: int) -> int:
     """Append a Notification with the events after ``after``; return the last sequence number sent."""
-    note = msub(parent, name)
+    # GetEvents wraps it as m:Notification, GetStreamingEvents as m:Notifications/t:Notification.
+    note = tsub(parent, "Notification") if name == "t:Notification" else msub(parent, name)
     tsub(note, "SubscriptionId", ctx.store.signer.sign("sub", {"i": sub.sid}))
     tsub(note, "PreviousWatermark", _watermark(ctx, sub, after))
     with ctx.store.events.condition:
@@ -204,6 +207,6 @@ def _stream_body(ctx: Ctx, ready: list[Subscription], seen: dict[str, int], stat
     if ready:
         notes = msub(msg, "Notifications")
         for sub in ready:
-            seen[sub.sid] = _notification(ctx, notes, "Notification", sub, seen[sub.sid])
+            seen[sub.sid] = _notification(ctx, notes, "t:Notification", sub, seen[sub.sid])
     msub(msg, "ConnectionStatus", status)
     return root

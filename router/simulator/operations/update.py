@@ -163,7 +163,7 @@ def update_item(ctx: Ctx, req: Element) -> Element:
             continue
         msg = success(msgs, "UpdateItem")
         ctx.renderer.item_id(tsub(msub(msg, "Items"), "Message"), item)
-        msub(msub(msg, "ConflictResults"), "Count", "0")
+        tsub(msub(msg, "ConflictResults"), "Count", "0")
     return root
 
 
