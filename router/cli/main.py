@@ -47,3 +47,8 @@ def cli(ctx: click.Context, home: str | None) -> None:
 def main() -> None:
     """Console-script entry point."""
     sys.exit(cli.main(prog_name="email-router", standalone_mode=True))
+
+
+from router.cli.simulate import simulate  # noqa: E402  (command groups register after the root group)
+
+cli.add_command(simulate)

@@ -7,7 +7,14 @@ from exchangelib import ExtendedProperty, Message
 from exchangelib.errors import UnauthorizedError
 
 from router.simulator import Controller
-from tests.support.ews_simulator import ALICE, BOB, NTLM, make_account, make_autodiscover_account, make_oauth_account
+from tests.support.ews_simulator import (
+    ALICE,
+    BOB,
+    NTLM,
+    make_account,
+    make_autodiscover_account,
+    make_oauth_account,
+)
 
 pytestmark = pytest.mark.usefixtures("exchangelib_trust")
 
@@ -18,15 +25,26 @@ class DeliveryTime(ExtendedProperty):  # type: ignore[misc]
 
 
 def _inject(sim: Controller, n: int) -> list[str]:
-    return [sim.control.inject(ALICE, from_=f"c{i}@fabrikam.com", subject=f"msg {i}", body=f"body {i}",
-                               message_id=f"<m{i}@fabrikam.com>") for i in range(n)]
+    return [
+        sim.control.inject(
+            ALICE,
+            from_=f"c{i}@fabrikam.com",
+            subject=f"msg {i}",
+            body=f"body {i}",
+            message_id=f"<m{i}@fabrikam.com>",
+        )
+        for i in range(n)
+    ]
 
 
 def test_fetch_mime_mark_read_and_categorise(ews_simulator: Controller) -> None:
     _inject(ews_simulator, 3)
     account = make_account(ews_simulator, ALICE)
-    items = list(account.inbox.filter(is_read=False).order_by("subject").only("subject", "mime_content",
-                                                                               "message_id", "sender"))
+    items = list(
+        account.inbox.filter(is_read=False)
+        .order_by("subject")
+        .only("subject", "mime_content", "message_id", "sender")
+    )
     assert [i.subject for i in items] == ["msg 0", "msg 1", "msg 2"]
     assert b"Message-ID: <m0@fabrikam.com>" in items[0].mime_content
     first = items[0]
@@ -97,7 +115,9 @@ def test_pull_and_streaming_notifications(ews_simulator: Controller) -> None:
         assert [type(e).__name__ for n in notes for e in n.events] == ["CreatedEvent", "NewMailEvent"]
     with account.inbox.streaming_subscription() as stream_id:
         _inject(ews_simulator, 1)
-        notes = list(account.inbox.get_streaming_events(stream_id, connection_timeout=1, max_notifications_returned=1))
+        notes = list(
+            account.inbox.get_streaming_events(stream_id, connection_timeout=1, max_notifications_returned=1)
+        )
         assert any(type(e).__name__ == "NewMailEvent" for n in notes for e in n.events)
 
 

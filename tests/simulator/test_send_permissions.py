@@ -22,9 +22,14 @@ pytestmark = pytest.mark.usefixtures("exchangelib_trust")
 
 def _send_from_queue(sim: Controller, subject: str) -> None:
     account = make_account(sim, QUEUE, login=SVC, access_type=DELEGATE)
-    msg = Message(account=account, folder=account.sent, subject=subject, body="hello",
-                  author=Mailbox(email_address=QUEUE), to_recipients=[Mailbox(email_address=BOB),
-                                                                       Mailbox(email_address="ext@fabrikam.com")])
+    msg = Message(
+        account=account,
+        folder=account.sent,
+        subject=subject,
+        body="hello",
+        author=Mailbox(email_address=QUEUE),
+        to_recipients=[Mailbox(email_address=BOB), Mailbox(email_address="ext@fabrikam.com")],
+    )
     msg.send_and_save()
 
 
@@ -74,8 +79,13 @@ def test_full_access_alone_is_denied_and_leaves_a_draft(ews_simulator: Controlle
 
 def test_from_another_mailbox_in_own_mailbox_is_checked_too(ews_simulator: Controller) -> None:
     account = make_account(ews_simulator, BOB)
-    msg = Message(account=account, subject="spoof", body="x", author=Mailbox(email_address=ALICE),
-                  to_recipients=[Mailbox(email_address=ALICE)])
+    msg = Message(
+        account=account,
+        subject="spoof",
+        body="x",
+        author=Mailbox(email_address=ALICE),
+        to_recipients=[Mailbox(email_address=ALICE)],
+    )
     with pytest.raises(ErrorSendAsDenied):
         msg.send()
     assert ews_simulator.control.messages(ALICE) == []
@@ -83,8 +93,13 @@ def test_from_another_mailbox_in_own_mailbox_is_checked_too(ews_simulator: Contr
 
 def test_impersonation_sends_as_the_impersonated_user(ews_simulator: Controller) -> None:
     account = make_account(ews_simulator, ALICE, login=SVC, access_type=IMPERSONATION)
-    Message(account=account, folder=account.sent, subject="imp", body="x",
-            to_recipients=[Mailbox(email_address=BOB)]).send_and_save()
+    Message(
+        account=account,
+        folder=account.sent,
+        subject="imp",
+        body="x",
+        to_recipients=[Mailbox(email_address=BOB)],
+    ).send_and_save()
     [delivered] = ews_simulator.control.messages(BOB)
     assert delivered.header("From") == "Alice Adams <alice@contoso.com>"
     assert delivered.header("Sender") is None
@@ -105,8 +120,13 @@ def test_add_delegate_grants_send_on_behalf(ews_simulator: Controller) -> None:
     own = make_account(ews_simulator, ALICE)
     assert [d.user_id.primary_smtp_address for d in own.delegates] == [BOB]
     account = make_account(ews_simulator, ALICE, login=BOB, access_type=DELEGATE)
-    Message(account=account, subject="sobo", body="x", author=Mailbox(email_address=ALICE),
-            to_recipients=[Mailbox(email_address=SVC)]).send(save_copy=False)
+    Message(
+        account=account,
+        subject="sobo",
+        body="x",
+        author=Mailbox(email_address=ALICE),
+        to_recipients=[Mailbox(email_address=SVC)],
+    ).send(save_copy=False)
     [delivered] = ews_simulator.control.messages(SVC)
     assert delivered.header("Sender") == "Bob Brown <bob@contoso.com>"
     assert delivered.header("From") == "Alice Adams <alice@contoso.com>"
