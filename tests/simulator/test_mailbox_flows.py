@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+
 import pytest
 from exchangelib import ExtendedProperty, Message
 from exchangelib.errors import UnauthorizedError
 
 from router.simulator import Controller
+from router.simulator import ids as sim_ids
 from tests.support.ews_simulator import (
     ALICE,
     BOB,
@@ -20,8 +24,17 @@ pytestmark = pytest.mark.usefixtures("exchangelib_trust")
 
 
 class DeliveryTime(ExtendedProperty):  # type: ignore[misc]
+    """PR_MESSAGE_DELIVERY_TIME, the MAPI property clients sort received mail by."""
+
     property_tag = 0x0E06
     property_type = "SystemTime"
+
+
+@pytest.fixture(autouse=True)
+def _delivery_time_field() -> Iterator[None]:
+    Message.register("delivery_time", DeliveryTime)
+    yield
+    Message.deregister("delivery_time")
 
 
 def _inject(sim: Controller, n: int) -> list[str]:
@@ -73,13 +86,11 @@ def test_fetch_in_batch_keeps_order_and_reports_unknown_ids(ews_simulator: Contr
     _inject(ews_simulator, 2)
     account = make_account(ews_simulator, ALICE)
     ids = [(i.id, i.changekey) for i in account.inbox.all().only("id", "changekey")]
-    fake = ("AFNJTUlpoZ9Mjbh6TVyM7Wy6aVB7XQ==", None)
-    results = list(account.fetch([ids[0], fake, ids[1]], only_fields=["subject", DeliveryTimeField]))
+    fake = (sim_ids.encode(sim_ids.ObjectId(sim_ids.IdKind.ITEM, uuid.uuid4().bytes)), None)
+    results = list(account.fetch([ids[0], fake, ids[1]], only_fields=["subject", "delivery_time"]))
     assert isinstance(results[0], Message) and isinstance(results[2], Message)
-    assert type(results[1]).__name__ in ("ErrorItemNotFound", "ErrorInvalidIdMalformed")
-
-
-DeliveryTimeField = "subject"
+    assert type(results[1]).__name__ == "ErrorItemNotFound"
+    assert results[0].delivery_time is not None
 
 
 def test_move_and_delete(ews_simulator: Controller) -> None:
