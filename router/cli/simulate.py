@@ -270,3 +270,15 @@ def clear_faults(app: AppContext, state_dir: str | None) -> None:
     """Remove every scripted fault."""
     _client(app, state_dir).call("DELETE", "faults")
     click.echo("faults cleared")
+
+
+@simulate.command("bench")
+@click.option("--items", default=1000, show_default=True, help="Messages fetched with GetItem.")
+@click.option("--batch", default=100, show_default=True, help="Item ids per GetItem.")
+@click.option("--sends", default=300, show_default=True, help="Messages sent with CreateItem.")
+def bench(items: int, batch: int, sends: int) -> None:
+    """Measure the simulator's own CPU cost per fetched and per sent message (no sockets, no client)."""
+    from router.simulator.bench import bench_fetch, bench_send
+
+    for result in (bench_fetch(items, batch, 8192), bench_fetch(items, batch, 51200), bench_send(sends)):
+        click.echo(f"{result.name:45} {result.per_second:9.0f}/s  {result.micros_each:8.0f} µs each")

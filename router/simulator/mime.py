@@ -8,13 +8,14 @@ when missing.
 
 from __future__ import annotations
 
+import quopri
 import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes, policy
-from email.header import decode_header, make_header
+from email.header import Header, decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import format_datetime, formataddr, getaddresses, parsedate_to_datetime
@@ -155,8 +156,44 @@ class Draft:
     attachments: list[tuple[str, str, bytes]] = field(default_factory=list)
 
 
+def _encoded(value: str) -> str:
+    """A header value, RFC 2047-encoded only when it is not plain ASCII."""
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+def _build_single(draft: Draft, date: datetime) -> bytes:
+    """The common case, rendered directly: one text or HTML part, quoted-printable UTF-8."""
+    lines = []
+    if draft.from_:
+        lines.append(f"From: {format_address(draft.from_)}")
+    for name, addrs in (("To", draft.to), ("Cc", draft.cc), ("Bcc", draft.bcc), ("Reply-To", draft.reply_to)):
+        if addrs:
+            lines.append(f"{name}: {format_addresses(addrs)}")
+    lines += [f"Subject: {_encoded(draft.subject)}", f"Date: {format_datetime(date)}"]
+    for name, value in (
+        ("Message-ID", draft.message_id),
+        ("In-Reply-To", draft.in_reply_to),
+        ("References", draft.references),
+    ):
+        if value:
+            lines.append(f"{name}: {value}")
+    if draft.importance != "Normal":
+        lines.append(f"Importance: {draft.importance.lower()}")
+    lines += [f"{k}: {_encoded(v)}" for k, v in draft.extra_headers]
+    subtype = "html" if draft.body_type == "HTML" else "plain"
+    lines += [
+        "MIME-Version: 1.0",
+        f'Content-Type: text/{subtype}; charset="utf-8"',
+        "Content-Transfer-Encoding: quoted-printable",
+    ]
+    body = quopri.encodestring(draft.body.replace("\r\n", "\n").encode("utf-8")).replace(b"\n", b"\r\n")
+    return "\r\n".join(lines).encode("ascii") + b"\r\n\r\n" + body
+
+
 def build(draft: Draft, *, date: datetime) -> bytes:
     """Render a structured draft as MIME bytes (text or HTML body, file attachments)."""
+    if not draft.attachments:
+        return _build_single(draft, date)
     msg = EmailMessage(policy=policy.SMTP)
     if draft.from_:
         msg["From"] = format_address(draft.from_)

@@ -215,11 +215,14 @@ class Store:
     def item(self, uid: bytes) -> Item | None:
         return self._items.get(uid)
 
-    def add_item(self, folder: Folder, raw: bytes, **props: object) -> Item:
-        """Store a message in ``folder``; summary fields come from the MIME unless given in ``props``."""
+    def add_item(
+        self, folder: Folder, raw: bytes, *, summary: mime.Summary | None = None, **props: object
+    ) -> Item:
+        """Store a message in ``folder``; summary fields come from the MIME (parsed unless ``summary`` is
+        given) unless ``props`` sets them."""
         with self.lock:
             now = self.clock.now()
-            summary = mime.summarize(raw)
+            summary = summary or mime.summarize(raw)
             item = Item(
                 uuid.uuid4().bytes,
                 folder,
@@ -227,10 +230,10 @@ class Store:
                 subject=summary.subject,
                 from_=summary.from_,
                 sender=summary.sender or summary.from_,
-                to=summary.to,
-                cc=summary.cc,
-                bcc=summary.bcc,
-                reply_to=summary.reply_to,
+                to=list(summary.to),
+                cc=list(summary.cc),
+                bcc=list(summary.bcc),
+                reply_to=list(summary.reply_to),
                 message_id=summary.message_id,
                 in_reply_to=summary.in_reply_to,
                 references=summary.references,

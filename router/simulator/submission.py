@@ -14,7 +14,7 @@ one journal entry holding the exact bytes they would receive.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import format_datetime
 
 from router.simulator import mime
@@ -69,8 +69,16 @@ def submit(store: Store, caller: User, item: Item, *, save_to: Folder | None, ma
         from_ = principal.as_address()
         sender = from_ if right is SendRight.SEND_AS else caller.as_address()
         stamped = _stamp(store, item.mime, from_, sender, right)
-        saved = _save_copy(store, item, stamped, save_to, from_, sender)
-        transport(store, stamped, recipients, envelope_from=sender, via=f"submission by {caller.address}")
+        summary = mime.summarize(stamped)
+        saved = _save_copy(store, item, stamped, summary, save_to, from_, sender)
+        transport(
+            store,
+            stamped,
+            recipients,
+            envelope_from=sender,
+            via=f"submission by {caller.address}",
+            summary=replace(summary, bcc=[]),
+        )
         return Outcome(right=right, saved=saved)
 
 
@@ -110,17 +118,23 @@ def _stamp(store: Store, raw: bytes, from_: Address, sender: Address, right: Sen
 
 
 def _save_copy(
-    store: Store, item: Item, stamped: bytes, save_to: Folder | None, from_: Address, sender: Address
+    store: Store,
+    item: Item,
+    stamped: bytes,
+    summary: mime.Summary,
+    save_to: Folder | None,
+    from_: Address,
+    sender: Address,
 ) -> Item | None:
     """Keep the sent message (Bcc included, as the sender's copy shows it) or drop the draft."""
     now = store.clock.now()
-    if save_to is None:
-        store.delete(item)
-        return None
     store.delete(item)
+    if save_to is None:
+        return None
     return store.add_item(
         save_to,
         stamped,
+        summary=summary,
         from_=from_,
         sender=sender,
         is_read=True,
@@ -134,7 +148,13 @@ def _save_copy(
 
 
 def transport(
-    store: Store, raw: bytes, recipients: list[Address], *, envelope_from: Address, via: str
+    store: Store,
+    raw: bytes,
+    recipients: list[Address],
+    *,
+    envelope_from: Address,
+    via: str,
+    summary: mime.Summary | None = None,
 ) -> None:
     """Route one message: Bcc is stripped, internal recipients get Inbox copies, external ones one
     journal entry with a trace header, exactly as a remote server would receive it."""
@@ -145,7 +165,7 @@ def transport(
         if user is None:
             external.append(rcpt)
         else:
-            deliver(store, user, wire)
+            deliver(store, user, wire, summary)
     if external:
         now = format_datetime(store.clock.now())
         trace = (
@@ -156,11 +176,12 @@ def transport(
         )
 
 
-def deliver(store: Store, user: User, raw: bytes) -> Item:
-    """Put a message in ``user``'s Inbox and run their Inbox rules on it."""
+def deliver(store: Store, user: User, raw: bytes, summary: mime.Summary | None = None) -> Item:
+    """Put a message in ``user``'s Inbox and run their Inbox rules on it (``summary``: the message's
+    already parsed headers, to save parsing them once per recipient)."""
     inbox = store.distinguished(user.address, "inbox")
     assert inbox is not None
-    item = store.add_item(inbox, raw, is_read=False)
+    item = store.add_item(inbox, raw, summary=summary, is_read=False)
     for rule in sorted(store.rules.get(user.key, []), key=lambda r: r.priority):
         if not applies(rule, item, user):
             continue

@@ -6,6 +6,8 @@ mailbox decide between Send As, Send On Behalf and ErrorSendAsDenied.
 
 from __future__ import annotations
 
+from typing import Any
+
 from router.simulator.itemdata import ItemDataError, parse_message
 from router.simulator.model import Folder, FolderLevel, Item
 from router.simulator.operations.base import (
@@ -43,7 +45,7 @@ def _store_message(ctx: Ctx, msg: Element, folder: Folder, *, draft: bool) -> It
         raise ItemError("ErrorInvalidPropertySet", str(err)) from err
     if len(data.mime) > ctx.config.max_message_bytes:
         raise ItemError("ErrorMessageSizeExceeded", "The message exceeds the maximum supported size.")
-    props: dict[str, object] = {"is_draft": draft, "is_read": draft, **data.props}
+    props: dict[str, Any] = {"is_draft": draft, "is_read": draft, **data.props}
     item = ctx.store.add_item(
         folder, data.mime, extended=data.extended, attachments=data.attachments, **props
     )
