@@ -41,7 +41,6 @@ class Reply:
     stream: Iterator[bytes] | None = None
     delay: float = 0.0
     drop: bool = False
-    close: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,7 @@ class EwsEndpoint:
         """Serve one POST (``authorization``, ``anchor``: the Authorization and X-AnchorMailbox headers)."""
         result = self.auth.authenticate(authorization, conn)
         if result.principal is None:
-            return Reply(401, result.headers, close=False)
+            return Reply(401, result.headers)
         try:
             request = parse_request(body)
         except Fault as fault:

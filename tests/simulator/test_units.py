@@ -57,8 +57,10 @@ def test_header_edits_keep_the_body_byte_for_byte() -> None:
 
 
 def test_summary_decodes_encoded_names() -> None:
-    raw = (b"From: =?utf-8?q?J=C3=BCrgen?= <j@x.de>\r\nTo: a@x.com, B <b@x.com>\r\n"
-           b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\n")
+    raw = (
+        b"From: =?utf-8?q?J=C3=BCrgen?= <j@x.de>\r\nTo: a@x.com, B <b@x.com>\r\n"
+        b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\n"
+    )
     summary = mime.summarize(raw)
     assert summary.from_ is not None and summary.from_.name == "Jürgen"
     assert summary.subject == "Grüße"
