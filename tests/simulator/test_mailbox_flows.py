@@ -159,3 +159,18 @@ def test_autodiscover_finds_the_ews_url(ews_simulator: Controller) -> None:
     account = make_autodiscover_account(ews_simulator, ALICE)
     assert account.protocol.service_endpoint == ews_simulator.url
     assert account.inbox.total_count == 0
+
+
+def test_exchangelib_falls_back_to_what_an_older_build_accepts(ews_simulator: Controller) -> None:
+    from router.simulator import ServerBuild, ServerConfig
+
+    config = ServerConfig(build=ServerBuild.parse("15.0.1497.2"))
+    with Controller(
+        config=config,
+        state_dir=ews_simulator.state_dir,
+        seed={"users": [{"address": ALICE, "password": "Pa55word!"}]},
+    ) as old:
+        account = make_account(old, ALICE)
+        assert account.inbox.total_count == 0
+        assert account.version.api_version == "Exchange2013_SP1"
+        assert [r.version for r in old.control.requests()][:2] == ["Exchange2016", "Exchange2015_SP1"]
