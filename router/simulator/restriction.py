@@ -100,6 +100,19 @@ def _contains(expr: Element, path: Path) -> Predicate:
     return pred
 
 
+def _excludes(expr: Element, path: Path) -> Predicate:
+    """Excludes: true when the integer property has none of the Bitmask's bits set."""
+    mask_el = child(expr, "Bitmask")
+    text = mask_el.get("Value", "0") if mask_el is not None else "0"
+    mask = int(text, 16) if text.lower().startswith("0x") else int(text)
+
+    def pred(item: Item) -> bool:
+        value = value_of(item, path)
+        return not isinstance(value, int) or isinstance(value, bool) or not value & mask
+
+    return pred
+
+
 def _compile(expr: Element) -> Predicate:
     name = local(expr)
     if name in ("And", "Or"):
@@ -115,7 +128,7 @@ def _compile(expr: Element) -> Predicate:
         path = _path_of(expr)
         if name == "Contains":
             return _contains(expr, path)
-        return lambda i: True
+        return _excludes(expr, path)
     if name in COMPARISONS:
         path = _path_of(expr)
         holder = child(expr, "FieldURIOrConstant")

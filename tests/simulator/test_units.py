@@ -8,6 +8,7 @@ import pytest
 
 from router.simulator import ids, mime
 from router.simulator.changes import ChangeKind, ChangeLog
+from router.simulator.model import User
 from router.simulator.versions import EXCHANGE_SE, ServerBuild
 
 
@@ -87,3 +88,38 @@ def test_build_limits_request_versions() -> None:
     assert exchange2013.accepts("Exchange2013_SP1") and not exchange2013.accepts("Exchange2016")
     with pytest.raises(ValueError):
         ServerBuild.parse("15.2")
+
+
+def test_restrictions_evaluate_on_items() -> None:
+    from lxml import etree
+
+    from router.simulator.restriction import compile_restriction
+    from router.simulator.store import Store
+
+    store = Store()
+    store.add_user(User("a@x.com", "A"))
+    inbox = store.distinguished("a@x.com", "inbox")
+    assert inbox is not None
+    item = store.add_item(inbox, b"From: b@y.com\r\nSubject: Invoice 7\r\n\r\nx", is_read=True)
+    t = "http://schemas.microsoft.com/exchange/services/2006/types"
+
+    def check(xml: str) -> bool:
+        el = etree.fromstring(f'<m:Restriction xmlns:m="urn:m" xmlns:t="{t}">{xml}</m:Restriction>')
+        return compile_restriction(el)(item)
+
+    assert check(
+        '<t:Contains ContainmentMode="Substring" ContainmentComparison="IgnoreCase">'
+        '<t:FieldURI FieldURI="item:Subject"/><t:Constant Value="invoice"/></t:Contains>'
+    )
+    assert not check(
+        '<t:IsEqualTo><t:FieldURI FieldURI="message:IsRead"/>'
+        '<t:FieldURIOrConstant><t:Constant Value="0"/></t:FieldURIOrConstant></t:IsEqualTo>'
+    )
+    assert check(
+        '<t:Excludes><t:ExtendedFieldURI PropertyTag="0x0E07" PropertyType="Integer"/>'
+        '<t:Bitmask Value="8"/></t:Excludes>'
+    )
+    assert not check(
+        '<t:Excludes><t:ExtendedFieldURI PropertyTag="0x0E07" PropertyType="Integer"/>'
+        '<t:Bitmask Value="0x1"/></t:Excludes>'
+    )
