@@ -11,6 +11,13 @@ import sys
 import click
 
 from router.cli.context import AppContext
+from router.cli.credentials import credentials_group
+from router.cli.init import init_command
+from router.cli.legacy import import_legacy_command
+from router.cli.profiles import profiles_group
+from router.cli.publish import publish_command
+from router.cli.published import published_group
+from router.cli.simulate import simulate
 from router.errors import EXIT_CODES, RouterError
 from router.home import ENV_HOME, Home, default_home, resolve_home
 
@@ -47,3 +54,12 @@ def cli(ctx: click.Context, home: str | None) -> None:
 def main() -> None:
     """Console-script entry point."""
     sys.exit(cli.main(prog_name="email-router", standalone_mode=True))
+
+
+cli.add_command(init_command)
+cli.add_command(profiles_group)
+cli.add_command(credentials_group)
+cli.add_command(publish_command)
+cli.add_command(published_group)
+cli.add_command(import_legacy_command)
+cli.add_command(simulate)

@@ -1,0 +1,65 @@
+"""System settings: the legacy ``<SystemConfiguration>`` and ``<ProviderOverrides>`` knobs in human units.
+
+Legacy values were milliseconds; here every interval is in seconds. Defaults are the values of the
+official ``Microsoft.Crm.Tools.EmailAgent.xml`` sample. ``[settings]`` appears at most once.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pydantic import Field
+
+from router.config.common import StrictModel
+
+_PYTHON_LEVELS = {0: logging.CRITICAL, 1: logging.ERROR, 2: logging.INFO, 3: logging.DEBUG}
+
+
+class SystemSettings(StrictModel):
+    """Service-wide limits, periods and logging (``[settings]``)."""
+
+    max_threads: int = Field(
+        default=50, ge=1, le=1000, description="Most mailbox lanes working at once (legacy: MaxThreads).")
+    max_thread_execution_seconds: float = Field(
+        default=600.0, gt=0, description="Longest one mailbox's work may run before it is abandoned and "
+        "rescheduled (legacy: MaxThreadExecution, 600000 ms).")
+    scheduling_period_seconds: float = Field(
+        default=1.0, gt=0, description="Interval of the scheduler's tick that starts due mailbox work "
+        "(legacy: SchedulingPeriod, 1000 ms).")
+    config_refresh_period_seconds: float = Field(
+        default=5.0, gt=0, description="How often the service checks for a newly published configuration "
+        "(legacy: ConfigRefreshPeriod, 5000 ms).")
+    config_update_period_seconds: float = Field(
+        default=3600.0, gt=0, description="How often users' and queues' email settings are re-read from "
+        "the CRM (legacy: ConfigUpdatePeriod, 3600000 ms).")
+    log_level: int = Field(
+        default=1, ge=0, le=3, description="0 none, 1 errors, 2 mailbox-level detail, 3 message-level "
+        "detail (legacy: LogLevel).")
+    log_file: Path | None = Field(
+        default=None, description="Log file; default: the `logs` directory of the home (legacy: LogFile).")
+    cache_capacity: int = Field(
+        default=1024, ge=0, description="Processed message ids remembered per mailbox to suppress "
+        "duplicates (legacy: CacheCapacity).")
+    pending_status_delay_seconds: float = Field(
+        default=300.0, ge=0, description="Wait before a CRM email left in Pending Send after a failed "
+        "attempt is tried again (legacy: PendingStatusDelay, 300000 ms).")
+    sending_status_delay_seconds: float = Field(
+        default=1800.0, gt=0, description="Age after which an email stuck in Sending is treated as "
+        "abandoned and recovered (legacy: SendingStatusDelay, 1800000 ms).")
+    maximum_delivery_attempts: int = Field(
+        default=10, ge=1, le=1000, description="Send attempts before an outgoing email is marked Failed "
+        "(legacy: MaximumDeliveryAttempts).")
+    ews_retrieve_message_count: int = Field(
+        default=10, ge=1, le=1000, description="Messages fetched per mailbox per poll "
+        "(legacy: EWSRetrieveMessageCount).")
+    batch_size: int = Field(
+        default=5, ge=1, le=1000, description="Mailboxes handled together per scheduling cycle "
+        "(legacy: BatchSize).")
+    request_batch_size: int = Field(
+        default=5, ge=1, le=1000, description="Emails requested from or handed to the CRM per request "
+        "(legacy: RequestBatchSize).")
+
+    def python_log_level(self) -> int:
+        """Return the ``logging`` level matching ``log_level`` (0 keeps only critical failures)."""
+        return _PYTHON_LEVELS[self.log_level]

@@ -1,0 +1,142 @@
+"""The MIME tree read as a mail client shows it: a text body, an HTML body, and attachments.
+
+Rules, applied while walking the tree in order (an explicit stack, so hostile nesting cannot exhaust
+Python's recursion limit):
+
+* ``multipart/*`` containers are entered; parts nested deeper than ``MAX_DEPTH`` are dropped with a
+  ``nesting-too-deep`` defect (no real client nests past a dozen levels).
+* An attached message (``message/*``) is one attachment; its own bodies are not the outer message's.
+* The first ``text/plain`` and the first ``text/html`` part that are not attachments (no
+  ``attachment`` disposition, no filename) are the bodies. A later one (Apple Mail splits text around
+  inline images) becomes an inline attachment, as Exchange shows it, so no content is lost.
+* A ``multipart/*`` whose boundary is missing or never found is read as plain text: its content is
+  kept as the text body (or an attachment when a text body exists), with the parser's defect.
+* Every other part is an attachment.
+
+Bodies are decoded here (they are needed for every delivered message); attachments are not.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email.message import Message
+
+from router.pipeline.incoming.attachments import (
+    Attachment,
+    attachment_from_part,
+    children_of,
+    leaf_bytes,
+    part_filename,
+)
+from router.pipeline.incoming.charsets import decode_text, sniff_html_charset
+from router.pipeline.incoming.defects import ParseDefect, stdlib_defects
+
+MAX_DEPTH = 50
+"""Deepest MIME nesting read; deeper parts are dropped with a defect."""
+
+_BODY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Control characters removed from bodies (NUL included): never meaningful in text, and they break
+XML, which the CRM's SOAP endpoints and many renderers use."""
+
+
+@dataclass(frozen=True)
+class Structure:
+    """What the walk found: decoded bodies (``None`` when absent), attachments, and defects."""
+
+    body_text: str | None
+    body_html: str | None
+    attachments: tuple[Attachment, ...]
+    defects: tuple[ParseDefect, ...]
+
+
+class _Walk:
+    """Mutable state of one walk; kept private so that ``walk_structure`` stays a pure function."""
+
+    def __init__(self) -> None:
+        self.text: str | None = None
+        self.html: str | None = None
+        self.attachments: list[Attachment] = []
+        self.defects: list[ParseDefect] = []
+
+    def visit(self, part: Message, path: str) -> list[tuple[Message, str]]:
+        """Handle one part; return the children still to walk, with their paths."""
+        self.defects.extend(stdlib_defects(part, _where(path)))
+        if part.is_multipart() and part.get_content_maintype() == "message":
+            self._attach(part, path)
+            return []
+        if part.is_multipart():
+            children = children_of(part)
+            return [(child, f"{path}.{n}" if path else str(n)) for n, child in enumerate(children, 1)]
+        self._leaf(part, path)
+        return []
+
+    def _leaf(self, part: Message, path: str) -> None:
+        """Place a single part: a body when it is the first of its kind, else an attachment."""
+        content_type = part.get_content_type()
+        if content_type.startswith("multipart/"):
+            self.defects.append(ParseDefect("multipart-unreadable", _where(path),
+                                            "boundary missing or never found; content kept as text"))
+            content_type = "text/plain"
+        if content_type in ("text/plain", "text/html") and _is_body_candidate(part):
+            if content_type == "text/plain" and self.text is None:
+                self.text = self._decode_body(part, path, html=False)
+                return
+            if content_type == "text/html" and self.html is None:
+                self.html = self._decode_body(part, path, html=True)
+                return
+        self._attach(part, path)
+
+    def _attach(self, part: Message, path: str) -> None:
+        self.attachments.append(attachment_from_part(part, len(self.attachments) + 1, path or "root"))
+
+    def _decode_body(self, part: Message, path: str, *, html: bool) -> str:
+        """Decode a body part to text with its declared (or sniffed) charset; never raises."""
+        data = leaf_bytes(part)
+        label = _charset(part) or (sniff_html_charset(data) if html else None)
+        decoded = decode_text(data, label)
+        if decoded.problem:
+            self.defects.append(ParseDefect(decoded.problem, _where(path),
+                                            f"declared {label or 'nothing'}, decoded as {decoded.codec}"))
+        text = decoded.text.replace("\r\n", "\n").replace("\r", "\n")
+        if _BODY_CONTROL.search(text) is None:
+            return text
+        cleaned = _BODY_CONTROL.sub("", text)
+        if len(cleaned) != len(text):
+            self.defects.append(ParseDefect("control-characters", _where(path),
+                                            f"{len(text) - len(cleaned)} removed from the body"))
+        return cleaned
+
+
+def walk_structure(message: Message) -> Structure:
+    """Walk a parsed message and return its bodies, attachments and structural defects."""
+    walk = _Walk()
+    stack: list[tuple[Message, str, int]] = [(message, "", 0)]
+    while stack:
+        part, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            walk.defects.append(ParseDefect("nesting-too-deep", _where(path),
+                                            f"parts below depth {MAX_DEPTH} were dropped"))
+            continue
+        children = walk.visit(part, path)
+        stack.extend((child, child_path, depth + 1) for child, child_path in reversed(children))
+    return Structure(walk.text, walk.html, tuple(walk.attachments), tuple(walk.defects))
+
+
+def _is_body_candidate(part: Message) -> bool:
+    """Return whether a text part is meant as the message body (not an attached file)."""
+    disposition = str(part.get("Content-Disposition", "")).split(";", 1)[0].strip().lower()
+    return disposition != "attachment" and not part_filename(part)
+
+
+def _charset(part: Message) -> str | None:
+    """Return the part's declared charset, or ``None``; tolerant of RFC 2231 and garbage values."""
+    try:
+        return part.get_content_charset()
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        return None
+
+
+def _where(path: str) -> str:
+    """Name a part for defect reports: ``message`` for the root, ``part 1.2`` otherwise."""
+    return f"part {path}" if path else "message"

@@ -1,0 +1,1 @@
+"""The router service: scheduling, mailbox health, metrics and the status endpoint."""

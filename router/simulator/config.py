@@ -1,0 +1,23 @@
+"""The simulator's server settings (not the organisation's content, which a seed file provides)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from router.simulator.versions import EXCHANGE_SE, ServerBuild
+
+
+@dataclass
+class ServerConfig:
+    """How the simulated Exchange server behaves on the wire."""
+
+    build: ServerBuild = EXCHANGE_SE
+    hostname: str = "ews.sim.local"
+    auth_schemes: tuple[str, ...] = ("ntlm", "basic", "bearer")
+    max_request_bytes: int = 64 * 1024 * 1024
+    max_message_bytes: int = 35 * 1024 * 1024
+    streaming_minute: float = 60.0
+    """Seconds in one GetStreamingEvents ``ConnectionTimeout`` minute (tests shorten it)."""
+    heartbeat_seconds: float = 30.0
+    control_token: str | None = None
+    """When set, the control API requires ``Authorization: Bearer <token>``."""

@@ -1,0 +1,212 @@
+"""Notifications: Subscribe (pull, streaming), GetEvents, GetStreamingEvents and Unsubscribe.
+
+GetStreamingEvents is the one long-lived operation: ``stream_events`` yields one response body per
+batch of events (and a heartbeat when there are none) until the connection timeout, then a final
+body with ConnectionStatus Closed. It waits on the event hub's condition, not on the store lock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from router.simulator import ids
+from router.simulator.events import EVENT_TYPE_NAMES, Event, EventType, Subscription, new_subscription_key
+from router.simulator.model import FolderLevel
+from router.simulator.operations.base import (
+    Ctx,
+    ItemError,
+    failure,
+    operation,
+    require,
+    resolve_folder,
+    response_root,
+    success,
+)
+from router.simulator.xml import Element, child, children, fbool, fdate, msub, text_of, tsub
+
+NOT_FOUND = "The specified subscription was not found."
+INVALID = "The subscription is invalid."
+MAX_EVENTS = 50
+
+
+def _watermark(ctx: Ctx, sub: Subscription, seq: int) -> str:
+    return ctx.store.signer.sign("wm", {"i": sub.sid, "q": seq})
+
+
+def _subscription(ctx: Ctx, sid: str | None) -> Subscription:
+    try:
+        payload = ctx.store.signer.verify("sub", sid or "")
+    except ids.InvalidTokenError as exc:
+        raise ItemError("ErrorInvalidSubscription", INVALID) from exc
+    sub = ctx.store.events.get(str(payload.get("i")))
+    if sub is None:
+        raise ItemError("ErrorSubscriptionNotFound", NOT_FOUND)
+    if sub.owner != ctx.user.key:
+        raise ItemError("ErrorSubscriptionAccessDenied", "The subscription belongs to another account.")
+    return sub
+
+
+@operation("Subscribe")
+def subscribe(ctx: Ctx, req: Element) -> Element:
+    root, msgs = response_root("Subscribe")
+    spec = child(req, "PullSubscriptionRequest")
+    if spec is None:
+        spec = child(req, "StreamingSubscriptionRequest")
+    try:
+        if spec is None:
+            raise ItemError(
+                "ErrorInvalidSubscriptionRequest", "Only pull and streaming subscriptions are supported."
+            )
+        sub = _new_subscription(ctx, spec)
+    except ItemError as err:
+        failure(msgs, "Subscribe", err.code, err.message)
+        return root
+    ctx.store.events.add(sub)
+    msg = success(msgs, "Subscribe")
+    msub(msg, "SubscriptionId", ctx.store.signer.sign("sub", {"i": sub.sid}))
+    if not sub.streaming:
+        msub(msg, "Watermark", _watermark(ctx, sub, 0))
+    return root
+
+
+def _new_subscription(ctx: Ctx, spec: Element) -> Subscription:
+    folders = [resolve_folder(ctx, f) for f in children(child(spec, "FolderIds"))]
+    for folder in folders:
+        require(ctx, folder, FolderLevel.REVIEWER)
+    types = {
+        EVENT_TYPE_NAMES[t.text.strip()]
+        for t in children(child(spec, "EventTypes"))
+        if t.text and t.text.strip() in EVENT_TYPE_NAMES
+    }
+    if not types:
+        raise ItemError("ErrorInvalidSubscriptionRequest", "At least one event type is required.")
+    mailbox = folders[0].mailbox if folders else ctx.user.key
+    now = ctx.store.clock.now()
+    return Subscription(
+        new_subscription_key(),
+        mailbox,
+        ctx.user.key,
+        None if not folders else {f.uid for f in folders},
+        types,
+        spec.tag.endswith("StreamingSubscriptionRequest"),
+        int(text_of(spec, "Timeout", "30") or "30"),
+        now,
+        now,
+    )
+
+
+def _render_event(ctx: Ctx, parent: Element, sub: Subscription, seq: int, event: Event) -> None:
+    el = tsub(parent, event.type.value)
+    tsub(el, "Watermark", _watermark(ctx, sub, seq))
+    tsub(el, "TimeStamp", fdate(event.timestamp))
+    item = ctx.store.item(event.item_uid) if event.item_uid else None
+    enc = ids.encode
+    if event.item_uid is not None:
+        tsub(
+            el,
+            "ItemId",
+            Id=enc(ids.ObjectId(ids.IdKind.ITEM, event.item_uid)),
+            ChangeKey=item.change_key if item else ids.change_key(event.item_uid, 1),
+        )
+    else:
+        tsub(el, "FolderId", Id=enc(ids.ObjectId(ids.IdKind.FOLDER, event.folder_uid)))
+    tsub(el, "ParentFolderId", Id=enc(ids.ObjectId(ids.IdKind.FOLDER, event.folder_uid)))
+    if event.type in (EventType.MOVED, EventType.COPIED) and event.old_item_uid and event.old_folder_uid:
+        tsub(el, "OldItemId", Id=enc(ids.ObjectId(ids.IdKind.ITEM, event.old_item_uid)))
+        tsub(el, "OldParentFolderId", Id=enc(ids.ObjectId(ids.IdKind.FOLDER, event.old_folder_uid)))
+
+
+def _notification(ctx: Ctx, parent: Element, name: str, sub: Subscription, after: int) -> int:
+    """Append a Notification with the events after ``after``; return the last sequence number sent."""
+    # GetEvents wraps it as m:Notification, GetStreamingEvents as m:Notifications/t:Notification.
+    note = tsub(parent, "Notification") if name == "t:Notification" else msub(parent, name)
+    tsub(note, "SubscriptionId", ctx.store.signer.sign("sub", {"i": sub.sid}))
+    tsub(note, "PreviousWatermark", _watermark(ctx, sub, after))
+    with ctx.store.events.condition:
+        pending = [(s, e) for s, e in sub.events if s > after]
+        while sub.events and sub.events[0][0] <= after:
+            sub.events.popleft()
+    batch = pending[:MAX_EVENTS]
+    tsub(note, "MoreEvents", fbool(len(pending) > MAX_EVENTS))
+    last = after
+    for seq, event in batch:
+        _render_event(ctx, note, sub, seq, event)
+        last = seq
+    if not batch:
+        status = tsub(note, "StatusEvent")
+        tsub(status, "Watermark", _watermark(ctx, sub, after))
+    return last
+
+
+@operation("GetEvents")
+def get_events(ctx: Ctx, req: Element) -> Element:
+    root, msgs = response_root("GetEvents")
+    try:
+        sub = _subscription(ctx, text_of(req, "SubscriptionId"))
+        try:
+            mark = ctx.store.signer.verify("wm", text_of(req, "Watermark") or "")
+        except ids.InvalidTokenError as exc:
+            raise ItemError("ErrorInvalidWatermark", "The watermark is invalid.") from exc
+        if mark.get("i") != sub.sid:
+            raise ItemError("ErrorInvalidWatermark", "The watermark belongs to another subscription.")
+    except ItemError as err:
+        failure(msgs, "GetEvents", err.code, err.message)
+        return root
+    msg = success(msgs, "GetEvents")
+    _notification(ctx, msg, "Notification", sub, int(mark.get("q", 0)))  # type: ignore[call-overload]
+    return root
+
+
+@operation("Unsubscribe")
+def unsubscribe(ctx: Ctx, req: Element) -> Element:
+    root, msgs = response_root("Unsubscribe")
+    try:
+        sub = _subscription(ctx, text_of(req, "SubscriptionId"))
+    except ItemError as err:
+        failure(msgs, "Unsubscribe", err.code, err.message)
+        return root
+    ctx.store.events.remove(sub.sid)
+    success(msgs, "Unsubscribe")
+    return root
+
+
+def stream_events(ctx: Ctx, req: Element, stopping: object) -> Iterator[Element]:
+    """Yield GetStreamingEvents response bodies until the connection timeout, ending with Closed."""
+    import threading
+
+    assert isinstance(stopping, threading.Event)
+    minutes = int(text_of(req, "ConnectionTimeout", "1") or "1")
+    subs: list[Subscription] = []
+    root, msgs = response_root("GetStreamingEvents")
+    try:
+        if not 1 <= minutes <= 30:
+            raise ItemError("ErrorInvalidArgument", "ConnectionTimeout must be between 1 and 30 minutes.")
+        subs = [_subscription(ctx, s.text) for s in children(child(req, "SubscriptionIds"))]
+    except ItemError as err:
+        failure(msgs, "GetStreamingEvents", err.code, err.message)
+        yield root
+        return
+    deadline = time.monotonic() + minutes * ctx.config.streaming_minute
+    seen = {s.sid: 0 for s in subs}
+    last_sent = time.monotonic()
+    while not stopping.is_set() and time.monotonic() < deadline:
+        ready = [s for s in subs if any(q > seen[s.sid] for q, _ in list(s.events))]
+        if ready or time.monotonic() - last_sent >= ctx.config.heartbeat_seconds:
+            yield _stream_body(ctx, ready, seen, "OK")
+            last_sent = time.monotonic()
+            continue
+        with ctx.store.events.condition:
+            ctx.store.events.condition.wait(min(0.5, max(deadline - time.monotonic(), 0.0)))
+    yield _stream_body(ctx, [], seen, "Closed")
+
+
+def _stream_body(ctx: Ctx, ready: list[Subscription], seen: dict[str, int], status: str) -> Element:
+    root, msgs = response_root("GetStreamingEvents")
+    msg = success(msgs, "GetStreamingEvents")
+    if ready:
+        notes = msub(msg, "Notifications")
+        for sub in ready:
+            seen[sub.sid] = _notification(ctx, notes, "t:Notification", sub, seen[sub.sid])
+    msub(msg, "ConnectionStatus", status)
+    return root
