@@ -18,8 +18,11 @@ from exchangelib.autodiscover import clear_cache
 
 from router.clock import FrozenClock
 from router.ews import AccountFactory
+from tests.support.ews_simulator import ews_schema, ews_simulator, ews_tls_dir
 
 from .fakeews import FakeEws
+
+__all__ = ["ews_schema", "ews_simulator", "ews_tls_dir"]
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
