@@ -12,8 +12,9 @@ What the factory settles so that no other module has to:
 
 Creating an account sends nothing; the first folder access connects. exchangelib shares one
 connection pool per (endpoint, credentials) between accounts, which is how a profile's
-``max_connections`` caps all of its mailboxes together. ``close()`` closes the pools this factory
-opened.
+``max_connections`` caps all of its mailboxes together when they log on with one service account.
+OAuth credentials name their mailbox (app-only tokens must impersonate it), so there the pool and
+the token are per mailbox. ``close()`` closes the pools this factory opened.
 """
 
 from __future__ import annotations

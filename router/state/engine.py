@@ -29,6 +29,9 @@ BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for another writer before giving up: long enough to ride out any
 realistic transaction of another thread or process."""
 
+POOL_SIZE = 20
+"""Pooled connections kept open (as many again may be opened under load): one per busy worker thread."""
+
 _WRITE_OPTION = "router_write"
 
 
@@ -69,17 +72,22 @@ class Database:
     check. ``FULL`` also survives a power cut, at about twice the cost per commit.
     """
 
-    def __init__(self, url: str, *, synchronous: str = "NORMAL", echo: bool = False) -> None:
+    def __init__(self, url: str, *, synchronous: str = "NORMAL", pool_size: int = POOL_SIZE,
+                 echo: bool = False) -> None:
         if synchronous not in ("FULL", "NORMAL"):
             raise StateStoreError(f"unknown synchronous mode {synchronous!r}", hint="use FULL or NORMAL")
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.location = parsed.database if self.is_sqlite else parsed.render_as_string(hide_password=True)
-        if self.is_sqlite and parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        in_memory = self.is_sqlite and parsed.database in (None, "", ":memory:")
+        if self.is_sqlite and not in_memory:
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+        # Every worker thread may hold a connection at once; an in-memory SQLite database has one
+        # connection per thread and no pool to size.
+        pool: dict[str, int] = {} if in_memory else {"pool_size": pool_size, "max_overflow": pool_size}
         try:
-            self.engine = create_engine(url, echo=echo)
+            self.engine = create_engine(url, echo=echo, **pool)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StateStoreError(
                 f"cannot open the state database {self.location}: {exc}",

@@ -12,7 +12,7 @@ from router.clock import Clock
 from router.home import Home
 from router.state.alerts import Alerts
 from router.state.claims import ClaimPolicy
-from router.state.engine import Database, sqlite_url
+from router.state.engine import POOL_SIZE, Database, sqlite_url
 from router.state.health import MailboxHealthStore
 from router.state.ledger import IncomingLedger
 from router.state.quarantine import Quarantine
@@ -44,10 +44,10 @@ class StateStore:
         self.traffic = Traffic(db, clock)
 
     @classmethod
-    def open(cls, url: str, clock: Clock, *, policy: ClaimPolicy | None = None,
-             synchronous: str = "NORMAL") -> StateStore:
+    def open(cls, url: str, clock: Clock, *, policy: ClaimPolicy | None = None, synchronous: str = "NORMAL",
+             pool_size: int = POOL_SIZE) -> StateStore:
         """Open (creating if needed) the state database at a SQLAlchemy URL."""
-        db = Database(url, synchronous=synchronous)
+        db = Database(url, synchronous=synchronous, pool_size=pool_size)
         try:
             return cls(db, clock, policy)
         except BaseException:

@@ -100,3 +100,19 @@ def test_the_schema_compiles_for_postgresql() -> None:
         assert "TIMESTAMP WITH TIME ZONE" in ddl or table.name in ("schema_meta", "")
         for index in table.indexes:
             assert "CREATE INDEX" in str(CreateIndex(index).compile(dialect=dialect))
+
+
+def test_an_in_memory_database_works_for_one_thread(clock: FrozenClock) -> None:
+    with StateStore.open("sqlite://", clock) as store:
+        store.sync.save_state("a@x.test", "inbox", "S1")
+        assert store.sync.get_state("a@x.test", "inbox") == "S1"
+
+
+def test_the_pool_has_room_for_every_worker(db_url: str, clock: FrozenClock) -> None:
+    with StateStore.open(db_url, clock, pool_size=3) as store:
+        connections = [store.db.engine.connect() for _ in range(6)]
+        try:
+            assert store.db.engine.pool.checkedout() == 6  # type: ignore[attr-defined]
+        finally:
+            for conn in connections:
+                conn.close()
