@@ -16,6 +16,7 @@ from router.cli.init import init_command
 from router.cli.profiles import profiles_group
 from router.cli.publish import publish_command
 from router.cli.published import published_group
+from router.cli.run import run_command
 from router.errors import EXIT_CODES, RouterError
 from router.home import ENV_HOME, Home, default_home, resolve_home
 
@@ -59,3 +60,4 @@ cli.add_command(profiles_group)
 cli.add_command(credentials_group)
 cli.add_command(publish_command)
 cli.add_command(published_group)
+cli.add_command(run_command)

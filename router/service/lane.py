@@ -47,7 +47,7 @@ class LaneSpec:
     group_limit: int
     server: str
     crm: str
-    fingerprint: str
+    fingerprint: str = field(repr=False)
     policy: SchedulePolicy = field(default_factory=SchedulePolicy)
 
     def __post_init__(self) -> None:

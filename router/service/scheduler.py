@@ -164,9 +164,12 @@ class Scheduler:
         """Stop starting runs, ask runs in flight to wrap up, wait up to ``grace`` seconds for them.
 
         Returns True when every run finished; runs still going are abandoned (their threads are
-        daemons). Idle lanes' work is closed. The scheduler cannot be started again.
+        daemons). Idle lanes' work is closed. The scheduler cannot be started again; calling ``stop``
+        again only reports whether runs are still in flight.
         """
         with self._cond:
+            if self._stopping:
+                return self._busy == 0
             self._stopping = True
             for lane in self._lanes.values():
                 if lane.running is not None:
