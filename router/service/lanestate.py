@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from router.errors import CrmError, RouterError
+from router.errors import (
+    ConfigError,
+    CrmError,
+    CrmPermanentError,
+    PermanentTransportError,
+    RouterError,
+    VaultError,
+)
 from router.service.lane import LaneKey, LaneSpec
 from router.service.outcome import LaneWork, RunKind, RunReport, WorkContext, WorkResult
 from router.service.policy import Jitter
@@ -37,16 +44,23 @@ class Verdict:
     scope: str | None = None
 
 
+STOPPING_ERRORS: tuple[type[RouterError], ...] = (PermanentTransportError, CrmPermanentError, ConfigError,
+                                                   VaultError)
+"""Errors that only an admin can fix for this mailbox: bad credentials, missing rights or mailbox, a
+refused CRM caller, a configuration or credential the lane cannot use."""
+
+
 def classify(spec: LaneSpec, result: WorkResult | None, error: BaseException | None) -> Verdict:
     """Decide what a run's result or error means for its lane.
 
-    A ``RouterError`` marked transient with a ``back_off`` throttles its server (a ``CrmError`` its
-    CRM deployment); without ``back_off`` it is retried. Other router errors are permanent. Any other
-    exception is a bug in lane work: it is retried, because one bad item must not stop a mailbox.
+    ``STOPPING_ERRORS`` stop the lane. A transient ``RouterError`` with a ``back_off`` throttles its
+    server (a ``CrmError`` its CRM deployment). Everything else is retried with back-off: transient
+    errors, router errors that are not the mailbox's fault (the state store, one message), and any
+    other exception, which is a bug in lane work, because one bad item must not stop a mailbox.
     """
     if error is None:
         return Verdict(RunKind.IDLE if result is None or result.idle else RunKind.WORKED)
-    if isinstance(error, RouterError) and not error.transient:
+    if isinstance(error, STOPPING_ERRORS):
         return Verdict(RunKind.STOPPED)
     back_off = getattr(error, "back_off", None) if isinstance(error, RouterError) else None
     if back_off is not None and back_off > 0:

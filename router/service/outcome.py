@@ -2,8 +2,10 @@
 
 Lane work is any callable ``work(context) -> WorkResult``. The pipelines build one per lane (see
 ``registry``). A run *returns* what it did (outcomes are values); it *raises* only when the lane as a
-whole cannot go on: a ``RouterError`` whose ``transient`` is true (retried with back-off, honouring its
-``back_off``) or false (the lane stops until it is reconfigured). Work that holds resources (sessions,
+whole cannot go on: a transient ``RouterError`` is retried with back-off (its ``back_off``, when set,
+holds back every lane of its server), while errors only an admin can fix (``PermanentTransportError``,
+``CrmPermanentError``, ``ConfigError``, ``VaultError``) stop the lane until it is reconfigured; see
+``lanestate.classify``. Work that holds resources (sessions,
 connections) may also have a ``close()`` method; the scheduler calls it once the lane is removed or
 rebuilt and no run of it is in flight.
 

@@ -1,8 +1,8 @@
 """How a finished run is told in the log, at the level the legacy LogLevel expects.
 
 LogLevel 2 ("mailbox level") shows runs that did work; LogLevel 3 also the idle polls; LogLevel 1
-("errors") shows stopped lanes and unexpected failures, while expected transient failures and
-throttling are warnings (they are counted in the metrics and escalate when they persist).
+("errors") shows stopped lanes and failures that are not transient, while transient failures and
+throttling are warnings (they are counted in the metrics, and become a stop when the policy escalates them).
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ def log_report(report: RunReport) -> None:
                     report.next_run_in or 0.0, report.error, extra=extra)
     elif report.kind is RunKind.RETRY:
         unexpected = not isinstance(report.error, RouterError)
-        log.log(logging.ERROR if unexpected else logging.WARNING,
+        expected = isinstance(report.error, RouterError) and report.error.transient
+        log.log(logging.WARNING if expected else logging.ERROR,
                 "lane %s: failure %d in a row, retrying in %.0f s: %s", key, report.consecutive_failures,
                 report.next_run_in or 0.0, report.error, extra=extra,
                 exc_info=report.error if unexpected else None)

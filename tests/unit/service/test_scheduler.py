@@ -11,10 +11,15 @@ from router.clock import FrozenClock
 from router.errors import (
     AuthenticationError,
     ConfigError,
+    CredentialNotFoundError,
+    CrmPermanentError,
     CrmTransientError,
+    MessageError,
+    StateStoreError,
     TransientTransportError,
 )
 from router.service.lane import LaneSpec
+from router.service.lanestate import classify
 from router.service.observer import Observers
 from router.service.outcome import IDLE, RunKind, RunReport, WorkContext, WorkResult
 from router.service.policy import SchedulePolicy
@@ -428,3 +433,16 @@ def test_a_failing_observer_does_not_break_the_lane(
         assert scheduler.lanes()[0].last is not None
     finally:
         scheduler.stop(grace=WAIT)
+
+
+@pytest.mark.parametrize(("error", "kind"), [
+    (AuthenticationError("401"), RunKind.STOPPED),
+    (CrmPermanentError("caller rejected"), RunKind.STOPPED),
+    (CredentialNotFoundError("no credential svc"), RunKind.STOPPED),
+    (StateStoreError("database is locked"), RunKind.RETRY),
+    (MessageError("one message would not parse"), RunKind.RETRY),
+    (TransientTransportError("reset"), RunKind.RETRY),
+    (CrmTransientError("503"), RunKind.RETRY),
+])
+def test_only_errors_an_admin_must_fix_stop_a_lane(error: Exception, kind: RunKind) -> None:
+    assert classify(spec(A), None, error).kind is kind
