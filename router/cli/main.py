@@ -17,6 +17,7 @@ from router.cli.legacy import import_legacy_command
 from router.cli.profiles import profiles_group
 from router.cli.publish import publish_command
 from router.cli.published import published_group
+from router.cli.run import run_command
 from router.cli.simulate import simulate
 from router.errors import EXIT_CODES, RouterError
 from router.home import ENV_HOME, Home, default_home, resolve_home
@@ -63,3 +64,4 @@ cli.add_command(publish_command)
 cli.add_command(published_group)
 cli.add_command(import_legacy_command)
 cli.add_command(simulate)
+cli.add_command(run_command)

@@ -1,0 +1,56 @@
+"""`email-router run`: the router service in the foreground until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from router.cli.context import AppContext, pass_app
+from router.clock import SystemClock
+from router.service.logs import LogFormat, ServiceLogging
+from router.service.metrics import Metrics
+from router.service.service import DEFAULT_GRACE_SECONDS, Service, load_running_config
+from router.service.status_server import StatusServer
+from router.service.wiring import lane_work_registry
+
+DEFAULT_STATUS_PORT = 9468
+
+
+@click.command("run", short_help="Run the router service until SIGTERM or Ctrl-C.")
+@click.option("--status-host", default="127.0.0.1", show_default=True,
+              help="Address of the status endpoint (/metrics, /healthz, /readyz); use 0.0.0.0 only when "
+              "Prometheus scrapes from another host.")
+@click.option("--status-port", type=click.IntRange(0, 65535), default=DEFAULT_STATUS_PORT, show_default=True,
+              help="Port of the status endpoint; 0 picks a free one (printed at start).")
+@click.option("--grace", type=click.FloatRange(min=0), default=DEFAULT_GRACE_SECONDS, show_default=True,
+              help="Seconds runs in flight may take to finish after SIGTERM / Ctrl-C.")
+@click.option("--log-format", type=click.Choice([f.value for f in LogFormat]), default=LogFormat.TEXT.value,
+              show_default=True, help="Log lines as logfmt `key=value` text or as JSON objects.")
+@click.option("--log-stderr/--no-log-stderr", default=True, show_default=True,
+              help="Also write log lines to stderr (the journal under systemd), besides the log file.")
+@pass_app
+def run_command(app: AppContext, status_host: str, status_port: int, grace: float, log_format: str,
+                log_stderr: bool) -> None:
+    """Run the router: serve the mailboxes of the newest published configuration until stopped.
+
+    A newly published version is picked up without a restart. The first SIGTERM or Ctrl-C stops
+    scheduling and lets work in flight finish for up to --grace seconds; a second one exits at once.
+    The log goes to LogFile from the settings (default: logs/email-router.log in the home).
+    """
+    config = load_running_config(app.home)
+    logs = ServiceLogging(app.home, config.profiles.settings, secrets=config.secret_values(),
+                          fmt=LogFormat(log_format), stream=sys.stderr if log_stderr else None)
+    try:
+        clock, metrics = SystemClock(), Metrics()
+        service = Service(app.home, lane_work_registry(app.home, clock, metrics), clock=clock,
+                          metrics=metrics, logs=logs)
+        with StatusServer(metrics, health=service.health, ready=service.ready, host=status_host,
+                          port=status_port) as status:
+            click.echo(f"email-router running configuration version {config.version}; status at "
+                       f"{status.url}; log in {logs.path}. Stop with Ctrl-C or SIGTERM.")
+            drained = service.run_until_signalled(grace, config)
+        click.echo("email-router stopped." if drained else
+                   f"email-router stopped; work still running after {grace:g} s was abandoned.")
+    finally:
+        logs.close()

@@ -1,0 +1,112 @@
+"""From a published configuration to the lanes the scheduler runs.
+
+``LanePlanner.plan(config, directions)`` gives one ``PlannedLane`` per served mailbox and direction
+that has a profile: the ``LaneSpec`` (connection group = profile name and its ``max_connections``,
+Exchange host, CRM deployment, back-off policy from the settings) and the ``MailboxAssignment`` the
+pipeline needs to build the lane's work.
+
+The fingerprint covers everything that shapes a lane's work: the assignment, its profile, its
+deployment, the credentials it uses and the pipeline-relevant settings. It is a keyed hash (a random
+key per planner, never stored), so it says nothing about the secrets it covers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from router.config.profile import Direction, Profile
+from router.config.profileset import MailboxAssignment
+from router.config.published import PublishedConfig
+from router.errors import CredentialNotFoundError
+from router.service.lane import LaneKey, LaneSpec
+from router.service.policy import SchedulePolicy
+from router.vault.credentials import to_plain
+
+EXCHANGE_ONLINE_HOST = "outlook.office365.com"
+SERVICE_SETTINGS = frozenset({"max_threads", "max_thread_execution_seconds", "scheduling_period_seconds",
+                              "config_refresh_period_seconds", "log_level", "log_file"})
+"""Settings the service applies itself; changing them does not rebuild lanes."""
+
+
+@dataclass(frozen=True)
+class PlannedLane:
+    """One lane to run: how to schedule it, and the mailbox its work serves."""
+
+    spec: LaneSpec
+    assignment: MailboxAssignment
+
+
+def server_of(profile: Profile, address: str) -> str:
+    """The Exchange host a profile reaches for ``address``: its EWS URL's host, else a stand-in.
+
+    Autodiscover finds the host only when connecting, so its lanes share one scope per mail domain;
+    Exchange Online lanes share Microsoft's EWS host.
+    """
+    if profile.ews_url is not None and profile.ews_url.host:
+        return profile.ews_url.host.lower()
+    if profile.is_online:
+        return EXCHANGE_ONLINE_HOST
+    return "autodiscover:" + address.rsplit("@", 1)[-1].lower()
+
+
+class LanePlanner:
+    """Plans lanes; keeps the per-process key of the fingerprints."""
+
+    def __init__(self, escalate_after: int | None = None) -> None:
+        self._key = os.urandom(32)
+        self._escalate_after = escalate_after
+
+    def plan(self, config: PublishedConfig, directions: Collection[Direction]) -> dict[LaneKey, PlannedLane]:
+        """Every lane of ``config`` in ``directions``, by key."""
+        planned: dict[LaneKey, PlannedLane] = {}
+        for assignment in config.profiles.mailboxes():
+            for direction in Direction:
+                lane = self._lane(config, assignment, direction) if direction in directions else None
+                if lane is not None:
+                    planned.setdefault(lane.spec.key, lane)
+        return planned
+
+    def _lane(self, config: PublishedConfig, assignment: MailboxAssignment,
+              direction: Direction) -> PlannedLane | None:
+        incoming = direction is Direction.INCOMING
+        profile_name = assignment.incoming_profile if incoming else assignment.outgoing_profile
+        profile = config.profiles.profiles.get(profile_name or "")
+        if profile_name is None or profile is None:
+            return None
+        credential = assignment.incoming_credential if incoming else assignment.outgoing_credential
+        spec = LaneSpec(
+            key=LaneKey(assignment.address, direction), connection_group=profile_name,
+            group_limit=profile.max_connections, server=server_of(profile, assignment.address),
+            crm=assignment.deployment,
+            fingerprint=self._fingerprint(config, assignment, profile, credential),
+            policy=SchedulePolicy.for_direction(config.profiles.settings, direction, self._escalate_after))
+        return PlannedLane(spec, assignment)
+
+    def _fingerprint(self, config: PublishedConfig, assignment: MailboxAssignment, profile: Profile,
+                     credential: str | None) -> str:
+        deployment = config.profiles.deployments.get(assignment.deployment)
+        names = [credential, deployment.dynamics.credential if deployment and deployment.dynamics else None]
+        document: dict[str, Any] = {
+            "assignment": dataclasses.asdict(assignment),
+            "profile": profile.model_dump(mode="json"),
+            "deployment": deployment.model_dump(mode="json") if deployment else None,
+            "credentials": [_credential(config, n) for n in names if n],
+            "settings": config.profiles.settings.model_dump(mode="json", exclude=set(SERVICE_SETTINGS)),
+        }
+        text = json.dumps(document, sort_keys=True, default=str).encode("utf-8")
+        return hmac.new(self._key, text, hashlib.sha256).hexdigest()
+
+
+def _credential(config: PublishedConfig, name: str) -> dict[str, Any]:
+    """A credential's content; a missing one is left for the lane's factory to report."""
+    try:
+        return to_plain(config.credential(name))
+    except CredentialNotFoundError:
+        return {"missing": name}

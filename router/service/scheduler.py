@@ -1,0 +1,396 @@
+"""The scheduler: runs due lanes on a bounded worker pool, one worker per lane at most.
+
+Every ``period`` seconds (SchedulingPeriod), and whenever a run ends or a lane is woken, the scheduler
+*ticks*: it starts each due lane, oldest due first, while a worker is free (MaxThreads), the lane's
+profile has a free connection slot (``max_connections``) and neither its Exchange server nor its CRM
+asked to back off. A finished run moves its lane on (see ``lanestate``): busy lanes come back at once,
+idle ones back off, transient failures retry with back-off, permanent ones stop the lane. A run longer
+than MaxThreadExecution is reported once to the log and the observers; it goes on, because a Python
+thread cannot be killed safely, and its lane stays occupied until it ends.
+
+``apply`` installs a new set of lanes atomically: new lanes start, removed ones drain (their run in
+flight finishes, then they are gone), changed ones get freshly built work. Work is built outside the
+lock, so a slow factory never holds up running lanes.
+
+Due times come from the injected clock's ``monotonic``; waiting between ticks uses real time. Tests
+drive ``tick`` themselves with a ``FrozenClock`` and never need ``start``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+
+from router.clock import Clock
+from router.errors import RouterError
+from router.service.lane import LaneKey, LaneSpec
+from router.service.lanestate import LaneSnapshot, LaneState, Run, classify
+from router.service.limits import ConnectionLimits
+from router.service.logcontext import lane_context
+from router.service.observer import LaneObserver, NullObserver
+from router.service.outcome import Closeable, LaneWork, RunKind, RunReport, WorkContext, WorkResult
+from router.service.policy import Jitter
+from router.service.pool import WorkerPool
+from router.service.runlog import log_report
+from router.service.throttle import ThrottleBoard
+
+log = logging.getLogger(__name__)
+
+BuildWork = Callable[[LaneSpec], LaneWork]
+"""Builds the work of a new or changed lane; may raise a RouterError, which stops that lane only."""
+
+Event = Callable[[], None]
+PRUNE_SECONDS = 60.0
+"""How often ended server back-offs are forgotten."""
+
+
+@dataclass(frozen=True)
+class ApplySummary:
+    """What ``apply`` changed: lanes added, removed (draining), rebuilt, left alone, and failed to build."""
+
+    added: tuple[LaneKey, ...] = ()
+    removed: tuple[LaneKey, ...] = ()
+    rebuilt: tuple[LaneKey, ...] = ()
+    unchanged: int = 0
+    failed: tuple[LaneKey, ...] = ()
+
+
+class Scheduler:
+    """Runs lane work on ``max_threads`` workers; see the module docstring."""
+
+    def __init__(self, clock: Clock, *, observer: LaneObserver | None = None, rng: Jitter | None = None,
+                 max_threads: int = 50, max_run_seconds: float = 600.0, period: float = 1.0) -> None:
+        self._clock = clock
+        self._observer: LaneObserver = observer or NullObserver()
+        self._rng: Jitter = rng or random.Random()
+        self._cond = threading.Condition(threading.Lock())
+        self._apply_lock = threading.Lock()
+        self._lanes: dict[LaneKey, LaneState] = {}
+        self._throttle = ThrottleBoard()
+        self._limits = ConnectionLimits()
+        self._pool: WorkerPool | None = None
+        self._loop: threading.Thread | None = None
+        self._busy = 0
+        self._pruned = 0.0
+        self._kicked = False
+        self._stopping = False
+        self.loop_error: BaseException | None = None
+        self.configure(max_threads=max_threads, max_run_seconds=max_run_seconds, period=period)
+
+    # Configuration.
+
+    def configure(self, *, max_threads: int, max_run_seconds: float, period: float) -> None:
+        """Change the worker count, the overrun limit and the tick period (runs in flight go on)."""
+        if max_threads < 1 or max_run_seconds <= 0 or period <= 0:
+            raise ValueError("max_threads, max_run_seconds and period must be positive")
+        with self._cond:
+            self._max_threads, self._max_run, self._period = max_threads, max_run_seconds, period
+            if self._pool is not None:
+                self._pool.resize(max_threads)
+            self._kick()
+
+    def apply(self, specs: Iterable[LaneSpec], build: BuildWork) -> ApplySummary:
+        """Make the lanes exactly ``specs``: add, rebuild (new fingerprint), remove; all in one step."""
+        wanted = {spec.key: spec for spec in specs}
+        with self._apply_lock:
+            with self._cond:
+                to_build = [s for k, s in wanted.items()
+                            if k not in self._lanes or self._lanes[k].spec.fingerprint != s.fingerprint]
+            built = {spec.key: _build(spec, build) for spec in to_build}
+            with self._cond:
+                events, summary = self._commit(wanted, built)
+                self._kick()
+        _fire(events)
+        return summary
+
+    # Running.
+
+    def start(self) -> None:
+        """Tick on a background thread every period until ``stop``."""
+        with self._cond:
+            if self._loop is not None or self._stopping:
+                raise RuntimeError("the scheduler was already started or stopped")
+            self._loop = threading.Thread(target=self._run_loop, name="scheduler", daemon=True)
+            self._loop.start()
+
+    @property
+    def alive(self) -> bool:
+        """True while the background loop runs (always false before ``start``)."""
+        return self._loop is not None and self._loop.is_alive()
+
+    def tick(self) -> int:
+        """Report overruns and start every lane that is due and allowed to run; return how many started."""
+        events: list[Event] = []
+        with self._cond:
+            now = self._clock.monotonic()
+            self._check_overruns(now, events)
+            started = 0 if self._stopping else self._dispatch(now)
+        _fire(events)
+        return started
+
+    def wake(self, key: LaneKey) -> bool:
+        """Make ``key`` due now and reset its idle back-off (an Exchange notification); False if unknown.
+
+        A lane backing off after failures keeps its retry time, and throttling still applies.
+        """
+        with self._cond:
+            lane = self._lanes.get(key)
+            if lane is None or lane.retired or lane.stopped is not None:
+                return False
+            lane.idle_runs = 0
+            if lane.running is not None:
+                lane.woken = True
+            elif lane.failures == 0:
+                lane.due = min(lane.due, self._clock.monotonic())
+            self._kick()
+            return True
+
+    def restart(self, key: LaneKey) -> bool:
+        """Start a stopped lane again (after an admin's fix is tested); False if it cannot be restarted."""
+        with self._cond:
+            lane = self._lanes.get(key)
+            if lane is None or lane.retired or lane.work is None or lane.stopped is None:
+                return False
+            lane.restart(self._clock.monotonic())
+            self._kick()
+        log.info("lane %s restarted", key)
+        return True
+
+    def stop(self, grace: float) -> bool:
+        """Stop starting runs, ask runs in flight to wrap up, wait up to ``grace`` seconds for them.
+
+        Returns True when every run finished; runs still going are abandoned (their threads are
+        daemons). Idle lanes' work is closed. The scheduler cannot be started again; calling ``stop``
+        again only reports whether runs are still in flight.
+        """
+        with self._cond:
+            if self._stopping:
+                return self._busy == 0
+            self._stopping = True
+            for lane in self._lanes.values():
+                if lane.running is not None:
+                    lane.running.context.cancel_event.set()
+            self._kick()
+        if self._loop is not None:
+            self._loop.join()
+        drained = self.wait_idle(grace)
+        with self._cond:
+            pool, self._pool = self._pool, None
+            idle = [lane for lane in self._lanes.values() if lane.running is None]
+        if pool is not None:
+            pool.shutdown(timeout=grace if drained else 0.0)
+        _close([w for lane in idle for w in (*lane.to_close, lane.work) if w is not None])
+        return drained
+
+    def wait_idle(self, timeout: float | None) -> bool:
+        """Wait until no run is in flight (real time, up to ``timeout``); True if none is."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._busy == 0, timeout)
+
+    # Inspection.
+
+    def lanes(self) -> list[LaneSnapshot]:
+        """Every lane, sorted by key."""
+        with self._cond:
+            now = self._clock.monotonic()
+            return [LaneSnapshot.of(lane, now) for _, lane in sorted(self._lanes.items())]
+
+    def throttled(self) -> dict[str, float]:
+        """Each server or CRM scope backing off now, with the seconds left."""
+        with self._cond:
+            return self._throttle.active(self._clock.monotonic())
+
+    # Internals; every method below runs with the lock held unless its name says otherwise.
+
+    def _kick(self) -> None:
+        self._kicked = True
+        self._cond.notify_all()
+
+    def _run_loop(self) -> None:
+        try:
+            while True:
+                self.tick()
+                with self._cond:
+                    if not self._kicked and not self._stopping:
+                        self._cond.wait(self._period)
+                    self._kicked = False
+                    if self._stopping:
+                        return
+        except Exception as exc:  # A scheduler bug: stop ticking and let the health probe say so.
+            self.loop_error = exc
+            log.critical("the scheduler loop failed; no more lanes will start", exc_info=True)
+
+    def _check_overruns(self, now: float, events: list[Event]) -> None:
+        for key, lane in self._lanes.items():
+            run = lane.running
+            if run is not None and not run.overran and now - run.started > self._max_run:
+                run.overran = True
+                elapsed, limit = now - run.started, self._max_run
+                log.error("lane %s has been running for %.0f s, longer than MaxThreadExecution (%.0f s); "
+                          "it goes on, and the lane waits for it", key, elapsed, limit,
+                          extra={"mailbox": key.mailbox, "lane": str(key)})
+                events.append(partial(self._observer.run_overran, key, elapsed, limit))
+
+    def _dispatch(self, now: float) -> int:
+        if now - self._pruned > PRUNE_SECONDS:
+            self._throttle.forget_expired(now)
+            self._pruned = now
+        due = sorted((lane for lane in self._lanes.values() if lane.runnable and lane.due <= now),
+                     key=lambda lane: (lane.due, lane.spec.key))
+        started = 0
+        for lane in due:
+            if self._busy >= self._max_threads:
+                break
+            spec = lane.spec
+            if self._throttle.blocked_until((spec.server_scope, spec.crm_scope), now) is not None:
+                continue
+            if lane.work is None or not self._limits.try_acquire(spec.connection_group, spec.group_limit):
+                continue
+            self._launch(lane, lane.work, now)
+            started += 1
+        return started
+
+    def _launch(self, lane: LaneState, work: LaneWork, now: float) -> None:
+        run = Run(WorkContext(lane.spec.key), now, lane.generation, lane.spec.connection_group)
+        lane.running = run
+        self._busy += 1
+        if self._pool is None:
+            self._pool = WorkerPool(self._max_threads)
+        self._pool.submit(partial(self._execute, lane, run, work))
+
+    def _execute(self, lane: LaneState, run: Run, work: LaneWork) -> None:
+        """Worker thread: run the work without the lock, then settle the lane."""
+        result: WorkResult | None = None
+        error: BaseException | None = None
+        with lane_context(run.context.key):
+            try:
+                result = work(run.context)
+                if not isinstance(result, WorkResult):
+                    raise TypeError(f"lane work returned {type(result).__name__}, not a WorkResult")
+            except Exception as exc:  # Every failure of lane work is an outcome of the run.
+                result, error = None, exc
+        self._finish(lane, run, result, error)
+
+    def _finish(self, lane: LaneState, run: Run, result: WorkResult | None,
+                error: BaseException | None) -> None:
+        """Worker thread: give back the slots, move the lane on, then tell observers without the lock."""
+        events: list[Event] = []
+        with self._cond:
+            now = self._clock.monotonic()
+            self._limits.release(run.group)
+            self._busy -= 1
+            lane.running = None
+            report = self._settle(lane, run, result, error, now, events)
+            closing, lane.to_close = lane.to_close, []
+            self._kick()
+        log_report(report)
+        self._observer.run_finished(report)
+        _fire(events)
+        _close(closing)
+
+    def _settle(self, lane: LaneState, run: Run, result: WorkResult | None, error: BaseException | None,
+                now: float, events: list[Event]) -> RunReport:
+        key = lane.spec.key
+        if lane.retired or run.generation != lane.generation:
+            report = _superseded(lane, run, result, error, now)
+            if lane.retired and self._lanes.get(key) is lane:
+                del self._lanes[key]
+                lane.to_close.extend(w for w in (lane.work,) if w is not None)
+                events.append(partial(self._observer.lane_removed, key))
+            return report
+        report, verdict = lane.settle(run, result, error, now, self._rng)
+        if verdict.scope is not None and verdict.back_off is not None:
+            self._throttle.block(verdict.scope, now + verdict.back_off)
+        if report.kind is RunKind.STOPPED and error is not None:
+            events.append(partial(self._observer.lane_stopped, key, error))
+        return report
+
+    def _commit(self, wanted: dict[LaneKey, LaneSpec],
+                built: dict[LaneKey, LaneWork | BaseException]) -> tuple[list[Event], ApplySummary]:
+        now = self._clock.monotonic()
+        events: list[Event] = []
+        removed = [key for key, lane in self._lanes.items() if key not in wanted and not lane.retired]
+        for key in removed:
+            self._retire(key, events)
+        added, rebuilt, failed = [], [], []
+        for key, spec in wanted.items():
+            lane = self._lanes.get(key)
+            if key in built:
+                outcome = built[key]
+                if lane is None:
+                    lane = self._lanes[key] = LaneState(spec, None, now)
+                    added.append(key)
+                    events.append(partial(self._observer.lane_added, key))
+                else:
+                    rebuilt.append(key)
+                self._install(lane, spec, outcome, now, events)
+                if isinstance(outcome, BaseException):
+                    failed.append(key)
+            elif lane is not None:
+                lane.spec, lane.retired = spec, False
+        summary = ApplySummary(tuple(added), tuple(removed), tuple(rebuilt),
+                               len(wanted) - len(added) - len(rebuilt), tuple(failed))
+        return events, summary
+
+    def _install(self, lane: LaneState, spec: LaneSpec, outcome: LaneWork | BaseException, now: float,
+                 events: list[Event]) -> None:
+        if lane.work is not None:
+            lane.to_close.append(lane.work)
+        lane.spec, lane.retired = spec, False
+        lane.restart(now)
+        if isinstance(outcome, BaseException):
+            lane.work, lane.stopped = None, outcome
+            events.append(partial(self._observer.lane_stopped, spec.key, outcome))
+        else:
+            lane.work = outcome
+        if lane.running is None and lane.to_close:
+            closing, lane.to_close = lane.to_close, []
+            events.append(partial(_close, closing))
+
+    def _retire(self, key: LaneKey, events: list[Event]) -> None:
+        lane = self._lanes[key]
+        if lane.running is not None:
+            lane.retired = True
+            return
+        del self._lanes[key]
+        closing = [w for w in (*lane.to_close, lane.work) if w is not None]
+        events.append(partial(_close, closing))
+        events.append(partial(self._observer.lane_removed, key))
+
+
+def _build(spec: LaneSpec, build: BuildWork) -> LaneWork | BaseException:
+    """Build one lane's work; a failure becomes that lane's stop reason instead of aborting the apply."""
+    try:
+        return build(spec)
+    except RouterError as exc:
+        log.error("lane %s cannot be set up: %s", spec.key, exc, extra={"mailbox": spec.key.mailbox})
+        return exc
+    except Exception as exc:  # A factory bug must not keep every other lane from the new configuration.
+        log.exception("lane %s cannot be set up", spec.key, extra={"mailbox": spec.key.mailbox})
+        return exc
+
+
+def _superseded(lane: LaneState, run: Run, result: WorkResult | None, error: BaseException | None,
+                now: float) -> RunReport:
+    kind = classify(lane.spec, result, error).kind
+    return RunReport(key=lane.spec.key, kind=kind, elapsed=now - run.started, result=result, error=error,
+                     superseded=True)
+
+
+def _fire(events: Iterable[Event]) -> None:
+    for event in events:
+        event()
+
+
+def _close(works: Iterable[LaneWork]) -> None:
+    """Release the resources of lane work that no run uses any more."""
+    for work in works:
+        if isinstance(work, Closeable):
+            try:
+                work.close()
+            except Exception:  # Closing is best effort; a failure must not stop the scheduler.
+                log.exception("closing lane work %r failed", work)

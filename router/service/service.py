@@ -1,0 +1,223 @@
+"""The router service: a published configuration turned into scheduled lanes, kept current until stopped.
+
+``Service`` ties the pieces together. ``start`` applies the latest published configuration (or one
+given), starts the scheduler's loop and the configuration watcher; ``stop`` stops both, lets runs in
+flight finish up to a grace period and releases the pipelines' resources; ``run_until_signalled``
+does both around SIGTERM / SIGINT handling and is what `email-router run` calls.
+
+Applying a configuration (at start and on every new published version) is one step that is refused
+as a whole when any part fails: the log redactor learns the version's secrets first, logging takes
+its LogLevel and LogFile, the scheduler its MaxThreads, MaxThreadExecution and SchedulingPeriod, and
+then the lanes are replaced atomically (see ``Scheduler.apply``). Lane work comes from the
+``LaneWorkRegistry`` (see ``wiring`` for where pipelines are registered).
+
+``health`` and ``ready`` are the probes of the status endpoint: healthy while the scheduler and the
+watcher threads run, ready once a configuration is applied and until shutdown begins.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Iterable
+
+from router.clock import Clock, SystemClock
+from router.config.profile import Direction
+from router.config.published import PublishedConfig, latest_version, load_published
+from router.errors import PublishedConfigError
+from router.home import Home
+from router.service.lane import LaneKey, LaneSpec
+from router.service.lanestate import LaneSnapshot
+from router.service.logs import ServiceLogging
+from router.service.metrics import Metrics
+from router.service.metrics_observer import MetricsObserver
+from router.service.observer import LaneObserver, Observers
+from router.service.outcome import LaneWork
+from router.service.plan import LanePlanner, PlannedLane
+from router.service.policy import Jitter
+from router.service.registry import LaneWorkRegistry
+from router.service.reload import ConfigWatcher, ReloadOutcome
+from router.service.scheduler import ApplySummary, Scheduler
+from router.service.signals import ShutdownSignals
+from router.service.status_server import ProbeResult
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GRACE_SECONDS = 30.0
+"""How long runs in flight may take to finish at shutdown; systemd's default stop timeout is 90 s."""
+
+SIGNAL_POLL_SECONDS = 0.2
+
+
+def load_running_config(home: Home) -> PublishedConfig:
+    """The newest published configuration, or a PublishedConfigError telling the admin to publish."""
+    if latest_version(home) is None:
+        raise PublishedConfigError("there is no published configuration to run",
+                                   path=str(home.published_dir),
+                                   hint="run `email-router publish` first (after `email-router init` and "
+                                   "writing the profiles), then start the service again")
+    return load_published(home)
+
+
+class Service:
+    """The running router; see the module docstring."""
+
+    def __init__(self, home: Home, registry: LaneWorkRegistry, *, clock: Clock | None = None,
+                 metrics: Metrics | None = None, observers: Iterable[LaneObserver] = (),
+                 logs: ServiceLogging | None = None, rng: Jitter | None = None,
+                 escalate_after: int | None = None) -> None:
+        self.home = home
+        self.metrics = metrics or Metrics()
+        self._registry = registry
+        self._logs = logs
+        self._planner = LanePlanner(escalate_after)
+        self._observers = Observers([MetricsObserver(self.metrics), *observers])
+        self.scheduler = Scheduler(clock or SystemClock(), observer=self._observers, rng=rng)
+        self._apply_lock = threading.Lock()
+        self._stop_requested = threading.Event()
+        self._config: PublishedConfig | None = None
+        self._watcher: ConfigWatcher | None = None
+        self._stopping = False
+
+    @property
+    def config(self) -> PublishedConfig | None:
+        """The configuration running now (None before ``start``)."""
+        return self._config
+
+    # Life cycle.
+
+    def start(self, config: PublishedConfig | None = None) -> None:
+        """Apply ``config`` (default: the newest published one), start scheduling and watching."""
+        if self._watcher is not None:
+            raise RuntimeError("the service was already started")
+        config = config or load_running_config(self.home)
+        for direction in sorted(set(Direction) - self._registry.directions()):
+            log.warning("no %s pipeline is installed in this build: %s lanes are not scheduled",
+                        direction.value, direction.value)
+        self.apply(config)
+        self.scheduler.start()
+        self._watcher = ConfigWatcher(self.home, self.apply, current=config.version)
+        self._watcher.start(self._refresh_period)
+        log.info("service started: configuration version %d, %d lane(s)", config.version,
+                 len(self.scheduler.lanes()))
+
+    def request_stop(self) -> None:
+        """Ask ``run_until_signalled`` to return, as a signal does (safe from any thread)."""
+        self._stop_requested.set()
+
+    def stop(self, grace: float = DEFAULT_GRACE_SECONDS) -> bool:
+        """Stop watching and scheduling, wait up to ``grace`` for runs in flight, release resources.
+
+        Returns True when every run finished in time. Stopping twice does nothing more.
+        """
+        if self._stopping:
+            return self.scheduler.wait_idle(0)
+        self._stopping = True
+        if self._watcher is not None:
+            self._watcher.stop()
+        drained = self.scheduler.stop(grace)
+        self._registry.close()
+        if drained:
+            log.info("service stopped")
+        else:
+            log.error("service stopped after %.0f s with runs still in flight; they were abandoned and "
+                      "their items are retried at the next start", grace)
+        return drained
+
+    def run_until_signalled(self, grace: float = DEFAULT_GRACE_SECONDS,
+                            config: PublishedConfig | None = None) -> bool:
+        """Run until SIGTERM / SIGINT (or ``request_stop``), then stop gracefully.
+
+        Returns True when every run in flight finished within ``grace``.
+        """
+        with ShutdownSignals() as signals:
+            self.start(config)
+            while signals.received is None and not self._stop_requested.wait(SIGNAL_POLL_SECONDS):
+                pass
+            if signals.received is not None:
+                log.info("%s received: stopping; runs in flight have %.0f s to finish "
+                         "(send it again to exit at once)", signal.Signals(signals.received).name, grace)
+            return self.stop(grace)
+
+    # Configuration.
+
+    def apply(self, config: PublishedConfig) -> ApplySummary:
+        """Make ``config`` the running configuration (see the module docstring); raises when refused."""
+        with self._apply_lock:
+            settings = config.profiles.settings
+            if self._logs is not None:
+                self._logs.add_secrets(config.secret_values())
+                self._logs.apply(settings)
+            self.scheduler.configure(max_threads=settings.max_threads,
+                                     max_run_seconds=settings.max_thread_execution_seconds,
+                                     period=settings.scheduling_period_seconds)
+            planned = self._planner.plan(config, self._registry.directions())
+            summary = self.scheduler.apply([p.spec for p in planned.values()], self._builder(planned, config))
+            self._forget_unserved(config)
+            self._config = config
+        log.info("configuration version %d: %d lane(s) added, %d removed, %d rebuilt, %d unchanged, "
+                 "%d failed to set up", config.version, len(summary.added), len(summary.removed),
+                 len(summary.rebuilt), summary.unchanged, len(summary.failed))
+        return summary
+
+    def reload_now(self) -> ReloadOutcome:
+        """Check for a newly published version at once instead of waiting for ConfigRefreshPeriod."""
+        if self._watcher is None:
+            raise RuntimeError("the service is not started")
+        return self._watcher.check()
+
+    def wake(self, key: LaneKey) -> bool:
+        """Run ``key`` soon (an Exchange notification arrived); False when there is no such lane."""
+        return self.scheduler.wake(key)
+
+    def lanes(self) -> list[LaneSnapshot]:
+        """Every lane as it is now."""
+        return self.scheduler.lanes()
+
+    # Probes.
+
+    def health(self) -> ProbeResult:
+        """Whether the process works at all: the scheduler and watcher threads are alive."""
+        checks = {"scheduler": self.scheduler.alive,
+                  "config_watcher": self._watcher is not None and self._watcher.alive}
+        if self.scheduler.loop_error is not None:
+            return ProbeResult(False, f"the scheduler failed: {self.scheduler.loop_error}", checks)
+        return ProbeResult(all(checks.values()), "running" if all(checks.values()) else "not running", checks)
+
+    def ready(self) -> ProbeResult:
+        """Whether the service does its job: a configuration is applied and shutdown has not begun."""
+        lanes = self.scheduler.lanes()
+        stopped = sum(1 for lane in lanes if lane.stopped is not None)
+        checks = {"config": self._config is not None,
+                  "scheduling": self.scheduler.alive and not self._stopping}
+        version = self._config.version if self._config is not None else None
+        detail = f"configuration version {version}, {len(lanes)} lane(s), {stopped} stopped"
+        return ProbeResult(all(checks.values()), detail, checks)
+
+    # Internals.
+
+    def _refresh_period(self) -> float:
+        config = self._config
+        return config.profiles.settings.config_refresh_period_seconds if config is not None else 5.0
+
+    def _builder(self, planned: dict[LaneKey, PlannedLane], config: PublishedConfig) -> _LaneBuilder:
+        return _LaneBuilder(self._registry, planned, config)
+
+    def _forget_unserved(self, config: PublishedConfig) -> None:
+        if self._config is None:
+            return
+        served = {m.address.lower() for m in config.profiles.mailboxes()}
+        for mailbox in {m.address.lower() for m in self._config.profiles.mailboxes()} - served:
+            self.metrics.forget_mailbox(mailbox)
+
+
+class _LaneBuilder:
+    """Builds one lane's work from the registry for the configuration being applied."""
+
+    def __init__(self, registry: LaneWorkRegistry, planned: dict[LaneKey, PlannedLane],
+                 config: PublishedConfig) -> None:
+        self._registry, self._planned, self._config = registry, planned, config
+
+    def __call__(self, spec: LaneSpec) -> LaneWork:
+        return self._registry.build(self._planned[spec.key].assignment, spec.key.direction, self._config)

@@ -1,0 +1,25 @@
+"""The one place where the pipelines are plugged into the service.
+
+``lane_work_registry`` builds the ``LaneWorkRegistry`` that `email-router run` hands to the
+``Service``. Each pipeline adds one line here: it registers the factory of its direction and the
+shared resources it opened, for example::
+
+    store = StateStore.open(home)
+    registry.call_on_close(store.close)
+    registry.register(Direction.INCOMING, IncomingLanes(home, store, clock, metrics).build)
+
+Directions without a factory get no lanes (the service says so in its log at start), so the service
+runs, serves its status endpoint and follows published configurations before every pipeline exists.
+"""
+
+from __future__ import annotations
+
+from router.clock import Clock
+from router.home import Home
+from router.service.metrics import Metrics
+from router.service.registry import LaneWorkRegistry
+
+
+def lane_work_registry(home: Home, clock: Clock, metrics: Metrics) -> LaneWorkRegistry:
+    """The lane-work factories of this build, ready for ``Service``."""
+    return LaneWorkRegistry()
