@@ -28,7 +28,8 @@ Outcomes (skip, defer, reject, quarantine) are values, never exceptions.
     │       └── SendAsDeniedError             ErrorSendAsDenied at submission
     ├── CrmError                     exit 7   talking to the CRM
     │   ├── CrmTransientError                 unreachable, 429 / 503, deadlocks
-    │   └── CrmPermanentError                 caller rejected, bad request, missing record
+    │   └── CrmPermanentError                 caller rejected, bad request, payload too large
+    │       └── CrmRecordNotFoundError        the record is gone (404): skip it
     ├── MessageError                 exit 8   one message could not be parsed or rendered
     ├── LegacyImportError            exit 9   a legacy E-mail Router file could not be read
     └── SimulatorError               exit 10  the EWS / CRM simulator was misused
@@ -202,6 +203,10 @@ class CrmTransientError(CrmError):
 
 class CrmPermanentError(CrmError):
     """The CRM rejected the caller or the request; retrying will not help."""
+
+
+class CrmRecordNotFoundError(CrmPermanentError):
+    """The record the request names does not exist (any more); the caller may skip it."""
 
 
 class MessageError(RouterError):
