@@ -28,6 +28,7 @@ Outcomes (skip, defer, reject, quarantine) are values, never exceptions.
     │       └── SendAsDeniedError             ErrorSendAsDenied at submission
     ├── CrmError                     exit 7   talking to the CRM
     │   ├── CrmTransientError                 unreachable, 429 / 503, deadlocks
+    │   │   └── CrmConcurrencyError           the record changed since it was read (412): re-read
     │   └── CrmPermanentError                 caller rejected, bad request, payload too large
     │       └── CrmRecordNotFoundError        the record is gone (404): skip it
     ├── MessageError                 exit 8   one message could not be parsed or rendered
@@ -199,6 +200,10 @@ class CrmTransientError(CrmError):
     """The CRM is unreachable or busy (429, 503, timeouts); retry after ``back_off``."""
 
     transient = True
+
+
+class CrmConcurrencyError(CrmTransientError):
+    """The record changed since it was read (HTTP 412 on If-Match); re-read it and try again."""
 
 
 class CrmPermanentError(CrmError):

@@ -172,3 +172,6 @@ class ErrorCode(StrEnum):
     DUPLICATE_RECORD = "0x80040237"
     CONCURRENCY_MISMATCH = "0x80060882"
     SEGMENT_NOT_FOUND = "0x8006088a"
+    #: The two codes below are the facade's own (Dynamics' codes for these cases are not documented).
+    METHOD_NOT_ALLOWED = "0x80060888"
+    REQUEST_TOO_LARGE = "0x8004f8b8"

@@ -37,7 +37,7 @@ from router.crm.codes import (
     OwnerType,
     ReasonCode,
 )
-from router.crm.message_ids import derive_message_id
+from router.crm.message_ids import bounded_message_id, derive_message_id
 
 #: ``PendingStatusDelay`` of the legacy router: an e-mail put back to Pending Send after a failed attempt
 #: is not picked up again before this much time has passed since that attempt.
@@ -109,8 +109,12 @@ class IncomingEmail:
 
     @property
     def crm_message_id(self) -> str:
-        """The Message-ID given to the CRM: the header value, or a stable id derived from the content."""
-        return self.message_id.strip() or derive_message_id(self)
+        """The Message-ID given to the CRM: the header value, or a stable id derived from the content.
+
+        A header longer than the CRM's 320-character column is replaced by a digest of itself.
+        """
+        header = self.message_id.strip()
+        return bounded_message_id(header) if header else derive_message_id(self)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,18 @@ def derive_message_id(email: IncomingEmail) -> str:
     return f"<{digest}@{DERIVED_DOMAIN}>"
 
 
+#: ``email.messageid`` holds at most 320 characters.
+MESSAGE_ID_MAX = 320
+
+
+def bounded_message_id(message_id: str) -> str:
+    """Return ``message_id``, or a digest of it when it is longer than the CRM column can hold."""
+    if len(message_id) <= MESSAGE_ID_MAX:
+        return message_id
+    digest = hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    return f"<{digest}@{DERIVED_DOMAIN}>"
+
+
 def is_derived(message_id: str) -> bool:
     """Return True when ``message_id`` was derived here rather than read from the message."""
     return message_id.endswith(f"@{DERIVED_DOMAIN}>")

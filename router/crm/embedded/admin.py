@@ -167,7 +167,7 @@ def find_mailbox(conn: Connection, key: str) -> RowMapping:
         conn.execute(
             select(mailbox)
             .where((mailbox.c.mailboxid == key) | (func.lower(mailbox.c.emailaddress) == key.strip().lower()))
-            .order_by(mailbox.c.createdon)
+            .order_by(mailbox.c.createdon, rows.rowid(mailbox))
         )
         .mappings()
         .first()

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, RowMapping, func, select, true
 
 from router.crm.codes import CorrelationMethod
 from router.crm.embedded.organization import OrgSettings
+from router.crm.embedded.rows import rowid
 from router.crm.embedded.schema import activityparty, email
 from router.crm.embedded.tracking import find_tokens, strip_tokens
 
@@ -103,7 +104,7 @@ def correlate(
 
 
 def _latest(conn: Connection, *conditions: object) -> RowMapping | None:
-    stmt = select(email).where(*conditions).order_by(email.c.createdon.desc()).limit(1)  # type: ignore[arg-type]
+    stmt = select(email).where(*conditions).order_by(email.c.createdon.desc(), rowid(email).desc()).limit(1)  # type: ignore[arg-type]
     return conn.execute(stmt).mappings().first()
 
 
@@ -120,7 +121,7 @@ def _smart_match(conn: Connection, org: OrgSettings, subject: str, addresses: se
         conn.execute(
             select(email)
             .where(func.instr(func.lower(email.c.subject), core) > 0)
-            .order_by(email.c.createdon.desc())
+            .order_by(email.c.createdon.desc(), rowid(email).desc())
             .limit(SMART_MATCH_CANDIDATES)
         )
         .mappings()

@@ -36,6 +36,7 @@ from router.crm.gateway import (
 )
 from router.crm.messages import IncomingMessage
 from router.crm.query import Node
+from router.crm.updates import attempt_values, sent_values
 from router.errors import CrmPermanentError
 
 
@@ -154,12 +155,13 @@ class EmbeddedCrm:
     def create_draft(self, draft: outgoing.Draft, principal: str | None = None) -> str:
         """Compose a Draft e-mail; return its id."""
         with self.writing() as conn:
-            caller = self._authorize(conn, principal)
+            caller = self.authorize(conn, principal)
             return outgoing.create_draft(conn, self.now(), draft, caller)
 
     # Caller -------------------------------------------------------------------------------------------
 
-    def _authorize(self, conn: Connection, principal: str | None) -> str | None:
+    def authorize(self, conn: Connection, principal: str | None) -> str | None:
+        """Return the id of the enabled user ``principal`` names (None for the local admin), or refuse."""
         if principal is None:
             return None
         key = principal.strip().lower()
@@ -184,7 +186,7 @@ class EmbeddedCrm:
     def who_am_i(self, principal: str) -> CallerIdentity:
         """WhoAmI for ``principal``."""
         with self.reading() as conn:
-            user_id = self._authorize(conn, principal) or ""
+            user_id = self.authorize(conn, principal) or ""
             org = orgmod.load(conn)
             return CallerIdentity(user_id, org.business_unit_id, org.organization_id)
 
@@ -193,7 +195,7 @@ class EmbeddedCrm:
     def check_incoming_email(self, principal: str | None, msg: IncomingMessage) -> CheckResult:
         """CheckIncomingEmail."""
         with self.reading() as conn:
-            self._authorize(conn, principal)
+            self.authorize(conn, principal)
             decision = decide(conn, orgmod.load(conn), msg)
             return CheckResult(decision.should_deliver, decision.reason)
 
@@ -202,7 +204,7 @@ class EmbeddedCrm:
     ) -> delivery.Delivered:
         """DeliverIncomingEmail (idempotent by Message-ID)."""
         with self.writing() as conn:
-            self._authorize(conn, principal)
+            self.authorize(conn, principal)
             return delivery.deliver(
                 conn,
                 orgmod.load(conn),
@@ -217,7 +219,7 @@ class EmbeddedCrm:
     def background_send_email(self, principal: str | None, query: Node, top: int) -> list[str]:
         """BackgroundSendEmail: claim (move to Sending) the Pending Send e-mails matching ``query``."""
         with self.writing() as conn:
-            self._authorize(conn, principal)
+            self.authorize(conn, principal)
             return outgoing.claim(conn, self.now(), query, top)
 
     def send_email(
@@ -230,7 +232,7 @@ class EmbeddedCrm:
     ) -> SendResult:
         """SendEmail bound to one e-mail."""
         with self.writing() as conn:
-            caller = self._authorize(conn, principal)
+            caller = self.authorize(conn, principal)
             return outgoing.send(
                 conn,
                 orgmod.load(conn),
@@ -244,13 +246,13 @@ class EmbeddedCrm:
     def get_tracking_token_email(self, principal: str | None, subject: str = "") -> str:
         """GetTrackingTokenEmail: the caller's next tracking token (``subject`` does not change it)."""
         with self.writing() as conn:
-            caller = self._authorize(conn, principal)
+            caller = self.authorize(conn, principal)
             return tracking.next_token(conn, orgmod.load(conn), caller)
 
     def mark_sent(self, principal: str | None, email_id: str, message_id: str, sent_on: datetime) -> None:
         """Record a successful send (the PATCH the legacy router made)."""
         with self.writing() as conn:
-            self._authorize(conn, principal)
+            self.authorize(conn, principal)
             self._update_email(conn, email_id, sent_values(message_id, sent_on))
 
     def record_failed_attempt(
@@ -258,19 +260,10 @@ class EmbeddedCrm:
     ) -> AttemptResult:
         """Count a failed attempt, set Pending Send or Failed, and note the reason on the e-mail."""
         with self.writing() as conn:
-            self._authorize(conn, principal)
+            self.authorize(conn, principal)
             attempts = rows.require(conn, email, email_id)["deliveryattempts"] + 1
             status = status_after_failure(attempts, permanent=permanent, max_attempts=max_attempts)
-            self._update_email(
-                conn,
-                email_id,
-                {
-                    "deliveryattempts": attempts,
-                    "statecode": int(status.state),
-                    "statuscode": int(status),
-                    "deliverylastattemptedon": self.now(),
-                },
-            )
+            self._update_email(conn, email_id, attempt_values(attempts, status, self.now()))
             add_note(conn, self.now(), email_id, *failure_note(attempts, status, reason))
             return AttemptResult(email_id, attempts, status)
 
@@ -279,7 +272,7 @@ class EmbeddedCrm:
     ) -> list[str]:
         """Return e-mails Sending since before ``cutoff`` to Pending Send."""
         with self.writing() as conn:
-            self._authorize(conn, principal)
+            self.authorize(conn, principal)
             return outgoing.release_stuck(conn, self.now(), mailbox_ids, cutoff)
 
     def update_email(
@@ -292,7 +285,7 @@ class EmbeddedCrm:
     ) -> int:
         """A plain update of an e-mail (PATCH), with Dynamics' statecode/statuscode check."""
         with self.writing() as conn:
-            self._authorize(conn, principal)
+            self.authorize(conn, principal)
             return self._update_email(conn, email_id, dict(values), if_version=if_version)
 
     def _update_email(
@@ -306,13 +299,13 @@ class EmbeddedCrm:
     def load_mailboxes(self, principal: str | None = None) -> list[MailboxInfo]:
         """Load Data: the mailboxes that use the router."""
         with self.reading() as conn:
-            self._authorize(conn, principal)
+            self.authorize(conn, principal)
             return mailboxes.load(conn, orgmod.load(conn))
 
     def record_mailbox_test(self, principal: str | None, result: MailboxTestResult) -> None:
         """Write a Test Access result to its mailbox."""
         with self.writing() as conn:
-            self._authorize(conn, principal)
+            self.authorize(conn, principal)
             mailboxes.record_test(conn, self.now(), result)
 
     def record_mailbox_error(
@@ -325,13 +318,13 @@ class EmbeddedCrm:
     ) -> None:
         """Write (and count) a mailbox's last error."""
         with self.writing() as conn:
-            self._authorize(conn, principal)
+            self.authorize(conn, principal)
             mailboxes.record_error(conn, self.now(), mailbox_id, message, occurred_on, code)
 
     def clear_mailbox_error(self, principal: str | None, mailbox_id: str) -> None:
         """Clear a mailbox's last error."""
         with self.writing() as conn:
-            self._authorize(conn, principal)
+            self.authorize(conn, principal)
             mailboxes.clear_error(conn, self.now(), mailbox_id)
 
     # Reading ------------------------------------------------------------------------------------------
@@ -345,21 +338,10 @@ class EmbeddedCrm:
         self, *, status: EmailStatus | None = None, incoming: bool | None = None, limit: int = 50
     ) -> list[RowMapping]:
         """The most recent e-mails, optionally of one status or direction."""
-        stmt = select(email).order_by(email.c.createdon.desc(), email.c.activityid).limit(limit)
+        stmt = select(email).order_by(email.c.createdon.desc(), rows.rowid(email).desc()).limit(limit)
         if status is not None:
             stmt = stmt.where(email.c.statuscode == int(status))
         if incoming is not None:
             stmt = stmt.where(email.c.directioncode == (not incoming))
         with self.reading() as conn:
             return list(conn.execute(stmt).mappings())
-
-
-def sent_values(message_id: str, sent_on: datetime) -> dict[str, object]:
-    """The columns a successful send sets (the adapter PATCHes exactly these)."""
-    return {
-        "statecode": int(EmailStatus.SENT.state),
-        "statuscode": int(EmailStatus.SENT),
-        "messageid": message_id,
-        "senton": sent_on,
-        "actualend": sent_on,
-    }

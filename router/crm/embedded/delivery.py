@@ -53,7 +53,7 @@ def deliver(
     existing = conn.execute(
         select(email.c.activityid)
         .where(func.lower(email.c.messageid) == msg.message_id.lower())
-        .order_by(email.c.createdon)
+        .order_by(email.c.createdon, rows.rowid(email))
         .limit(1)
     ).scalar()
     if existing is not None:

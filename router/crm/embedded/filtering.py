@@ -18,6 +18,7 @@ from router.crm.codes import Approval, FilteringMethod, IncomingDeliveryMethod, 
 from router.crm.embedded.correlation import Correlation, correlate
 from router.crm.embedded.organization import OrgSettings
 from router.crm.embedded.records import CUSTOMER_TYPES, INTERNAL_TYPES, resolve_address
+from router.crm.embedded.rows import rowid
 from router.crm.embedded.schema import email, mailbox, queue, systemuser, usersettings
 from router.crm.gateway import RecordRef
 from router.crm.messages import IncomingMessage
@@ -140,7 +141,7 @@ def _routed_mailboxes(conn: Connection, address: str) -> list[dict[str, object]]
             mailbox.c.statecode == 0,
             mailbox.c.incomingemaildeliverymethod.in_(_ROUTED),
         )
-        .order_by(mailbox.c.createdon)
+        .order_by(mailbox.c.createdon, rowid(mailbox))
     )
     return [dict(r) for r in conn.execute(stmt).mappings()]
 

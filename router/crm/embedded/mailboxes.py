@@ -23,6 +23,7 @@ from router.crm.embedded import rows
 from router.crm.embedded.organization import OrgSettings
 from router.crm.embedded.schema import mailbox, queue, systemuser, usersettings
 from router.crm.gateway import MailboxInfo, MailboxTestResult, RecordRef
+from router.crm.updates import CLEARED_MAILBOX_ERROR, mailbox_error_values, mailbox_test_values
 
 _ROUTED_IN = (int(IncomingDeliveryMethod.ROUTER), int(IncomingDeliveryMethod.FORWARD_MAILBOX))
 
@@ -88,21 +89,9 @@ def _info(row: RowMapping, owner_type: OwnerType, approval_required: bool) -> Ma
     )
 
 
-def test_values(result: MailboxTestResult) -> dict[str, object]:
-    """The mailbox columns a Test Access result sets (the same PATCH the Web API adapter sends)."""
-    return {
-        "incomingemailstatus": int(result.incoming),
-        "outgoingemailstatus": int(result.outgoing),
-        "testemailconfigurationscheduled": False,
-        "testmailboxaccesscompletedon": result.completed_on,
-        "enabledforincomingemail": result.incoming is MailboxTestStatus.SUCCESS,
-        "enabledforoutgoingemail": result.outgoing is MailboxTestStatus.SUCCESS,
-    }
-
-
 def record_test(conn: Connection, now: datetime, result: MailboxTestResult) -> None:
     """Write a Test Access result to the mailbox."""
-    rows.update(conn, mailbox, result.mailbox_id, test_values(result), now)
+    rows.update(conn, mailbox, result.mailbox_id, mailbox_test_values(result), now)
 
 
 def record_error(
@@ -115,26 +104,9 @@ def record_error(
 ) -> None:
     """Set the mailbox's last error and count it."""
     count = rows.require(conn, mailbox, mailbox_id)["lastsyncerrorcount"]
-    rows.update(
-        conn,
-        mailbox,
-        mailbox_id,
-        {
-            "lastsyncerror": message,
-            "lastsyncerrorcode": code,
-            "lastsyncerroroccurredon": occurred_on,
-            "lastsyncerrorcount": count + 1,
-        },
-        now,
-    )
+    rows.update(conn, mailbox, mailbox_id, mailbox_error_values(message, code, occurred_on, count + 1), now)
 
 
 def clear_error(conn: Connection, now: datetime, mailbox_id: str) -> None:
     """Clear the mailbox's last error and its count."""
-    rows.update(
-        conn,
-        mailbox,
-        mailbox_id,
-        {"lastsyncerror": None, "lastsyncerrorcode": None, "lastsyncerrorcount": 0},
-        now,
-    )
+    rows.update(conn, mailbox, mailbox_id, CLEARED_MAILBOX_ERROR, now)

@@ -26,6 +26,7 @@ from router.crm.embedded.sql import compile_node
 from router.crm.embedded.tracking import next_token, with_token
 from router.crm.gateway import Attachment, RecordRef, SendResult
 from router.crm.query import Node
+from router.crm.updates import claim_values
 
 Recipient = str | RecordRef
 
@@ -177,22 +178,12 @@ def claim(conn: Connection, now: datetime, query: Node, top: int) -> list[str]:
         conn.execute(
             select(email.c.activityid)
             .where(pending, compile_node(email, query))
-            .order_by(email.c.createdon, email.c.activityid)
+            .order_by(email.c.createdon, rows.rowid(email))
             .limit(max(top, 0))
         ).scalars()
     )
     for email_id in ids:
-        rows.update(
-            conn,
-            email,
-            email_id,
-            {
-                "statuscode": int(EmailStatus.SENDING),
-                "statecode": int(EmailStatus.SENDING.state),
-                "deliverylastattemptedon": now,
-            },
-            now,
-        )
+        rows.update(conn, email, email_id, claim_values(now), now)
     return ids
 
 

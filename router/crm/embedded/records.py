@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Connection, Table, false, func, or_, select
 
-from router.crm.embedded.rows import key_column
+from router.crm.embedded.rows import key_column, rowid
 from router.crm.embedded.schema import account, contact, email, lead, queue, systemuser
 from router.crm.gateway import RecordRef
 
@@ -74,7 +74,7 @@ def resolve_address(conn: Connection, address: str) -> RecordRef | None:
         row = conn.execute(
             select(table.c[kind.key], table.c[kind.name_column])
             .where(matches, kind.active())
-            .order_by(table.c.createdon)
+            .order_by(table.c.createdon, rowid(table))
             .limit(1)
         ).first()
         if row is not None:

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Table, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, Table, literal_column, select
 from sqlalchemy import update as sql_update
 
 from router.crm.codes import ErrorCode
-from router.errors import CrmPermanentError, CrmRecordNotFoundError
+from router.errors import CrmConcurrencyError, CrmPermanentError, CrmRecordNotFoundError
 
 
 def new_id() -> str:
@@ -22,6 +22,11 @@ def new_id() -> str:
 def key_column(table: Table) -> str:
     """Return the name of the table's single primary-key column."""
     return next(iter(table.primary_key.columns)).name
+
+
+def rowid(table: Table) -> ColumnElement[int]:
+    """The SQLite rowid of ``table``: insertion order, the tie-breaker when timestamps are equal."""
+    return literal_column(f"{table.name}.rowid")
 
 
 def insert(conn: Connection, table: Table, values: Mapping[str, Any], now: datetime) -> str:
@@ -62,7 +67,7 @@ def update(
     """Update one row, bump its version and return the new version.
 
     With ``if_version`` the update applies only if the row is still at that version (an ``If-Match``);
-    otherwise CrmPermanentError with the concurrency code is raised and nothing changes.
+    otherwise CrmConcurrencyError is raised and nothing changes.
     """
     key = table.c[key_column(table)]
     stmt = sql_update(table).where(key == record_id)
@@ -71,7 +76,7 @@ def update(
     stmt = stmt.values(**values, modifiedon=now, versionnumber=table.c.versionnumber + 1)
     if conn.execute(stmt).rowcount == 0:
         require(conn, table, record_id)
-        raise CrmPermanentError(
+        raise CrmConcurrencyError(
             f"{table.name} {record_id} was changed by someone else (version is no longer {if_version})",
             code=ErrorCode.CONCURRENCY_MISMATCH,
             item_id=record_id,
@@ -83,3 +88,9 @@ def update(
 def invalid(message: str, *, hint: str, item_id: str | None = None) -> CrmPermanentError:
     """Return the error the CRM raises for a request it refuses (HTTP 400 on the Web API)."""
     return CrmPermanentError(message, code=ErrorCode.INVALID_ARGUMENT, hint=hint, item_id=item_id)
+
+
+def delete(conn: Connection, table: Table, record_id: str) -> None:
+    """Delete one row, or raise CrmRecordNotFoundError naming it."""
+    require(conn, table, record_id)
+    conn.execute(table.delete().where(table.c[key_column(table)] == record_id))

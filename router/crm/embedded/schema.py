@@ -27,9 +27,13 @@ from sqlalchemy import (
 
 
 class UtcDateTime(TypeDecorator[datetime]):
-    """An aware UTC datetime stored as fixed-width ISO 8601 text, so string order is time order."""
+    """An aware UTC datetime stored as fixed-width ISO 8601 text, so string order is time order.
 
-    impl = String(32)
+    Values are kept to the second, as Dynamics keeps them, so a value written in process and one written
+    through the Web API (which carries seconds) are stored identically.
+    """
+
+    impl = String(25)
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> str | None:
@@ -37,7 +41,7 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r} given to the CRM; pass an aware UTC datetime")
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
+        return value.astimezone(UTC).replace(microsecond=0).isoformat(timespec="seconds")
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> datetime | None:
         return None if value is None else datetime.fromisoformat(value)

@@ -36,7 +36,7 @@ def email_view(conn: Connection, email_id: str) -> EmailView:
     party_rows = conn.execute(
         select(activityparty)
         .where(activityparty.c.activityid == email_id)
-        .order_by(activityparty.c.createdon, activityparty.c.participationtypemask)
+        .order_by(rows.rowid(activityparty))
     ).mappings()
     parties = tuple(
         (
@@ -54,7 +54,7 @@ def email_view(conn: Connection, email_id: str) -> EmailView:
     )
     notes = tuple(
         conn.execute(
-            select(annotation).where(annotation.c.objectid == email_id).order_by(annotation.c.createdon)
+            select(annotation).where(annotation.c.objectid == email_id).order_by(rows.rowid(annotation))
         ).mappings()
     )
     parent = rows.get(conn, email, row["parentactivityid"]) if row["parentactivityid"] else None
