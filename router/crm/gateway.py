@@ -231,6 +231,20 @@ class MailboxInfo:
         return self.outgoing_method is OutgoingDeliveryMethod.ROUTER
 
 
+def mailbox_order(info: MailboxInfo) -> tuple[int, str, str]:
+    """The order Load Data returns mailboxes in: users before queues, then by address."""
+    return (0 if info.owner_type is OwnerType.SYSTEMUSER else 1, info.address.lower(), info.mailbox_id)
+
+
+def reply_headers(
+    parent_message_id: str | None, parent_in_reply_to: str | None
+) -> tuple[str | None, tuple[str, ...]]:
+    """In-Reply-To and References of a reply to an e-mail with these Message-ID and In-Reply-To."""
+    if not parent_message_id:
+        return None, ()
+    return parent_message_id, tuple(m for m in (parent_in_reply_to, parent_message_id) if m)
+
+
 @dataclass(frozen=True)
 class MailboxTestResult:
     """A Test Access result written back to the mailbox (incoming/outgoing status, when it completed)."""

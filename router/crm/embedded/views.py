@@ -11,7 +11,7 @@ from router.crm.codes import Importance, ParticipationType
 from router.crm.embedded import rows
 from router.crm.embedded.records import describe
 from router.crm.embedded.schema import activitymimeattachment, activityparty, annotation, email
-from router.crm.gateway import Attachment, OutgoingEmail, Party, RecordRef
+from router.crm.gateway import Attachment, OutgoingEmail, Party, RecordRef, reply_headers
 
 
 @dataclass(frozen=True)
@@ -62,18 +62,13 @@ def email_view(conn: Connection, email_id: str) -> EmailView:
     return EmailView(row, parties, attachments, notes, regarding, parent)
 
 
-def threading_headers(parent: RowMapping | None) -> tuple[str | None, tuple[str, ...]]:
-    """Return In-Reply-To and References for a reply to ``parent`` (its Message-ID and its own parent's)."""
-    if parent is None or not parent["messageid"]:
-        return None, ()
-    chain = tuple(m for m in (parent["inreplyto"], parent["messageid"]) if m)
-    return parent["messageid"], chain
-
-
 def outgoing_email(view: EmailView) -> OutgoingEmail:
     """Return the contract's OutgoingEmail for a claimed e-mail."""
     row = view.row
-    in_reply_to, references = threading_headers(view.parent)
+    parent = view.parent
+    in_reply_to, references = reply_headers(
+        parent["messageid"] if parent else None, parent["inreplyto"] if parent else None
+    )
     senders = view.party_list(ParticipationType.SENDER)
     return OutgoingEmail(
         email_id=row["activityid"],

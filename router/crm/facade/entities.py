@@ -103,8 +103,8 @@ class EntitySet:
 _SYSTEM = frozenset({"createdon", "modifiedon", "versionnumber"})
 
 
-def _poly(column: str, suffix: str, targets: tuple[str, ...]) -> Lookup:
-    return Lookup(column, {f"{column}_{t}{suffix}": t for t in targets}, f"{column}typecode")
+def _poly(column: str, type_column: str, suffix: str, targets: tuple[str, ...]) -> Lookup:
+    return Lookup(column, {f"{column}_{t}{suffix}": t for t in targets}, type_column)
 
 
 def _single(column: str, target: str, *navigations: str) -> Lookup:
@@ -123,9 +123,9 @@ ENTITY_SETS: tuple[EntitySet, ...] = (
         "email",
         email,
         lookups=(
-            _poly("regardingobjectid", "_email", REGARDING_TARGETS),
-            _poly("emailsender", "", PARTY_TARGETS),
-            _poly("acceptingentityid", "_email", ("systemuser", "queue")),
+            _poly("regardingobjectid", "regardingobjecttypecode", "_email", REGARDING_TARGETS),
+            _poly("emailsender", "emailsendertypecode", "", PARTY_TARGETS),
+            _poly("acceptingentityid", "acceptingentitytypecode", "_email", ("systemuser", "queue")),
             _single("sendermailboxid", "mailbox", "sendermailboxid_email"),
             _single("receivingmailboxid", "mailbox", "receivingmailboxid_email"),
             _single("parentactivityid", "email", "parentactivityid"),
@@ -140,7 +140,10 @@ ENTITY_SETS: tuple[EntitySet, ...] = (
         "activityparties",
         "activityparty",
         activityparty,
-        lookups=(_single("activityid", "email", "activityid_email"), _poly("partyid", "", PARTY_TARGETS)),
+        lookups=(
+            _single("activityid", "email", "activityid_email"),
+            _poly("partyid", "partyobjecttypecode", "", PARTY_TARGETS),
+        ),
     ),
     EntitySet(
         "activitymimeattachments",
