@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from email.utils import getaddresses
+from email.utils import parseaddr
 
 SEPARATOR = "; "
 
@@ -31,15 +31,41 @@ def header_addresses(values: Iterable[str]) -> list[str]:
     """Return the addresses named in header values (``Name <a@b>, c@d``), keeping unparseable entries.
 
     An entry that is not an address is kept verbatim (trimmed) so the CRM can record it as an unresolved
-    party; empty entries are dropped.
+    party; empty entries and empty groups (``undisclosed-recipients:;``) are dropped.
     """
     found: list[str] = []
     for value in values:
-        for name, address in getaddresses([value.replace(";", ",")]):
-            candidate = address.strip() or name.strip()
-            if candidate:
-                found.append(candidate)
+        for entry in _entries(value):
+            address = parseaddr(entry)[1].strip()
+            found.append(address if is_valid_address(address) else entry)
     return found
+
+
+def _entries(value: str) -> list[str]:
+    """Split a header value on commas and semicolons outside quotes, comments and angle brackets."""
+    entries, current, quoted, depth = [], "", False, 0
+    for char in value:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in "<(":
+            depth += 1
+        elif not quoted and char in ">)" and depth:
+            depth -= 1
+        if char in ",;" and not quoted and depth == 0:
+            entries.append(current)
+            current = ""
+        else:
+            current += char
+    entries.append(current)
+    return [e for e in (_without_group_name(e.strip()) for e in entries) if e]
+
+
+def _without_group_name(entry: str) -> str:
+    """Drop an RFC 5322 group name (``team: a@b`` -> ``a@b``)."""
+    name, colon, rest = entry.partition(":")
+    if colon and "@" not in name and "<" not in name and '"' not in name:
+        return rest.strip()
+    return entry
 
 
 def to_wire(values: Iterable[str]) -> str:

@@ -52,8 +52,10 @@ def error_reply(exc: CrmError) -> Reply:
 
 
 def dispatch(crm: EmbeddedCrm, request: Request) -> Reply:
-    """Serve ``request``; CRM errors are returned as error replies, never raised."""
+    """Serve ``request`` for an enabled CRM user; CRM errors are returned as error replies, never raised."""
     try:
+        with crm.reading() as conn:
+            crm.authorize(conn, request.principal)
         return _route(crm, request)
     except CrmError as exc:
         return error_reply(exc)

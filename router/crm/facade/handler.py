@@ -12,6 +12,7 @@ import binascii
 import json
 import logging
 import re
+import socket
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
@@ -44,6 +45,9 @@ class FacadeHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Headers and body leave in separate writes; without TCP_NODELAY, Nagle's algorithm and the
+        # client's delayed ACK would hold every reply back by about 40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.state = ConnectionState()
 
     def do_GET(self) -> None:

@@ -95,7 +95,9 @@ class CrmFacade:
                 server.socket, server_side=True, do_handshake_on_connect=False
             )
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="crm-facade", daemon=True)
+        # A short poll interval makes stop() prompt (serve_forever checks for shutdown at each poll).
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="crm-facade", daemon=True)
         self._thread.start()
         return self
 
