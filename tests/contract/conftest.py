@@ -25,7 +25,7 @@ from tests.support.crm import (  # noqa: F401
 
 
 @dataclass
-class Subject:
+class Target:
     """The gateway under test and what stands behind it, for assertions on what was stored."""
 
     kind: str
@@ -43,18 +43,18 @@ class Subject:
 
 
 @pytest.fixture(params=["embedded", "dynamics"])
-def subject(request: pytest.FixtureRequest) -> Iterator[Subject]:
+def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     """The gateway under test: ``embedded`` in process, or ``dynamics`` over HTTP to the facade."""
     crm: EmbeddedCrm = request.getfixturevalue("embedded_crm")
     org: Organisation = request.getfixturevalue("crm_org")
     clock: FrozenClock = request.getfixturevalue("crm_clock")
     if request.param == "embedded":
-        yield Subject("embedded", EmbeddedGateway(crm, SERVICE_ACCOUNT), crm, org, clock, None)
+        yield Target("embedded", EmbeddedGateway(crm, SERVICE_ACCOUNT), crm, org, clock, None)
         return
     credentials: FacadeCredentials = facade_credentials()
     with CrmFacade(crm, credentials=credentials) as facade:
         gateway = DynamicsGateway(ntlm_settings(facade), clock=clock)
         try:
-            yield Subject("dynamics", gateway, crm, org, clock, facade)
+            yield Target("dynamics", gateway, crm, org, clock, facade)
         finally:
             gateway.close()

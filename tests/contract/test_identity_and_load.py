@@ -6,21 +6,21 @@ import pytest
 
 from router.crm.codes import Approval, FilteringMethod, IncomingDeliveryMethod, OwnerType
 from router.errors import CrmPermanentError
-from tests.contract.conftest import Subject
+from tests.contract.conftest import Target
 
 
-def test_who_am_i_names_the_service_account(subject: Subject) -> None:
-    identity = subject.gateway.who_am_i()
-    org = subject.crm.organization()
-    assert identity.user_id == subject.org.service.id
+def test_who_am_i_names_the_service_account(target: Target) -> None:
+    identity = target.gateway.who_am_i()
+    org = target.crm.organization()
+    assert identity.user_id == target.org.service.id
     assert (identity.organization_id, identity.business_unit_id) == (
         org.organization_id,
         org.business_unit_id,
     )
 
 
-def test_load_data_lists_router_mailboxes_users_first(subject: Subject) -> None:
-    boxes = subject.gateway.load_data()
+def test_load_data_lists_router_mailboxes_users_first(target: Target) -> None:
+    boxes = target.gateway.load_data()
     assert [b.address for b in boxes] == [
         "alice@contoso.com",
         "bert@contoso.com",
@@ -28,7 +28,7 @@ def test_load_data_lists_router_mailboxes_users_first(subject: Subject) -> None:
         "support@contoso.com",
     ]
     alice, bert, sales, support = boxes
-    assert alice.owner == subject.org.alice and alice.owner_type is OwnerType.SYSTEMUSER
+    assert alice.owner == target.org.alice and alice.owner_type is OwnerType.SYSTEMUSER
     assert alice.filtering is FilteringMethod.FROM_LEADS_CONTACTS_ACCOUNTS
     assert bert.filtering is FilteringMethod.ALL
     assert sales.owner_type is OwnerType.QUEUE and sales.owner.name == "Sales"
@@ -37,37 +37,37 @@ def test_load_data_lists_router_mailboxes_users_first(subject: Subject) -> None:
         b.approval is Approval.APPROVED and b.approved and b.routes_incoming and b.routes_outgoing
         for b in boxes
     )
-    assert alice.mailbox_id == subject.org.mailbox("alice@contoso.com")
+    assert alice.mailbox_id == target.org.mailbox("alice@contoso.com")
 
 
-def test_load_data_leaves_out_disabled_users_and_unrouted_mailboxes(subject: Subject) -> None:
-    subject.crm.set_user_disabled(subject.org.bert.id)
-    subject.crm.set_mailbox(
+def test_load_data_leaves_out_disabled_users_and_unrouted_mailboxes(target: Target) -> None:
+    target.crm.set_user_disabled(target.org.bert.id)
+    target.crm.set_mailbox(
         "sales@contoso.com",
         incomingemaildeliverymethod=int(IncomingDeliveryMethod.NONE),
         outgoingemaildeliverymethod=0,
     )
-    subject.crm.set_mailbox(
+    target.crm.set_mailbox(
         "support@contoso.com", incomingemaildeliverymethod=3, outgoingemaildeliverymethod=0
     )
-    boxes = {b.address: b for b in subject.gateway.load_data()}
+    boxes = {b.address: b for b in target.gateway.load_data()}
     assert set(boxes) == {"alice@contoso.com", "support@contoso.com"}
     assert boxes["support@contoso.com"].incoming_method is IncomingDeliveryMethod.FORWARD_MAILBOX
     assert not boxes["support@contoso.com"].routes_outgoing
 
 
-def test_load_data_reports_approval_required_and_pending(subject: Subject) -> None:
-    subject.crm.update_organization(requireapprovalforuseremail=True)
-    subject.crm.approve_mailbox("alice@contoso.com", Approval.PENDING_APPROVAL)
-    boxes = {b.address: b for b in subject.gateway.load_data()}
+def test_load_data_reports_approval_required_and_pending(target: Target) -> None:
+    target.crm.update_organization(requireapprovalforuseremail=True)
+    target.crm.approve_mailbox("alice@contoso.com", Approval.PENDING_APPROVAL)
+    boxes = {b.address: b for b in target.gateway.load_data()}
     assert boxes["alice@contoso.com"].approval_required and not boxes["alice@contoso.com"].approved
     assert boxes["bert@contoso.com"].approved
     assert not boxes["sales@contoso.com"].approval_required
 
 
-def test_a_disabled_service_account_is_rejected_permanently(subject: Subject) -> None:
-    subject.crm.set_user_disabled(subject.org.service.id)
+def test_a_disabled_service_account_is_rejected_permanently(target: Target) -> None:
+    target.crm.set_user_disabled(target.org.service.id)
     with pytest.raises(CrmPermanentError) as caught:
-        subject.gateway.load_data()
+        target.gateway.load_data()
     assert not caught.value.transient
     assert "svc-router" in str(caught.value) or "403" in str(caught.value)
