@@ -11,6 +11,7 @@ import sys
 import click
 
 from router.cli.context import AppContext
+from router.cli.crm import crm_group
 from router.errors import EXIT_CODES, RouterError
 from router.home import ENV_HOME, Home, default_home, resolve_home
 
@@ -47,3 +48,6 @@ def cli(ctx: click.Context, home: str | None) -> None:
 def main() -> None:
     """Console-script entry point."""
     sys.exit(cli.main(prog_name="email-router", standalone_mode=True))
+
+
+cli.add_command(crm_group)

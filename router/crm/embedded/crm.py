@@ -19,7 +19,7 @@ from sqlalchemy import Connection, RowMapping, false, func, or_, select
 from router.clock import Clock, SystemClock
 from router.crm.attempts import failure_note, status_after_failure
 from router.crm.codes import Approval, EmailStatus, ErrorCode, FilteringMethod
-from router.crm.embedded import admin, database, delivery, mailboxes, outgoing, rows, tracking
+from router.crm.embedded import admin, database, delivery, mailboxes, outgoing, records, rows, tracking
 from router.crm.embedded import organization as orgmod
 from router.crm.embedded.filtering import decide
 from router.crm.embedded.notes import add_note
@@ -151,6 +151,11 @@ class EmbeddedCrm:
         """Disable (or re-enable) a user."""
         with self.writing() as conn:
             admin.set_user_disabled(conn, self.now(), user_id, disabled)
+
+    def resolve(self, address: str) -> RecordRef | None:
+        """The record an e-mail address resolves to (user, contact, account, lead, queue), if any."""
+        with self.reading() as conn:
+            return records.resolve_address(conn, address)
 
     def create_draft(self, draft: outgoing.Draft, principal: str | None = None) -> str:
         """Compose a Draft e-mail; return its id."""

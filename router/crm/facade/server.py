@@ -96,8 +96,9 @@ class CrmFacade:
             )
         self._server = server
         # A short poll interval makes stop() prompt (serve_forever checks for shutdown at each poll).
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="crm-facade", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="crm-facade", daemon=True
+        )
         self._thread.start()
         return self
 
