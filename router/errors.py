@@ -72,8 +72,11 @@ class RouterError(Exception):
         self.item_id = item_id
 
     def __str__(self) -> str:
-        where = [f"{k}={v}" for k, v in (("file", self.path), ("mailbox", self.mailbox),
-                                           ("item", self.item_id)) if v]
+        where = [
+            f"{k}={v}"
+            for k, v in (("file", self.path), ("mailbox", self.mailbox), ("item", self.item_id))
+            if v
+        ]
         text = self.message + (f" [{', '.join(where)}]" if where else "")
         return f"{text}\n  hint: {self.hint}" if self.hint else text
 
@@ -151,8 +154,9 @@ class TransportError(RouterError):
 
     exit_code = 6
 
-    def __init__(self, message: str, *, back_off: float | None = None, code: str | None = None,
-                 **kwargs: str | None) -> None:
+    def __init__(
+        self, message: str, *, back_off: float | None = None, code: str | None = None, **kwargs: str | None
+    ) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.back_off = back_off
         self.code = code
@@ -189,8 +193,9 @@ class CrmError(RouterError):
 
     exit_code = 7
 
-    def __init__(self, message: str, *, back_off: float | None = None, code: str | None = None,
-                 **kwargs: str | None) -> None:
+    def __init__(
+        self, message: str, *, back_off: float | None = None, code: str | None = None, **kwargs: str | None
+    ) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.back_off = back_off
         self.code = code

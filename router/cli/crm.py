@@ -200,9 +200,14 @@ user_add.params.extend(_mailbox_options("customers"))
 @click.option("--enable", is_flag=True, help="Re-enable the user instead.")
 @click.pass_context
 def user_disable(ctx: click.Context, address: str, enable: bool) -> None:
-    """Disable (or re-enable) the user with e-mail ADDRESS."""
+    """Disable (or re-enable) the user with e-mail ADDRESS (or domain name)."""
     crm = open_crm(ctx)
-    ref = _record(crm, address, ("systemuser",))
+    ref = crm.find_user(address)
+    if ref is None:
+        raise UsageError(
+            f"no user has the e-mail address or domain name {address!r}",
+            hint="check the address, or add the user with `email-router crm user add`",
+        )
     crm.set_user_disabled(ref.id, not enable)
     click.echo(f"user {ref.name} {'enabled' if enable else 'disabled'}")
 

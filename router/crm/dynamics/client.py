@@ -17,7 +17,7 @@ from requests_ntlm import HttpNtlmAuth
 
 from router import __version__
 from router.clock import Clock
-from router.crm.dynamics.errors import RETRYABLE, error_for, retry_after, unreachable
+from router.crm.dynamics.errors import RETRYABLE, error_for, retry_after, unreachable, untrusted
 from router.crm.dynamics.oauth import BearerToken
 from router.crm.dynamics.settings import DynamicsSettings, NtlmCredentials
 from router.errors import CrmPermanentError
@@ -103,6 +103,8 @@ class WebApiClient:
                     verify=self.settings.verify,
                     allow_redirects=False,
                 )
+            except requests.exceptions.SSLError as exc:
+                raise untrusted(self.settings.base_url, exc) from exc
             except requests.RequestException as exc:
                 if attempt >= self.settings.max_retries:
                     raise unreachable(self.settings.base_url, exc) from exc

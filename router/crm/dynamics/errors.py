@@ -94,3 +94,12 @@ def unreachable(base_url: str, exc: requests.RequestException) -> CrmTransientEr
         f"cannot reach the CRM at {base_url}: {exc.__class__.__name__}: {exc}",
         hint="check the CRM URL, the network and that the CRM is running",
     )
+
+
+def untrusted(base_url: str, exc: requests.exceptions.SSLError) -> CrmPermanentError:
+    """The error for a TLS failure: retrying will not make the certificate trusted."""
+    return CrmPermanentError(
+        f"the TLS connection to the CRM at {base_url} failed: {exc}",
+        hint="the CRM's certificate is not trusted or does not match the host name: give the "
+        "CA bundle as the deployment's verify setting, or fix the certificate",
+    )

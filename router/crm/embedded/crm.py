@@ -157,6 +157,20 @@ class EmbeddedCrm:
         with self.reading() as conn:
             return records.resolve_address(conn, address)
 
+    def find_user(self, key: str) -> RecordRef | None:
+        """A user, enabled or disabled, by e-mail address or domain name."""
+        wanted = key.strip().lower()
+        with self.reading() as conn:
+            row = conn.execute(
+                select(systemuser.c.systemuserid, systemuser.c.fullname).where(
+                    or_(
+                        func.lower(systemuser.c.internalemailaddress) == wanted,
+                        func.lower(systemuser.c.domainname) == wanted,
+                    )
+                )
+            ).first()
+        return RecordRef("systemuser", row[0], row[1]) if row else None
+
     def create_draft(self, draft: outgoing.Draft, principal: str | None = None) -> str:
         """Compose a Draft e-mail; return its id."""
         with self.writing() as conn:
