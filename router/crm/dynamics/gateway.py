@@ -61,6 +61,7 @@ _EMAIL_COLUMNS = (
     "sender,_sendermailboxid_value,_regardingobjectid_value,_parentactivityid_value"
 )
 _CONCURRENCY_ATTEMPTS = 5
+_MAILBOXES_PER_QUERY = 20
 
 
 def _json_values(values: dict[str, object]) -> dict[str, object]:
@@ -145,7 +146,8 @@ class DynamicsGateway:
         answer = self.client.post(
             "BackgroundSendEmail", {"Query": query_expression("email", criteria, max_count)}
         )
-        claimed = [i for i in (self._claim(e) for e in answer.get("EntityCollection") or []) if i]
+        returned = (answer.get("EntityCollection") or [])[:max_count]
+        claimed = [i for i in (self._claim(e) for e in returned) if i]
         return tuple(self._outgoing(email_id) for email_id in claimed)
 
     def _claim(self, entity: JsonObject) -> str | None:
@@ -219,14 +221,19 @@ class DynamicsGateway:
         if not mailbox_ids:
             return ()
         cutoff = odata.timestamp(self.clock.now() - sending_status_delay)
-        condition = (
-            f"statuscode eq {int(EmailStatus.SENDING)} and "
-            f"{odata.any_equal('_sendermailboxid_value', mailbox_ids)} and "
-            f"(deliverylastattemptedon eq null or deliverylastattemptedon lt {cutoff})"
-        )
-        stuck = self.client.get_all(
-            "emails?" + odata.query_string({"$select": "activityid", "$filter": condition})
-        )
+        stuck: list[JsonObject] = []
+        # A filter naming many mailboxes would outgrow the server's URL limit (IIS: 2048 characters of
+        # query string by default), so the mailboxes are asked about in groups.
+        for start in range(0, len(mailbox_ids), _MAILBOXES_PER_QUERY):
+            group = mailbox_ids[start : start + _MAILBOXES_PER_QUERY]
+            condition = (
+                f"statuscode eq {int(EmailStatus.SENDING)} and "
+                f"{odata.any_equal('_sendermailboxid_value', group)} and "
+                f"(deliverylastattemptedon eq null or deliverylastattemptedon lt {cutoff})"
+            )
+            stuck += self.client.get_all(
+                "emails?" + odata.query_string({"$select": "activityid", "$filter": condition})
+            )
         released = []
         for row in stuck:
             try:

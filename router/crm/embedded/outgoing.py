@@ -171,17 +171,22 @@ def _check_parties(org: OrgSettings, email_id: str, parties: Sequence[RowMapping
         )
 
 
-def claim(conn: Connection, now: datetime, query: Node, top: int) -> list[str]:
-    """BackgroundSendEmail: move up to ``top`` Pending Send e-mails matching ``query`` to Sending."""
-    pending = and_(email.c.statuscode == int(EmailStatus.PENDING_SEND), email.c.directioncode == true())
-    ids = list(
+def pending(conn: Connection, query: Node, top: int) -> list[str]:
+    """The ids of up to ``top`` outgoing Pending Send e-mails matching ``query``, oldest first."""
+    waiting = and_(email.c.statuscode == int(EmailStatus.PENDING_SEND), email.c.directioncode == true())
+    return list(
         conn.execute(
             select(email.c.activityid)
-            .where(pending, compile_node(email, query))
+            .where(waiting, compile_node(email, query))
             .order_by(email.c.createdon, rows.rowid(email))
             .limit(max(top, 0))
         ).scalars()
     )
+
+
+def claim(conn: Connection, now: datetime, query: Node, top: int) -> list[str]:
+    """BackgroundSendEmail: move up to ``top`` Pending Send e-mails matching ``query`` to Sending."""
+    ids = pending(conn, query, top)
     for email_id in ids:
         rows.update(conn, email, email_id, claim_values(now), now)
     return ids

@@ -7,6 +7,8 @@ caller, 412 for a version mismatch, 503 (with Retry-After) when the database is 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from router.crm.codes import ErrorCode
 from router.crm.embedded.crm import EmbeddedCrm
 from router.crm.embedded.rows import invalid
@@ -51,17 +53,29 @@ def error_reply(exc: CrmError) -> Reply:
     return Reply(status, {"error": {"code": code, "message": exc.message}}, headers)
 
 
-def dispatch(crm: EmbeddedCrm, request: Request) -> Reply:
+@dataclass(frozen=True)
+class Behaviour:
+    """Choices where Dynamics' behaviour is undocumented, so the facade can emulate either answer."""
+
+    #: Whether BackgroundSendEmail moves the e-mails it returns to Sending itself.
+    background_send_claims: bool = True
+
+
+#: What Dynamics is believed to do (the reference notes, §3.7 of the router notes, leave it open).
+DEFAULT_BEHAVIOUR = Behaviour()
+
+
+def dispatch(crm: EmbeddedCrm, request: Request, behaviour: Behaviour = DEFAULT_BEHAVIOUR) -> Reply:
     """Serve ``request`` for an enabled CRM user; CRM errors are returned as error replies, never raised."""
     try:
         with crm.reading() as conn:
             crm.authorize(conn, request.principal)
-        return _route(crm, request)
+        return _route(crm, request, behaviour)
     except CrmError as exc:
         return error_reply(exc)
 
 
-def _route(crm: EmbeddedCrm, request: Request) -> Reply:
+def _route(crm: EmbeddedCrm, request: Request, behaviour: Behaviour) -> Reply:
     if not request.segments or request.segments == ("",):
         return _service_document(request)
     first = parse_segment(request.segments[0])
@@ -75,6 +89,8 @@ def _route(crm: EmbeddedCrm, request: Request) -> Reply:
     if first.name in operations.UNBOUND_ACTIONS and len(request.segments) == 1:
         if request.method != "POST":
             raise method_not_allowed(request.method, first.name)
+        if first.name == "BackgroundSendEmail":
+            return operations.background_send(crm, request, claims=behaviour.background_send_claims)
         return operations.UNBOUND_ACTIONS[first.name](crm, request)
     entity_set = BY_NAME.get(first.name)
     if entity_set is None:

@@ -106,7 +106,7 @@ class FacadeHandler(BaseHTTPRequestHandler):
             body=body,
             principal=principal,
         )
-        self._send(dispatch(facade.crm, request))
+        self._send(dispatch(facade.crm, request, facade.behaviour))
 
     def _discard(self, length: int) -> None:
         # Read the refused body so the client sees the 413 rather than a reset connection; past

@@ -155,8 +155,8 @@ def deliver_incoming(crm: EmbeddedCrm, request: Request) -> Reply:
     return Reply(200, {"@odata.context": f"{request.base_url}$metadata#emails/$entity", **body})
 
 
-def background_send(crm: EmbeddedCrm, request: Request) -> Reply:
-    """POST BackgroundSendEmail {Query}: claims the matching Pending Send e-mails (they become Sending)."""
+def background_send(crm: EmbeddedCrm, request: Request, *, claims: bool = True) -> Reply:
+    """POST BackgroundSendEmail {Query}: the matching Pending Send e-mails, moved to Sending if ``claims``."""
     query = request.json().get("Query")
     if not isinstance(query, Mapping):
         raise invalid(
@@ -169,7 +169,7 @@ def background_send(crm: EmbeddedCrm, request: Request) -> Reply:
             f"BackgroundSendEmail queries e-mails, not {parsed.entity_name!r}", hint="EntityName: email"
         )
     top = min(parsed.top or MAX_PAGE, MAX_PAGE)
-    claimed = crm.background_send_email(request.principal, parsed.node, top)
+    claimed = crm.background_send_email(request.principal, parsed.node, top, claim=claims)
     prefer = Prefer.parse(request.headers.get("Prefer"))
     with crm.reading() as conn:
         entities = [

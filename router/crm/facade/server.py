@@ -15,6 +15,7 @@ from typing import Any
 
 from router.crm.embedded.crm import EmbeddedCrm
 from router.crm.facade.auth import Authenticator, FacadeCredentials
+from router.crm.facade.dispatch import DEFAULT_BEHAVIOUR, Behaviour
 from router.crm.facade.faults import FaultPlan
 from router.crm.facade.handler import FacadeHandler
 from router.errors import SimulatorError
@@ -69,8 +70,10 @@ class CrmFacade:
         port: int = 0,
         ssl_context: ssl.SSLContext | None = None,
         max_request_bytes: int = MAX_REQUEST_BYTES,
+        behaviour: Behaviour = DEFAULT_BEHAVIOUR,
     ) -> None:
         self.crm = crm
+        self.behaviour = behaviour
         self.authenticator = Authenticator(credentials, crm.clock)
         self.faults = FaultPlan()
         self.max_request_bytes = max_request_bytes

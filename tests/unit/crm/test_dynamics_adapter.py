@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -22,7 +23,7 @@ from router.clock import FrozenClock
 from router.crm.codes import EmailStatus
 from router.crm.dynamics import DynamicsGateway, DynamicsSettings, NtlmCredentials, OAuthCredentials
 from router.crm.embedded import EmbeddedCrm
-from router.crm.facade import CrmFacade
+from router.crm.facade import Behaviour, CrmFacade
 from router.errors import ConfigError, CrmPermanentError, CrmRecordNotFoundError, CrmTransientError
 from tests.support.crm import (
     SERVICE_ACCOUNT,
@@ -268,3 +269,61 @@ def test_ntlm_over_https_with_a_pinned_certificate(
             untrusting.who_am_i()
         untrusting.close()
     assert "CA bundle" in caught.value.hint
+
+
+def test_when_the_crm_does_not_claim_the_adapter_claims_with_if_match(
+    embedded_crm: EmbeddedCrm, crm_org: Organisation, crm_clock: FrozenClock
+) -> None:
+    pending = set()
+    for n in range(10):
+        email_id = draft_email(embedded_crm, crm_org.alice, "carol@fabrikam.com", subject=f"n{n}")
+        embedded_crm.send_email(None, email_id)
+        pending.add(email_id)
+    behaviour = Behaviour(background_send_claims=False)
+    with CrmFacade(embedded_crm, credentials=facade_credentials(), behaviour=behaviour) as facade:
+        workers = [_gateway(ntlm_settings(facade), crm_clock) for _ in range(2)]
+        claimed: list[list[str]] = [[], []]
+        barrier = threading.Barrier(2)
+
+        def work(index: int) -> None:
+            barrier.wait()
+            while batch := workers[index].background_send(crm_org.mailbox_ids, 3):
+                claimed[index] += [e.email_id for e in batch]
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for worker in workers:
+            worker.close()
+    together = claimed[0] + claimed[1]
+    assert len(together) == len(set(together)) and set(together) == pending
+    assert {embedded_crm.email(i).row["statuscode"] for i in pending} == {EmailStatus.SENDING}
+
+
+def test_load_data_follows_next_links(
+    crm_facade: CrmFacade, crm_clock: FrozenClock, crm_org: Organisation
+) -> None:
+    gateway = _gateway(ntlm_settings(crm_facade, page_size=1), crm_clock)
+    try:
+        boxes = gateway.load_data()
+    finally:
+        gateway.close()
+    assert [b.mailbox_id for b in boxes] == list(crm_org.mailboxes.values())
+
+
+def test_stuck_sending_is_found_across_many_mailboxes(
+    dynamics_gateway: DynamicsGateway,
+    embedded_crm: EmbeddedCrm,
+    crm_org: Organisation,
+    crm_clock: FrozenClock,
+) -> None:
+    email_id = draft_email(embedded_crm, crm_org.sales, "carol@fabrikam.com")
+    embedded_crm.send_email(None, email_id)
+    dynamics_gateway.background_send(crm_org.mailbox_ids, 5)
+    crm_clock.advance(3600)
+    others = [str(uuid.UUID(int=n)) for n in range(1, 45)]
+    assert dynamics_gateway.release_stuck_sending([*others, crm_org.mailbox("sales@contoso.com")]) == (
+        email_id,
+    )
