@@ -235,18 +235,10 @@ class EmbeddedCrm:
 
     # Outgoing -----------------------------------------------------------------------------------------
 
-    def background_send_email(
-        self, principal: str | None, query: Node, top: int, *, claim: bool = True
-    ) -> list[str]:
-        """BackgroundSendEmail: the Pending Send e-mails matching ``query``, claimed (moved to Sending).
-
-        With ``claim=False`` they are only returned, as a CRM whose BackgroundSendEmail leaves the claim to
-        the caller would (whether Dynamics' does is undocumented; the facade can emulate either).
-        """
+    def background_send_email(self, principal: str | None, query: Node, top: int) -> list[str]:
+        """BackgroundSendEmail: claim (move to Sending) the Pending Send e-mails matching ``query``."""
         with self.writing() as conn:
             self.authorize(conn, principal)
-            if not claim:
-                return outgoing.pending(conn, query, top)
             return outgoing.claim(conn, self.now(), query, top)
 
     def send_email(

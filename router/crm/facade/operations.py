@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from router.crm.codes import Importance
-from router.crm.embedded import rows
+from router.crm.embedded import outgoing, rows
 from router.crm.embedded.crm import EmbeddedCrm
 from router.crm.embedded.rows import invalid
 from router.crm.embedded.schema import email
@@ -169,9 +169,15 @@ def background_send(crm: EmbeddedCrm, request: Request, *, claims: bool = True) 
             f"BackgroundSendEmail queries e-mails, not {parsed.entity_name!r}", hint="EntityName: email"
         )
     top = min(parsed.top or MAX_PAGE, MAX_PAGE)
-    claimed = crm.background_send_email(request.principal, parsed.node, top, claim=claims)
     prefer = Prefer.parse(request.headers.get("Prefer"))
-    with crm.reading() as conn:
+    # The rows are read in the transaction that selected (and claimed) them, so the answer shows them as
+    # they were handed out, never as another caller changed them a moment later.
+    with crm.writing() as conn:
+        crm.authorize(conn, request.principal)
+        if claims:
+            claimed = outgoing.claim(conn, crm.now(), parsed.node, top)
+        else:
+            claimed = outgoing.pending(conn, parsed.node, top)
         entities = [
             row_json(conn, BY_NAME["emails"], rows.require(conn, email, i), select=None, prefer=prefer)
             for i in claimed
