@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from router.crm.dynamics.odata import timestamp
-from router.crm.query import Condition, Filter, Node, Value
+from router.crm.query import Condition, Filter, Value
 
 QUERY_EXPRESSION = "Microsoft.Dynamics.CRM.QueryExpression"
 
@@ -63,6 +63,3 @@ def _is_guid(text: str) -> bool:
     except ValueError:
         return False
     return len(text) == 36
-
-
-__all__ = ["Node", "query_expression"]

@@ -54,10 +54,10 @@ class EmbeddedGateway:
         return DeliverResult(
             email_id=delivered.email_id,
             created_new=delivered.created_new,
-            correlation_method=_correlation(view.row["correlationmethod"]),
+            correlation_method=CorrelationMethod(view.row["correlationmethod"]),
             regarding=view.regarding,
             parent_email_id=view.row["parentactivityid"],
-            notifications=_notification(view.row["notifications"]),
+            notifications=Notification(view.row["notifications"]),
         )
 
     def background_send(
@@ -115,11 +115,3 @@ class EmbeddedGateway:
     def close(self) -> None:
         if self._owns_crm:
             self.crm.close()
-
-
-def _correlation(value: int) -> CorrelationMethod:
-    return CorrelationMethod(value)
-
-
-def _notification(value: int) -> Notification:
-    return Notification(value)
