@@ -20,7 +20,7 @@ are CRM decisions (a filtered message, a duplicate) are values, never exceptions
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -253,7 +253,6 @@ class MailboxTestResult:
     incoming: MailboxTestStatus
     outgoing: MailboxTestStatus
     completed_on: datetime
-    details: tuple[str, ...] = field(default=())
 
 
 class CrmGateway(Protocol):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from router.clock import Clock, SystemClock
 from router.crm.attempts import failure_note, status_after_failure
@@ -33,6 +33,7 @@ from router.crm.gateway import (
     AttemptResult,
     CallerIdentity,
     CheckResult,
+    CrmGateway,
     DeliverResult,
     IncomingEmail,
     MailboxInfo,
@@ -403,3 +404,8 @@ def _deliver_body(msg: IncomingMessage) -> dict[str, Any]:
     if extra is not None:
         body["ExtraProperties"] = extra
     return body
+
+
+if TYPE_CHECKING:
+    # mypy proves here that the class satisfies the contract.
+    _CONFORMS: type[CrmGateway] = DynamicsGateway

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from router.crm.codes import CorrelationMethod, Notification
 from router.crm.embedded.crm import EmbeddedCrm
@@ -20,6 +21,7 @@ from router.crm.gateway import (
     AttemptResult,
     CallerIdentity,
     CheckResult,
+    CrmGateway,
     DeliverResult,
     IncomingEmail,
     MailboxInfo,
@@ -115,3 +117,8 @@ class EmbeddedGateway:
     def close(self) -> None:
         if self._owns_crm:
             self.crm.close()
+
+
+if TYPE_CHECKING:
+    # mypy proves here that the class satisfies the contract.
+    _CONFORMS: type[CrmGateway] = EmbeddedGateway
