@@ -97,7 +97,8 @@ def crm(
 ) -> None:
     """Serve the Dynamics Web API over the embedded CRM until interrupted."""
     app = ctx.find_object(AppContext)
-    path = Path(db) if db else (app.home.crm_db if app else None)
+    chosen = db or ctx.find_root().meta.get("crm_db")
+    path = Path(chosen) if chosen else (app.home.crm_db if app else None)
     if path is None:
         raise UsageError("no CRM database given", hint="pass --db")
     credentials = _credentials(account, client_id, anonymous_as)
