@@ -31,7 +31,9 @@ Outcomes (skip, defer, reject, quarantine) are values, never exceptions.
     │       └── ItemNotFoundError             the item is gone from the server; the mailbox goes on
     ├── CrmError                     exit 7   talking to the CRM
     │   ├── CrmTransientError                 unreachable, 429 / 503, deadlocks
-    │   └── CrmPermanentError                 caller rejected, bad request, missing record
+    │   │   └── CrmConcurrencyError           the record changed since it was read (412): re-read
+    │   └── CrmPermanentError                 caller rejected, bad request, payload too large
+    │       └── CrmRecordNotFoundError        the record is gone (404): skip it
     ├── MessageError                 exit 8   one message could not be parsed or rendered
     ├── LegacyImportError            exit 9   a legacy E-mail Router file could not be read
     └── SimulatorError               exit 10  the EWS / CRM simulator was misused
@@ -73,8 +75,11 @@ class RouterError(Exception):
         self.item_id = item_id
 
     def __str__(self) -> str:
-        where = [f"{k}={v}" for k, v in (("file", self.path), ("mailbox", self.mailbox),
-                                           ("item", self.item_id)) if v]
+        where = [
+            f"{k}={v}"
+            for k, v in (("file", self.path), ("mailbox", self.mailbox), ("item", self.item_id))
+            if v
+        ]
         text = self.message + (f" [{', '.join(where)}]" if where else "")
         return f"{text}\n  hint: {self.hint}" if self.hint else text
 
@@ -156,8 +161,9 @@ class TransportError(RouterError):
 
     exit_code = 6
 
-    def __init__(self, message: str, *, back_off: float | None = None, code: str | None = None,
-                 **kwargs: str | None) -> None:
+    def __init__(
+        self, message: str, *, back_off: float | None = None, code: str | None = None, **kwargs: str | None
+    ) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.back_off = back_off
         self.code = code
@@ -213,8 +219,9 @@ class CrmError(RouterError):
 
     exit_code = 7
 
-    def __init__(self, message: str, *, back_off: float | None = None, code: str | None = None,
-                 **kwargs: str | None) -> None:
+    def __init__(
+        self, message: str, *, back_off: float | None = None, code: str | None = None, **kwargs: str | None
+    ) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.back_off = back_off
         self.code = code
@@ -226,8 +233,16 @@ class CrmTransientError(CrmError):
     transient = True
 
 
+class CrmConcurrencyError(CrmTransientError):
+    """The record changed since it was read (HTTP 412 on If-Match); re-read it and try again."""
+
+
 class CrmPermanentError(CrmError):
     """The CRM rejected the caller or the request; retrying will not help."""
+
+
+class CrmRecordNotFoundError(CrmPermanentError):
+    """The record the request names does not exist (any more); the caller may skip it."""
 
 
 class MessageError(RouterError):

@@ -1,0 +1,1 @@
+"""The CRM side of the router: the ``CrmGateway`` contract and its embedded and Dynamics implementations."""

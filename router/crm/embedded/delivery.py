@@ -1,0 +1,232 @@
+"""DeliverIncomingEmail: turn an accepted message into a Received e-mail activity, exactly once.
+
+Idempotent by Message-ID: when the message is already tracked (delivered before, or through another
+recipient's mailbox) the existing activity is returned, and recipients it did not list yet are added as
+parties, never a second activity. A new activity gets its parties resolved, its correlation and regarding
+record, its attachments within the organisation's size limit, and notes for what could not be kept.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, func, select
+
+from router.crm.addresses import from_wire, normalize
+from router.crm.codes import CorrelationMethod, EmailStatus, Notification, ParticipationType
+from router.crm.embedded import rows
+from router.crm.embedded.correlation import canonical_conversation_index
+from router.crm.embedded.filtering import Decision, decide, sender_address
+from router.crm.embedded.notes import add_note
+from router.crm.embedded.organization import OrgSettings
+from router.crm.embedded.records import resolve_address
+from router.crm.embedded.schema import activitymimeattachment, activityparty, email, mailbox
+from router.crm.gateway import Attachment, RecordRef
+from router.crm.messages import IncomingMessage
+
+#: Dynamics' limit on ``email.description`` (characters).
+DESCRIPTION_MAX = 1_073_741_823
+SUBJECT_MAX = 800
+RECIPIENTS_MAX = 500
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """The activity id and whether this call created it."""
+
+    email_id: str
+    created_new: bool
+
+
+def deliver(
+    conn: Connection,
+    org: OrgSettings,
+    now: datetime,
+    msg: IncomingMessage,
+    *,
+    max_description: int = DESCRIPTION_MAX,
+    validate: bool = False,
+) -> Delivered:
+    """Create the Received activity for ``msg`` (or return the one already tracked)."""
+    existing = conn.execute(
+        select(email.c.activityid)
+        .where(func.lower(email.c.messageid) == msg.message_id.lower())
+        .order_by(email.c.createdon, rows.rowid(email))
+        .limit(1)
+    ).scalar()
+    if existing is not None:
+        _add_missing_recipients(conn, now, existing, msg)
+        return Delivered(existing, False)
+    decision = decide(conn, org, msg)
+    if validate and not decision.should_deliver:
+        raise rows.invalid(
+            f"the e-mail {msg.message_id} was not accepted ({decision.reason.name})",
+            hint="call CheckIncomingEmail first",
+            item_id=msg.message_id,
+        )
+    email_id = _insert_email(conn, org, now, msg, decision, max_description)
+    _add_parties(conn, now, email_id, msg)
+    _store_attachments(conn, org, now, email_id, msg.attachments)
+    return Delivered(email_id, True)
+
+
+def _insert_email(
+    conn: Connection,
+    org: OrgSettings,
+    now: datetime,
+    msg: IncomingMessage,
+    decision: Decision,
+    limit: int,
+) -> str:
+    correlation = decision.correlation
+    parent = correlation.parent if correlation else None
+    body, truncated = (msg.body[:limit], True) if len(msg.body) > limit else (msg.body, False)
+    receiving = decision.accepting.mailbox_id if decision.accepting else _receiving_mailbox(conn, msg)
+    sender = decision.sender or resolve_address(conn, sender_address(msg))
+    email_id = rows.insert(
+        conn,
+        email,
+        {
+            "subject": msg.subject[:SUBJECT_MAX],
+            "description": body,
+            "statecode": int(EmailStatus.RECEIVED.state),
+            "statuscode": int(EmailStatus.RECEIVED),
+            "directioncode": False,
+            "messageid": msg.message_id,
+            "inreplyto": msg.in_reply_to,
+            "conversationindex": canonical_conversation_index(msg.conversation_index),
+            "sender": msg.sender,
+            "torecipients": msg.to[:RECIPIENTS_MAX],
+            "submittedby": msg.submitted_by,
+            "deliveryprioritycode": int(msg.importance),
+            "actualend": msg.received_on,
+            "correlationmethod": int(correlation.method if correlation else CorrelationMethod.NONE),
+            "parentactivityid": parent["activityid"] if parent else None,
+            "correlatedactivityid": parent["activityid"] if parent else None,
+            "regardingobjectid": parent["regardingobjectid"] if parent else None,
+            "regardingobjecttypecode": parent["regardingobjecttypecode"] if parent else None,
+            "receivingmailboxid": receiving,
+            "acceptingentityid": decision.accepting.owner.id if decision.accepting else None,
+            "acceptingentitytypecode": decision.accepting.owner.logical_name if decision.accepting else None,
+            "emailsender": sender.id if sender else None,
+            "emailsendertypecode": sender.logical_name if sender else None,
+            "notifications": int(Notification.BODY_TRUNCATED if truncated else Notification.NONE),
+        },
+        now,
+    )
+    if truncated:
+        add_note(
+            conn,
+            now,
+            email_id,
+            "Body truncated",
+            f"The body had {len(msg.body)} characters; only the first {limit} were kept.",
+        )
+    return email_id
+
+
+def _receiving_mailbox(conn: Connection, msg: IncomingMessage) -> str | None:
+    addresses = [normalize(a) for a in (*from_wire(msg.bcc), *from_wire(msg.to), *from_wire(msg.cc))]
+    if not addresses:
+        return None
+    return conn.execute(
+        select(mailbox.c.mailboxid).where(func.lower(mailbox.c.emailaddress).in_(addresses)).limit(1)
+    ).scalar()
+
+
+def _add_parties(conn: Connection, now: datetime, email_id: str, msg: IncomingMessage) -> None:
+    sender = sender_address(msg)
+    if sender:
+        add_party(conn, now, email_id, ParticipationType.SENDER, sender)
+    for mask, text in (
+        (ParticipationType.TO_RECIPIENT, msg.to),
+        (ParticipationType.CC_RECIPIENT, msg.cc),
+        (ParticipationType.BCC_RECIPIENT, msg.bcc),
+    ):
+        for address in from_wire(text):
+            add_party(conn, now, email_id, mask, address)
+
+
+def add_party(
+    conn: Connection,
+    now: datetime,
+    email_id: str,
+    mask: ParticipationType,
+    address: str,
+    record: RecordRef | None = None,
+) -> None:
+    """Add one party, resolving ``address`` to a record unless ``record`` is given (unresolved if none)."""
+    ref = record or resolve_address(conn, address)
+    rows.insert(
+        conn,
+        activityparty,
+        {
+            "activityid": email_id,
+            "participationtypemask": int(mask),
+            "addressused": address,
+            "partyid": ref.id if ref else None,
+            "partyobjecttypecode": ref.logical_name if ref else None,
+        },
+        now,
+    )
+
+
+def _add_missing_recipients(conn: Connection, now: datetime, email_id: str, msg: IncomingMessage) -> None:
+    known = {
+        normalize(a or "")
+        for a in conn.execute(
+            select(activityparty.c.addressused).where(activityparty.c.activityid == email_id)
+        ).scalars()
+    }
+    for address in from_wire(msg.bcc):
+        if normalize(address) not in known:
+            add_party(conn, now, email_id, ParticipationType.BCC_RECIPIENT, address)
+            known.add(normalize(address))
+
+
+def _store_attachments(
+    conn: Connection,
+    org: OrgSettings,
+    now: datetime,
+    email_id: str,
+    attachments: tuple[Attachment, ...],
+) -> None:
+    kept, dropped = 0, []
+    for number, item in enumerate(attachments, start=1):
+        if item.size > org.max_upload_size:
+            dropped.append(f"{item.filename or f'attachment {number}'} ({item.size} bytes)")
+            continue
+        store_attachment(conn, now, email_id, item, number)
+        kept += 1
+    values: dict[str, object] = {"attachmentcount": kept}
+    if dropped:
+        values["notifications"] = int(Notification.ATTACHMENTS_NOT_SAVED)
+        add_note(
+            conn,
+            now,
+            email_id,
+            "Attachments not saved",
+            f"Larger than the limit of {org.max_upload_size} bytes: {', '.join(dropped)}.",
+        )
+    rows.update(conn, email, email_id, values, now)
+
+
+def store_attachment(conn: Connection, now: datetime, email_id: str, item: Attachment, number: int) -> str:
+    """Store one attachment of ``email_id`` (body as Base64, as Dynamics keeps it)."""
+    return rows.insert(
+        conn,
+        activitymimeattachment,
+        {
+            "objectid": email_id,
+            "objecttypecode": "email",
+            "filename": item.filename or f"attachment{number}",
+            "mimetype": item.mime_type or "application/octet-stream",
+            "body": base64.b64encode(item.content).decode("ascii"),
+            "filesize": item.size,
+            "attachmentcontentid": item.content_id,
+            "attachmentnumber": number,
+        },
+        now,
+    )

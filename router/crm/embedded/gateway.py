@@ -1,0 +1,124 @@
+"""``EmbeddedGateway``: the ``CrmGateway`` contract served in process by the embedded CRM.
+
+It turns contract values into the same message parameters a real CRM receives over the Web API
+(``router.crm.messages``) and builds the BackgroundSendEmail query the Dynamics adapter sends, so the
+embedded CRM makes its decisions from exactly what Dynamics would see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from router.crm.codes import CorrelationMethod, Notification
+from router.crm.embedded.crm import EmbeddedCrm
+from router.crm.embedded.views import outgoing_email
+from router.crm.gateway import (
+    MAXIMUM_DELIVERY_ATTEMPTS,
+    PENDING_STATUS_DELAY,
+    SENDING_STATUS_DELAY,
+    AttemptResult,
+    CallerIdentity,
+    CheckResult,
+    CrmGateway,
+    DeliverResult,
+    IncomingEmail,
+    MailboxInfo,
+    MailboxTestResult,
+    OutgoingEmail,
+    SendResult,
+)
+from router.crm.messages import incoming_message
+from router.crm.outgoing_query import pending_send_query
+
+
+class EmbeddedGateway:
+    """The contract over an ``EmbeddedCrm``, acting as the user ``principal`` (a domain name)."""
+
+    def __init__(self, crm: EmbeddedCrm, principal: str, *, owns_crm: bool = False) -> None:
+        self.crm = crm
+        self.principal = principal
+        self._owns_crm = owns_crm
+
+    def who_am_i(self) -> CallerIdentity:
+        return self.crm.who_am_i(self.principal)
+
+    def load_data(self) -> tuple[MailboxInfo, ...]:
+        return tuple(self.crm.load_mailboxes(self.principal))
+
+    def check_incoming(self, email: IncomingEmail) -> CheckResult:
+        return self.crm.check_incoming_email(self.principal, incoming_message(email))
+
+    def deliver_incoming(self, email: IncomingEmail) -> DeliverResult:
+        delivered = self.crm.deliver_incoming_email(self.principal, incoming_message(email))
+        view = self.crm.email(delivered.email_id)
+        return DeliverResult(
+            email_id=delivered.email_id,
+            created_new=delivered.created_new,
+            correlation_method=CorrelationMethod(view.row["correlationmethod"]),
+            regarding=view.regarding,
+            parent_email_id=view.row["parentactivityid"],
+            notifications=Notification(view.row["notifications"]),
+        )
+
+    def background_send(
+        self,
+        mailbox_ids: Sequence[str],
+        max_count: int,
+        *,
+        pending_status_delay: timedelta = PENDING_STATUS_DELAY,
+    ) -> tuple[OutgoingEmail, ...]:
+        if not mailbox_ids or max_count <= 0:
+            return ()
+        query = pending_send_query(mailbox_ids, self.crm.now() - pending_status_delay)
+        claimed = self.crm.background_send_email(self.principal, query, max_count)
+        return tuple(outgoing_email(self.crm.email(email_id)) for email_id in claimed)
+
+    def mark_sent(self, email_id: str, message_id: str, sent_on: datetime) -> None:
+        self.crm.mark_sent(self.principal, email_id, message_id, sent_on)
+
+    def record_failed_attempt(
+        self, email_id: str, reason: str, *, permanent: bool, max_attempts: int = MAXIMUM_DELIVERY_ATTEMPTS
+    ) -> AttemptResult:
+        return self.crm.record_failed_attempt(
+            self.principal, email_id, reason, permanent=permanent, max_attempts=max_attempts
+        )
+
+    def release_stuck_sending(
+        self, mailbox_ids: Sequence[str], sending_status_delay: timedelta = SENDING_STATUS_DELAY
+    ) -> tuple[str, ...]:
+        if not mailbox_ids:
+            return ()
+        cutoff = self.crm.now() - sending_status_delay
+        return tuple(self.crm.release_stuck_sending(self.principal, mailbox_ids, cutoff))
+
+    def send_email(
+        self, email_id: str, *, tracking_token: str | None = None, issue_send: bool = True
+    ) -> SendResult:
+        return self.crm.send_email(
+            self.principal, email_id, issue_send=issue_send, tracking_token=tracking_token
+        )
+
+    def get_tracking_token(self, subject: str = "") -> str:
+        return self.crm.get_tracking_token_email(self.principal, subject)
+
+    def record_mailbox_test(self, result: MailboxTestResult) -> None:
+        self.crm.record_mailbox_test(self.principal, result)
+
+    def record_mailbox_error(
+        self, mailbox_id: str, message: str, *, occurred_on: datetime, code: int | None = None
+    ) -> None:
+        self.crm.record_mailbox_error(self.principal, mailbox_id, message, occurred_on, code)
+
+    def clear_mailbox_error(self, mailbox_id: str) -> None:
+        self.crm.clear_mailbox_error(self.principal, mailbox_id)
+
+    def close(self) -> None:
+        if self._owns_crm:
+            self.crm.close()
+
+
+if TYPE_CHECKING:
+    # mypy proves here that the class satisfies the contract.
+    _CONFORMS: type[CrmGateway] = EmbeddedGateway

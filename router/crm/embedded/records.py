@@ -1,0 +1,98 @@
+"""The e-mail-enabled record types of the embedded CRM, in Dynamics' party-resolution order.
+
+``RECORD_TYPES`` says for each type its table, display-name column, e-mail columns and how to tell
+an active row; party resolution, the CLI and the facade all read it from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Connection, Table, false, func, or_, select
+
+from router.crm.embedded.rows import key_column, rowid
+from router.crm.embedded.schema import account, contact, email, lead, queue, systemuser
+from router.crm.gateway import RecordRef
+
+
+@dataclass(frozen=True)
+class RecordType:
+    """How one e-mail-enabled table is searched and shown."""
+
+    logical_name: str
+    table: Table
+    name_column: str
+    email_columns: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        """The primary-key column."""
+        return key_column(self.table)
+
+    def active(self) -> ColumnElement[bool]:
+        """The condition an active (enabled) row meets."""
+        if self.table is systemuser:
+            return systemuser.c.isdisabled == false()
+        return self.table.c.statecode == 0
+
+
+_EMAILS = ("emailaddress1", "emailaddress2", "emailaddress3")
+
+#: Dynamics resolves an address to the first match in this order: user, contact, account, lead, queue.
+RECORD_TYPES: tuple[RecordType, ...] = (
+    RecordType("systemuser", systemuser, "fullname", ("internalemailaddress",)),
+    RecordType("contact", contact, "fullname", _EMAILS),
+    RecordType("account", account, "name", _EMAILS),
+    RecordType("lead", lead, "fullname", _EMAILS),
+    RecordType("queue", queue, "name", ("emailaddress",)),
+)
+
+BY_NAME = {t.logical_name: t for t in RECORD_TYPES}
+
+#: Records that count as internal senders for ``ignoreinternalemail``.
+INTERNAL_TYPES = frozenset({"systemuser", "queue"})
+#: Records whose mail the "leads, contacts and accounts" filter accepts.
+CUSTOMER_TYPES = frozenset({"contact", "account", "lead"})
+
+
+def record_type(logical_name: str) -> RecordType:
+    """Return the record type called ``logical_name`` or raise KeyError naming the known ones."""
+    try:
+        return BY_NAME[logical_name]
+    except KeyError:
+        raise KeyError(f"unknown record type {logical_name!r}; known: {', '.join(BY_NAME)}") from None
+
+
+def resolve_address(conn: Connection, address: str) -> RecordRef | None:
+    """Return the first active record whose e-mail address is ``address``, in resolution order."""
+    wanted = address.strip().lower()
+    if not wanted:
+        return None
+    for kind in RECORD_TYPES:
+        table = kind.table
+        matches = or_(*(func.lower(table.c[c]) == wanted for c in kind.email_columns))
+        row = conn.execute(
+            select(table.c[kind.key], table.c[kind.name_column])
+            .where(matches, kind.active())
+            .order_by(table.c.createdon, rowid(table))
+            .limit(1)
+        ).first()
+        if row is not None:
+            return RecordRef(kind.logical_name, row[0], row[1] or "")
+    return None
+
+
+def describe(conn: Connection, logical_name: str | None, record_id: str | None) -> RecordRef | None:
+    """Return a RecordRef with the display name of ``logical_name``/``record_id``, or None."""
+    if not logical_name or not record_id:
+        return None
+    if logical_name == "email":
+        subject = conn.execute(select(email.c.subject).where(email.c.activityid == record_id)).scalar()
+        return RecordRef("email", record_id, subject or "")
+    kind = BY_NAME.get(logical_name)
+    if kind is None:
+        return RecordRef(logical_name, record_id)
+    name = conn.execute(
+        select(kind.table.c[kind.name_column]).where(kind.table.c[kind.key] == record_id)
+    ).scalar()
+    return RecordRef(logical_name, record_id, name or "")

@@ -1,0 +1,92 @@
+"""Read models of the embedded CRM: one e-mail with everything attached to it, and its outgoing form."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, RowMapping, select
+
+from router.crm.codes import Importance, ParticipationType
+from router.crm.embedded import rows
+from router.crm.embedded.records import describe
+from router.crm.embedded.schema import activitymimeattachment, activityparty, annotation, email
+from router.crm.gateway import Attachment, OutgoingEmail, Party, RecordRef, reply_headers
+
+
+@dataclass(frozen=True)
+class EmailView:
+    """An e-mail row with its parties, attachments, notes, regarding record and parent e-mail."""
+
+    row: RowMapping
+    parties: tuple[tuple[ParticipationType, Party], ...]
+    attachments: tuple[RowMapping, ...]
+    notes: tuple[RowMapping, ...]
+    regarding: RecordRef | None
+    parent: RowMapping | None
+
+    def party_list(self, role: ParticipationType) -> tuple[Party, ...]:
+        """The parties in ``role`` (e.g. all To recipients), in the order they were added."""
+        return tuple(party for mask, party in self.parties if mask is role)
+
+
+def email_view(conn: Connection, email_id: str) -> EmailView:
+    """Return the full view of one e-mail, or raise CrmRecordNotFoundError."""
+    row = rows.require(conn, email, email_id)
+    party_rows = conn.execute(
+        select(activityparty)
+        .where(activityparty.c.activityid == email_id)
+        .order_by(rows.rowid(activityparty))
+    ).mappings()
+    parties = tuple(
+        (
+            ParticipationType(p["participationtypemask"]),
+            Party(p["addressused"] or "", describe(conn, p["partyobjecttypecode"], p["partyid"])),
+        )
+        for p in party_rows
+    )
+    attachments = tuple(
+        conn.execute(
+            select(activitymimeattachment)
+            .where(activitymimeattachment.c.objectid == email_id)
+            .order_by(activitymimeattachment.c.attachmentnumber)
+        ).mappings()
+    )
+    notes = tuple(
+        conn.execute(
+            select(annotation).where(annotation.c.objectid == email_id).order_by(rows.rowid(annotation))
+        ).mappings()
+    )
+    parent = rows.get(conn, email, row["parentactivityid"]) if row["parentactivityid"] else None
+    regarding = describe(conn, row["regardingobjecttypecode"], row["regardingobjectid"])
+    return EmailView(row, parties, attachments, notes, regarding, parent)
+
+
+def outgoing_email(view: EmailView) -> OutgoingEmail:
+    """Return the contract's OutgoingEmail for a claimed e-mail."""
+    row = view.row
+    parent = view.parent
+    in_reply_to, references = reply_headers(
+        parent["messageid"] if parent else None, parent["inreplyto"] if parent else None
+    )
+    senders = view.party_list(ParticipationType.SENDER)
+    return OutgoingEmail(
+        email_id=row["activityid"],
+        subject=row["subject"],
+        body_html=row["description"],
+        sender=senders[0] if senders else Party(row["sender"] or ""),
+        sender_mailbox_id=row["sendermailboxid"] or "",
+        to=view.party_list(ParticipationType.TO_RECIPIENT),
+        cc=view.party_list(ParticipationType.CC_RECIPIENT),
+        bcc=view.party_list(ParticipationType.BCC_RECIPIENT),
+        attachments=tuple(
+            Attachment(a["filename"], a["mimetype"], base64.b64decode(a["body"]), a["attachmentcontentid"])
+            for a in view.attachments
+        ),
+        importance=Importance(row["deliveryprioritycode"]),
+        tracking_token=row["trackingtoken"],
+        in_reply_to=in_reply_to,
+        references=references,
+        regarding=view.regarding,
+        delivery_attempts=row["deliveryattempts"],
+    )
