@@ -22,6 +22,11 @@ class EmbeddedCrm(StrictModel):
         description="SQLite file of the embedded CRM; relative paths are inside the home directory. "
         "Default: `crm.sqlite` in the home directory.")
 
+    service_account: str | None = Field(
+        default=None,
+        description="Domain name of the embedded CRM user the router acts as; unset = the embedded CRM's "
+        "own administrator (the router owns this database).")
+
     def database_path(self, home: Home) -> Path:
         """The SQLite file to open: ``database`` resolved against the home, else the home's default."""
         if self.database is None:

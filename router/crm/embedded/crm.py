@@ -202,7 +202,7 @@ class EmbeddedCrm:
             )
         return str(user)
 
-    def who_am_i(self, principal: str) -> CallerIdentity:
+    def who_am_i(self, principal: str | None) -> CallerIdentity:
         """WhoAmI for ``principal``."""
         with self.reading() as conn:
             user_id = self.authorize(conn, principal) or ""

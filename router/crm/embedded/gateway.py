@@ -34,9 +34,12 @@ from router.crm.outgoing_query import pending_send_query
 
 
 class EmbeddedGateway:
-    """The contract over an ``EmbeddedCrm``, acting as the user ``principal`` (a domain name)."""
+    """The contract over an ``EmbeddedCrm``, acting as the user ``principal`` (a domain name).
 
-    def __init__(self, crm: EmbeddedCrm, principal: str, *, owns_crm: bool = False) -> None:
+    ``principal=None`` acts as the embedded CRM's own administrator: the router owns that database.
+    """
+
+    def __init__(self, crm: EmbeddedCrm, principal: str | None, *, owns_crm: bool = False) -> None:
         self.crm = crm
         self.principal = principal
         self._owns_crm = owns_crm

@@ -1,0 +1,77 @@
+"""A deployment opens its CRM: the embedded database, or Dynamics through the Web API facade."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from router.clock import FrozenClock
+from router.config import load_published, publish
+from router.crm.dynamics import DynamicsGateway
+from router.crm.embedded import EmbeddedCrm, EmbeddedGateway
+from router.crm.facade import CrmFacade
+from router.errors import ConfigError
+from router.home import Home
+from router.service.crm_factory import open_gateway
+from router.vault import PasswordCredential, Vault, VaultKey, write_new_key_file
+from tests.support.crm import SERVICE_ACCOUNT, SERVICE_PASSWORD, crm_clock, crm_facade, crm_org, embedded_crm
+
+__all__ = ["crm_clock", "crm_facade", "crm_org", "embedded_crm"]
+
+PROFILE = """
+[profiles.in]
+direction = "incoming"
+server_type = "exchange_se"
+ews_url = "https://mail.example.test/EWS/Exchange.asmx"
+auth = "basic"
+credentials = "other_specified"
+credential = "svc"
+user_type = "administrator"
+access_type = "impersonation"
+"""
+
+
+def _publish(home: Home, tmp_path: Path, deployment: str) -> None:
+    write_new_key_file(home.key_file, VaultKey.generate())
+    vault = Vault.open(home)
+    vault.set("svc", PasswordCredential(username=SERVICE_ACCOUNT, password=SecretStr(SERVICE_PASSWORD)))
+    directory = tmp_path / "profiles"
+    directory.mkdir()
+    (directory / "main.toml").write_text(PROFILE + deployment)
+    publish(home, directory)
+
+
+def test_embedded_deployment_opens_its_database(home: Home, tmp_path: Path) -> None:
+    _publish(home, tmp_path, '[deployments.main]\ndefault_incoming_profile = "in"\n'
+                             '[deployments.main.embedded]\ndatabase = "org.sqlite"\n')
+    gateway = open_gateway(load_published(home), "main", home, FrozenClock())
+    try:
+        assert isinstance(gateway, EmbeddedGateway)
+        assert gateway.who_am_i().organization_id
+        assert (home.root / "org.sqlite").exists()
+    finally:
+        gateway.close()
+
+
+def test_dynamics_deployment_talks_ntlm_to_the_facade(home: Home, tmp_path: Path, crm_facade: CrmFacade,
+                                                       embedded_crm: EmbeddedCrm) -> None:
+    url = crm_facade.api_url("9.0", "contoso")
+    _publish(home, tmp_path, f'[deployments.main]\ndefault_incoming_profile = "in"\n'
+                             f'[deployments.main.dynamics]\nurl = "{url}"\nauth = "ntlm"\n'
+                             'credential = "svc"\n'
+                             'insecure_allow_clear_text_over_http = true\n')
+    gateway = open_gateway(load_published(home), "main", home, FrozenClock())
+    try:
+        assert isinstance(gateway, DynamicsGateway)
+        assert gateway.who_am_i().user_id == embedded_crm.who_am_i(SERVICE_ACCOUNT).user_id
+        assert any(m.address == "alice@contoso.com" for m in gateway.load_data())
+    finally:
+        gateway.close()
+
+
+def test_unknown_deployment_is_a_config_error(home: Home, tmp_path: Path) -> None:
+    _publish(home, tmp_path, '[deployments.main]\ndefault_incoming_profile = "in"\n')
+    with pytest.raises(ConfigError, match="no deployment 'other'"):
+        open_gateway(load_published(home), "other", home, FrozenClock())
