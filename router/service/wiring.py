@@ -4,9 +4,10 @@
 ``Service``. Each pipeline adds one line here: it registers the factory of its direction and the
 shared resources it opened, for example::
 
-    store = StateStore.open(home)
-    registry.call_on_close(store.close)
-    registry.register(Direction.INCOMING, IncomingLanes(home, store, clock, metrics).build)
+    registry.register(Direction.INCOMING, IncomingLanes(resources).build)
+
+``Resources`` holds what lanes share (state store, EWS account factory, CRM gateways) and is closed
+with the registry.
 
 Directions without a factory get no lanes (the service says so in its log at start), so the service
 runs, serves its status endpoint and follows published configurations before every pipeline exists.
@@ -18,8 +19,12 @@ from router.clock import Clock
 from router.home import Home
 from router.service.metrics import Metrics
 from router.service.registry import LaneWorkRegistry
+from router.service.resources import Resources
 
 
 def lane_work_registry(home: Home, clock: Clock, metrics: Metrics) -> LaneWorkRegistry:
     """The lane-work factories of this build, ready for ``Service``."""
-    return LaneWorkRegistry()
+    registry = LaneWorkRegistry()
+    resources = Resources(home, clock, metrics)
+    registry.call_on_close(resources.close)
+    return registry

@@ -75,3 +75,17 @@ def test_unknown_deployment_is_a_config_error(home: Home, tmp_path: Path) -> Non
     _publish(home, tmp_path, '[deployments.main]\ndefault_incoming_profile = "in"\n')
     with pytest.raises(ConfigError, match="no deployment 'other'"):
         open_gateway(load_published(home), "other", home, FrozenClock())
+
+
+def test_resources_open_each_gateway_once_and_close_everything(home: Home, tmp_path: Path) -> None:
+    from router.service.metrics import Metrics
+    from router.service.resources import Resources
+
+    _publish(home, tmp_path, '[deployments.main]\ndefault_incoming_profile = "in"\n')
+    config = load_published(home)
+    resources = Resources(home, FrozenClock(), Metrics())
+    first = resources.gateway(config, "main")
+    assert resources.gateway(config, "main") is first
+    assert resources.store.sync.process_from("alice@example.test") is None
+    resources.close()
+    assert home.state_db.exists() and home.crm_db.exists()
