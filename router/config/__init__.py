@@ -5,7 +5,8 @@ Public API::
     load_profiles(dir, credentials=None) -> ProfileSet     raises ProfileValidationError (every problem)
     ProfileSet: profiles, deployments, users, queues, forward_mailboxes, settings;
                 mailboxes() -> [MailboxAssignment], credential_names(), profile_name(m, direction),
-                deployment_name(m), credential_for(m, profile_name)
+                deployment_name(m), credential_for(m, profile_name),
+                default_assignment(role, address, deployment)   (a CRM mailbox no file binds)
     Profile, Deployment (EmbeddedCrm | DynamicsCrm), MailboxBinding, ForwardMailbox, SystemSettings,
     ProfileFile (one TOML file; its JSON Schema is `email-router profiles schema`)
     enums: Direction, ServerType, AuthMethod, CredentialSource, UserType, AccessType, MailboxRole

@@ -64,6 +64,8 @@ class MailboxAssignment:
     outgoing_credential: str | None
     process_from: datetime | None
     delete_after_processing: bool
+    crm_mailbox_id: str | None = None
+    """The CRM ``mailbox`` record the CRM's Load Data returned for this address (None until matched)."""
 
 
 class ProfileSet(StrictModel):
@@ -121,6 +123,14 @@ class ProfileSet(StrictModel):
         roles = ((MailboxRole.USER, self.users), (MailboxRole.QUEUE, self.queues),
                  (MailboxRole.FORWARD, self.forward_mailboxes))
         return [self._assign(role, m) for role, group in roles for m in group]
+
+    def default_assignment(self, role: MailboxRole, address: str, deployment: str) -> MailboxAssignment:
+        """A mailbox the CRM routes through the router but no profiles file binds: deployment defaults.
+
+        It is resolved as a binding naming only its address and deployment would be, so it gets the
+        deployment's default profiles (both directions on) and no credential of its own.
+        """
+        return self._assign(role, MailboxBinding(address=address, deployment=deployment))
 
     def _assign(self, role: MailboxRole, mailbox: MailboxBinding | ForwardMailbox) -> MailboxAssignment:
         incoming = self.profile_name(mailbox, Direction.INCOMING)

@@ -22,9 +22,13 @@ from router.service.registry import LaneWorkRegistry
 from router.service.resources import Resources
 
 
-def lane_work_registry(home: Home, clock: Clock, metrics: Metrics) -> LaneWorkRegistry:
-    """The lane-work factories of this build, ready for ``Service``."""
+def lane_work_registry(home: Home, clock: Clock, metrics: Metrics,
+                       resources: Resources | None = None) -> LaneWorkRegistry:
+    """The lane-work factories of this build, ready for ``Service``.
+
+    ``resources`` are the lanes' shared resources (made here when not given); the registry closes them.
+    """
     registry = LaneWorkRegistry()
-    resources = Resources(home, clock, metrics)
+    resources = resources or Resources(home, clock, metrics)
     registry.call_on_close(resources.close)
     return registry
