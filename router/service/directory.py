@@ -90,8 +90,11 @@ class MailboxDirectory:
         with self._lock:
             return self._current
 
-    def resolve(self, config: PublishedConfig) -> DirectoryView:
-        """Ask the CRMs, merge, keep and store the directory of ``config``; see the module docstring."""
+    def resolve(self, config: PublishedConfig, *, ignore_enabled: bool = False) -> DirectoryView:
+        """Ask the CRMs, merge, keep and store the directory of ``config``; see the module docstring.
+
+        ``ignore_enabled``: see ``build_roster`` (Test Access resolves a directory of its own this way).
+        """
         with self._resolving:
             loaded: dict[str, Sequence[MailboxInfo] | None] = {}
             errors: dict[str, str] = {}
@@ -99,7 +102,7 @@ class MailboxDirectory:
                 loaded[deployment], error = self._load(config, deployment)
                 if error is not None:
                     errors[deployment] = error
-            roster = build_roster(config.profiles, loaded)
+            roster = build_roster(config.profiles, loaded, ignore_enabled=ignore_enabled)
             infos = {i.address.lower(): i for rows in loaded.values() if rows for i in rows}
             answered = self._source is None or not errors
             view = DirectoryView(config, roster, self._clock.now(), infos, errors, answered)

@@ -86,9 +86,14 @@ NOT_IN_CRM = ("the CRM's Load Data does not list it: the user or queue is missin
 FORWARD_ONLY_RECEIVES = "forward mailboxes only receive mail"
 
 
-def build_roster(profiles: ProfileSet, loaded: Mapping[str, Sequence[MailboxInfo] | None]) -> Roster:
-    """Merge Load Data (per deployment, None when unknown) with the published bindings; see the module."""
-    builder = _Builder(profiles)
+def build_roster(profiles: ProfileSet, loaded: Mapping[str, Sequence[MailboxInfo] | None], *,
+                 ignore_enabled: bool = False) -> Roster:
+    """Merge Load Data (per deployment, None when unknown) with the published bindings; see the module.
+
+    ``ignore_enabled`` leaves the CRM's enabled flags out even under ``serve_only_enabled_mailboxes``:
+    Test Access tests the mailboxes it is about to enable.
+    """
+    builder = _Builder(profiles, not ignore_enabled and profiles.settings.serve_only_enabled_mailboxes)
     published = profiles.mailboxes()
     names = list(profiles.deployments) + sorted({a.deployment for a in published} - set(profiles.deployments))
     for name in names:
@@ -105,8 +110,9 @@ def build_roster(profiles: ProfileSet, loaded: Mapping[str, Sequence[MailboxInfo
 class _Builder:
     """Collects assignments and entries while walking the deployments."""
 
-    def __init__(self, profiles: ProfileSet) -> None:
+    def __init__(self, profiles: ProfileSet, serve_only_enabled: bool) -> None:
         self.profiles = profiles
+        self._serve_only_enabled = serve_only_enabled
         self.assignments: list[MailboxAssignment] = []
         self.entries: list[RosterEntry] = []
         self._seen: set[str] = set()
@@ -140,10 +146,6 @@ class _Builder:
         reasons = {d: _crm_reason(info, d, self._serve_only_enabled)
                    or self._profile_reason(assignment, d, bound=binding is not None) for d in Direction}
         self._add(assignment, Source.BOTH if binding is not None else Source.CRM, reasons)
-
-    @property
-    def _serve_only_enabled(self) -> bool:
-        return self.profiles.settings.serve_only_enabled_mailboxes
 
     def _profile_reason(self, assignment: MailboxAssignment, direction: Direction, *, bound: bool) -> str:
         """Why the profiles keep ``direction`` of ``assignment`` from being served ("" if they do not)."""
