@@ -90,12 +90,14 @@ class MailboxHealthMonitor(NullObserver):
             self._failed(report.key, report.error)
 
     def lane_stopped(self, key: LaneKey, error: BaseException) -> None:
-        with self._lock:
-            self._stopped.add(key)
         if isinstance(error, MailboxStoppedError):
             self._gauge(key, self._health(key))
-            return
-        self._stop(key, error)
+        else:
+            self._stop(key, error)
+        # Only once the store says "stopped" may ``resumed`` look at the lane: seen earlier, the stop not
+        # yet written would read as an admin's resume and restart the lane at once.
+        with self._lock:
+            self._stopped.add(key)
 
     # For the service.
 

@@ -12,7 +12,6 @@ from router.config import Direction, MailboxAssignment, PublishedConfig, publish
 from router.errors import AuthenticationError, MailboxStoppedError, TransientTransportError
 from router.home import Home
 from router.service.directory import MailboxDirectory
-from router.service.lane import LaneKey
 from router.service.mailbox_health import MailboxHealthMonitor, stop_alert_kind
 from router.service.metrics import Metrics
 from router.service.outcome import LaneWork, RunKind, WorkResult
@@ -24,7 +23,6 @@ from tests.unit.service.conftest import PROFILES, SETTINGS, Publisher
 from tests.unit.service.lanes_kit import WAIT, FixedJitter, Recorder, ScriptedWork
 
 ALICE = "alice@example.test"
-LANE = LaneKey(ALICE, Direction.INCOMING)
 ONE_MAILBOX = f'[[users]]\naddress = "{ALICE}"\noutgoing = false\n'
 BUSY = TransientTransportError("ErrorServerBusy: the server is busy", mailbox=ALICE)
 
@@ -104,9 +102,8 @@ def test_transient_failures_count_up_and_escalate_to_a_stop_with_an_alert(
     probe = kit.service.health()
     assert probe.ok and probe.degraded and "mailbox_stopped_incoming alice@example.test" in probe.detail
 
-    kit.store.health.resume(ALICE, StateDirection.INCOMING)
-    assert kit.service.resume_released() == [LANE]
-    assert kit.recorder.wait_runs(3)[2].kind is RunKind.WORKED
+    kit.store.health.resume(ALICE, StateDirection.INCOMING)  # As `email-router mailbox resume` does.
+    assert kit.recorder.wait_runs(3)[2].kind is RunKind.WORKED, "the service's periodic check restarts it"
     kit.recorder.wait_for(lambda: not kit.store.alerts.open_alerts())
     assert kit.store.alerts.get(alert.id).resolution == "recovered"  # type: ignore[union-attr]
     assert kit.store.health.get(ALICE, StateDirection.INCOMING).status is HealthStatus.SUCCESS
