@@ -92,7 +92,7 @@ class OutgoingWorld:
         text += "[settings]\n" + "".join(f"{k} = {v}\n" for k, v in {**SETTINGS, **(settings or {})}.items())
         (self.profiles_dir / "router.toml").write_text(text)
         publish(self.home, self.profiles_dir)
-        self.close_lanes()
+        self.lanes = {}  # The service rebuilds the lanes of a new version with the same registry.
         self.config = load_published(self.home)
         return self.config
 
