@@ -31,8 +31,6 @@ from tests.support.ews_simulator import ews_schema, ews_tls_dir
 
 __all__ = ["crm_clock", "crm_facade", "crm_org", "embedded_crm", "ews_schema", "ews_tls_dir"]
 
-pytestmark = pytest.mark.flow
-
 
 @pytest.fixture
 def sim(ews_schema: etree.XMLSchema, ews_tls_dir: Path, crm_clock: FrozenClock) -> Iterator[Controller]:

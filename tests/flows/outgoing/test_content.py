@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import base64
 
+import pytest
+
 from router.crm.embedded import EmbeddedGateway
 from router.crm.gateway import Attachment
 from router.pipeline.outgoing.thread_index import new_thread_index, parse_thread_index
 from tests.flows.outgoing.world import ALICE, BERT, CAROL, OutgoingWorld
 from tests.support.crm import CLOCK_START, SERVICE_ACCOUNT, Organisation, incoming_email
+
+pytestmark = pytest.mark.flow
 
 
 def test_a_reply_threads_with_the_mail_it_answers(world: OutgoingWorld, crm_org: Organisation) -> None:

@@ -3,11 +3,15 @@ ConfigUpdatePeriod; a mailbox the CRM does not route through the router sends no
 
 from __future__ import annotations
 
+import pytest
+
 from router.crm.codes import Approval, EmailStatus, OutgoingDeliveryMethod
 from router.crm.embedded import MailboxSettings
 from router.pipeline.outgoing.failures import ALERT_NOT_IN_CRM
 from router.service.outcome import IDLE
 from tests.flows.outgoing.world import ALICE, CAROL, PASSWORD, SVC, OutgoingWorld
+
+pytestmark = pytest.mark.flow
 
 DANA = "dana@contoso.com"
 CONFIG_UPDATE_PERIOD = 3600.0

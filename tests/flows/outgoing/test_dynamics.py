@@ -11,6 +11,8 @@ from router.pipeline.outgoing.thread_index import new_thread_index, parse_thread
 from tests.flows.outgoing.world import ALICE, BERT, CAROL, SVC, OutgoingWorld
 from tests.support.crm import CLOCK_START, SERVICE_ACCOUNT, Organisation, incoming_email
 
+pytestmark = pytest.mark.flow
+
 
 def test_send_on_behalf_through_dynamics(dynamics_world: OutgoingWorld, crm_org: Organisation) -> None:
     world = dynamics_world

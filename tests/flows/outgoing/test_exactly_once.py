@@ -21,6 +21,8 @@ from router.state import SendStage
 from tests.flows.outgoing.world import ALICE, BERT, CAROL, OutgoingWorld
 from tests.support.crm import Organisation
 
+pytestmark = pytest.mark.flow
+
 REPO = Path(__file__).resolve().parents[3]
 LEFT_AT = {Step.CLAIMED: SendStage.CLAIMED, Step.RENDERED: SendStage.RENDERED,
            Step.SUBMITTED: SendStage.RENDERED, Step.SUBMISSION_RECORDED: SendStage.SUBMITTED,

@@ -16,6 +16,8 @@ from router.state import SendStage
 from tests.flows.outgoing.world import ALICE, BERT, CAROL, OutgoingWorld
 from tests.support.crm import Organisation
 
+pytestmark = pytest.mark.flow
+
 PENDING_STATUS_DELAY = 301.0
 """A little past PendingStatusDelay: an email tried at T is offered again after T + 300 s."""
 
@@ -151,3 +153,27 @@ def test_without_rights_on_the_mailbox_the_email_waits_and_the_mailbox_stops(
     assert world.status(email_id) is EmailStatus.PENDING_SEND, "not the email's fault: it is not failed"
     assert any("FullAccess" in note for note in world.notes(email_id))
     assert ALERT_UNUSABLE in open_alerts(world)
+
+
+def test_a_failed_submission_that_had_gone_through_is_found_and_not_sent_again(
+        world: OutgoingWorld, crm_org: Organisation) -> None:
+    """Exchange can fail a request it has already carried out (a timeout on the answer): the next
+    attempt looks for our Message-ID in Sent Items and records the email instead of sending it twice."""
+    world.grant("full_access")
+    world.grant("send_as")
+    world.publish()
+    email_id = world.pending(crm_org.alice, CAROL)
+    world.sim.control.fault("http_503", "CreateItem")
+    world.run(ALICE)
+    with world.store() as store:
+        record = store.sends.by_email_id(email_id)
+        assert record is not None and record.stage is SendStage.RENDERED
+    as_if_sent = (f"From: alice@contoso.com\r\nTo: {CAROL}\r\nSubject: Quote 42\r\n"
+                  f"Message-ID: {record.message_id}\r\n\r\nsent before the answer was lost\r\n").encode()
+    world.sim.control.inject(ALICE, as_if_sent, folder="sentitems")
+    world.clock.advance(PENDING_STATUS_DELAY)
+    world.run(ALICE)
+    assert world.status(email_id) is EmailStatus.SENT
+    assert world.row(email_id)["messageid"] == record.message_id
+    assert world.journal() == [], "nothing was submitted a second time"
+    assert record_stage(world, email_id) is SendStage.RECORDED

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from router.crm.codes import EmailStatus
 from tests.flows.outgoing.world import ALICE, BERT, CAROL, OutgoingWorld
 from tests.support.crm import Organisation
+
+pytestmark = pytest.mark.flow
 
 
 def test_a_mailbox_at_its_limit_returns_with_a_wait_and_others_still_send(world: OutgoingWorld,

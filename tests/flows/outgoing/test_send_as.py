@@ -16,6 +16,8 @@ from router.pipeline.headers import LOOP_HEADER
 from tests.flows.outgoing.world import ALICE, BERT, CAROL, SALES, SVC, OutgoingWorld
 from tests.support.crm import Organisation
 
+pytestmark = pytest.mark.flow
+
 ALICE_FROM = "Alice Archer <alice@contoso.com>"
 SVC_SENDER = "CRM Service <svc-crm@contoso.com>"
 

@@ -22,6 +22,8 @@ from router.pipeline.outgoing.send_right import (
 from router.service.connections import connection_spec
 from tests.flows.outgoing.world import ALICE, SVC, OutgoingWorld
 
+pytestmark = pytest.mark.flow
+
 
 @pytest.fixture
 def accounts(crm_clock: FrozenClock) -> Iterator[AccountFactory]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from router.clock import SystemClock
 from router.crm.codes import EmailStatus
 from router.service.metrics import Metrics
@@ -11,6 +13,8 @@ from router.service.service import Service
 from router.service.wiring import lane_work_registry
 from tests.flows.outgoing.world import ALICE, CAROL, OutgoingWorld
 from tests.support.crm import Organisation
+
+pytestmark = pytest.mark.flow
 
 WAIT_SECONDS = 20.0
 """Upper bound on waiting for the service's threads; a passing run needs a fraction of a second."""
