@@ -11,8 +11,10 @@ follow server-side synchronisation's split of email-level and mailbox-level erro
 * **The mailbox cannot be used at all** (credentials, rights on the mailbox, TLS, endpoint): not the
   email's fault, so it goes back to Pending Send with the reason; alert and stop as above.
 * **Transient** (ErrorServerBusy, timeouts, 5xx, dropped connections): the attempt is counted and
-  the email goes back to Pending Send (Failed after MaximumDeliveryAttempts); the mailbox holds off
-  for Exchange's BackOffMilliseconds, or ``RETRY_SECONDS``.
+  the email goes back to Pending Send (Failed after MaximumDeliveryAttempts). When the error carries a
+  back-off (Exchange's BackOffMilliseconds or Retry-After, or exchangelib's own wait after a 5xx or a
+  timeout) every lane of that server waits that long (``throttles_server``: the lane raises the error
+  and the scheduler holds the server back); otherwise only the mailbox holds off for ``RETRY_SECONDS``.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class Failure:
     """The alert kind to raise for the mailbox, if any."""
     back_off: float | None
     """Seconds the mailbox holds off before its next send (transient failures only)."""
+    throttles_server: bool
+    """The error carried ``back_off``: every lane of the server must wait, not this mailbox only."""
     label: str
     """A short kind for metrics and logs (the EWS code where there is one)."""
 
@@ -73,18 +77,19 @@ def classify(error: RouterError) -> Failure:
     reason = describe(error)
     label = getattr(error, "code", None) or type(error).__name__
     if isinstance(error, TransientTransportError):
-        return Failure(reason, False, False, None, error.back_off or RETRY_SECONDS, label)
+        told = error.back_off is not None and error.back_off > 0
+        return Failure(reason, False, False, None, error.back_off if told else RETRY_SECONDS, told, label)
     if isinstance(error, MessageError | MessageRejectedError):
-        return Failure(reason, True, False, ALERT_REJECTED, None, label)
+        return Failure(reason, True, False, ALERT_REJECTED, None, False, label)
     if isinstance(error, SendAsDeniedError):
-        return Failure(reason, True, True, ALERT_SEND_AS, None, label)
+        return Failure(reason, True, True, ALERT_SEND_AS, None, False, label)
     if isinstance(error, MailboxNotFoundError):
-        return Failure(reason, True, True, ALERT_NO_MAILBOX, None, label)
+        return Failure(reason, True, True, ALERT_NO_MAILBOX, None, False, label)
     if isinstance(error, PermanentTransportError) and label in QUOTA_CODES:
-        return Failure(reason, True, True, ALERT_QUOTA, None, label)
+        return Failure(reason, True, True, ALERT_QUOTA, None, False, label)
     if isinstance(error, PermanentTransportError) and error.stops_mailbox:
-        return Failure(reason, False, True, ALERT_UNUSABLE, None, label)
-    return Failure(reason, False, False, None, RETRY_SECONDS, label)
+        return Failure(reason, False, True, ALERT_UNUSABLE, None, False, label)
+    return Failure(reason, False, False, None, RETRY_SECONDS, False, label)
 
 
 def describe(error: RouterError) -> str:

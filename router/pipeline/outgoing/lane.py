@@ -10,11 +10,12 @@
    (``claim.claim_from_crm``) into the mailbox's backlog;
 4. attempts them one by one (``attempt.EmailAttempt``), asking the mailbox's ``SendRateLimiter`` first.
 
-A run never waits: when the rate limit or a server back-off holds the mailbox, it returns with
-``resume_in`` and the worker goes to other mailboxes. A transient failure ends the run the same way.
-A failure that stops the mailbox (ErrorSendAsDenied, no mailbox, no rights, bad credentials) gives the
-emails still in the backlog back to Pending Send with the reason, then raises, which stops the lane and
-leaves it to the admin.
+A run never waits: when the rate limit holds the mailbox, it returns with ``resume_in`` and the worker
+goes to other mailboxes. A transient failure ends the run the same way; when the error carries a
+back-off (ErrorServerBusy's BackOffMilliseconds, a 5xx, a timeout), the run raises it after recording
+the attempt, so that the scheduler holds back every lane of that server. A failure that stops the mailbox
+(ErrorSendAsDenied, no mailbox, no rights, bad credentials) gives the emails still in the backlog back
+to Pending Send with the reason, then raises, which stops the lane and leaves it to the admin.
 """
 
 from __future__ import annotations
@@ -160,7 +161,6 @@ class OutgoingLane:
         room = settings.request_batch_size - len(self._backlog)
         claimed = claim_from_crm(gateway, info.mailbox_id, room, settings)
         self._backlog.add(claimed)
-        resources.metrics.set_backlog(self.mailbox, "outgoing", len(self._backlog))
         attempt = EmailAttempt(Sender(self.mailbox, info.name, self._loop_identity), self._account,
                                claimer=claimer, sends=resources.store.sends, recorder=recorder,
                                limiter=self._lanes.limiter, clock=resources.clock,
@@ -184,21 +184,25 @@ class OutgoingLane:
                 if outcome.failure is not None and not outcome.failure.transient:
                     self._stop_if_needed(outcome, recorder)
                 elif outcome.failure is not None:
-                    return self._hold(outcome.failure, processed)
+                    return self._hold(outcome, processed)
             return WorkResult(processed, len(self._backlog))
         finally:
             if sent:
                 recorder.mailbox_works()
-            self._lanes.resources.metrics.set_backlog(self.mailbox, "outgoing", len(self._backlog))
 
-    def _hold(self, failure: Failure, processed: int) -> WorkResult:
-        """A transient failure: the mailbox holds off, the rest of the backlog waits for the next run."""
+    def _hold(self, outcome: Attempted, processed: int) -> WorkResult:
+        """A transient failure: the mailbox holds off, the rest of the backlog waits for the next run.
+
+        When the error carries a back-off, it is raised for the scheduler to hold the whole server back
+        (the scheduler also counts the throttling); otherwise the run ends with ``resume_in``.
+        """
+        failure = outcome.failure
+        assert failure is not None, "only failed attempts are held"
         back_off = failure.back_off or 0.0
         self._lanes.limiter.hold_off(self.mailbox, back_off)
-        metrics = self._lanes.resources.metrics
-        if failure.label == "ErrorServerBusy":
-            metrics.throttled(self.mailbox, "outgoing")
-        metrics.retried(self.mailbox, "outgoing")
+        if failure.throttles_server and outcome.error is not None:
+            raise outcome.error
+        self._lanes.resources.metrics.retried(self.mailbox, "outgoing")
         return WorkResult(processed, len(self._backlog), resume_in=back_off)
 
     def _stop_if_needed(self, outcome: Attempted, recorder: Recorder) -> None:
@@ -207,7 +211,7 @@ class OutgoingLane:
         if failure is None or error is None or not failure.stops_lane:
             return
         reason = f"Not sent yet: the mailbox {self.mailbox} cannot send until an admin acts. {failure.reason}"
-        waiting = Failure(reason, False, False, None, None, failure.label)
+        waiting = Failure(reason, False, False, None, None, False, failure.label)
         for email in self._backlog.drain():
             recorder.failed(email.email_id, None, waiting)
         raise error

@@ -53,8 +53,8 @@ class Recorder:
     def sent_before(self, claim: SendClaim) -> None:
         """The CRM handed back an email recorded as sent long ago: say Sent again, send nothing."""
         record = claim.record
-        log.warning("the CRM offered email %s again although it was sent as %s; recording it as Sent",
-                    record.email_id, record.message_id, extra={"mailbox": self._mailbox})
+        log.info("email %s was sent as %s already; recording it as Sent in the CRM again",
+                 record.email_id, record.message_id, extra={"mailbox": self._mailbox})
         self._gateway.mark_sent(record.email_id, record.message_id, record.submitted_at or record.updated_at)
 
     def failed(self, email_id: str, claim: SendClaim | None, failure: Failure) -> AttemptResult:

@@ -10,8 +10,14 @@ from __future__ import annotations
 import pytest
 
 from router.crm.codes import EmailStatus
-from router.errors import AccessDeniedError, MailboxNotFoundError, SendAsDeniedError
-from router.pipeline.outgoing.failures import ALERT_NO_MAILBOX, ALERT_REJECTED, ALERT_SEND_AS, ALERT_UNUSABLE
+from router.errors import AccessDeniedError, MailboxNotFoundError, SendAsDeniedError, TransientTransportError
+from router.pipeline.outgoing.failures import (
+    ALERT_NO_MAILBOX,
+    ALERT_REJECTED,
+    ALERT_SEND_AS,
+    ALERT_UNUSABLE,
+    RETRY_SECONDS,
+)
 from router.state import SendStage
 from tests.flows.outgoing.world import ALICE, BERT, CAROL, OutgoingWorld
 from tests.support.crm import Organisation
@@ -71,8 +77,9 @@ def test_server_busy_is_retried_after_the_back_off_and_counted(world: OutgoingWo
     world.publish()
     email_id = world.pending(crm_org.alice, CAROL)
     world.sim.control.fault("server_busy", "CreateItem", back_off_ms=45_000)
-    result = world.run(ALICE)
-    assert (result.processed, result.resume_in) == (1, 45.0)
+    with pytest.raises(TransientTransportError) as busy:
+        world.run(ALICE)
+    assert busy.value.back_off == 45.0, "raised after recording, so the scheduler holds the server back"
     assert world.status(email_id) is EmailStatus.PENDING_SEND and world.row(email_id)["deliveryattempts"] == 1
     assert world.journal() == []
     assert world.run(ALICE).resume_in == 45.0, "the mailbox holds off; nothing is claimed meanwhile"
@@ -88,9 +95,9 @@ def test_a_transient_failure_ends_the_run_and_the_rest_of_the_batch_waits(world:
     world.grant("send_as")
     world.publish()
     ids = [world.pending(crm_org.alice, CAROL, subject=f"n{n}") for n in range(3)]
-    world.sim.control.fault("http_503", "CreateItem")
+    world.sim.control.fault("malformed", "CreateItem")
     result = world.run(ALICE)
-    assert (result.processed, result.waiting) == (1, 2)
+    assert (result.processed, result.waiting, result.resume_in) == (1, 2, RETRY_SECONDS)
     pending, sending = EmailStatus.PENDING_SEND, EmailStatus.SENDING
     assert [world.status(i) for i in ids] == [pending, sending, sending]
     world.clock.advance(60)
@@ -107,14 +114,15 @@ def test_the_email_fails_after_maximum_delivery_attempts(world: OutgoingWorld, c
     world.grant("send_as")
     world.publish(settings={"maximum_delivery_attempts": 3})
     email_id = world.pending(crm_org.alice, CAROL)
-    world.sim.control.fault("http_503", "CreateItem", count=3)
+    world.sim.control.fault("http_500", "CreateItem", count=3)
     for attempt in (1, 2, 3):
-        world.run(ALICE)
+        with pytest.raises(TransientTransportError):
+            world.run(ALICE)
         assert world.row(email_id)["deliveryattempts"] == attempt
         world.clock.advance(PENDING_STATUS_DELAY)
     assert world.status(email_id) is EmailStatus.FAILED
     assert "The message delivery failed" in world.notes(email_id)[-1]
-    assert "HTTP503" in world.notes(email_id)[-1] or "503" in world.notes(email_id)[-1]
+    assert "Server Error" in world.notes(email_id)[-1] or "500" in world.notes(email_id)[-1]
     assert world.journal() == [] and record_stage(world, email_id) is SendStage.FAILED
     world.run(ALICE)
     assert world.status(email_id) is EmailStatus.FAILED, "a failed email waits for the user to resubmit it"
@@ -163,8 +171,9 @@ def test_a_failed_submission_that_had_gone_through_is_found_and_not_sent_again(
     world.grant("send_as")
     world.publish()
     email_id = world.pending(crm_org.alice, CAROL)
-    world.sim.control.fault("http_503", "CreateItem")
-    world.run(ALICE)
+    world.sim.control.fault("http_500", "CreateItem")
+    with pytest.raises(TransientTransportError):
+        world.run(ALICE)
     with world.store() as store:
         record = store.sends.by_email_id(email_id)
         assert record is not None and record.stage is SendStage.RENDERED

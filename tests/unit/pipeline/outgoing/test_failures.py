@@ -51,6 +51,7 @@ def test_each_kind_of_failure(error: RouterError, permanent: bool, stops: bool, 
     assert (failure.permanent, failure.stops_lane, failure.alert, failure.back_off) == (
         permanent, stops, alert, back_off)
     assert failure.transient is (not permanent and not stops)
+    assert failure.throttles_server is (failure.transient and back_off != RETRY_SECONDS)
 
 
 def test_the_reason_says_what_happened_and_what_to_do() -> None:
