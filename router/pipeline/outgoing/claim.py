@@ -57,6 +57,10 @@ class Backlog:
         """Remove and return the oldest waiting email."""
         return self._emails.popleft()
 
+    def put_back(self, email: OutgoingEmail) -> None:
+        """Return ``email`` to the front: its attempt was cut short by the CRM or the state store."""
+        self._emails.appendleft(email)
+
     def drain(self) -> list[OutgoingEmail]:
         """Remove and return every waiting email."""
         emails, self._emails = list(self._emails), deque()

@@ -29,7 +29,8 @@ from typing import Any
 from router.config.profile import Direction
 from router.config.profileset import MailboxAssignment
 from router.config.published import PublishedConfig
-from router.errors import ConfigError, TransportError
+from router.crm.gateway import OutgoingEmail
+from router.errors import ConfigError, CrmError, StateStoreError, TransportError
 from router.ews.connection import AccountFactory
 from router.ews.spec import ConnectionSpec
 from router.pipeline.incoming.screening import loop_header_value
@@ -178,7 +179,7 @@ class OutgoingLane:
                 wait = self._lanes.limiter.wait_time(self.mailbox)
                 if wait > 0:
                     return WorkResult(processed, len(self._backlog), resume_in=wait)
-                outcome = attempt(self._backlog.take())
+                outcome = self._attempt(attempt, self._backlog.take())
                 processed += 1
                 sent = sent or outcome.result in (Result.SENT, Result.FOUND)
                 if outcome.failure is not None and not outcome.failure.transient:
@@ -189,6 +190,18 @@ class OutgoingLane:
         finally:
             if sent:
                 recorder.mailbox_works()
+
+    def _attempt(self, attempt: EmailAttempt, email: OutgoingEmail) -> Attempted:
+        """Attempt ``email``; if the CRM or the state store fails meanwhile, it is first in line next run.
+
+        Any other exception is a bug: the email is not put back, so that it cannot block the mailbox;
+        the CRM hands it back after SendingStatusDelay.
+        """
+        try:
+            return attempt(email)
+        except (CrmError, StateStoreError):
+            self._backlog.put_back(email)
+            raise
 
     def _hold(self, outcome: Attempted, processed: int) -> WorkResult:
         """A transient failure: the mailbox holds off, the rest of the backlog waits for the next run.

@@ -6,7 +6,8 @@ import pytest
 
 from router.crm.codes import EmailStatus
 from router.crm.embedded import EmbeddedGateway
-from router.errors import SendAsDeniedError
+from router.crm.facade import CrmFacade
+from router.errors import CrmTransientError, SendAsDeniedError
 from router.pipeline.outgoing.thread_index import new_thread_index, parse_thread_index
 from tests.flows.outgoing.world import ALICE, BERT, CAROL, SVC, OutgoingWorld
 from tests.support.crm import CLOCK_START, SERVICE_ACCOUNT, Organisation, incoming_email
@@ -54,3 +55,21 @@ def test_a_reply_threads_through_dynamics(dynamics_world: OutgoingWorld, crm_org
     [reply] = world.journal(world.row(email_id)["messageid"])
     assert reply["In-Reply-To"] == "<q2@fabrikam.com>"
     assert parse_thread_index(reply["Thread-Index"]).guid == parse_thread_index(parent_index).guid
+
+
+def test_a_crm_outage_after_submission_loses_nothing_and_sends_nothing_twice(
+        dynamics_world: OutgoingWorld, crm_org: Organisation, crm_facade: CrmFacade) -> None:
+    world = dynamics_world
+    world.grant("full_access")
+    world.grant("send_as")
+    world.publish()
+    email_id = world.pending(crm_org.alice, CAROL)
+    crm_facade.faults.add(503, times=20, match="PATCH")
+    with pytest.raises(CrmTransientError):
+        world.run(ALICE)
+    assert world.status(email_id) is EmailStatus.SENDING and len(world.journal()) == 1
+    crm_facade.faults.clear()
+    world.run(ALICE)
+    row = world.row(email_id)
+    assert world.status(email_id) is EmailStatus.SENT and len(world.journal(row["messageid"])) == 1
+    assert len(world.journal()) == 1
