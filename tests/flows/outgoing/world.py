@@ -24,6 +24,7 @@ from router.crm.codes import EmailStatus
 from router.crm.embedded import EmbeddedCrm
 from router.crm.gateway import RecordRef
 from router.home import Home
+from router.service.lane import LaneKey
 from router.service.metrics import Metrics
 from router.service.outcome import WorkContext, WorkResult
 from router.service.registry import LaneWorkRegistry
@@ -139,7 +140,7 @@ class OutgoingWorld:
 
     def run(self, address: str = ALICE) -> WorkResult:
         """Run the outgoing lane of ``address`` once, as the scheduler would."""
-        return self.lane(address)(WorkContext(_key(address)))
+        return self.lane(address)(WorkContext(LaneKey(address, Direction.OUTGOING)))
 
     def lane(self, address: str = ALICE) -> Any:
         """The outgoing work of ``address``, built by the service's registry from the published config."""
@@ -170,9 +171,3 @@ class OutgoingWorld:
     def inbox(self, mailbox: str, folder: str = "inbox") -> list[EmailMessage]:
         """Messages in one folder of a mailbox of the organisation."""
         return [parse(view.mime) for view in self.sim.control.messages(mailbox, folder)]
-
-
-def _key(address: str) -> Any:
-    from router.service.lane import LaneKey
-
-    return LaneKey(address, Direction.OUTGOING)
