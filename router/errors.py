@@ -54,6 +54,8 @@ class RouterError(Exception):
 
     ``message`` says what went wrong, ``hint`` what the admin should do about it. ``path``,
     ``mailbox`` and ``item_id`` name the file, mailbox or message concerned when there is one.
+    ``back_off`` (seconds to wait before retrying) and ``code`` (the server's error code, e.g. an EWS
+    response code or an OData error code) are set by the transport and CRM errors that have them.
     """
 
     exit_code = 1
@@ -67,6 +69,8 @@ class RouterError(Exception):
         path: str | None = None,
         mailbox: str | None = None,
         item_id: str | None = None,
+        back_off: float | None = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -74,6 +78,8 @@ class RouterError(Exception):
         self.path = path
         self.mailbox = mailbox
         self.item_id = item_id
+        self.back_off = back_off
+        self.code = code
 
     def __str__(self) -> str:
         where = [
@@ -162,13 +168,6 @@ class TransportError(RouterError):
 
     exit_code = 6
 
-    def __init__(
-        self, message: str, *, back_off: float | None = None, code: str | None = None, **kwargs: str | None
-    ) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
-        self.back_off = back_off
-        self.code = code
-
 
 class TransientTransportError(TransportError):
     """Worth retrying after ``back_off`` seconds: ErrorServerBusy, timeouts, 5xx, dropped connections."""
@@ -219,13 +218,6 @@ class CrmError(RouterError):
     """Talking to the CRM failed."""
 
     exit_code = 7
-
-    def __init__(
-        self, message: str, *, back_off: float | None = None, code: str | None = None, **kwargs: str | None
-    ) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
-        self.back_off = back_off
-        self.code = code
 
 
 class CrmTransientError(CrmError):
