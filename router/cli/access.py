@@ -42,7 +42,7 @@ LABEL = {MailboxTestStatus.SUCCESS: "Success", MailboxTestStatus.FAILURE: "Failu
 @click.option("--probe", is_flag=True,
               help="Also send a probe message from each mailbox to itself and wait for it in the Inbox.")
 @click.option("--probe-timeout", type=click.FloatRange(min=1), default=60.0, show_default=True,
-              help="Seconds to wait for each probe.")
+              help="Seconds to wait for each probe (the round trip, and the send-right probe).")
 @click.option("--record/--no-record", default=True, show_default=True,
               help="Write the results to the CRM's mailbox records (status and enablement) and resume "
               "stopped mailboxes that pass.")
@@ -54,9 +54,9 @@ def test_access_command(app: AppContext, mailboxes: tuple[str, ...], probe: bool
                         record: bool, parallel: int, as_json: bool) -> None:
     """Test incoming (sign in, open the Inbox) and outgoing (Send As / Send On Behalf) access.
 
-    Uses the newest published configuration and the mailboxes the CRM's Load Data lists. The outgoing
-    test submits a probe from the mailbox to itself to learn which right the account holds, then
-    deletes it. Exits 6 when any mailbox fails.
+    Uses the newest published configuration and the mailboxes the CRM's Load Data lists. For Send As and
+    delegate profiles the outgoing test submits a small probe From the user To the service account's own
+    mailbox to learn which right the account holds, then deletes it. Exits 6 when any mailbox fails.
     """
     config = load_running_config(app.home)
     perf.install()

@@ -20,11 +20,11 @@ Public API (import from the modules)::
     mailbox_health.MailboxHealthMonitor(store, metrics, directory, crm=CrmMailboxStatus)  (a LaneObserver)
         .guard(key, config, work) .resumed() .open_alerts();  stop_alert_kind(direction)
     crm_status.CrmMailboxStatus(crm_source, clock) .status() .error() .clear()
-    access.AccessChecker(config, accounts) .incoming(a) .outgoing(a, detect) -> Check;
-        SendRight, SendRightDetector, expected_right(profile), judge(...)
-    access_run.AccessRun(config, resources, detector_for=) .directory() .targets(view, names)
-        .run(targets, AccessOptions, on_done) -> [AccessReport]
-    probe.ProbeSendRight(loop_identity, clock) (a SendRightDetector), round_trip(...) -> RoundTrip
+    access.AccessChecker(config, accounts, clock, wait_seconds=) .incoming(a) .outgoing(a) -> Check
+        (the outgoing check uses router.pipeline.outgoing.send_right.detect_send_right / mismatch)
+    access_run.AccessRun(config, resources) .directory() .targets(view, names)
+        .run(targets, AccessOptions, on_done) -> [AccessReport];  loop_identity(config, deployment)
+    probe.round_trip(outgoing, incoming, mailbox, loop_identity=, clock=, timeout=) -> RoundTrip
     status_report.collect_status(store, mailboxes=()) -> StatusReport (.to_json())
     periodic.Periodic(name, task, period)
     registry.LaneWorkRegistry: register(direction, factory), call_on_close(fn), build(...), close()

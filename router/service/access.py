@@ -4,64 +4,43 @@ The legacy Configuration Manager's Test Access and server-side sync's Test & Ena
 
 * **incoming**: connect to Exchange, authenticate, and open the Inbox through the incoming profile's
   connection (``connection_spec`` + ``AccountFactory``);
-* **outgoing**: which right the outgoing profile's account really holds on the user — Send As, Send On
-  Behalf or none — found by a ``SendRightDetector``, and whether it is the right the profile's access
-  type expects (``expected_right``). None is a failure; another right than expected is a failure too,
-  because mail would not go out the way the admin configured (from the user alone, or "on behalf of").
+* **outgoing**: open the mailbox's Sent Items through the outgoing profile's connection (the router
+  submits through the user's mailbox and saves the copy there), then, when the profile relies on a send
+  right (an Administrator with ``send_as`` or ``delegate``), find which right the account really holds
+  on the user — Send As, Send On Behalf or none — with the outgoing pipeline's ``detect_send_right``, and
+  compare it with the profile (``send_right.mismatch``). None, or another right than the profile names,
+  is a failure: mail would fail, or not go out the way the admin configured. A User profile (the
+  owner's own account) and impersonation send as the user and need no send right.
 
 Each check returns a ``Check`` (outcomes are values); a failure carries the router error's message and
-hint, which say what to fix.
+hint, or the mismatch, which say what to fix.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
-from router.config.profile import AccessType, Direction, Profile, UserType
+from router.clock import Clock
+from router.config.profile import Direction, Profile, UserType
 from router.config.profileset import MailboxAssignment
 from router.config.published import PublishedConfig
 from router.crm.codes import MailboxTestStatus
 from router.errors import RouterError
 from router.ews.connection import AccountFactory
 from router.ews.errors import ews_errors
+from router.pipeline.outgoing.send_right import (
+    DEFAULT_WAIT_SECONDS,
+    SendRight,
+    detect_send_right,
+    expected_right,
+    mismatch,
+    own_mailbox_spec,
+)
 from router.service.connections import connection_spec, profile_for
 
-
-class SendRight(StrEnum):
-    """The right an account holds to send From a mailbox."""
-
-    SEND_AS = "send_as"
-    SEND_ON_BEHALF = "send_on_behalf"
-    NONE = "none"
-
-    @property
-    def label(self) -> str:
-        """How admins name it: "Send As", "Send On Behalf", "none"."""
-        return {"send_as": "Send As", "send_on_behalf": "Send On Behalf", "none": "none"}[self.value]
-
-
-class SendRightDetector(Protocol):
-    """Finds the right ``account`` (opened on ``mailbox`` by the outgoing profile) holds on ``mailbox``.
-
-    Raises a router error when the mailbox cannot be reached at all (authentication, access, missing).
-    """
-
-    def __call__(self, account: Any, mailbox: str) -> SendRight:
-        """Return the right."""
-        ...
-
-
-def expected_right(profile: Profile) -> SendRight:
-    """The right an outgoing profile needs: Send On Behalf for delegate access, else Send As.
-
-    A User profile signs in as the mailbox's owner and impersonation acts as the user: both send as
-    the user, as a Send As profile does.
-    """
-    if profile.user_type is UserType.ADMINISTRATOR and profile.access_type is AccessType.DELEGATE:
-        return SendRight.SEND_ON_BEHALF
-    return SendRight.SEND_AS
+LABELS = {SendRight.SEND_AS: "Send As", SendRight.SEND_ON_BEHALF: "Send On Behalf", SendRight.NONE: "none",
+          SendRight.UNKNOWN: "unknown"}
 
 
 @dataclass(frozen=True)
@@ -93,9 +72,12 @@ class Check:
 class AccessChecker:
     """Runs the incoming and outgoing checks of mailboxes of one published configuration."""
 
-    def __init__(self, config: PublishedConfig, accounts: AccountFactory) -> None:
+    def __init__(self, config: PublishedConfig, accounts: AccountFactory, clock: Clock, *,
+                 wait_seconds: float = DEFAULT_WAIT_SECONDS) -> None:
         self._config = config
         self._accounts = accounts
+        self._clock = clock
+        self._wait = wait_seconds
 
     def incoming(self, assignment: MailboxAssignment) -> Check:
         """Connect, authenticate and open the Inbox with the incoming profile."""
@@ -110,41 +92,32 @@ class AccessChecker:
         return Check(MailboxTestStatus.SUCCESS,
                      f"connected to {where}, signed in and opened the Inbox ({items} item(s))")
 
-    def outgoing(self, assignment: MailboxAssignment, detect: SendRightDetector) -> Check:
-        """Find the outgoing account's right on the mailbox and compare it with the profile's."""
+    def outgoing(self, assignment: MailboxAssignment) -> Check:
+        """Open the mailbox's Sent Items with the outgoing profile, then check the send right it needs."""
+        name = assignment.outgoing_profile or ""
         try:
             profile = profile_for(self._config, assignment, Direction.OUTGOING)
+            spec = connection_spec(self._config, assignment, Direction.OUTGOING)
+            account = self._accounts.account(spec)
+            with ews_errors(mailbox=assignment.address):
+                account.sent.refresh()
             expected = expected_right(profile)
-            account = self._accounts.account(connection_spec(self._config, assignment, Direction.OUTGOING))
-            right = detect(account, assignment.address)
+            if expected is None:
+                return Check(MailboxTestStatus.SUCCESS, "signed in and opened the Sent Items; profile "
+                             f"{name!r} {_sends_as(profile)}, so no send right is needed")
+            probe = detect_send_right(self._accounts, own_mailbox_spec(spec), assignment.address,
+                                      clock=self._clock, wait_seconds=self._wait)
         except RouterError as exc:
             return Check.failure(exc)
-        return judge(assignment, profile, assignment.outgoing_profile or "", right, expected)
+        problem = mismatch(profile, probe)
+        if problem is not None:
+            return Check(MailboxTestStatus.FAILURE, problem, right=probe.right, expected=expected)
+        return Check(MailboxTestStatus.SUCCESS, f"the account holds {LABELS[probe.right]} on "
+                     f"{assignment.address}, as profile {name!r} expects ({probe.detail})",
+                     right=probe.right, expected=expected)
 
 
-def judge(assignment: MailboxAssignment, profile: Profile, name: str, right: SendRight,
-          expected: SendRight) -> Check:
-    """The outgoing check's verdict on the right found against the right the profile needs."""
-    address = assignment.address
-    if right is SendRight.NONE:
-        return Check(MailboxTestStatus.FAILURE,
-                     f"the account of profile {name!r} holds neither Send As nor Send On Behalf on {address}",
-                     f"grant it {expected.label} on {address} (Exchange), then run `email-router "
-                     "test-access` again", right, expected)
-    if right is not expected:
-        effect = ("from the user alone, not \"on behalf of\"" if right is SendRight.SEND_AS
-                  else "\"on behalf of\" the user, not from the user alone")
-        access = "send_as" if right is SendRight.SEND_AS else "delegate"
-        return Check(MailboxTestStatus.FAILURE,
-                     f"the account holds {right.label} on {address}, but profile {name!r} "
-                     f"({_access(profile)}) expects {expected.label}: mail would go out {effect}",
-                     f"grant {expected.label} instead, or set access_type = \"{access}\" on profile "
-                     f"{name!r} and publish", right, expected)
-    return Check(MailboxTestStatus.SUCCESS, f"the account holds {right.label} on {address}, as profile "
-                 f"{name!r} expects", "", right, expected)
-
-
-def _access(profile: Profile) -> str:
+def _sends_as(profile: Profile) -> str:
     if profile.user_type is UserType.USER:
-        return "the mailbox's own account"
-    return f"access_type = {profile.access_type.value if profile.access_type else 'unset'}"
+        return "signs in as the mailbox's owner"
+    return "impersonates the user"

@@ -27,16 +27,13 @@ from router.config.published import PublishedConfig
 from router.crm.codes import MailboxTestStatus
 from router.crm.gateway import MailboxInfo, MailboxTestResult
 from router.errors import RouterError, UsageError
-from router.service.access import AccessChecker, Check, SendRightDetector
+from router.service.access import AccessChecker, Check
 from router.service.connections import connection_spec
 from router.service.directory import DirectoryView, MailboxDirectory
-from router.service.probe import ProbeSendRight, RoundTrip, round_trip
+from router.service.probe import RoundTrip, round_trip
 from router.service.resources import Resources
 from router.service.roster import RosterEntry
 from router.state import Direction as StateDirection
-
-DetectorFor = Callable[[str], SendRightDetector]
-"""Gives the send-right detector for a loop identity (the deployment whose mailbox is tested)."""
 
 
 @dataclass(frozen=True)
@@ -89,19 +86,17 @@ class AccessReport:
 
 
 def loop_identity(config: PublishedConfig, deployment: str) -> str:
-    """The loop identity probes of ``deployment`` carry: the deployment's name."""
-    return deployment
+    """The loop identity the mailboxes of ``deployment`` stamp on what they send (probes too)."""
+    published = config.profiles.deployments.get(deployment)
+    return published.loop_name(deployment) if published is not None else deployment
 
 
 class AccessRun:
     """Test Access for the mailboxes of one published configuration; see the module docstring."""
 
-    def __init__(self, config: PublishedConfig, resources: Resources,
-                 detector_for: DetectorFor | None = None) -> None:
+    def __init__(self, config: PublishedConfig, resources: Resources) -> None:
         self._config = config
         self._resources = resources
-        self._detector_for = detector_for or (lambda identity: ProbeSendRight(identity, resources.clock))
-        self._checker = AccessChecker(config, resources.accounts)
 
     def directory(self) -> DirectoryView:
         """The mailboxes as the service would see them, with the CRM's enabled flags ignored."""
@@ -137,8 +132,10 @@ class AccessRun:
 
     def test(self, target: Target, options: AccessOptions) -> AccessReport:
         """Test one mailbox (see the module docstring)."""
-        incoming = self._check(target, Direction.INCOMING)
-        outgoing = self._check(target, Direction.OUTGOING)
+        checker = AccessChecker(self._config, self._resources.accounts, self._resources.clock,
+                                wait_seconds=options.probe_timeout)
+        incoming = self._check(checker, target, Direction.INCOMING)
+        outgoing = self._check(checker, target, Direction.OUTGOING)
         probe, note = self._probe(target, options, incoming, outgoing) if options.probe else (None, "")
         recorded = (self._record(target, incoming, outgoing) if options.record
                     else "not recorded (--no-record)")
@@ -151,14 +148,14 @@ class AccessRun:
         return Target(first.mailbox, first.deployment, first.role.value, view.assignment(first.mailbox),
                       entries, view.info(first.mailbox))
 
-    def _check(self, target: Target, direction: Direction) -> Check:
+    @staticmethod
+    def _check(checker: AccessChecker, target: Target, direction: Direction) -> Check:
         entry = target.entries[direction]
         if not entry.served or target.assignment is None:
             return Check.not_run(entry.reason or "the router does not serve it")
         if direction is Direction.INCOMING:
-            return self._checker.incoming(target.assignment)
-        detector = self._detector_for(loop_identity(self._config, target.deployment))
-        return self._checker.outgoing(target.assignment, detector)
+            return checker.incoming(target.assignment)
+        return checker.outgoing(target.assignment)
 
     def _probe(self, target: Target, options: AccessOptions, incoming: Check,
                outgoing: Check) -> tuple[RoundTrip | None, str]:

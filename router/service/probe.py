@@ -1,14 +1,9 @@
-"""Probe messages: what Test Access sends to learn what Exchange really does with a mailbox's mail.
+"""The round-trip probe of `email-router test-access --probe`: out through one profile, in through the other.
 
-Exchange has no read API for Send As rights, so the only sure way to learn which right an account
-holds on a mailbox is to submit a message From that mailbox and see what Exchange makes of it. A probe
-is a short message From and To the mailbox itself, saved in its Sent Items:
-
-* ``ProbeSendRight`` submits one through the outgoing account and reads the saved copy: Sender equal to
-  From means Send As (or the owner itself), another Sender means Send On Behalf, ErrorSendAsDenied
-  means neither (the refused draft is removed again);
-* ``round_trip`` submits one through the outgoing account and waits for it in the Inbox through the
-  incoming account: the whole path a reply to the mailbox takes, timed.
+``round_trip`` submits a short message From and To the mailbox through its outgoing profile's account
+(saved in its Sent Items, as the router sends) and waits for it in the Inbox through its incoming
+profile's account: the whole path a reply to the mailbox takes, timed. The copy that arrives also shows
+what Exchange stamped: a Sender other than From means it went out "on behalf of".
 
 Probes carry the router's loop header, ``Auto-Submitted: auto-generated`` and ``X-Auto-Response-Suppress:
 All``, so a running router screens them out and no one auto-replies to them; every copy the probe
@@ -27,12 +22,12 @@ from typing import Any
 from exchangelib import Message
 
 from router.clock import Clock
-from router.errors import AccessDeniedError, RouterError, SendAsDeniedError
+from router.errors import RouterError
 from router.ews.errors import ews_errors
 from router.pipeline.headers import LOOP_HEADER
 from router.pipeline.incoming.screening import loop_header_value
 from router.pipeline.outgoing.message_id import new_message_id
-from router.service.access import SendRight
+from router.pipeline.outgoing.send_right import SendRight
 
 log = logging.getLogger(__name__)
 
@@ -86,33 +81,6 @@ def right_of(item: Any) -> SendRight:
     author = (item.author.email_address or "").lower() if item.author else ""
     sender = (item.sender.email_address or "").lower() if item.sender else author
     return SendRight.SEND_AS if sender == author else SendRight.SEND_ON_BEHALF
-
-
-class ProbeSendRight:
-    """A ``SendRightDetector`` that submits a probe and reads what Exchange stamped on it."""
-
-    def __init__(self, loop_identity: str, clock: Clock) -> None:
-        loop_header_value(loop_identity)
-        self._identity = loop_identity
-        self._clock = clock
-
-    def __call__(self, account: Any, mailbox: str) -> SendRight:
-        message_id, raw = probe_message(mailbox, self._identity, self._clock)
-        try:
-            submit(account, mailbox, raw)
-        except SendAsDeniedError:
-            remove([account.drafts], mailbox, message_id)
-            return SendRight.NONE
-        try:
-            copies = find(account.sent, mailbox, message_id)
-        finally:
-            remove([account.sent, account.inbox], mailbox, message_id)
-        if not copies:
-            raise AccessDeniedError(f"Exchange accepted the probe from {mailbox} but kept no copy in its "
-                                    "Sent Items, so the right it was sent with is unknown", mailbox=mailbox,
-                                    hint="give the account Full Access on the mailbox, then run "
-                                    "`email-router test-access` again")
-        return right_of(copies[0])
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,8 @@ log_level = 2
 
 
 def profiles_toml(url: str, ca_file: Path, *, default_outgoing: str | None = "out") -> str:
-    """Profiles reaching the simulator as the service account: impersonation in, Send As / delegate out."""
+    """Profiles reaching the simulator as the service account: impersonation in; Send As, delegate or
+    impersonation out."""
     common = (f'server_type = "exchange_2019"\news_url = "{url}"\nauth = "basic"\n'
               f'credentials = "other_specified"\ncredential = "svc"\nuser_type = "administrator"\n'
               f'tls = {{ ca_bundle = "{ca_file}" }}\n')
@@ -56,6 +57,7 @@ def profiles_toml(url: str, ca_file: Path, *, default_outgoing: str | None = "ou
     return (f'[profiles.in]\ndirection = "incoming"\naccess_type = "impersonation"\n{common}\n'
             f'[profiles.out]\ndirection = "outgoing"\naccess_type = "send_as"\n{common}\n'
             f'[profiles.out_delegate]\ndirection = "outgoing"\naccess_type = "delegate"\n{common}\n'
+            f'[profiles.out_impersonation]\ndirection = "outgoing"\naccess_type = "impersonation"\n{common}\n'
             f'[deployments.main]\ndefault_incoming_profile = "in"\n{outgoing}')
 
 

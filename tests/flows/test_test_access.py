@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from router.cli.main import cli
 from router.crm.codes import Approval
+from router.pipeline.outgoing.send_right import PROBE_SUBJECT as SEND_RIGHT_PROBE
 from router.service.probe import PROBE_SUBJECT
 from router.state import Direction as StateDirection
 from router.state import HealthStatus
@@ -22,20 +23,25 @@ from tests.flows.kit import Contoso
 from tests.support.ews_simulator import ALICE, BOB, PASSWORD, QUEUE, SVC
 
 pytestmark = pytest.mark.flow
-CAROL, DAVE = "carol@contoso.com", "dave@contoso.com"
-BINDINGS = f'[[users]]\naddress = "{CAROL}"\noutgoing_profile = "out_delegate"\n'
+CAROL, DAVE, ERIN = "carol@contoso.com", "dave@contoso.com", "erin@contoso.com"
+BINDINGS = (f'[[users]]\naddress = "{CAROL}"\noutgoing_profile = "out_delegate"\n\n'
+            f'[[users]]\naddress = "{ERIN}"\noutgoing_profile = "out_impersonation"\n')
+PROBES = (PROBE_SUBJECT, SEND_RIGHT_PROBE)
 
 
 @pytest.fixture
 def rights(contoso: Contoso) -> Contoso:
     """Alice: Send As; Bob: Send On Behalf (profile expects Send As); Carol: Send On Behalf with a delegate
-    profile; the queue: no send right; Dave: not approved. The service account has Full Access on all."""
+    profile; Erin: an impersonating profile (no send right needed); the queue: no send right; Dave: not
+    approved. The service account has Full Access on all."""
     sim = contoso.sim
     contoso.crm.update_organization(requireapprovalforuseremail=True)
     sim.control.seed({"users": [{"address": CAROL, "name": "Carol Cole", "password": PASSWORD},
-                                {"address": DAVE, "name": "Dave Dunn", "password": PASSWORD}]})
+                                {"address": DAVE, "name": "Dave Dunn", "password": PASSWORD},
+                                {"address": ERIN, "name": "Erin Eve", "password": PASSWORD}]})
     contoso.add_user(CAROL, "Carol Cole")
     contoso.add_user(DAVE, "Dave Dunn", approval=Approval.PENDING_APPROVAL)
+    contoso.add_user(ERIN, "Erin Eve")
     for mailbox in (ALICE, BOB, CAROL):
         sim.control.grant("full_access", mailbox, SVC)
     sim.control.grant("send_as", ALICE, SVC)
@@ -57,31 +63,34 @@ def test_the_results_name_each_right_and_mismatch_and_the_crm_records_them(right
     result = invoke(rights, "--json")
     assert result.exit_code == 6, result.output
     found = by_mailbox(result)
-    assert set(found) == {ALICE, BOB, CAROL, DAVE, QUEUE}
+    assert set(found) == {ALICE, BOB, CAROL, DAVE, ERIN, QUEUE}
     summary = {m: (e["incoming"]["status"], e["outgoing"]["status"], e["outgoing"]["right"],
                    e["outgoing"]["expected"]) for m, e in found.items()}
     assert summary == {
         ALICE: ("Success", "Success", "send_as", "send_as"),
         BOB: ("Success", "Failure", "send_on_behalf", "send_as"),
         CAROL: ("Success", "Success", "send_on_behalf", "send_on_behalf"),
+        ERIN: ("Success", "Success", None, None),
         QUEUE: ("Success", "Failure", "none", "send_as"),
         DAVE: ("Not Run", "Not Run", None, None),
     }
-    assert "mail would go out \"on behalf of\" the user" in found[BOB]["outgoing"]["message"]
-    assert 'set access_type = "delegate"' in found[BOB]["outgoing"]["hint"]
-    assert "holds neither Send As nor Send On Behalf" in found[QUEUE]["outgoing"]["message"]
+    bob = found[BOB]["outgoing"]["message"]
+    assert f"the profile says send_as, but {SVC} holds only Send On Behalf on {BOB}" in bob
+    assert 'or set access_type = "delegate"' in bob
+    assert f"{SVC} holds neither Send As nor Send On Behalf on {QUEUE}" in found[QUEUE]["outgoing"]["message"]
+    assert "impersonates the user, so no send right is needed" in found[ERIN]["outgoing"]["message"]
     assert "not approved for the router" in found[DAVE]["incoming"]["message"]
     assert sorted(m for m, e in found.items() if e["failed"]) == [BOB, QUEUE]
-    assert f"2 of 5 mailbox(es) failed: {BOB}, {QUEUE}" in result.stderr
+    assert f"2 of 6 mailbox(es) failed: {BOB}, {QUEUE}" in result.stderr
 
     statuses = {m: (r["incomingemailstatus"], r["outgoingemailstatus"], r["enabledforincomingemail"],
                     r["enabledforoutgoingemail"]) for m in (ALICE, BOB, DAVE)
                 for r in [rights.mailbox(m)]}
     assert statuses == {ALICE: (1, 1, True, True), BOB: (1, 2, True, False), DAVE: (0, 0, False, False)}
-    for mailbox in (ALICE, BOB, CAROL, QUEUE):
+    for mailbox in (ALICE, BOB, CAROL, ERIN, QUEUE, SVC):
         copies = [m for folder in ("inbox", "sent items", "drafts")
                   for m in rights.sim.control.messages(mailbox, folder)]
-        assert [m for m in copies if m.subject.startswith(PROBE_SUBJECT)] == [], mailbox
+        assert [m for m in copies if m.subject.startswith(PROBES)] == [], mailbox
 
 
 def test_the_table_shows_each_mailbox_with_what_to_do(rights: Contoso,
@@ -92,8 +101,7 @@ def test_the_table_shows_each_mailbox_with_what_to_do(rights: Contoso,
     assert "Test Access (published version 1)" in result.stdout
     expected = "Success - the account holds Send As on alice@contoso.com, as profile 'out' expects"
     assert expected in result.stdout
-    assert "Failure - the account holds Send On Behalf on bob@contoso.com" in result.stdout
-    assert "what to do: grant Send As instead" in result.stdout
+    assert f"Failure - the profile says send_as, but {SVC} holds only Send On Behalf" in result.stdout
     assert "not recorded (--no-record)" in result.stdout and "1 of 2 mailbox(es) passed." in result.stdout
     assert rights.mailbox(ALICE)["incomingemailstatus"] == 0
 
