@@ -21,6 +21,7 @@ from router.clock import FrozenClock
 from router.config import Direction, MailboxAssignment, PublishedConfig, publish
 from router.crm.codes import Approval, IncomingDeliveryMethod, OutgoingDeliveryMethod
 from router.crm.embedded import EmbeddedCrm, MailboxSettings, admin
+from router.crm.facade import CrmFacade
 from router.ews.errors import ews_errors
 from router.home import Home
 from router.service.assembly import assemble_service
@@ -33,6 +34,7 @@ from router.service.service import Service
 from router.simulator import Controller
 from router.state import StateStore
 from router.vault import PasswordCredential, Vault, VaultKey, write_new_key_file
+from tests.support.crm import SERVICE_ACCOUNT, SERVICE_PASSWORD, facade_credentials
 from tests.support.ews_simulator import ALICE, BOB, PASSWORD, QUEUE, SVC
 from tests.unit.service.lanes_kit import WAIT, FixedJitter, Recorder
 
@@ -47,7 +49,7 @@ log_level = 2
 """
 
 
-def profiles_toml(url: str, ca_file: Path, *, default_outgoing: str | None = "out") -> str:
+def profiles_toml(url: str, ca_file: Path, *, default_outgoing: str | None = "out", crm: str = "") -> str:
     """Profiles reaching the simulator as the service account: impersonation in; Send As, delegate or
     impersonation out."""
     common = (f'server_type = "exchange_2019"\news_url = "{url}"\nauth = "basic"\n'
@@ -58,7 +60,13 @@ def profiles_toml(url: str, ca_file: Path, *, default_outgoing: str | None = "ou
             f'[profiles.out]\ndirection = "outgoing"\naccess_type = "send_as"\n{common}\n'
             f'[profiles.out_delegate]\ndirection = "outgoing"\naccess_type = "delegate"\n{common}\n'
             f'[profiles.out_impersonation]\ndirection = "outgoing"\naccess_type = "impersonation"\n{common}\n'
-            f'[deployments.main]\ndefault_incoming_profile = "in"\n{outgoing}')
+            f'[deployments.main]\ndefault_incoming_profile = "in"\n{outgoing}\n{crm}')
+
+
+def dynamics_section(facade: CrmFacade) -> str:
+    """The deployment's CRM as the Dynamics Web API: NTLM over HTTP to the facade in front of the CRM."""
+    return (f'[deployments.main.dynamics]\nurl = "{facade.api_url("9.0", "contoso")}"\nauth = "ntlm"\n'
+            'credential = "crm"\ninsecure_allow_clear_text_over_http = true\n')
 
 
 class Contoso:
@@ -68,6 +76,8 @@ class Contoso:
                  clock: FrozenClock) -> None:
         self.home, self.sim, self.crm, self.directory, self.clock = home, sim, crm, directory, clock
         self.mailbox_ids: dict[str, str] = {}
+        self.crm_section = ""
+        """The deployment's CRM table (empty: the embedded CRM in the home); see ``through_dynamics``."""
 
     def add_user(self, address: str, name: str, *, approval: Approval = Approval.APPROVED,
                  incoming: IncomingDeliveryMethod = IncomingDeliveryMethod.ROUTER,
@@ -90,6 +100,12 @@ class Contoso:
         with self.crm.reading() as conn:
             return dict(admin.find_mailbox(conn, address))
 
+    def through_dynamics(self, facade: CrmFacade) -> None:
+        """Publish the deployment with its CRM reached through the Web API facade (the Dynamics adapter)."""
+        Vault.open(self.home).set("crm", PasswordCredential(username=SERVICE_ACCOUNT,
+                                                            password=SecretStr(SERVICE_PASSWORD)))
+        self.crm_section = dynamics_section(facade)
+
     def set_password(self, password: str) -> None:
         Vault.open(self.home).set("svc", PasswordCredential(username=SVC, password=SecretStr(password)))
 
@@ -98,13 +114,21 @@ class Contoso:
         """Write the profiles (plus ``bindings`` TOML) and publish them at the clock's time."""
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / "profiles.toml").write_text(
-            profiles_toml(self.sim.url, self.sim.ca_file, default_outgoing=default_outgoing))
+            profiles_toml(self.sim.url, self.sim.ca_file, default_outgoing=default_outgoing,
+                          crm=self.crm_section))
         (self.directory / "settings.toml").write_text(settings)
         (self.directory / "mailboxes.toml").write_text(bindings)
         return publish(self.home, self.directory, clock=self.clock)
 
     def store(self) -> StateStore:
         return StateStore.open_home(self.home, self.clock)
+
+
+@pytest.fixture
+def facade(contoso: Contoso) -> Iterator[CrmFacade]:
+    """The Dynamics Web API facade over Contoso's CRM, on 127.0.0.1, accepting the router's NTLM account."""
+    with CrmFacade(contoso.crm, credentials=facade_credentials()) as running_facade:
+        yield running_facade
 
 
 @pytest.fixture
@@ -120,6 +144,8 @@ def contoso(home: Home, ews_simulator: Controller, frozen: FrozenClock, tmp_path
     crm = EmbeddedCrm(home.crm_db, clock=frozen)
     org = Contoso(home, ews_simulator, crm, tmp_path / "profiles", frozen)
     org.set_password(PASSWORD)
+    none = MailboxSettings(incoming=IncomingDeliveryMethod.NONE, outgoing=OutgoingDeliveryMethod.NONE)
+    crm.add_user("E-mail Router", "svc-router@contoso.com", SERVICE_ACCOUNT, settings=none)
     org.add_user(ALICE, "Alice Adams")
     org.add_user(BOB, "Bob Brown")
     org.add_queue(QUEUE, "Support Queue")

@@ -10,13 +10,14 @@ import pytest
 from click.testing import CliRunner
 
 from router.cli.main import cli
+from router.crm.facade import CrmFacade
 from router.errors import MailboxStoppedError
 from router.service.lane import LaneKey
 from router.service.mailbox_health import stop_alert_kind
 from router.service.outcome import RunKind
 from router.state import AlertStatus, HealthStatus, Notice
 from router.state import Direction as StateDirection
-from tests.flows.kit import IN, Contoso, running
+from tests.flows.kit import IN, SETTINGS, Contoso, running
 from tests.support.ews_simulator import ALICE, BOB, PASSWORD, QUEUE, SVC
 from tests.unit.service.lanes_kit import Recorder
 
@@ -112,3 +113,27 @@ def test_a_stop_outlives_a_restart_until_an_admin_resumes_the_mailbox(contoso: C
     with contoso.store() as store:
         assert store.alerts.get(alert.id).status is AlertStatus.RESOLVED  # type: ignore[union-attr]
         assert store.health.get(ALICE, STATE_IN).status is HealthStatus.SUCCESS
+
+
+def test_load_data_and_mailbox_status_go_through_the_dynamics_adapter(contoso: Contoso,
+                                                                      facade: CrmFacade) -> None:
+    contoso.through_dynamics(facade)
+    contoso.sim.control.revoke("impersonation", ALICE, SVC)
+    contoso.publish(default_outgoing=None)
+    recorder = Recorder()
+    with running(contoso, IN, recorder=recorder) as service:
+        wait_stopped(recorder, 3)
+        assert {lane.key.mailbox for lane in service.lanes()} == {ALICE, BOB, QUEUE}, "Load Data over HTTP"
+        assert service.ready().ok
+        row = contoso.mailbox(BOB)
+        assert (row["incomingemailstatus"], row["enabledforincomingemail"]) == (2, False)
+        assert "ErrorImpersonateUserDenied" in str(row["lastsyncerror"])
+
+        contoso.sim.control.grant("impersonation", ALICE, SVC)
+        contoso.clock.advance(60)
+        contoso.publish(default_outgoing=None, settings=SETTINGS + "cache_capacity = 7\n")
+        service.reload_now()
+        assert recorder.wait_runs(2, BOB_IN)[-1].kind is RunKind.IDLE  # The monitor hears of it first.
+    row = contoso.mailbox(BOB)
+    assert (row["incomingemailstatus"], row["enabledforincomingemail"]) == (1, True)
+    assert (row["lastsyncerror"], row["lastsyncerrorcount"]) == (None, 0)
