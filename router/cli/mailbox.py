@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from router.cli.context import AppContext, pass_app
-from router.clock import SystemClock
-from router.state import Direction, StateStore
+from router.cli.status import open_existing_store
+from router.state import Direction
 
 DIRECTIONS = {"incoming": (Direction.INCOMING,), "outgoing": (Direction.OUTGOING,),
               "both": (Direction.INCOMING, Direction.OUTGOING)}
@@ -29,7 +29,7 @@ def resume_command(app: AppContext, addresses: tuple[str, ...], direction: str) 
     again and the alert counts one more occurrence. Publishing a new version that changes a mailbox, or a
     passing `email-router test-access`, resumes it too.
     """
-    with StateStore.open_home(app.home, SystemClock()) as store:
+    with open_existing_store(app.home) as store:
         for address in addresses:
             mailbox = address.strip().lower()
             resumed = []

@@ -16,6 +16,8 @@ from rich.text import Text
 
 from router.cli.context import AppContext, pass_app
 from router.clock import SystemClock
+from router.errors import StateStoreError
+from router.home import Home
 from router.service.status_report import DirectionStatus, StatusReport, collect_status
 from router.state import Direction, HealthStatus, StateStore
 
@@ -31,7 +33,7 @@ LABEL = {HealthStatus.SUCCESS: "Success", HealthStatus.FAILURE: "Failure", Healt
 def status_command(app: AppContext, mailboxes: tuple[str, ...], as_json: bool) -> None:
     """Per mailbox and direction: served or why not, status, last success, last error, backlog and the
     messages of the last hour; then the open alerts. Reads the state store; no service needs to run."""
-    with StateStore.open_home(app.home, SystemClock()) as store:
+    with open_existing_store(app.home) as store:
         report = collect_status(store, mailboxes)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
@@ -44,6 +46,15 @@ def status_command(app: AppContext, mailboxes: tuple[str, ...], as_json: bool) -
         console.print(_alerts(report))
     else:
         console.print(Text("No open alerts.", style="green"))
+
+
+def open_existing_store(home: Home) -> StateStore:
+    """The home's state store; a StateStoreError when there is none (a wrong home, or a service never run)."""
+    if not home.state_db.exists():
+        raise StateStoreError(f"there is no state database at {home.state_db}",
+                              hint="check --home / EMAIL_ROUTER_HOME; the service creates it when it first "
+                              "runs (`email-router run`)")
+    return StateStore.open_home(home, SystemClock())
 
 
 def _header(console: Console, report: StatusReport) -> None:

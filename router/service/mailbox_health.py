@@ -13,7 +13,8 @@ consecutive failures, and mirrors them in the Prometheus status gauges and on th
   alert of kind ``mailbox_stopped_incoming`` / ``mailbox_stopped_outgoing`` and writes Failure to the
   CRM (which disables that direction there, as server-side sync does);
 * the first success after a failure or stop resolves the alert with resolution "recovered", which is
-  the alert's "recovered" notice (``Alerts.pending_notices``).
+  the alert's "recovered" notice (``Alerts.pending_notices``); a lane removed because its mailbox is no
+  longer served resolves its alert with resolution "no longer served".
 
 A stop outlives the process: ``guard`` wraps the work of a lane whose stop is newer than the published
 version being applied, so the lane stops at once with ``MailboxStoppedError`` instead of failing
@@ -98,6 +99,14 @@ class MailboxHealthMonitor(NullObserver):
         # yet written would read as an admin's resume and restart the lane at once.
         with self._lock:
             self._stopped.add(key)
+
+    def lane_removed(self, key: LaneKey) -> None:
+        with self._lock:
+            self._stopped.discard(key)
+        if self._store.alerts.resolve(stop_alert_kind(key.direction), mailbox=key.mailbox,
+                                      resolution="no longer served") is not None:
+            log.info("lane %s is no longer served; its alert is resolved", key,
+                     extra={"mailbox": key.mailbox})
 
     # For the service.
 

@@ -104,7 +104,12 @@ def test_the_crm_and_the_profiles_decide_the_lanes_and_status_explains_the_rest(
 
 def test_status_without_a_service_says_so(org: Contoso, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
-    result = CliRunner().invoke(cli, ["--home", str(org.home.root), "status"])
+    runner = CliRunner()
+    missing = runner.invoke(cli, ["--home", str(org.home.root), "status"])
+    assert missing.exit_code == 5 and "there is no state database at" in missing.output
+    assert "check --home / EMAIL_ROUTER_HOME" in missing.output and not org.home.state_db.exists()
+    org.store().close()
+    result = runner.invoke(cli, ["--home", str(org.home.root), "status"])
     assert result.exit_code == 0, result.output
     assert "The service has not resolved its mailboxes yet" in result.stdout
     assert "No open alerts." in result.stdout

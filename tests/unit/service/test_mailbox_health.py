@@ -134,3 +134,18 @@ def test_a_stop_is_held_after_a_restart_until_a_newer_version_changes_the_lane(
     assert again.recorder.wait_runs(2)[1].kind is RunKind.WORKED
     again.recorder.wait_for(lambda: not again.store.alerts.open_alerts())
     assert again.store.alerts.get(alert.id).resolution == "recovered"  # type: ignore[union-attr]
+
+
+def test_a_mailbox_no_longer_served_resolves_its_alert(make: Callable[..., Kit], publisher: Publisher,
+                                                        frozen: FrozenClock) -> None:
+    publish_at(publisher, frozen)
+    kit = make(AuthenticationError("bad password", mailbox=ALICE))
+    kit.service.start()
+    kit.recorder.wait_for(lambda: bool(kit.recorder.stopped))
+    (alert,) = kit.store.alerts.open_alerts()
+    publisher.directory.joinpath("mailboxes.toml").write_text("")
+    publish(publisher.home, publisher.directory, clock=frozen)
+    kit.service.reload_now()
+    kit.recorder.wait_for(lambda: bool(kit.recorder.removed))
+    assert kit.store.alerts.open_alerts() == []
+    assert kit.store.alerts.get(alert.id).resolution == "no longer served"  # type: ignore[union-attr]
