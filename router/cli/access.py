@@ -65,7 +65,10 @@ def test_access_command(app: AppContext, mailboxes: tuple[str, ...], probe: bool
     resources = Resources(app.home, clock, Metrics())
     try:
         run = AccessRun(config, resources)
-        targets = run.targets(run.directory(), mailboxes)
+        view = run.directory()
+        for problem in view.crm_errors.values():
+            click.echo(f"warning: {problem}; results cannot be recorded in that CRM", err=True)
+        targets = run.targets(view, mailboxes)
         with _progress(len(targets), quiet=as_json) as advance:
             reports = run.run(targets, options, advance)
     finally:

@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from router.cli.main import cli
 from router.crm.codes import Approval
+from router.crm.facade import CrmFacade
 from router.pipeline.outgoing.send_right import PROBE_SUBJECT as SEND_RIGHT_PROBE
 from router.service.probe import PROBE_SUBJECT
 from router.state import Direction as StateDirection
@@ -125,3 +126,16 @@ def test_an_unknown_mailbox_is_a_usage_error(rights: Contoso) -> None:
     result = invoke(rights, "--mailbox", "nobody@contoso.com")
     assert result.exit_code == 2
     assert "no mailbox nobody@contoso.com in published version 1" in result.output
+
+
+def test_a_crm_that_does_not_answer_load_data_leaves_the_published_bindings(
+        rights: Contoso, facade: CrmFacade) -> None:
+    rights.through_dynamics(facade)
+    rights.publish(BINDINGS)
+    facade.faults.add(503, times=50, match="GET", retry_after=0)
+    result = invoke(rights, "--json")
+    assert "warning: Load Data of deployment 'main' failed" in result.stderr
+    assert "serving its published bindings; results cannot be recorded in that CRM" in result.stderr
+    found = by_mailbox(result)
+    assert set(found) == {CAROL, ERIN}
+    assert all(entry["crm"] == "not recorded: the CRM does not list this mailbox" for entry in found.values())
