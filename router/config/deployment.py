@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import Field, HttpUrl
 
-from router.config.common import AuthMethod, OAuthSettings, StrictModel, Timeouts, Tls
+from router.config.common import NAME_PATTERN, AuthMethod, OAuthSettings, StrictModel, Timeouts, Tls
 from router.home import Home
 
 
@@ -67,6 +67,14 @@ class Deployment(StrictModel):
     default_outgoing_profile: str | None = Field(
         default=None, description="Outgoing profile for mailboxes that name none "
         "(legacy: Default configuration profiles / Outgoing).")
+    loop_identity: str | None = Field(
+        default=None, pattern=NAME_PATTERN,
+        description="This deployment's name in the X-Email-Router-Loop header: stamped on mail it sends, "
+        "and mail coming back with it is skipped. Default: the deployment's name.")
+
+    def loop_identity_for(self, name: str) -> str:
+        """The loop identity of this deployment, which is called ``name``."""
+        return self.loop_identity or name
 
     @property
     def crm(self) -> EmbeddedCrm | DynamicsCrm:

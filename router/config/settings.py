@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field
 
 from router.config.common import StrictModel
+from router.config.incoming import IncomingSettings
 
 _PYTHON_LEVELS = {0: logging.CRITICAL, 1: logging.ERROR, 2: logging.INFO, 3: logging.DEBUG}
 
@@ -59,6 +60,10 @@ class SystemSettings(StrictModel):
     request_batch_size: int = Field(
         default=5, ge=1, le=1000, description="Emails requested from or handed to the CRM per request "
         "(legacy: RequestBatchSize).")
+    incoming: IncomingSettings = Field(
+        default_factory=IncomingSettings,
+        description="Incoming pipeline limits: size policy, sender rate, notifications "
+        "(`[settings.incoming]`; legacy: none, the legacy router had no such limits).")
 
     def python_log_level(self) -> int:
         """Return the ``logging`` level matching ``log_level`` (0 keeps only critical failures)."""

@@ -70,6 +70,7 @@ class Service:
         self.home = home
         self.metrics = metrics or Metrics()
         self._registry = registry
+        registry.bind_waker(self.wake)
         self._logs = logs
         self._planner = LanePlanner(escalate_after)
         self._observers = Observers([MetricsObserver(self.metrics), *observers])

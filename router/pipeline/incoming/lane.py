@@ -1,0 +1,337 @@
+"""One mailbox's incoming lane: the work the scheduler runs, one batch per run.
+
+A run does, within its budget of ``batch_size`` messages:
+
+1. **Recovery.** Ledger rows left unfinished (a crash, a deferral, an admin's quarantine retry) are
+   re-fetched by item id, because SyncFolderItems will not report them again.
+2. **New mail.** One SyncFolderItems page from the saved state; items received before the mailbox's
+   process-from date are history and skipped; the rest are fetched with MIME in one GetItem.
+3. Each batch is processed item by item (``process``), acknowledged on the server in batched calls
+   (``acknowledge``), and finished in the ledger in one transaction. Only then is the sync state
+   saved, so a crash anywhere re-reads the page and the ledger recognises what it has seen.
+
+The run returns ``WorkResult(processed, waiting)``: ``waiting`` counts a further sync page and the
+ledger rows beyond the budget, so the scheduler runs the lane again at once while a backlog remains.
+
+One message's failure is a value: a failure only that message has is deferred with back-off and,
+after ``max_item_attempts``, quarantined; the batch goes on. Errors about the mailbox or a whole
+server (transient or not) release the claims in hand and are raised for the scheduler to handle.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from router.clock import Clock
+from router.crm.gateway import CrmGateway
+from router.errors import (
+    ClaimLostError,
+    ConfigError,
+    CrmError,
+    PermanentTransportError,
+    RouterError,
+    StateStoreError,
+    TransientTransportError,
+    TransportError,
+    VaultError,
+)
+from router.ews import AccountFactory, ConnectionSpec
+from router.pipeline.incoming.acknowledge import AckKind, AckRequest, AckResult, acknowledge
+from router.pipeline.incoming.checkpoints import Checkpoint, Step
+from router.pipeline.incoming.decisions import Note, Subject
+from router.pipeline.incoming.fetch import FetchedItem, Missing, Unreadable, fetch_items
+from router.pipeline.incoming.notifications import NotificationHub, Watch
+from router.pipeline.incoming.options import LaneOptions
+from router.pipeline.incoming.process import Envelope, ItemProcessor, Outcome
+from router.pipeline.incoming.quarantine import Reason, Stage, quarantine
+from router.pipeline.incoming.session import MailboxSession
+from router.pipeline.incoming.sync import ItemRef, sync_page
+from router.service.lane import LaneKey
+from router.service.outcome import WorkContext, WorkResult
+from router.state import LedgerClaim, LedgerEntry, LedgerStage, QuarantineStatus, StateStore
+
+log = logging.getLogger(__name__)
+
+DEFER_BASE = timedelta(minutes=1)
+DEFER_MAX = timedelta(hours=1)
+LANE_ERRORS: tuple[type[RouterError], ...] = (TransientTransportError, CrmError, ConfigError, VaultError,
+                                              StateStoreError)
+"""Errors about the mailbox, a server or the router itself: they end the run (claims released)."""
+
+
+@dataclass
+class Batch:
+    """The items of one run step and what became of them."""
+
+    outcomes: list[tuple[Envelope, Outcome]] = field(default_factory=list)
+    retrying: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def worked(self) -> int:
+        return sum(1 for _, outcome in self.outcomes if outcome.worked)
+
+
+@dataclass(frozen=True)
+class LaneDeps:
+    """What a lane shares with the others: store, EWS accounts, CRM gateway, hub, clock, checkpoint."""
+
+    store: StateStore
+    accounts: AccountFactory
+    gateway: CrmGateway
+    clock: Clock
+    hub: NotificationHub | None
+    checkpoint: Checkpoint
+
+
+class IncomingLane:
+    """The ``LaneWork`` of one incoming mailbox; see the module docstring."""
+
+    def __init__(self, key: LaneKey, options: LaneOptions, spec: ConnectionSpec, deps: LaneDeps,
+                 processor: ItemProcessor) -> None:
+        self.key = key
+        self.options = options
+        self.spec = spec
+        self.deps = deps
+        self.processor = processor
+        self._session: MailboxSession | None = None
+
+    # LaneWork ---------------------------------------------------------------------------------
+
+    def __call__(self, context: WorkContext) -> WorkResult:
+        """Run one batch (recovery first, then new mail)."""
+        session = self._open()
+        try:
+            result = self._run(session, context)
+        except TransportError as exc:
+            if session.endpoint_failed(exc):
+                self._session = None
+            raise
+        self._watch()
+        return result
+
+    def close(self) -> None:
+        """Stop the lane's notifications and give back any claim it still holds."""
+        if self.deps.hub is not None:
+            self.deps.hub.unwatch(self.key)
+        self.deps.store.ledger.abandon(self.processor.owner)
+
+    # The run ----------------------------------------------------------------------------------
+
+    def _open(self) -> MailboxSession:
+        if self._session is None:
+            self._session = MailboxSession(self.deps.accounts, self.spec)
+        return self._session
+
+    def _run(self, session: MailboxSession, context: WorkContext) -> WorkResult:
+        budget = self.options.batch_size
+        pending = self.deps.store.ledger.pending(self.options.mailbox)
+        processed = self._recover(session, pending[:budget], context)
+        waiting = max(0, len(pending) - budget)
+        if context.cancelled or len(pending) >= budget:
+            return WorkResult(processed, waiting + 1)
+        page = sync_page(session, self.deps.store, self.options.folder, budget)
+        refs = self._wanted(page.created)
+        if refs:
+            fetched = fetch_items(session, [(r.item_id, r.changekey) for r in refs])
+            processed += self._batch(session, [f for f in fetched if not isinstance(f, Missing)], {}, context)
+        self.deps.store.sync.save_state(self.options.mailbox, self.options.folder, page.state)
+        return WorkResult(processed, waiting + (1 if page.more else 0))
+
+    def _wanted(self, created: Sequence[ItemRef]) -> list[ItemRef]:
+        """The created items received on or after the process-from date (the rest is history)."""
+        since = self._process_from()
+        return [r for r in created if r.received is None or r.received >= since]
+
+    def _process_from(self) -> datetime:
+        store, mailbox = self.deps.store, self.options.mailbox
+        return store.sync.process_from(mailbox) or store.sync.ensure_process_from(
+            mailbox, self.options.process_from)
+
+    def _recover(self, session: MailboxSession, entries: Sequence[LedgerEntry], context: WorkContext) -> int:
+        """Re-fetch unfinished ledger rows by item id and process them again."""
+        if not entries:
+            return 0
+        fetched = fetch_items(session, [(e.item_id or "", None) for e in entries])
+        items: list[FetchedItem | Unreadable] = []
+        keys: dict[str, str] = {}
+        retrying: dict[str, int] = {}
+        for entry, answer in zip(entries, fetched, strict=True):
+            found = self._retry_entry(entry)
+            if found is not None:
+                retrying[entry.message_key] = found[0]
+            item = self._gone(entry, found[1] if found else None) if isinstance(answer, Missing) else answer
+            if item is not None:
+                keys[item.item_id] = entry.message_key
+                items.append(item)
+        return len(entries) - len(items) + self._batch(session, items, retrying, context, keys)
+
+    def _retry_entry(self, entry: LedgerEntry) -> tuple[int, bytes | None] | None:
+        """The quarantine entry an admin asked to retry for this row: its id and kept MIME."""
+        found = self.deps.store.quarantine.find(entry.mailbox, entry.message_key)
+        if found is None or found.status is not QuarantineStatus.RETRY:
+            return None
+        return found.id, found.mime
+
+    def _gone(self, entry: LedgerEntry, kept_mime: bytes | None) -> FetchedItem | None:
+        """An unfinished message whose item left the server: process the kept copy, or finish it."""
+        if kept_mime is not None and entry.stage is LedgerStage.CLAIMED:
+            return FetchedItem(entry.item_id or "", None, kept_mime, (), "", None)
+        claim = self.deps.store.ledger.claim(entry.mailbox, entry.message_key, owner=self.processor.owner)
+        if not claim.acquired:
+            return None
+        subject = Subject(entry.mailbox, entry.message_key, entry.internet_message_id, entry.item_id)
+        text = "the item is no longer on the server (moved or deleted by someone)"
+        decisions = self.processor.decisions
+        if entry.stage is LedgerStage.DELIVERED:
+            decisions.acknowledged([(claim, subject, Note("acknowledge", "gone", text=text), None)])
+        else:
+            note = Note("fetch", "gone", reason_code="gone-from-server", text=text)
+            decisions.screened(claim, subject, [note])
+        return None
+
+    # One batch --------------------------------------------------------------------------------
+
+    def _batch(self, session: MailboxSession, items: Sequence[FetchedItem | Unreadable],
+               retrying: dict[str, int], context: WorkContext, keys: dict[str, str] | None = None) -> int:
+        self.deps.checkpoint(Step.FETCHED)
+        batch = Batch(retrying=retrying)
+        held: list[LedgerClaim] = []
+        try:
+            for item in items:
+                if context.cancelled:
+                    break
+                batch.outcomes.append(self._one(item, (keys or {}).get(item.item_id), held))
+            self.deps.checkpoint(Step.RECORDED)
+            self._acknowledge(session, batch)
+        except BaseException:
+            self._release(held)
+            raise
+        self._resolve_retries(batch)
+        self.deps.checkpoint(Step.FINISHED)
+        return batch.worked
+
+    def _one(self, item: FetchedItem | Unreadable, known_key: str | None,
+             held: list[LedgerClaim]) -> tuple[Envelope, Outcome]:
+        """Process one item; failures that concern only it become values."""
+        if isinstance(item, Unreadable):
+            return self._unreadable(item, known_key)
+        envelope = self.processor.open(item, known_key)
+        claim = self.processor.claim(envelope)
+        if claim.acquired:
+            held.append(claim)
+        try:
+            return envelope, self.processor.process(envelope, claim)
+        except LANE_ERRORS:
+            raise
+        except PermanentTransportError as exc:
+            if exc.stops_mailbox:
+                raise
+            return envelope, self._defer(envelope, claim, exc)
+        except ClaimLostError:
+            return envelope, Outcome("taken-over")
+        except Exception as exc:  # One message must never stop the lane: defer it, then quarantine.
+            log.exception("processing %s of %s failed", envelope.subject.message_key, self.options.mailbox)
+            return envelope, self._defer(envelope, claim, exc)
+
+    def _unreadable(self, item: Unreadable, known_key: str | None) -> tuple[Envelope, Outcome]:
+        """Exchange cannot render the item: quarantine it (nothing to keep but its id)."""
+        empty = FetchedItem(item.item_id, None, b"", (), "", None)
+        envelope = self.processor.open(empty, known_key)
+        claim = self.processor.claim(envelope)
+        if not claim.acquired:
+            return envelope, Outcome("busy")
+        reason = Reason(Stage.FETCH, item.error.code or "unreadable", item.error.message)
+        quarantine(self.deps.store, claim, envelope.subject, reason, None)
+        return envelope, Outcome("quarantined", envelope.subject, claim, AckKind.QUARANTINED)
+
+    def _defer(self, envelope: Envelope, claim: LedgerClaim, error: BaseException) -> Outcome:
+        """Release a message that failed on its own, or quarantine it after too many attempts."""
+        text = f"{type(error).__name__}: {error}"
+        attempts = claim.entry.attempts
+        if attempts >= self.options.max_attempts:
+            reason = Reason(Stage.PROCESS, "repeated-failure", f"failed {attempts} times; last: {text}")
+            quarantine(self.deps.store, claim, envelope.subject, reason, envelope.item.mime)
+            return Outcome("quarantined", envelope.subject, claim, AckKind.QUARANTINED)
+        wait = min(DEFER_MAX, DEFER_BASE * 2 ** (attempts - 1))
+        self.deps.store.ledger.release(claim, retry_at=self.deps.clock.now() + wait, error=text)
+        self.processor.decisions.note(envelope.subject, [Note("process", "deferred", text=text)])
+        return Outcome("deferred", envelope.subject)
+
+    def _acknowledge(self, session: MailboxSession, batch: Batch) -> None:
+        """Acknowledge the batch on the server, then finish its ledger rows in one transaction.
+
+        A message processed from its quarantined copy has no item left on the server: it is finished
+        without a server call.
+        """
+        todo = [out for _, out in batch.outcomes if out.ack is not None and out.claim is not None]
+        on_server = [(env, out) for env, out in batch.outcomes if out in todo and env.item.changekey]
+        requests = [AckRequest(env.item.item_id, env.item.changekey, env.item.categories, out.ack)
+                    for env, out in on_server if out.ack is not None]
+        if requests:
+            acknowledge(session, self.options.ack, self.options.quarantine_category, requests)
+        self.deps.checkpoint(Step.ACKNOWLEDGED)
+        done = [(out, req) for (_, out), req in zip(on_server, requests, strict=True)]
+        absent = [(out, _absent(env)) for env, out in batch.outcomes
+                  if out in todo and not env.item.changekey]
+        self._finish(session, done + absent)
+
+    def _finish(self, session: MailboxSession, done: Sequence[tuple[Outcome, AckRequest]]) -> None:
+        acknowledged: list[tuple[LedgerClaim, Subject, Note, str | None]] = []
+        for outcome, request in done:
+            result = request.result
+            if outcome.finish is None or outcome.claim is None or outcome.subject is None or result is None:
+                continue
+            if not result.done:
+                self._retry_ack(outcome, result.error)
+                continue
+            note = self._ack_note(session, outcome, request)
+            if outcome.finish is LedgerStage.SCREENED:
+                self.processor.decisions.screened(outcome.claim, outcome.subject, [note])
+            else:
+                acknowledged.append((outcome.claim, outcome.subject, note, result.new_item_id))
+        self.processor.decisions.acknowledged(acknowledged)
+
+    def _ack_note(self, session: MailboxSession, outcome: Outcome, request: AckRequest) -> Note:
+        result = request.result
+        assert result is not None
+        text = "; ".join(result.actions) or "nothing to change"
+        if result.new_item_id and self.options.shared_logging:
+            text += f"; stored message: {session.web_link(result.new_item_id)} (item id {result.new_item_id})"
+        return Note("acknowledge", "acknowledged", activity_id=outcome.activity_id, text=text)
+
+    def _retry_ack(self, outcome: Outcome, error: BaseException | None) -> None:
+        assert outcome.claim is not None and outcome.subject is not None
+        text = f"acknowledging failed: {error}"
+        self.deps.store.ledger.release(outcome.claim, retry_at=self.deps.clock.now() + DEFER_BASE, error=text)
+        self.processor.decisions.note(outcome.subject, [Note("acknowledge", "deferred", text=text)])
+
+    def _resolve_retries(self, batch: Batch) -> None:
+        """Close the quarantine entries of retried messages that now made it through."""
+        for envelope, outcome in batch.outcomes:
+            entry_id = batch.retrying.get(envelope.subject.message_key)
+            if entry_id is not None and outcome.result not in ("quarantined", "deferred", "busy"):
+                self.deps.store.quarantine.resolve(entry_id, f"processed again on request: {outcome.result}")
+
+    def _release(self, held: Sequence[LedgerClaim]) -> None:
+        for claim in held:
+            try:
+                self.deps.store.ledger.release(claim)
+            except (ClaimLostError, StateStoreError):
+                continue
+
+    def _watch(self) -> None:
+        if self.deps.hub is None or self.options.notification_streams == 0:
+            return
+        watch = Watch(self.key, self.spec, self.options.folder, self.options.notification_minutes)
+        self.deps.hub.watch(watch, self.options.notification_streams)
+
+
+def _absent(envelope: Envelope) -> AckRequest:
+    """An acknowledgement that found nothing to do: the item is not on the server any more."""
+    request = AckRequest(envelope.item.item_id, None, (), AckKind.ACCEPTED)
+    request.result = AckResult(done=True, gone=True, actions=["processed from the quarantined copy; the "
+                                                              "item is no longer on the server"])
+    return request
