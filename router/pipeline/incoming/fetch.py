@@ -8,6 +8,11 @@ requests of ``chunk_size``; the lane passes its batch size, so a batch is one re
 Per-item failures come back as values: an item deleted or moved since it was listed is ``Missing``,
 one Exchange cannot render (corrupt, or refused for a virus) is ``Unreadable``. A failure of the
 whole request raises the router error, and the run is retried.
+
+One item can make a whole batch fail (a response too large for a proxy or the server to produce, a
+timeout on a huge message). ``fetch_resilient`` therefore retries a failed batch item by item: the
+items that fetch alone are returned, the ones that fail again come back as ``Failing``, and only
+when every item fails is the error raised (then the server, not an item, is the problem).
 """
 
 from __future__ import annotations
@@ -55,10 +60,39 @@ class Unreadable:
     error: TransportError
 
 
-Fetched = FetchedItem | Missing | Unreadable
+@dataclass(frozen=True)
+class Failing:
+    """Fetching this item alone failed while others of its batch succeeded; the lane counts strikes."""
+
+    item_id: str
+    error: TransportError
 
 
-def fetch_items(session: MailboxSession, ids: Sequence[tuple[str, str | None]]) -> list[Fetched]:
+Fetched = FetchedItem | Missing | Unreadable | Failing
+
+
+def fetch_resilient(session: MailboxSession, ids: Sequence[tuple[str, str | None]]) -> list[Fetched]:
+    """``fetch_items``, falling back to one request per item when the batch fails transiently."""
+    try:
+        return list(fetch_items(session, ids))
+    except TransientTransportError:
+        if len(ids) <= 1:
+            raise
+    results: list[Fetched] = []
+    for pair in ids:
+        try:
+            results.extend(fetch_items(session, [pair]))
+        except TransientTransportError as exc:
+            results.append(Failing(pair[0], exc))
+    if all(isinstance(r, Failing) for r in results):
+        failing = results[0]
+        assert isinstance(failing, Failing)
+        raise failing.error
+    return results
+
+
+def fetch_items(session: MailboxSession,
+                ids: Sequence[tuple[str, str | None]]) -> list[FetchedItem | Missing | Unreadable]:
     """Fetch ``(item_id, changekey)`` pairs in one batch, in order; per-item failures are values."""
     if not ids:
         return []
@@ -69,7 +103,7 @@ def fetch_items(session: MailboxSession, ids: Sequence[tuple[str, str | None]]) 
     return [_result(session, item_id, answer) for (item_id, _), answer in zip(ids, answers, strict=True)]
 
 
-def _result(session: MailboxSession, item_id: str, answer: object) -> Fetched:
+def _result(session: MailboxSession, item_id: str, answer: object) -> FetchedItem | Missing | Unreadable:
     if isinstance(answer, EWSError):
         error = translate(answer, mailbox=session.mailbox, item_id=item_id)
         if isinstance(error, ItemNotFoundError):

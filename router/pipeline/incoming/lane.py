@@ -42,7 +42,7 @@ from router.ews import AccountFactory, ConnectionSpec
 from router.pipeline.incoming.acknowledge import AckKind, AckRequest, AckResult, acknowledge
 from router.pipeline.incoming.checkpoints import Checkpoint, Step
 from router.pipeline.incoming.decisions import Note, Subject
-from router.pipeline.incoming.fetch import FetchedItem, Missing, Unreadable, fetch_items
+from router.pipeline.incoming.fetch import Failing, Fetched, FetchedItem, Missing, Unreadable, fetch_resilient
 from router.pipeline.incoming.notifications import NotificationHub, Watch
 from router.pipeline.incoming.options import LaneOptions
 from router.pipeline.incoming.process import Envelope, ItemProcessor, Outcome
@@ -97,6 +97,7 @@ class IncomingLane:
         self.deps = deps
         self.processor = processor
         self._session: MailboxSession | None = None
+        self._strikes: dict[str, int] = {}
 
     # LaneWork ---------------------------------------------------------------------------------
 
@@ -134,11 +135,33 @@ class IncomingLane:
             return WorkResult(processed, waiting + 1)
         page = sync_page(session, self.deps.store, self.options.folder, budget)
         refs = self._wanted(page.created)
-        if refs:
-            fetched = fetch_items(session, [(r.item_id, r.changekey) for r in refs])
-            processed += self._batch(session, [f for f in fetched if not isinstance(f, Missing)], {}, context)
-        self.deps.store.sync.save_state(self.options.mailbox, self.options.folder, page.state)
+        fetched = fetch_resilient(session, [(r.item_id, r.changekey) for r in refs]) if refs else []
+        items = [f for f in (self._struck(f) for f in fetched) if f is not None]
+        processed += self._batch(session, items, {}, context) if items else 0
+        if not any(isinstance(f, Failing) and self._strikes.get(f.item_id) for f in fetched):
+            # Saved only when every item of the page has a ledger row: an item that failed to fetch
+            # keeps the page to be read again.
+            self.deps.store.sync.save_state(self.options.mailbox, self.options.folder, page.state)
         return WorkResult(processed, waiting + (1 if page.more else 0))
+
+    def _struck(self, fetched: Fetched) -> FetchedItem | Unreadable | None:
+        """Pass fetched items on; count a failing item's strikes, giving it up after ``max_attempts``."""
+        if isinstance(fetched, Missing):
+            return None
+        if not isinstance(fetched, Failing):
+            self._strikes.pop(fetched.item_id, None)
+            return fetched
+        strikes = self._strikes.get(fetched.item_id, 0) + 1
+        if strikes < self.options.max_attempts:
+            self._strikes[fetched.item_id] = strikes
+            log.warning("fetching item %s of %s failed (%d of %d attempts): %s", fetched.item_id,
+                        self.options.mailbox, strikes, self.options.max_attempts, fetched.error)
+            return None
+        self._strikes.pop(fetched.item_id, None)
+        error = fetched.error
+        return Unreadable(fetched.item_id, type(error)(
+            f"fetching the item failed {strikes} times while other items could be fetched: {error.message}",
+            code="fetch-failed", hint=error.hint, mailbox=error.mailbox, item_id=fetched.item_id))
 
     def _wanted(self, created: Sequence[ItemRef]) -> list[ItemRef]:
         """The created items received on or after the process-from date (the rest is history)."""
@@ -154,7 +177,7 @@ class IncomingLane:
         """Re-fetch unfinished ledger rows by item id and process them again."""
         if not entries:
             return 0
-        fetched = fetch_items(session, [(e.item_id or "", None) for e in entries])
+        fetched = fetch_resilient(session, [(e.item_id or "", None) for e in entries])
         items: list[FetchedItem | Unreadable] = []
         keys: dict[str, str] = {}
         retrying: dict[str, int] = {}
@@ -162,7 +185,10 @@ class IncomingLane:
             found = self._retry_entry(entry)
             if found is not None:
                 retrying[entry.message_key] = found[0]
-            item = self._gone(entry, found[1] if found else None) if isinstance(answer, Missing) else answer
+            if isinstance(answer, Missing):
+                item: FetchedItem | Unreadable | None = self._gone(entry, found[1] if found else None)
+            else:
+                item = self._struck(answer)
             if item is not None:
                 keys[item.item_id] = entry.message_key
                 items.append(item)
