@@ -95,7 +95,7 @@ def _with(categories: list[str], category: str) -> list[str]:
 
 def _update(session: MailboxSession, plan: AckPlan, quarantine_category: str,
             requests: Sequence[AckRequest]) -> None:
-    batch: list[tuple[AckRequest, Message, list[str]]] = []
+    batch: list[tuple[AckRequest, Message, list[str], str]] = []
     for request in requests:
         categories, read = _wanted(plan, quarantine_category, request)
         fields = ["categories"] if categories != list(request.categories) else []
@@ -103,16 +103,24 @@ def _update(session: MailboxSession, plan: AckPlan, quarantine_category: str,
         if fields:
             message = Message(account=session.account, id=request.item_id, changekey=request.changekey,
                               categories=categories or None, is_read=True if read else None)
-            batch.append((request, message, fields))
+            batch.append((request, message, fields, _describe(request.categories, categories, read)))
     if not batch:
         return
     with ews_errors(mailbox=session.mailbox):
-        answers = session.account.bulk_update(items=[(m, f) for _, m, f in batch], chunk_size=len(batch))
-    for (request, _, fields), answer in zip(batch, answers, strict=True):
+        answers = session.account.bulk_update(items=[(m, f) for _, m, f, _ in batch], chunk_size=len(batch))
+    for (request, _, _, text), answer in zip(batch, answers, strict=True):
         if _settle(session, request, answer) and isinstance(answer, tuple):
             request.changekey = answer[1]
             assert request.result is not None
-            request.result.actions.append("updated " + " and ".join(fields))
+            request.result.actions.append(text)
+
+
+def _describe(before: Sequence[str], after: Sequence[str], read: bool) -> str:
+    """What an update does, e.g. ``category 'Tracked' added, marked read``."""
+    parts = [f"category {c!r} added" for c in after if c not in before]
+    parts += [f"category {c!r} removed" for c in before if c not in after]
+    parts += ["marked read"] if read else []
+    return ", ".join(parts)
 
 
 def _move(session: MailboxSession, path: str, requests: Sequence[AckRequest]) -> None:

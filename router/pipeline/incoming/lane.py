@@ -164,8 +164,12 @@ class IncomingLane:
             code="fetch-failed", hint=error.hint, mailbox=error.mailbox, item_id=fetched.item_id))
 
     def _wanted(self, created: Sequence[ItemRef]) -> list[ItemRef]:
-        """The created items received on or after the process-from date (the rest is history)."""
-        since = self._process_from()
+        """The created items received on or after the process-from date (the rest is history).
+
+        Exchange keeps receive times to the second, so the date is compared to the second too: mail
+        arriving in the very second a mailbox is first seen is imported, not lost.
+        """
+        since = self._process_from().replace(microsecond=0)
         return [r for r in created if r.received is None or r.received >= since]
 
     def _process_from(self) -> datetime:
