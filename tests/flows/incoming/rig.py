@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,16 @@ def binding(kind: str, address: str, extra: str = "") -> str:
 
 
 DEFAULT_MAILBOXES = binding("users", ALICE) + binding("users", BERT) + binding("queues", SALES)
+
+
+class ShiftedClock(SystemClock):
+    """The real clock, ``offset`` ahead: the router restarted that long after a crash."""
+
+    def __init__(self, offset: timedelta) -> None:
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return super().now() + self.offset
 
 
 @dataclass
