@@ -90,8 +90,11 @@ class Rig:
     extra_org: dict[str, Any] = field(default_factory=dict)
 
     def publish(self, mailboxes: str = DEFAULT_MAILBOXES, *, settings: str = "", profile_extra: str = "",
-                deployment_extra: str = "") -> PublishedConfig:
-        """Write the profiles (simulator profile + embedded deployment + ``mailboxes``) and publish."""
+                deployment_extra: str = "", period: float = 0.05, crm: str | None = None) -> PublishedConfig:
+        """Write the profiles (simulator profile, deployment, ``mailboxes``, settings) and publish.
+
+        ``crm`` replaces the deployment's embedded CRM table (e.g. a ``[deployments.contoso.dynamics]``).
+        """
         profile = textwrap.dedent(f"""
             [profiles.exchange]
             direction = "incoming"
@@ -104,13 +107,12 @@ class Rig:
             access_type = "impersonation"
             tls = {{ ca_bundle = "{self.sim.ca_file}" }}
             """) + profile_extra
-        deployment = textwrap.dedent(f"""
+        embedded = f"[deployments.contoso.embedded]\nservice_account = '{SERVICE_ACCOUNT}'\n"
+        deployment = textwrap.dedent("""
             [deployments.contoso]
             default_incoming_profile = "exchange"
-            [deployments.contoso.embedded]
-            service_account = '{SERVICE_ACCOUNT}'
-            """) + deployment_extra
-        base = "[settings]\nscheduling_period_seconds = 0.05\nlog_level = 3\n"
+            """) + deployment_extra + (crm or embedded)
+        base = f"[settings]\nscheduling_period_seconds = {period}\nlog_level = 3\n"
         self.profiles_dir.mkdir(parents=True, exist_ok=True)
         (self.profiles_dir / "profiles.toml").write_text(profile + deployment)
         (self.profiles_dir / "mailboxes.toml").write_text(mailboxes)
