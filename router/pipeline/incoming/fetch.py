@@ -12,7 +12,8 @@ whole request raises the router error, and the run is retried.
 One item can make a whole batch fail (a response too large for a proxy or the server to produce, a
 timeout on a huge message). ``fetch_resilient`` therefore retries a failed batch item by item: the
 items that fetch alone are returned, the ones that fail again come back as ``Failing``, and only
-when every item fails is the error raised (then the server, not an item, is the problem).
+when every item fails is the error raised (then the server, not an item, is the problem). A server
+asking to back off (ErrorServerBusy) is obeyed at once: nothing is retried.
 """
 
 from __future__ import annotations
@@ -75,8 +76,8 @@ def fetch_resilient(session: MailboxSession, ids: Sequence[tuple[str, str | None
     """``fetch_items``, falling back to one request per item when the batch fails transiently."""
     try:
         return list(fetch_items(session, ids))
-    except TransientTransportError:
-        if len(ids) <= 1:
+    except TransientTransportError as exc:
+        if len(ids) <= 1 or exc.back_off is not None:
             raise
     results: list[Fetched] = []
     for pair in ids:

@@ -11,6 +11,10 @@ The new state is *returned*, not saved: the lane saves it once every item of the
 row, so a crash before that re-reads the same page and the ledger recognises what it has seen.
 A state Exchange no longer accepts (``ErrorInvalidSyncStateData``) is forgotten and the folder
 synchronised again from the start; the ledger and the CRM's duplicate check make that harmless.
+
+exchangelib 5.6's SyncFolderItems reads ``m:SyncState`` before it looks at the response class, so an
+error response (which has none) surfaces as an ``AttributeError`` instead of the EWS error.
+``_SyncFolderItems`` checks the response class first, letting exchangelib raise the named error.
 """
 
 from __future__ import annotations
@@ -18,9 +22,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from exchangelib.errors import EWSError
 from exchangelib.items import ID_ONLY
 from exchangelib.services import SyncFolderItems
+from exchangelib.services.common import EWSService
+from exchangelib.util import MNS
 
 from router.errors import TransportError
 from router.ews import ews_errors
@@ -31,6 +39,15 @@ log = logging.getLogger(__name__)
 
 SYNC_FIELDS = ("datetime_received", "item_class")
 INVALID_STATE = "ErrorInvalidSyncStateData"
+
+
+class _SyncFolderItems(SyncFolderItems):  # type: ignore[misc]
+    """SyncFolderItems that reports error responses as their EWS error (see the module docstring)."""
+
+    def _get_element_container(self, message: Any, name: Any = None) -> Any:
+        if message.find(f"{{{MNS}}}SyncState") is None:
+            return EWSService._get_element_container(self, message=message, name=name)
+        return super()._get_element_container(message=message, name=name)
 
 
 @dataclass(frozen=True)
@@ -70,9 +87,12 @@ def _read_page(session: MailboxSession, folder_path: str, state: str | None, bat
     folder = session.folder(folder_path)
     with ews_errors(mailbox=session.mailbox):
         fields = {f for f in folder.normalize_fields(fields=SYNC_FIELDS) if not f.field.is_attribute}
-        service = SyncFolderItems(account=session.account)
+        service = _SyncFolderItems(account=session.account)
         changes = list(service.call(folder=folder, shape=ID_ONLY, additional_fields=fields, sync_state=state,
                                     ignore=None, max_changes_returned=batch_size, sync_scope=None))
+        for change in changes:
+            if isinstance(change, EWSError):
+                raise change
     created = tuple(_ref(item) for kind, item in changes if kind == SyncFolderItems.CREATE)
     more = not service.includes_last_item_in_range and service.sync_state != state
     return SyncPage(created, service.sync_state, more)

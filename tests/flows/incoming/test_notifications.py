@@ -6,18 +6,22 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import pytest
 
 from router.clock import SystemClock
 from router.config import Direction
+from router.ews import AccountFactory
+from router.pipeline.incoming.notifications import NotificationHub, Watch
+from router.service.connections import connection_spec
 from router.service.lane import LaneKey
 from router.service.metrics import Metrics
 from router.service.observer import NullObserver
 from router.service.outcome import RunReport
 from router.service.service import Service
 from router.service.wiring import lane_work_registry
-from tests.flows.incoming.rig import ALICE, CAROL, Rig, binding
+from tests.flows.incoming.rig import ALICE, BERT, CAROL, SALES, Rig, binding
 
 pytestmark = pytest.mark.flow
 
@@ -89,3 +93,24 @@ def test_when_notifications_drop_the_sweep_still_finds_every_message(rig: Rig,
                                message_id=f"<quiet{n}@fabrikam.com>")
     eventually(lambda: all(rig.activities(f"<quiet{n}@fabrikam.com>") for n in range(3)), "the sweep")
     assert streams(rig) == 0, "no notification ever arrived"
+
+
+def test_the_hub_bounds_its_streams_and_ends_them_at_close(rig: Rig) -> None:
+    config = rig.publish(binding("users", ALICE) + binding("users", BERT) + binding("queues", SALES))
+    woken: list[LaneKey] = []
+    with AccountFactory(SystemClock()) as accounts:
+        hub = NotificationHub(accounts, lambda key: woken.append(key) is None)
+        specs = {a.address: connection_spec(config, a, Direction.INCOMING)
+                 for a in config.profiles.mailboxes()}
+        watches = {address: Watch(LaneKey(address, Direction.INCOMING), replace(spec, max_connections=4),
+                                  "Inbox", 1) for address, spec in specs.items()}
+        assert hub.watch(watches[ALICE], limit=5) and hub.watch(watches[BERT], limit=5)
+        assert not hub.watch(watches[SALES], limit=5), "half of the pool's 4 connections are streaming"
+        assert not hub.watch(replace(watches[SALES], spec=replace(watches[SALES].spec, max_connections=20)),
+                             limit=2), "the hub's own limit"
+        eventually(lambda: streams(rig) == 2 and len(set(woken)) == 2, "the subscriptions and catch-up wakes")
+        hub.unwatch(watches[BERT].key)
+        assert hub.watch(watches[SALES], limit=5)
+        hub.close()
+        assert hub.watching() == frozenset()
+        assert not hub.watch(watches[BERT], limit=5), "a closed hub starts nothing"

@@ -1,0 +1,107 @@
+"""Failures of Exchange and of the CRM: the lane defers and retries with back-off, never loses mail,
+never delivers twice, and quarantines only what the CRM refuses for the message itself."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import SecretStr
+
+from router.clock import FrozenClock
+from router.crm.facade import CrmFacade
+from router.errors import CrmTransientError, TransientTransportError
+from router.state import LedgerStage
+from router.vault import PasswordCredential, Vault
+from tests.flows.incoming.rig import ALICE, CAROL, Rig, binding
+from tests.support.crm import SERVICE_ACCOUNT, SERVICE_PASSWORD, facade_credentials
+
+pytestmark = pytest.mark.flow
+
+
+def inject(rig: Rig, *names: str) -> None:
+    for name in names:
+        rig.sim.control.inject(ALICE, from_=CAROL, to=[ALICE], subject=name, body="body",
+                               message_id=f"<{name}@fabrikam.com>")
+
+
+def test_exchange_throttling_is_obeyed_and_nothing_is_lost(rig: Rig) -> None:
+    rig.publish(binding("users", ALICE))
+    inject(rig, "t1", "t2")
+    rig.sim.control.fault("server_busy", "GetItem", back_off_ms=1500)
+    with pytest.raises(TransientTransportError) as caught:
+        rig.drain(ALICE)
+    assert caught.value.back_off == 1.5 and caught.value.mailbox == ALICE
+    assert rig.incoming_count() == 0
+    rig.drain(ALICE)
+    assert all(len(rig.activities(f"<{n}@fabrikam.com>")) == 1 for n in ("t1", "t2"))
+
+
+def test_a_failed_acknowledgement_is_retried_without_delivering_again(rig: Rig) -> None:
+    rig.publish(binding("users", ALICE))
+    inject(rig, "a1", "a2")
+    rig.sim.control.fault("drop", "UpdateItem")
+    with pytest.raises(TransientTransportError):
+        rig.drain(ALICE)
+    with rig.store() as store:
+        entries = [store.ledger.find_by_message_id(f"<{n}@fabrikam.com>")[0] for n in ("a1", "a2")]
+    assert all(e.stage is LedgerStage.DELIVERED and e.owner is None for e in entries), "released, not lost"
+    assert all(m.categories == [] for m in rig.sim.control.messages(ALICE))
+    rig.drain(ALICE)
+    assert all(m.categories == ["Tracked to Dynamics 365"] for m in rig.sim.control.messages(ALICE))
+    assert all(len(rig.activities(f"<{n}@fabrikam.com>")) == 1 for n in ("a1", "a2"))
+
+
+def test_an_invalid_sync_state_restarts_the_synchronisation(rig: Rig) -> None:
+    rig.publish(binding("users", ALICE))
+    inject(rig, "s1")
+    rig.drain(ALICE)
+    with rig.store() as store:
+        store.sync.save_state(ALICE, "Inbox", "not-a-state-exchange-knows")
+    inject(rig, "s2")
+    rig.drain(ALICE)
+    assert all(len(rig.activities(f"<{n}@fabrikam.com>")) == 1 for n in ("s1", "s2"))
+    with rig.store() as store:
+        assert store.sync.get_state(ALICE, "Inbox") not in (None, "not-a-state-exchange-knows")
+
+
+@pytest.fixture
+def dynamics(rig: Rig) -> Iterator[CrmFacade]:
+    """The rig's CRM behind the Web API facade, as the published deployment's CRM."""
+    Vault.open(rig.home).set("crm", PasswordCredential(username=SERVICE_ACCOUNT,
+                                                       password=SecretStr(SERVICE_PASSWORD)))
+    with CrmFacade(rig.crm, credentials=facade_credentials()) as facade:
+        crm = (f'[deployments.contoso.dynamics]\nurl = "{facade.api_url("9.0", "contoso")}"\n'
+               'auth = "ntlm"\ncredential = "crm"\ninsecure_allow_clear_text_over_http = true\n')
+        rig.publish(binding("users", ALICE), crm=crm)
+        yield facade
+
+
+def test_a_busy_crm_defers_the_batch_with_its_back_off(rig: Rig, dynamics: CrmFacade) -> None:
+    inject(rig, "b1")
+    dynamics.faults.add(503, times=10, match="DeliverIncomingEmail", retry_after=30)
+    clock = FrozenClock(datetime.now(UTC))  # The adapter's own retries sleep on it, instantly.
+    with pytest.raises(CrmTransientError) as caught:
+        rig.drain(ALICE, clock=clock)
+    assert caught.value.back_off == 30
+    with rig.store() as store:
+        [entry] = store.ledger.find_by_message_id("<b1@fabrikam.com>")
+    assert entry.stage is LedgerStage.CLAIMED and entry.owner is None
+    dynamics.faults.clear()
+    rig.drain(ALICE, clock=clock)
+    assert len(rig.activities("<b1@fabrikam.com>")) == 1
+
+
+def test_a_message_the_crm_rejects_is_quarantined_and_the_batch_goes_on(rig: Rig,
+                                                                        dynamics: CrmFacade) -> None:
+    inject(rig, "r1", "r2")
+    dynamics.faults.add(400, match="DeliverIncomingEmail", code="0x80040203",
+                        message="The e-mail body contains a character the CRM refuses")
+    rig.drain(ALICE)
+    with rig.store() as store:
+        [entry] = store.quarantine.entries(mailbox=ALICE)
+    assert entry.stage == "deliver" and entry.reason_code == "0x80040203"
+    assert "character the CRM refuses" in entry.reason
+    delivered = [n for n in ("r1", "r2") if rig.activities(f"<{n}@fabrikam.com>")]
+    assert len(delivered) == 1 and entry.internet_message_id != f"<{delivered[0]}@fabrikam.com>"
