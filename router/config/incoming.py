@@ -63,8 +63,8 @@ class SharedLogging(StrictModel):
         default="Inbox", pattern=FOLDER_PATTERN,
         description="Folder the copies arrive in: `Inbox` or a folder below it, e.g. `Inbox/Queue`.")
     storage_folder: str = Field(
-        default="Inbox/Logged", pattern=FOLDER_PATTERN,
-        description="Folder each processed message moves to; it must exist.")
+        pattern=FOLDER_PATTERN,
+        description="Folder each processed message moves to, e.g. `Inbox/Logged`; it must exist.")
 
     @model_validator(mode="after")
     def _inbox_only(self) -> SharedLogging:

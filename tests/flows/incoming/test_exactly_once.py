@@ -78,7 +78,7 @@ def test_killed_at_each_step_the_lane_reruns_to_exactly_once(rig: Rig, step: Ste
 
 
 def test_killed_after_moving_to_storage_the_logging_mailbox_finishes_without_a_second_move(rig: Rig) -> None:
-    rig.publish(binding("queues", LOGBOOK, "[queues.shared_logging]\n"))
+    rig.publish(binding("queues", LOGBOOK, '[queues.shared_logging]\nstorage_folder = "Inbox/Logged"\n'))
     inject(rig, LOGBOOK)
     kill_at(rig, LOGBOOK, Step.ACKNOWLEDGED, 1)
     assert len(rig.sim.control.messages(LOGBOOK, "Inbox/Logged")) == 3

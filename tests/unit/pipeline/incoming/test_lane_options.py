@@ -115,12 +115,12 @@ def test_acknowledgement_and_shared_logging_are_validated() -> None:
     with pytest.raises(ValidationError, match="`delete` cannot be combined"):
         Acknowledgement(delete=True, move_to="Inbox/CRM")
     with pytest.raises(ValidationError, match="never Junk Email"):
-        SharedLogging(queue_folder="Junk Email")
+        SharedLogging(queue_folder="Junk Email", storage_folder="Logged")
     with pytest.raises(ValidationError, match="never Junk Email"):
-        SharedLogging(queue_folder="Inbox/Junk Email")
+        SharedLogging(queue_folder="Inbox/Junk Email", storage_folder="Logged")
     with pytest.raises(ValidationError, match="must differ"):
         SharedLogging(queue_folder="Inbox", storage_folder="inbox")
-    assert SharedLogging().storage_folder == "Inbox/Logged"
+    assert SharedLogging(storage_folder="Inbox/Logged").queue_folder == "Inbox"
 
 
 def test_a_bad_shared_logging_folder_is_reported_with_its_file_and_key(home: Home, tmp_path: Path) -> None:
