@@ -35,7 +35,11 @@ FETCH_FIELDS = ("mime_content", "categories", "item_class", "datetime_received")
 
 @dataclass(frozen=True)
 class FetchedItem:
-    """A message as fetched: ids, raw MIME, its categories, class and received time."""
+    """A message as fetched: ids, raw MIME, its categories, class and received time.
+
+    ``on_server`` is False for a message processed from its quarantined copy after the item left
+    the mailbox: there is nothing on the server to acknowledge.
+    """
 
     item_id: str
     changekey: str | None
@@ -43,6 +47,7 @@ class FetchedItem:
     categories: tuple[str, ...]
     item_class: str
     received: datetime | None
+    on_server: bool = True
 
 
 @dataclass(frozen=True)

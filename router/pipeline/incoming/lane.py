@@ -208,7 +208,7 @@ class IncomingLane:
     def _gone(self, entry: LedgerEntry, kept_mime: bytes | None) -> FetchedItem | None:
         """An unfinished message whose item left the server: process the kept copy, or finish it."""
         if kept_mime is not None and entry.stage is LedgerStage.CLAIMED:
-            return FetchedItem(entry.item_id or "", None, kept_mime, (), "", None)
+            return FetchedItem(entry.item_id or "", None, kept_mime, (), "", None, on_server=False)
         claim = self.deps.store.ledger.claim(entry.mailbox, entry.message_key, owner=self.processor.owner)
         if not claim.acquired:
             return None
@@ -288,7 +288,7 @@ class IncomingLane:
         wait = min(DEFER_MAX, DEFER_BASE * 2 ** (attempts - 1))
         self.deps.store.ledger.release(claim, retry_at=self.deps.clock.now() + wait, error=text)
         self.processor.decisions.note(envelope.subject, [Note("process", "deferred", text=text)])
-        return Outcome("deferred", envelope.subject)
+        return Outcome("deferred", envelope.subject, claim)
 
     def _acknowledge(self, session: MailboxSession, batch: Batch) -> None:
         """Acknowledge the batch on the server, then finish its ledger rows in one transaction.
@@ -296,16 +296,15 @@ class IncomingLane:
         A message processed from its quarantined copy has no item left on the server: it is finished
         without a server call.
         """
-        todo = [out for _, out in batch.outcomes if out.ack is not None and out.claim is not None]
-        on_server = [(env, out) for env, out in batch.outcomes if out in todo and env.item.changekey]
+        todo = [(env, out) for env, out in batch.outcomes if out.ack is not None and out.claim is not None]
+        on_server = [(env, out) for env, out in todo if env.item.on_server]
         requests = [AckRequest(env.item.item_id, env.item.changekey, env.item.categories, out.ack)
                     for env, out in on_server if out.ack is not None]
         if requests:
             acknowledge(session, self.options.ack, self.options.quarantine_category, requests)
         self.deps.checkpoint(Step.ACKNOWLEDGED)
         done = [(out, req) for (_, out), req in zip(on_server, requests, strict=True)]
-        absent = [(out, _absent(env)) for env, out in batch.outcomes
-                  if out in todo and not env.item.changekey]
+        absent = [(out, _absent(env)) for env, out in todo if not env.item.on_server]
         self._finish(session, done + absent)
 
     def _finish(self, session: MailboxSession, done: Sequence[tuple[Outcome, AckRequest]]) -> None:

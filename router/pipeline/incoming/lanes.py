@@ -4,13 +4,15 @@
 registers ``build`` for incoming lanes, gives the notification hub the registry's ``wake`` and closes
 the hub at shutdown. What lanes share lives here or in ``Resources``: the state store, the account
 factory, CRM gateways (one per published version and deployment), the per-sender rate breakers and
-the notification hub. The ledger owner of every lane names this process run, so claims left by a
-crashed run are recognised as such and taken over once their lease has run out.
+the notification hub. The ledger owner of every lane names this process run and the lane's build, so
+claims left by a crashed run are recognised as such and taken over once their lease has run out, and
+a rebuilt lane's old work, closed while the new one runs, gives back only its own claims.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import socket
 import threading
@@ -44,6 +46,7 @@ class IncomingLanes:
         self.run_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.hub = NotificationHub(resources.accounts, wake) if wake is not None and notifications else None
         self._breakers: dict[RateLimit, RateBreaker] = {}
+        self._builds = itertools.count(1)
         self._lock = threading.Lock()
 
     @classmethod
@@ -72,11 +75,11 @@ class IncomingLanes:
         return IncomingLane(LaneKey(assignment.address, direction), options, spec, deps, processor)
 
     def owner(self, mailbox: str) -> str:
-        """The ledger owner of ``mailbox``'s lane in this process run (at most 128 characters)."""
-        owner = f"{self.run_id}:{mailbox}"
+        """A new ledger owner for a build of ``mailbox``'s lane in this process run (at most 128 chars)."""
+        owner = f"{self.run_id}:{next(self._builds)}:{mailbox}"
         if len(owner) <= OWNER_MAX:
             return owner
-        return f"{self.run_id[:OWNER_MAX - 42]}:{hashlib.sha256(mailbox.encode()).hexdigest()[:40]}"
+        return f"{owner[:OWNER_MAX - 41]}:{hashlib.sha256(owner.encode()).hexdigest()[:40]}"
 
     def breaker(self, rate: RateLimit) -> RateBreaker:
         """The rate breaker shared by every lane with the same limits."""

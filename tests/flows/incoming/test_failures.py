@@ -5,17 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
 from router.clock import FrozenClock
+from router.config import Direction
 from router.crm.facade import CrmFacade
+from router.crm.gateway import CheckResult, CrmGateway, IncomingEmail
 from router.errors import CrmTransientError, TransientTransportError
+from router.pipeline.incoming.drain import assignment_of
+from router.pipeline.incoming.lanes import IncomingLanes
+from router.service.outcome import WorkContext
 from router.state import LedgerStage
 from router.vault import PasswordCredential, Vault
 from tests.flows.incoming.rig import ALICE, CAROL, Rig, binding
 from tests.support.crm import SERVICE_ACCOUNT, SERVICE_PASSWORD, facade_credentials
+from tests.unit.pipeline.incoming.builders import mime
 
 pytestmark = pytest.mark.flow
 
@@ -105,3 +112,78 @@ def test_a_message_the_crm_rejects_is_quarantined_and_the_batch_goes_on(rig: Rig
     assert "character the CRM refuses" in entry.reason
     delivered = [n for n in ("r1", "r2") if rig.activities(f"<{n}@fabrikam.com>")]
     assert len(delivered) == 1 and entry.internet_message_id != f"<{delivered[0]}@fabrikam.com>"
+
+
+class ExplodingGateway:
+    """The real gateway, except that checking one message fails with an unexpected error."""
+
+    def __init__(self, inner: CrmGateway, message_id: str) -> None:
+        self._inner, self._bad = inner, message_id
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def check_incoming(self, email: IncomingEmail) -> CheckResult:
+        if email.message_id == self._bad:
+            raise ValueError("an unexpected failure in the CRM client")
+        return self._inner.check_incoming(email)
+
+
+def test_an_unexpected_failure_defers_one_message_then_quarantines_it(rig: Rig) -> None:
+    config = rig.publish(binding("users", ALICE), settings="[settings.incoming]\nmax_item_attempts = 2\n")
+    inject(rig, "good", "bad")
+    clock = FrozenClock(datetime.now(UTC))
+    resources = rig.resources(clock)
+    lanes = IncomingLanes(resources, notifications=False)
+    work = lanes.build(assignment_of(config, ALICE), Direction.INCOMING, config)
+    work.processor.gateway = ExplodingGateway(work.processor.gateway, "<bad@fabrikam.com>")
+    context = WorkContext(work.key)
+    try:
+        assert work(context).processed == 2
+        with rig.store() as store:
+            [bad] = store.ledger.find_by_message_id("<bad@fabrikam.com>")
+            assert bad.stage is LedgerStage.CLAIMED and bad.owner is None and bad.retry_at is not None
+            assert "unexpected failure in the CRM client" in (bad.last_error or "")
+        assert len(rig.activities("<good@fabrikam.com>")) == 1
+        assert work(context).processed == 0, "not due before its back-off"
+        clock.advance(120)
+        assert work(context).processed == 1
+    finally:
+        work.close()
+        lanes.close()
+        resources.close()
+    with rig.store() as store:
+        [entry] = store.quarantine.entries()
+        results = [d.result for d in store.trail.for_message_id("<bad@fabrikam.com>")]
+    assert entry.reason_code == "repeated-failure" and "failed 2 times" in entry.reason
+    assert results == ["deferred", "quarantined"]
+    categories = {m.message_id: m.categories for m in rig.sim.control.messages(ALICE)}
+    assert categories == {"<good@fabrikam.com>": ["Tracked to Dynamics 365"],
+                          "<bad@fabrikam.com>": ["Undeliverable"]}
+
+
+def test_an_item_that_breaks_every_fetch_is_given_up_while_the_rest_flows(rig: Rig) -> None:
+    # The simulator cannot render an item this large (its XML parser's text-node limit), so every
+    # GetItem that includes it fails, as a proxy's response limit would make Exchange fail.
+    config = rig.publish(binding("users", ALICE), settings="[settings.incoming]\nmax_item_attempts = 2\n")
+    inject(rig, "small")
+    rig.sim.control.inject(ALICE, mime("Message-ID: <huge@fabrikam.com>", body="x" * 9 * 1024 * 1024))
+    resources = rig.resources()
+    lanes = IncomingLanes(resources, notifications=False)
+    work = lanes.build(assignment_of(config, ALICE), Direction.INCOMING, config)
+    try:
+        assert work(WorkContext(work.key)).processed == 1
+        assert len(rig.activities("<small@fabrikam.com>")) == 1
+        with rig.store() as store:
+            assert store.quarantine.entries() == [], "one failure is not enough to give up"
+        work(WorkContext(work.key))
+    finally:
+        work.close()
+        lanes.close()
+        resources.close()
+    with rig.store() as store:
+        [entry] = store.quarantine.entries()
+    assert entry.stage == "fetch" and entry.reason_code == "fetch-failed" and entry.mime is None
+    assert "failed 2 times while other items could be fetched" in entry.reason
+    categories = {m.message_id: m.categories for m in rig.sim.control.messages(ALICE)}
+    assert categories["<huge@fabrikam.com>"] == ["Undeliverable"]
