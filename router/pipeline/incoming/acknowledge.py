@@ -21,8 +21,37 @@ from exchangelib.items import MOVE_TO_DELETED_ITEMS, Message
 
 from router.errors import ItemNotFoundError, TransportError
 from router.ews import ews_errors, translate
-from router.pipeline.incoming.options import AckPlan
 from router.pipeline.incoming.session import MailboxSession
+
+
+@dataclass(frozen=True)
+class AckPlan:
+    """What acknowledging does on the server: add ``category``, mark read, move, or delete.
+
+    ``touch_unaccepted`` extends the plan to messages the CRM did not take (screened or refused):
+    true for forward and shared logging mailboxes, which no person reads, false for people's and
+    queues' mailboxes, whose unrelated mail must stay as it is.
+    """
+
+    category: str | None = None
+    mark_read: bool = False
+    move_to: str | None = None
+    delete: bool = False
+    touch_unaccepted: bool = False
+
+    @property
+    def updates(self) -> bool:
+        """True when the plan changes properties of the item (category or read flag)."""
+        return self.category is not None or self.mark_read
+
+    def describe(self) -> str:
+        """A phrase for the decision trail, e.g. ``category 'Tracked', moved to Inbox/CRM``."""
+        if self.delete:
+            return "deleted"
+        parts = [f"category {self.category!r}"] if self.category else []
+        parts += ["marked read"] if self.mark_read else []
+        parts += [f"moved to {self.move_to}"] if self.move_to else []
+        return ", ".join(parts) or "left as it is"
 
 
 class AckKind(StrEnum):

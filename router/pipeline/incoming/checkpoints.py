@@ -22,7 +22,8 @@ class Step(StrEnum):
     RECORDED = "recorded"
     """The delivery is in the trail and the ledger; the server has not been acknowledged."""
     ACKNOWLEDGED = "acknowledged"
-    """The server was acknowledged (category, read, move or delete); the ledger is not finished."""
+    """The batch was acknowledged on the server (category, read, move or delete; only reached when
+    something was acknowledged); the ledger is not finished."""
     FINISHED = "finished"
     """The batch's ledger rows are final."""
 

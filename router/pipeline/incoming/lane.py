@@ -43,6 +43,7 @@ from router.pipeline.incoming.acknowledge import AckKind, AckRequest, AckResult,
 from router.pipeline.incoming.checkpoints import Checkpoint, Step
 from router.pipeline.incoming.decisions import Note, Subject
 from router.pipeline.incoming.fetch import Failing, Fetched, FetchedItem, Missing, Unreadable, fetch_resilient
+from router.pipeline.incoming.logging_mailbox import storage_note
 from router.pipeline.incoming.notifications import NotificationHub, Watch
 from router.pipeline.incoming.options import LaneOptions
 from router.pipeline.incoming.process import Envelope, ItemProcessor, Outcome
@@ -116,7 +117,7 @@ class IncomingLane:
     def close(self) -> None:
         """Stop the lane's notifications and give back any claim it still holds."""
         if self.deps.hub is not None:
-            self.deps.hub.unwatch(self.key)
+            self.deps.hub.unwatch(self.key, owner=self)
         self.deps.store.ledger.abandon(self.processor.owner)
 
     # The run ----------------------------------------------------------------------------------
@@ -302,7 +303,7 @@ class IncomingLane:
                     for env, out in on_server if out.ack is not None]
         if requests:
             acknowledge(session, self.options.ack, self.options.quarantine_category, requests)
-        self.deps.checkpoint(Step.ACKNOWLEDGED)
+            self.deps.checkpoint(Step.ACKNOWLEDGED)
         done = [(out, req) for (_, out), req in zip(on_server, requests, strict=True)]
         absent = [(out, _absent(env)) for env, out in todo if not env.item.on_server]
         self._finish(session, done + absent)
@@ -328,7 +329,7 @@ class IncomingLane:
         assert result is not None
         text = "; ".join(result.actions) or "nothing to change"
         if result.new_item_id and self.options.shared_logging:
-            text += f"; stored message: {session.web_link(result.new_item_id)} (item id {result.new_item_id})"
+            text += "; " + storage_note(session, result.new_item_id)
         return Note("acknowledge", "acknowledged", activity_id=outcome.activity_id, text=text)
 
     def _retry_ack(self, outcome: Outcome, error: BaseException | None) -> None:
@@ -355,7 +356,7 @@ class IncomingLane:
         if self.deps.hub is None or self.options.notification_streams == 0:
             return
         watch = Watch(self.key, self.spec, self.options.folder, self.options.notification_minutes)
-        self.deps.hub.watch(watch, self.options.notification_streams)
+        self.deps.hub.watch(watch, self.options.notification_streams, owner=self)
 
 
 def _absent(envelope: Envelope) -> AckRequest:

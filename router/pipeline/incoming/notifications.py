@@ -66,11 +66,16 @@ class NotificationHub:
         self._lock = threading.Lock()
         self._closed = False
 
-    def watch(self, watch: Watch, limit: int) -> bool:
-        """Watch ``watch.key`` unless a bound is reached (or it is watched already); True if watched."""
+    def watch(self, watch: Watch, limit: int, owner: object = None) -> bool:
+        """Watch ``watch.key`` unless a bound is reached (or it is watched already); True if watched.
+
+        ``owner`` (the lane's work) is who may ``unwatch`` the stream: a rebuilt lane's new work takes
+        the stream over, and the old work, closed afterwards, cannot end it.
+        """
         with self._lock:
             current = self._streams.get(watch.key)
             if current is not None and current.watch == watch and current.is_alive():
+                current.owner = owner
                 return True
             if current is not None:
                 current.stop()
@@ -78,6 +83,7 @@ class NotificationHub:
                 self._streams.pop(watch.key, None)
                 return False
             stream = _Stream(watch, self._accounts, self._wake, self._retry)
+            stream.owner = owner
             self._streams[watch.key] = stream
         stream.start()
         log.debug("watching %s with streaming notifications", watch.key)
@@ -88,12 +94,14 @@ class NotificationHub:
         same_pool = sum(1 for s in others if s.watch.pool == watch.pool)
         return len(others) < limit and same_pool < watch.spec.max_connections // 2
 
-    def unwatch(self, key: LaneKey) -> None:
-        """Stop watching ``key`` (its lane was removed or rebuilt)."""
+    def unwatch(self, key: LaneKey, owner: object = None) -> None:
+        """Stop watching ``key`` (its lane was removed), unless another ``owner`` took the stream over."""
         with self._lock:
-            stream = self._streams.pop(key, None)
-        if stream is not None:
-            stream.stop()
+            stream = self._streams.get(key)
+            if stream is None or stream.owner is not owner:
+                return
+            del self._streams[key]
+        stream.stop()
 
     def watching(self) -> frozenset[LaneKey]:
         """The lanes watched now."""
@@ -124,6 +132,7 @@ class _Stream(threading.Thread):
         self._accounts = accounts
         self._wake = wake
         self._retry = retry
+        self.owner: object = None
         self._stopping = threading.Event()
         self._service: GetStreamingEvents | None = None
         self._service_lock = threading.Lock()

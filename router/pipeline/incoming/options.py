@@ -15,6 +15,8 @@ from router.config import Direction, MailboxAssignment, MailboxRole
 from router.config.incoming import Acknowledgement, IncomingSettings, OversizeAction
 from router.config.published import PublishedConfig
 from router.errors import ConfigError
+from router.pipeline.incoming.acknowledge import AckPlan
+from router.pipeline.incoming.logging_mailbox import storage_plan
 from router.pipeline.incoming.rate_breaker import RateLimit
 from router.pipeline.incoming.screening import ScreeningPolicy
 from router.pipeline.incoming.size_policy import SizeMode, SizePolicy
@@ -22,36 +24,6 @@ from router.service.connections import profile_for
 from router.service.crm_factory import deployment_of
 
 INBOX = "Inbox"
-
-
-@dataclass(frozen=True)
-class AckPlan:
-    """What acknowledging does on the server: add ``category``, mark read, move, or delete.
-
-    ``touch_unaccepted`` extends the plan to messages the CRM did not take (screened or refused):
-    true for forward and shared logging mailboxes, which no person reads, false for people's and
-    queues' mailboxes, whose unrelated mail must stay as it is.
-    """
-
-    category: str | None = None
-    mark_read: bool = False
-    move_to: str | None = None
-    delete: bool = False
-    touch_unaccepted: bool = False
-
-    @property
-    def updates(self) -> bool:
-        """True when the plan changes properties of the item (category or read flag)."""
-        return self.category is not None or self.mark_read
-
-    def describe(self) -> str:
-        """A phrase for the decision trail, e.g. ``category 'Tracked', moved to Inbox/CRM``."""
-        if self.delete:
-            return "deleted"
-        parts = [f"category {self.category!r}"] if self.category else []
-        parts += ["marked read"] if self.mark_read else []
-        parts += [f"moved to {self.move_to}"] if self.move_to else []
-        return ", ".join(parts) or "left as it is"
 
 
 @dataclass(frozen=True)
@@ -110,8 +82,7 @@ def ack_plan(assignment: MailboxAssignment, ack: Acknowledgement) -> AckPlan:
     if assignment.role is MailboxRole.FORWARD and assignment.delete_after_processing:
         return AckPlan(delete=True, touch_unaccepted=True)
     if assignment.shared_logging is not None:
-        return AckPlan(category=ack.category, mark_read=ack.mark_read,
-                       move_to=assignment.shared_logging.storage_folder, touch_unaccepted=True)
+        return storage_plan(assignment.shared_logging, ack)
     return AckPlan(category=None if ack.delete else ack.category, mark_read=ack.mark_read,
                    move_to=ack.move_to, delete=ack.delete, touch_unaccepted=service_mailbox)
 

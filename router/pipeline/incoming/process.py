@@ -126,12 +126,13 @@ class ItemProcessor:
         if not claim.acquired:
             return Outcome("busy" if claim.outcome is ClaimOutcome.BUSY else "done")
         entry = claim.entry
+        crashed = f"the worker died {entry.recoveries} times while processing this message"
         if entry.stage is LedgerStage.DELIVERED:
+            if claim.outcome is ClaimOutcome.EXHAUSTED:
+                return self._give_up_acknowledging(envelope, claim, crashed)
             return self._accepted(envelope, claim, entry.activity_id or "", "recovered")
         if claim.outcome is ClaimOutcome.EXHAUSTED:
-            return self._quarantine(envelope, claim, Reason(
-                Stage.PROCESS, "worker-crashed",
-                f"processing this message was interrupted {entry.recoveries} times (the worker died)"))
+            return self._quarantine(envelope, claim, Reason(Stage.PROCESS, "worker-crashed", crashed))
         return self._fresh(envelope, claim)
 
     # Steps --------------------------------------------------------------------------------------
@@ -239,6 +240,13 @@ class ItemProcessor:
             return Outcome(result, envelope.subject, claim, AckKind.UNACCEPTED, LedgerStage.SCREENED)
         self.decisions.screened(claim, envelope.subject, notes)
         return Outcome(result, envelope.subject, claim)
+
+    def _give_up_acknowledging(self, envelope: Envelope, claim: LedgerClaim, why: str) -> Outcome:
+        """The CRM holds the message but acknowledging it keeps killing the worker: stop trying."""
+        note = Note("acknowledge", "given-up", activity_id=claim.entry.activity_id,
+                    text=f"{why}; it is in the CRM, so it is left unacknowledged on the server")
+        self.decisions.acknowledged([(claim, envelope.subject, note, None)])
+        return Outcome("given-up", envelope.subject, claim, activity_id=claim.entry.activity_id)
 
     def _quarantine(self, envelope: Envelope, claim: LedgerClaim, reason: Reason) -> Outcome:
         quarantine(self.store, claim, envelope.subject, reason, envelope.item.mime)

@@ -13,7 +13,6 @@ Folder paths are display names separated by ``/`` from the top of the mailbox; a
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 from exchangelib.account import Account
 from exchangelib.folders import Folder
@@ -62,12 +61,6 @@ class MailboxSession:
                     f"{current.name!r})", code="ErrorFolderNotFound", hint=FOLDER, mailbox=self.mailbox)
             current = match
         return current
-
-    def web_link(self, item_id: str) -> str:
-        """Outlook on the web's link to an item, on the server this session talks to."""
-        endpoint = urlsplit(str(self.account.protocol.service_endpoint))
-        return (f"{endpoint.scheme}://{endpoint.netloc}/owa/?ItemID={quote(item_id, safe='')}"
-                "&exvsurl=1&viewmodel=ReadMessageItem")
 
     def endpoint_failed(self, error: TransportError) -> bool:
         """Report a failure; True when the Autodiscover answer was dropped and the session must reopen."""

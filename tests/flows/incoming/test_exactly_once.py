@@ -87,19 +87,28 @@ def test_killed_after_moving_to_storage_the_logging_mailbox_finishes_without_a_s
     assert rig.sim.control.messages(LOGBOOK) == []
 
 
-def test_a_message_that_kills_the_worker_every_time_is_quarantined_not_retried_forever(rig: Rig) -> None:
+@pytest.mark.parametrize(("step", "stage", "final"), [
+    (Step.CRM_DELIVERED, LedgerStage.QUARANTINED, "quarantined"),
+    (Step.ACKNOWLEDGED, LedgerStage.ACKNOWLEDGED, "given-up"),
+])
+def test_a_message_that_kills_the_worker_every_time_is_given_up_not_retried_forever(
+        rig: Rig, step: Step, stage: LedgerStage, final: str) -> None:
     rig.publish()
     rig.sim.control.inject(ALICE, from_=CAROL, to=[ALICE], subject="Poison", body="boom",
                            message_id="<poison@fabrikam.com>")
     # Each restart comes after the dead worker's lease ran out. With at most one crash takeover
     # allowed (five in production), the second takeover gives the message up.
     for restart in range(2):
-        kill_at(rig, ALICE, Step.CRM_DELIVERED, 1, "--minutes", str(10 * restart), "--max-recoveries", "1")
-    kill_at(rig, ALICE, Step.CRM_DELIVERED, 1, "--minutes", "20", "--max-recoveries", "1", killed=False)
+        kill_at(rig, ALICE, step, 1, "--minutes", str(10 * restart), "--max-recoveries", "1")
+    kill_at(rig, ALICE, step, 1, "--minutes", "20", "--max-recoveries", "1", killed=False)
     with rig.store() as store:
         [entry] = store.ledger.find_by_message_id("<poison@fabrikam.com>")
-        [quarantined] = store.quarantine.entries()
-    assert entry.stage is LedgerStage.QUARANTINED and entry.recoveries == 2
-    assert quarantined.reason_code == "worker-crashed" and quarantined.mime is not None
-    assert len(rig.activities("<poison@fabrikam.com>")) == 1, "still one activity, however often it crashed"
-    assert rig.sim.control.messages(ALICE)[0].categories == ["Undeliverable"]
+        last = store.trail.for_message_id("<poison@fabrikam.com>")[-1]
+    assert entry.stage is stage and entry.recoveries == 2 and last.result == final
+    assert "the worker died 2 times" in (last.text or "")
+    assert len(rig.activities("<poison@fabrikam.com>")) == 1, "one activity, however often the worker died"
+    if stage is LedgerStage.QUARANTINED:
+        with rig.store() as store:
+            [quarantined] = store.quarantine.entries()
+        assert quarantined.reason_code == "worker-crashed" and quarantined.mime is not None
+        assert rig.sim.control.messages(ALICE)[0].categories == ["Undeliverable"]

@@ -17,7 +17,8 @@ from router.config import (
 )
 from router.errors import ProfileValidationError
 from router.home import Home
-from router.pipeline.incoming.options import AckPlan, lane_options
+from router.pipeline.incoming.acknowledge import AckPlan
+from router.pipeline.incoming.options import lane_options
 from router.pipeline.incoming.size_policy import SizeMode
 from router.vault import PasswordCredential, Vault, VaultKey, write_new_key_file
 
