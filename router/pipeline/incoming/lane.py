@@ -5,7 +5,9 @@ A run does, within its budget of ``batch_size`` messages:
 1. **Recovery.** Ledger rows left unfinished (a crash, a deferral, an admin's quarantine retry) are
    re-fetched by item id, because SyncFolderItems will not report them again.
 2. **New mail.** One SyncFolderItems page from the saved state; items received before the mailbox's
-   process-from date are history and skipped; the rest are fetched with MIME in one GetItem.
+   process-from date are history and skipped; the rest are fetched with MIME in one GetItem. The
+   process-from date is set the first time the lane sees the mailbox (the binding's ``process_from``,
+   else that moment) and moved afterwards only by ``email-router backfill``.
 3. Each batch is processed item by item (``process``), acknowledged on the server in batched calls
    (``acknowledge``), and finished in the ledger in one transaction. Only then is the sync state
    saved, so a crash anywhere re-reads the page and the ledger recognises what it has seen.
