@@ -27,8 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from router.clock import Clock
-from router.crm.gateway import CrmGateway
 from router.errors import (
     ClaimLostError,
     ConfigError,
@@ -40,13 +38,14 @@ from router.errors import (
     TransportError,
     VaultError,
 )
-from router.ews import AccountFactory, ConnectionSpec
-from router.pipeline.incoming.acknowledge import AckKind, AckRequest, AckResult, acknowledge
-from router.pipeline.incoming.checkpoints import Checkpoint, Step
+from router.ews import ConnectionSpec
+from router.pipeline.incoming.acknowledge import AckKind
+from router.pipeline.incoming.checkpoints import Step
 from router.pipeline.incoming.decisions import Note, Subject
 from router.pipeline.incoming.fetch import Failing, Fetched, FetchedItem, Missing, Unreadable, fetch_resilient
-from router.pipeline.incoming.logging_mailbox import storage_note
-from router.pipeline.incoming.notifications import NotificationHub, Watch
+from router.pipeline.incoming.finish import Finisher
+from router.pipeline.incoming.lane_deps import LaneDeps
+from router.pipeline.incoming.notifications import Watch
 from router.pipeline.incoming.options import LaneOptions
 from router.pipeline.incoming.process import Envelope, ItemProcessor, Outcome
 from router.pipeline.incoming.quarantine import Reason, Stage, quarantine
@@ -54,10 +53,14 @@ from router.pipeline.incoming.session import MailboxSession
 from router.pipeline.incoming.sync import ItemRef, sync_page
 from router.service.lane import LaneKey
 from router.service.outcome import WorkContext, WorkResult
-from router.state import LedgerClaim, LedgerEntry, LedgerStage, QuarantineStatus, StateStore
+from router.state import LedgerClaim, LedgerEntry, LedgerStage, QuarantineStatus
 
 log = logging.getLogger(__name__)
 
+SYNC_PAGE_FACTOR = 10
+"""Changes read per SyncFolderItems page, in batches: a page of a mailbox's history (filtered out by
+the process-from date) costs one request instead of ten, and the wanted items of a page are fetched
+and processed in batches of ``batch_size``."""
 DEFER_BASE = timedelta(minutes=1)
 DEFER_MAX = timedelta(hours=1)
 LANE_ERRORS: tuple[type[RouterError], ...] = (TransientTransportError, CrmError, ConfigError, VaultError,
@@ -77,18 +80,6 @@ class Batch:
         return sum(1 for _, outcome in self.outcomes if outcome.worked)
 
 
-@dataclass(frozen=True)
-class LaneDeps:
-    """What a lane shares with the others: store, EWS accounts, CRM gateway, hub, clock, checkpoint."""
-
-    store: StateStore
-    accounts: AccountFactory
-    gateway: CrmGateway
-    clock: Clock
-    hub: NotificationHub | None
-    checkpoint: Checkpoint
-
-
 class IncomingLane:
     """The ``LaneWork`` of one incoming mailbox; see the module docstring."""
 
@@ -99,6 +90,7 @@ class IncomingLane:
         self.spec = spec
         self.deps = deps
         self.processor = processor
+        self._finisher = Finisher(options, deps, processor)
         self._session: MailboxSession | None = None
         self._strikes: dict[str, int] = {}
 
@@ -136,16 +128,24 @@ class IncomingLane:
         waiting = max(0, len(pending) - budget)
         if context.cancelled or len(pending) >= budget:
             return WorkResult(processed, waiting + 1)
-        page = sync_page(session, self.deps.store, self.options.folder, budget)
+        page = sync_page(session, self.deps.store, self.options.folder, page_size(budget))
         refs = self._wanted(page.created)
-        fetched = fetch_resilient(session, [(r.item_id, r.changekey) for r in refs]) if refs else []
-        items = [f for f in (self._struck(f) for f in fetched) if f is not None]
-        processed += self._batch(session, items, {}, context) if items else 0
-        if not any(isinstance(f, Failing) and self._strikes.get(f.item_id) for f in fetched):
-            # Saved only when every item of the page has a ledger row: an item that failed to fetch
-            # keeps the page to be read again.
+        complete = True
+        for start in range(0, len(refs), budget):
+            chunk = refs[start:start + budget]
+            fetched = fetch_resilient(session, [(r.item_id, r.changekey) for r in chunk])
+            items = [f for f in (self._struck(f) for f in fetched) if f is not None]
+            processed += self._batch(session, items, {}, context) if items else 0
+            # An item that failed to fetch, or a cancelled batch, leaves items without a ledger row.
+            failing = any(isinstance(f, Failing) and self._strikes.get(f.item_id) for f in fetched)
+            complete = complete and not failing and not context.cancelled
+            if context.cancelled:
+                break
+        if complete:
+            # Saved only when every wanted item of the page has a ledger row; else it is read again.
             self.deps.store.sync.save_state(self.options.mailbox, self.options.folder, page.state)
-        return WorkResult(processed, waiting + (1 if page.more else 0))
+        # An item that failed to fetch is tried again at the lane's usual pace, not at once.
+        return WorkResult(processed, waiting + (1 if page.more or context.cancelled else 0))
 
     def _struck(self, fetched: Fetched) -> FetchedItem | Unreadable | None:
         """Pass fetched items on; count a failing item's strikes, giving it up after ``max_attempts``."""
@@ -184,16 +184,19 @@ class IncomingLane:
         """Re-fetch unfinished ledger rows by item id and process them again."""
         if not entries:
             return 0
-        fetched = fetch_resilient(session, [(e.item_id or "", None) for e in entries])
+        with_ids = [e for e in entries if e.item_id]
+        answers = fetch_resilient(session, [(e.item_id or "", None) for e in with_ids]) if with_ids else []
+        fetched = {e.message_key: answer for e, answer in zip(with_ids, answers, strict=True)}
         items: list[FetchedItem | Unreadable] = []
         keys: dict[str, str] = {}
         retrying: dict[str, int] = {}
-        for entry, answer in zip(entries, fetched, strict=True):
+        for entry in entries:
             found = self._retry_entry(entry)
             if found is not None:
                 retrying[entry.message_key] = found[0]
-            if isinstance(answer, Missing):
-                item: FetchedItem | Unreadable | None = self._gone(entry, found[1] if found else None)
+            answer = fetched.get(entry.message_key)
+            if answer is None or isinstance(answer, Missing):
+                item: FetchedItem | Unreadable | None = self._gone(entry, found)
             else:
                 item = self._struck(answer)
             if item is not None:
@@ -208,10 +211,10 @@ class IncomingLane:
             return None
         return found.id, found.mime
 
-    def _gone(self, entry: LedgerEntry, kept_mime: bytes | None) -> FetchedItem | None:
+    def _gone(self, entry: LedgerEntry, retry: tuple[int, bytes | None] | None) -> FetchedItem | None:
         """An unfinished message whose item left the server: process the kept copy, or finish it."""
-        if kept_mime is not None and entry.stage is LedgerStage.CLAIMED:
-            return FetchedItem(entry.item_id or "", None, kept_mime, (), "", None, on_server=False)
+        if retry is not None and retry[1] is not None and entry.stage is LedgerStage.CLAIMED:
+            return FetchedItem(entry.item_id or "", None, retry[1], (), "", None, on_server=False)
         claim = self.deps.store.ledger.claim(entry.mailbox, entry.message_key, owner=self.processor.owner)
         if not claim.acquired:
             return None
@@ -223,6 +226,8 @@ class IncomingLane:
         else:
             note = Note("fetch", "gone", reason_code="gone-from-server", text=text)
             decisions.screened(claim, subject, [note])
+        if retry is not None:
+            self.deps.store.quarantine.resolve(retry[0], f"retried: {text}")
         return None
 
     # One batch --------------------------------------------------------------------------------
@@ -238,7 +243,7 @@ class IncomingLane:
                     break
                 batch.outcomes.append(self._one(item, (keys or {}).get(item.item_id), held))
             self.deps.checkpoint(Step.RECORDED)
-            self._acknowledge(session, batch)
+            self._finisher(session, batch.outcomes)
         except BaseException:
             self._release(held)
             raise
@@ -293,53 +298,6 @@ class IncomingLane:
         self.processor.decisions.note(envelope.subject, [Note("process", "deferred", text=text)])
         return Outcome("deferred", envelope.subject, claim)
 
-    def _acknowledge(self, session: MailboxSession, batch: Batch) -> None:
-        """Acknowledge the batch on the server, then finish its ledger rows in one transaction.
-
-        A message processed from its quarantined copy has no item left on the server: it is finished
-        without a server call.
-        """
-        todo = [(env, out) for env, out in batch.outcomes if out.ack is not None and out.claim is not None]
-        on_server = [(env, out) for env, out in todo if env.item.on_server]
-        requests = [AckRequest(env.item.item_id, env.item.changekey, env.item.categories, out.ack)
-                    for env, out in on_server if out.ack is not None]
-        if requests:
-            acknowledge(session, self.options.ack, self.options.quarantine_category, requests)
-            self.deps.checkpoint(Step.ACKNOWLEDGED)
-        done = [(out, req) for (_, out), req in zip(on_server, requests, strict=True)]
-        absent = [(out, _absent(env)) for env, out in todo if not env.item.on_server]
-        self._finish(session, done + absent)
-
-    def _finish(self, session: MailboxSession, done: Sequence[tuple[Outcome, AckRequest]]) -> None:
-        acknowledged: list[tuple[LedgerClaim, Subject, Note, str | None]] = []
-        for outcome, request in done:
-            result = request.result
-            if outcome.finish is None or outcome.claim is None or outcome.subject is None or result is None:
-                continue
-            if not result.done:
-                self._retry_ack(outcome, result.error)
-                continue
-            note = self._ack_note(session, outcome, request)
-            if outcome.finish is LedgerStage.SCREENED:
-                self.processor.decisions.screened(outcome.claim, outcome.subject, [note])
-            else:
-                acknowledged.append((outcome.claim, outcome.subject, note, result.new_item_id))
-        self.processor.decisions.acknowledged(acknowledged)
-
-    def _ack_note(self, session: MailboxSession, outcome: Outcome, request: AckRequest) -> Note:
-        result = request.result
-        assert result is not None
-        text = "; ".join(result.actions) or "nothing to change"
-        if result.new_item_id and self.options.shared_logging:
-            text += "; " + storage_note(session, result.new_item_id)
-        return Note("acknowledge", "acknowledged", activity_id=outcome.activity_id, text=text)
-
-    def _retry_ack(self, outcome: Outcome, error: BaseException | None) -> None:
-        assert outcome.claim is not None and outcome.subject is not None
-        text = f"acknowledging failed: {error}"
-        self.deps.store.ledger.release(outcome.claim, retry_at=self.deps.clock.now() + DEFER_BASE, error=text)
-        self.processor.decisions.note(outcome.subject, [Note("acknowledge", "deferred", text=text)])
-
     def _resolve_retries(self, batch: Batch) -> None:
         """Close the quarantine entries of retried messages that now made it through."""
         for envelope, outcome in batch.outcomes:
@@ -361,9 +319,6 @@ class IncomingLane:
         self.deps.hub.watch(watch, self.options.notification_streams, owner=self)
 
 
-def _absent(envelope: Envelope) -> AckRequest:
-    """An acknowledgement that found nothing to do: the item is not on the server any more."""
-    request = AckRequest(envelope.item.item_id, None, (), AckKind.ACCEPTED)
-    request.result = AckResult(done=True, gone=True, actions=["processed from the quarantined copy; the "
-                                                              "item is no longer on the server"])
-    return request
+def page_size(batch_size: int) -> int:
+    """The SyncFolderItems page size for a batch size (EWS allows 1 to 512 changes per call)."""
+    return max(1, min(512, batch_size * SYNC_PAGE_FACTOR))

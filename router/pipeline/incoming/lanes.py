@@ -23,7 +23,8 @@ from router.config import Direction, MailboxAssignment, MailboxRole
 from router.config.published import PublishedConfig
 from router.pipeline.incoming.checkpoints import Checkpoint, no_checkpoint
 from router.pipeline.incoming.forward import ForwardUsers
-from router.pipeline.incoming.lane import IncomingLane, LaneDeps
+from router.pipeline.incoming.lane import IncomingLane
+from router.pipeline.incoming.lane_deps import LaneDeps
 from router.pipeline.incoming.notifications import NotificationHub
 from router.pipeline.incoming.options import lane_options
 from router.pipeline.incoming.process import ItemProcessor
