@@ -90,16 +90,19 @@ class Rig:
     extra_org: dict[str, Any] = field(default_factory=dict)
 
     def publish(self, mailboxes: str = DEFAULT_MAILBOXES, *, settings: str = "", profile_extra: str = "",
-                deployment_extra: str = "", period: float = 0.05, crm: str | None = None) -> PublishedConfig:
+                deployment_extra: str = "", period: float = 0.05, crm: str | None = None,
+                autodiscover: bool = False) -> PublishedConfig:
         """Write the profiles (simulator profile, deployment, ``mailboxes``, settings) and publish.
 
-        ``crm`` replaces the deployment's embedded CRM table (e.g. a ``[deployments.contoso.dynamics]``).
+        ``crm`` replaces the deployment's embedded CRM table (e.g. a ``[deployments.contoso.dynamics]``);
+        ``autodiscover`` locates Exchange by Autodiscover instead of the simulator's EWS URL.
         """
+        location = "autodiscover = true" if autodiscover else f'ews_url = "{self.sim.url}"'
         profile = textwrap.dedent(f"""
             [profiles.exchange]
             direction = "incoming"
             server_type = "exchange_se"
-            ews_url = "{self.sim.url}"
+            {location}
             auth = "basic"
             credentials = "other_specified"
             credential = "svc"

@@ -3,11 +3,13 @@ never delivers twice, and quarantines only what the CRM refuses for the message 
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from exchangelib.version import Version
 from pydantic import SecretStr
 
 from router.clock import FrozenClock
@@ -15,6 +17,8 @@ from router.config import Direction
 from router.crm.facade import CrmFacade
 from router.crm.gateway import CheckResult, CrmGateway, IncomingEmail
 from router.errors import CrmTransientError, TransientTransportError
+from router.ews import AccountFactory, AutodiscoverCache, Discovered
+from router.ews.spec import exchange_build
 from router.pipeline.incoming.drain import assignment_of
 from router.pipeline.incoming.lanes import IncomingLanes
 from router.service.outcome import WorkContext
@@ -187,3 +191,34 @@ def test_an_item_that_breaks_every_fetch_is_given_up_while_the_rest_flows(rig: R
     assert "failed 2 times while other items could be fetched" in entry.reason
     categories = {m.message_id: m.categories for m in rig.sim.control.messages(ALICE)}
     assert categories["<huge@fabrikam.com>"] == ["Undeliverable"]
+
+
+VERSION = Version(build=exchange_build("15.2.1544.4"))
+"""The version Autodiscover reports with the endpoint (so no version probe is sent)."""
+
+
+def test_an_autodiscovered_endpoint_that_fails_is_discovered_again(rig: Rig) -> None:
+    config = rig.publish(binding("users", ALICE), autodiscover=True)
+    inject(rig, "ad1")
+    with socket.socket() as probe:  # A port nothing listens on: the endpoint is gone.
+        probe.bind(("127.0.0.1", 0))
+        dead = f"https://127.0.0.1:{probe.getsockname()[1]}/EWS/Exchange.asmx"
+    resources = rig.resources()
+    cache = AutodiscoverCache(resources.clock)
+    resources.accounts.close()
+    resources.accounts = AccountFactory(resources.clock, autodiscover_cache=cache)
+    lanes = IncomingLanes(resources, notifications=False)
+    work = lanes.build(assignment_of(config, ALICE), Direction.INCOMING, config)
+    try:
+        cache.put(ALICE, Discovered(dead, ALICE, VERSION, resources.clock.now()))
+        with pytest.raises(TransientTransportError, match="Connection refused"):
+            work(WorkContext(work.key))
+        assert cache.get(ALICE) is None, "the failed answer was forgotten"
+        # Autodiscover (here: its cache, as a fresh lookup would fill it) now points at the server.
+        cache.put(ALICE, Discovered(rig.sim.url, ALICE, VERSION, resources.clock.now()))
+        assert work(WorkContext(work.key)).processed == 1
+    finally:
+        work.close()
+        lanes.close()
+        resources.close()
+    assert len(rig.activities("<ad1@fabrikam.com>")) == 1
