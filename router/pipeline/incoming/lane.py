@@ -134,6 +134,7 @@ class IncomingLane:
         for start in range(0, len(refs), budget):
             chunk = refs[start:start + budget]
             fetched = fetch_resilient(session, [(r.item_id, r.changekey) for r in chunk])
+            self.deps.metrics.fetched(self.options.mailbox, sum(isinstance(f, FetchedItem) for f in fetched))
             items = [f for f in (self._struck(f) for f in fetched) if f is not None]
             processed += self._batch(session, items, {}, context) if items else 0
             # An item that failed to fetch, or a cancelled batch, leaves items without a ledger row.
@@ -145,7 +146,9 @@ class IncomingLane:
             # Saved only when every wanted item of the page has a ledger row; else it is read again.
             self.deps.store.sync.save_state(self.options.mailbox, self.options.folder, page.state)
         # An item that failed to fetch is tried again at the lane's usual pace, not at once.
-        return WorkResult(processed, waiting + (1 if page.more or context.cancelled else 0))
+        result = WorkResult(processed, waiting + (1 if page.more or context.cancelled else 0))
+        self.deps.metrics.set_backlog(self.options.mailbox, "incoming", result.waiting)
+        return result
 
     def _struck(self, fetched: Fetched) -> FetchedItem | Unreadable | None:
         """Pass fetched items on; count a failing item's strikes, giving it up after ``max_attempts``."""
@@ -249,7 +252,21 @@ class IncomingLane:
             raise
         self._resolve_retries(batch)
         self.deps.checkpoint(Step.FINISHED)
+        self._count(batch)
         return batch.worked
+
+    def _count(self, batch: Batch) -> None:
+        """Report the batch to the service's metrics (delivered, screened out, quarantined, latency)."""
+        metrics, mailbox, now = self.deps.metrics, self.options.mailbox, self.deps.clock.now()
+        for envelope, outcome in batch.outcomes:
+            if outcome.result in ("delivered", "already-tracked"):
+                metrics.delivered(mailbox)
+                if outcome.result == "delivered" and envelope.item.received is not None:
+                    metrics.incoming_latency((now - envelope.item.received).total_seconds())
+            elif outcome.result in ("screened", "refused"):
+                metrics.screened_out(mailbox, outcome.reason or outcome.result)
+            elif outcome.result == "quarantined":
+                metrics.quarantined(mailbox, outcome.reason or "process")
 
     def _one(self, item: FetchedItem | Unreadable, known_key: str | None,
              held: list[LedgerClaim]) -> tuple[Envelope, Outcome]:
@@ -283,7 +300,8 @@ class IncomingLane:
             return envelope, Outcome("busy")
         reason = Reason(Stage.FETCH, item.error.code or "unreadable", item.error.message)
         quarantine(self.deps.store, claim, envelope.subject, reason, None)
-        return envelope, Outcome("quarantined", envelope.subject, claim, AckKind.QUARANTINED)
+        return envelope, Outcome("quarantined", envelope.subject, claim, AckKind.QUARANTINED,
+                                 reason=reason.stage.value)
 
     def _defer(self, envelope: Envelope, claim: LedgerClaim, error: BaseException) -> Outcome:
         """Release a message that failed on its own, or quarantine it after too many attempts."""
@@ -292,7 +310,8 @@ class IncomingLane:
         if attempts >= self.options.max_attempts:
             reason = Reason(Stage.PROCESS, "repeated-failure", f"failed {attempts} times; last: {text}")
             quarantine(self.deps.store, claim, envelope.subject, reason, envelope.item.mime)
-            return Outcome("quarantined", envelope.subject, claim, AckKind.QUARANTINED)
+            return Outcome("quarantined", envelope.subject, claim, AckKind.QUARANTINED,
+                           reason=reason.stage.value)
         wait = min(DEFER_MAX, DEFER_BASE * 2 ** (attempts - 1))
         self.deps.store.ledger.release(claim, retry_at=self.deps.clock.now() + wait, error=text)
         self.processor.decisions.note(envelope.subject, [Note("process", "deferred", text=text)])

@@ -9,12 +9,14 @@ from router.crm.gateway import CrmGateway
 from router.ews import AccountFactory
 from router.pipeline.incoming.checkpoints import Checkpoint
 from router.pipeline.incoming.notifications import NotificationHub
+from router.service.metrics import Metrics
 from router.state import StateStore
 
 
 @dataclass(frozen=True)
 class LaneDeps:
-    """What a lane shares with the others: store, EWS accounts, CRM gateway, hub, clock, checkpoint."""
+    """What a lane shares with the others: store, EWS accounts, CRM gateway, clock, notification hub,
+    checkpoint hook and the service's metrics."""
 
     store: StateStore
     accounts: AccountFactory
@@ -22,3 +24,4 @@ class LaneDeps:
     clock: Clock
     hub: NotificationHub | None
     checkpoint: Checkpoint
+    metrics: Metrics

@@ -72,7 +72,7 @@ class IncomingLanes:
                                   forward_users=forward, clock=self.resources.clock,
                                   checkpoint=self.checkpoint)
         deps = LaneDeps(self.resources.store, self.resources.accounts, gateway, self.resources.clock,
-                        self.hub, self.checkpoint)
+                        self.hub, self.checkpoint, self.resources.metrics)
         return IncomingLane(LaneKey(assignment.address, direction), options, spec, deps, processor)
 
     def owner(self, mailbox: str) -> str:

@@ -49,7 +49,8 @@ class Outcome:
     ``claim`` is None when the item was not taken (final already, or busy elsewhere). ``ack`` says how
     to acknowledge it on the server (None: leave it as it is); ``finish`` is the ledger stage the lane
     writes once acknowledged (``acknowledged`` for delivered mail, ``screened`` for the unaccepted
-    mail of service mailboxes; None when the ledger is already final).
+    mail of service mailboxes; None when the ledger is already final). ``reason`` is the screening
+    or CRM reason code of a skip, or the stage of a quarantine.
     """
 
     result: str
@@ -58,6 +59,7 @@ class Outcome:
     ack: AckKind | None = None
     finish: LedgerStage | None = None
     activity_id: str | None = None
+    reason: str | None = None
 
     @property
     def worked(self) -> bool:
@@ -182,7 +184,7 @@ class ItemProcessor:
                           mailbox=receiving)
         if not decision.delivers:
             notes.append(Note("screen", "skipped", reason_code=decision.code, text=decision.text))
-            return self._unaccepted(envelope, claim, notes, "screened")
+            return self._unaccepted(envelope, claim, notes, "screened", decision.code)
         notes.append(Note("screen", "accepted", reason_code=decision.code, text=decision.text))
         return self._size(envelope, claim, original, receiving, notes)
 
@@ -211,9 +213,9 @@ class ItemProcessor:
                             f"the CRM rejected the message: {answer.error.message}")
             return self._quarantine(envelope, claim, reason)
         if isinstance(answer, Refused):
-            notes.append(Note("deliver", "refused", reason_code=_reason(answer.reason.name),
-                              text="CheckIncomingEmail declined it"))
-            return self._unaccepted(envelope, claim, notes, "refused")
+            code = _reason(answer.reason.name)
+            notes.append(Note("deliver", "refused", reason_code=code, text="CheckIncomingEmail declined it"))
+            return self._unaccepted(envelope, claim, notes, "refused", code)
         return self._record(envelope, claim, answer, notes)
 
     def _record(self, envelope: Envelope, claim: LedgerClaim, answer: Delivered,
@@ -234,12 +236,14 @@ class ItemProcessor:
         return Outcome(result, envelope.subject, claim, AckKind.ACCEPTED, LedgerStage.ACKNOWLEDGED,
                        activity_id)
 
-    def _unaccepted(self, envelope: Envelope, claim: LedgerClaim, notes: list[Note], result: str) -> Outcome:
+    def _unaccepted(self, envelope: Envelope, claim: LedgerClaim, notes: list[Note], result: str,
+                    reason: str) -> Outcome:
         if self.options.ack.touch_unaccepted:
             self.decisions.note(envelope.subject, notes)
-            return Outcome(result, envelope.subject, claim, AckKind.UNACCEPTED, LedgerStage.SCREENED)
+            return Outcome(result, envelope.subject, claim, AckKind.UNACCEPTED, LedgerStage.SCREENED,
+                           reason=reason)
         self.decisions.screened(claim, envelope.subject, notes)
-        return Outcome(result, envelope.subject, claim)
+        return Outcome(result, envelope.subject, claim, reason=reason)
 
     def _give_up_acknowledging(self, envelope: Envelope, claim: LedgerClaim, why: str) -> Outcome:
         """The CRM holds the message but acknowledging it keeps killing the worker: stop trying."""
@@ -250,7 +254,7 @@ class ItemProcessor:
 
     def _quarantine(self, envelope: Envelope, claim: LedgerClaim, reason: Reason) -> Outcome:
         quarantine(self.store, claim, envelope.subject, reason, envelope.item.mime)
-        return Outcome("quarantined", envelope.subject, claim, AckKind.QUARANTINED)
+        return Outcome("quarantined", envelope.subject, claim, AckKind.QUARANTINED, reason=reason.stage.value)
 
     def _received(self, envelope: Envelope) -> datetime:
         return envelope.item.received or self.clock.now()

@@ -21,6 +21,12 @@ def test_a_message_is_delivered_recorded_and_acknowledged(rig: Rig) -> None:
     finally:
         resources.close()
     assert result.processed == 1
+    exported = resources.metrics.exposition().decode()
+    for series in ('messages_fetched_total{mailbox="alice@contoso.com"} 1.0',
+                   'messages_delivered_total{mailbox="alice@contoso.com"} 1.0',
+                   'mailbox_backlog{direction="incoming",mailbox="alice@contoso.com"} 0.0',
+                   "incoming_latency_seconds_count 1.0"):
+        assert series in exported, series
     [activity] = rig.activities("<order42@fabrikam.com>")
     view = rig.crm.email(activity)
     assert view.row["subject"] == "Order 42"

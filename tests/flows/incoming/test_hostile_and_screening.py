@@ -88,3 +88,17 @@ def _ledger(store: object, mailbox: str) -> list:  # type: ignore[type-arg]
     with store.db.read() as conn:  # type: ignore[attr-defined]
         rows = conn.execute(select(incoming_ledger).where(incoming_ledger.c.mailbox == mailbox))
         return [LedgerEntry.from_row(r) for r in rows]
+
+
+def test_skips_and_quarantines_are_counted_in_the_metrics(rig: Rig) -> None:
+    rig.publish(binding("users", BERT))
+    rig.sim.control.inject(BERT, corpus("dsn-bounce.eml"))
+    rig.sim.control.inject(BERT, corpus("zero-byte.eml"))
+    resources = rig.resources()
+    try:
+        rig.run_once(resources, BERT)
+    finally:
+        resources.close()
+    exported = resources.metrics.exposition().decode()
+    assert 'messages_screened_out_total{mailbox="bert@contoso.com",reason="delivery_report"} 1.0' in exported
+    assert 'messages_quarantined_total{mailbox="bert@contoso.com",stage="parse"} 1.0' in exported
