@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field
 
 from router.config.common import StrictModel
+from router.config.incoming import IncomingSettings
 
 _PYTHON_LEVELS = {0: logging.CRITICAL, 1: logging.ERROR, 2: logging.INFO, 3: logging.DEBUG}
 
@@ -73,6 +74,10 @@ class SystemSettings(StrictModel):
         default=30, ge=1, le=10000, description="Most emails one mailbox sends in any minute; emails over "
         "the limit wait in the router while other mailboxes go on. Exchange Online allows 30 (legacy: none; "
         "the legacy router sent as fast as Exchange accepted).")
+    incoming: IncomingSettings = Field(
+        default_factory=IncomingSettings,
+        description="Incoming pipeline limits: size policy, sender rate, notifications "
+        "(`[settings.incoming]`; legacy: none, the legacy router had no such limits).")
 
     def python_log_level(self) -> int:
         """Return the ``logging`` level matching ``log_level`` (0 keeps only critical failures)."""

@@ -86,6 +86,7 @@ class Service:
         self.home = home
         self.metrics = metrics or Metrics()
         self._registry = registry
+        registry.bind_waker(self.wake)
         self._logs = logs
         self._planner = LanePlanner(escalate_after)
         self.directory = directory or MailboxDirectory(clock=clock)
