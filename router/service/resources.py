@@ -2,22 +2,32 @@
 
 Lanes are many and short-lived (rebuilt when a published version changes them); the things they lean
 on are few and long-lived. ``Resources`` owns them, opens each lazily and once, and closes them all when
-the service stops. CRM gateways are keyed by (published version, deployment) so a new version with a
-changed CRM connection gets a fresh gateway while lanes of the old version finish with the old one.
+the service stops. CRM gateways are keyed by deployment and what its CRM connection is (the published
+``crm`` table, the source directory relative paths resolve against, and the credential's content): a
+new version that leaves the connection alone shares the running gateway, so publishing a hundred times
+opens no new connection, while a version with a changed connection gets a fresh gateway and lanes of the
+old version finish with the old one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import os
 import threading
+from typing import Any
 
 from router.clock import Clock
+from router.config.deployment import DynamicsCrm
 from router.config.published import PublishedConfig
 from router.crm.gateway import CrmGateway
 from router.ews.connection import AccountFactory
 from router.home import Home
-from router.service.crm_factory import open_gateway
+from router.service.crm_factory import deployment_of, open_gateway
 from router.service.metrics import Metrics
 from router.state import StateStore
+from router.vault.credentials import to_plain
 
 
 class Resources:
@@ -31,8 +41,9 @@ class Resources:
         self.accounts = AccountFactory(clock)
         self._store = store
         self._owns_store = store is None
-        self._gateways: dict[tuple[int, str], CrmGateway] = {}
+        self._gateways: dict[tuple[str, str], CrmGateway] = {}
         self._lock = threading.Lock()
+        self._key = os.urandom(32)
 
     @property
     def store(self) -> StateStore:
@@ -43,14 +54,23 @@ class Resources:
             return self._store
 
     def gateway(self, config: PublishedConfig, deployment: str) -> CrmGateway:
-        """The CRM gateway of ``deployment`` as published in ``config``, opened once."""
-        key = (config.version, deployment)
+        """The CRM gateway of ``deployment`` as published in ``config``, opened once per connection."""
+        key = (deployment, self._connection(config, deployment))
         with self._lock:
             gateway = self._gateways.get(key)
             if gateway is None:
                 gateway = open_gateway(config, deployment, self.home, self.clock)
                 self._gateways[key] = gateway
             return gateway
+
+    def _connection(self, config: PublishedConfig, deployment: str) -> str:
+        """A keyed hash of what the gateway of ``deployment`` connects with (the key is never stored)."""
+        crm = deployment_of(config, deployment).crm
+        document: dict[str, Any] = {"crm": crm.model_dump(mode="json"), "source": config.source}
+        if isinstance(crm, DynamicsCrm):
+            document["credential"] = to_plain(config.credential(crm.credential))
+        text = json.dumps(document, sort_keys=True, default=str).encode("utf-8")
+        return hmac.new(self._key, text, hashlib.sha256).hexdigest()
 
     def close(self) -> None:
         """Close every gateway, the EWS connection pools and (if opened here) the state store."""

@@ -89,3 +89,29 @@ def test_resources_open_each_gateway_once_and_close_everything(home: Home, tmp_p
     assert resources.store.sync.process_from("alice@example.test") is None
     resources.close()
     assert home.state_db.exists() and home.crm_db.exists()
+
+
+def test_a_new_version_shares_the_gateway_until_its_crm_connection_changes(home: Home,
+                                                                           tmp_path: Path) -> None:
+    from router.service.metrics import Metrics
+    from router.service.resources import Resources
+
+    deployment = '[deployments.main]\ndefault_incoming_profile = "in"\n'
+    _publish(home, tmp_path, deployment)
+    first = load_published(home)
+    (tmp_path / "profiles" / "main.toml").write_text(PROFILE + deployment + "[settings]\nmax_threads = 7\n")
+    publish(home, tmp_path / "profiles")
+    second = load_published(home)
+    (tmp_path / "profiles" / "main.toml").write_text(
+        PROFILE + deployment + '[deployments.main.embedded]\ndatabase = "other.sqlite"\n')
+    publish(home, tmp_path / "profiles")
+    third = load_published(home)
+    assert (first.version, second.version, third.version) == (1, 2, 3)
+    resources = Resources(home, FrozenClock(), Metrics())
+    try:
+        gateway = resources.gateway(first, "main")
+        assert resources.gateway(second, "main") is gateway, "settings alone do not reconnect"
+        assert resources.gateway(third, "main") is not gateway, "another database is another gateway"
+    finally:
+        resources.close()
+    assert (home.root / "other.sqlite").exists()
