@@ -17,6 +17,8 @@ from router.config import load_published
 from router.errors import UsageError
 from router.pipeline.incoming.backfill import schedule_backfill
 from router.pipeline.incoming.drain import assignment_of, drain_home
+from router.service.metrics import Metrics
+from router.service.resources import Resources
 from router.state import StateStore
 
 
@@ -40,7 +42,8 @@ def parse_since(text: str) -> datetime:
 def backfill_command(app: AppContext, mailbox: str, since_text: str, run: bool) -> None:
     """Re-import MAILBOX's mail received since --since; safe to repeat."""
     since = parse_since(since_text)
-    assignment = assignment_of(load_published(app.home), mailbox)
+    with Resources(app.home, SystemClock(), Metrics()) as resources:
+        assignment = assignment_of(resources, load_published(app.home), mailbox)
     with StateStore.open_home(app.home, SystemClock()) as store:
         done = schedule_backfill(store, assignment.address, since)
     before = done.previous.isoformat(timespec="seconds") if done.previous else "not set"

@@ -68,8 +68,19 @@ class MailboxAssignment:
     delete_after_processing: bool
     crm_mailbox_id: str | None = None
     """The CRM ``mailbox`` record the CRM's Load Data returned for this address (None until matched)."""
+    crm_mailbox_name: str | None = None
+    """That record's name, as the CRM shows the user or queue (None until matched)."""
     acknowledge: Acknowledgement | None = None
     shared_logging: SharedLogging | None = None
+
+    def profile(self, direction: Direction) -> str | None:
+        """The profile serving ``direction`` (None: that direction is off)."""
+        return self.incoming_profile if Direction(direction) is Direction.INCOMING else self.outgoing_profile
+
+    def credential(self, direction: Direction) -> str | None:
+        """The vault credential that opens the mailbox in ``direction`` (None: the service's own identity)."""
+        return (self.incoming_credential if Direction(direction) is Direction.INCOMING
+                else self.outgoing_credential)
 
 
 class ProfileSet(StrictModel):

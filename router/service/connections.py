@@ -48,7 +48,7 @@ _AUTH = {AuthMethod.BASIC: AuthKind.BASIC, AuthMethod.NTLM: AuthKind.NTLM, AuthM
 
 def profile_for(config: PublishedConfig, assignment: MailboxAssignment, direction: Direction) -> Profile:
     """Return the profile serving ``assignment`` in ``direction``; ConfigError if that direction is off."""
-    name = assignment.incoming_profile if direction is Direction.INCOMING else assignment.outgoing_profile
+    name = assignment.profile(direction)
     if name is None:
         raise ConfigError(f"mailbox {assignment.address} has no {direction.value} profile",
                           mailbox=assignment.address,
@@ -60,8 +60,7 @@ def connection_spec(config: PublishedConfig, assignment: MailboxAssignment,
                     direction: Direction) -> ConnectionSpec:
     """Build the ConnectionSpec that opens ``assignment``'s mailbox for ``direction``."""
     profile = profile_for(config, assignment, direction)
-    credential_name = (assignment.incoming_credential if direction is Direction.INCOMING
-                       else assignment.outgoing_credential) or LOCAL_SYSTEM_CREDENTIAL
+    credential_name = assignment.credential(direction) or LOCAL_SYSTEM_CREDENTIAL
     login = _login(config, profile, credential_name)
     return ConnectionSpec(
         mailbox=assignment.address,

@@ -8,8 +8,14 @@ from the CRM hourly).
 
 When a CRM cannot answer, the deployment's last good Load Data is used, or, before any, its published
 bindings as they are; an alert (kind ``crm_load_data:<deployment>``) is raised and resolved once the CRM
-answers again. Without a CRM source (tools and tests that have no CRM) the published bindings are served
-as they are. With a state store, each resolved directory is written to it for `email-router status`.
+answers again. Until it does, ``next_refresh`` asks for the next resolve sooner than ConfigUpdatePeriod:
+after ConfigRefreshPeriod, doubling with every failure in a row up to ConfigUpdatePeriod, so that a CRM
+that was down for a minute is not missed (and the service not unready) for an hour. Without a CRM
+source (tools and tests that have no CRM) the published bindings are served as they are. With a state
+store, each resolved directory is written to it for `email-router status`.
+
+``served_assignment`` resolves a directory of its own (not stored) for tools that build one lane outside
+the service (backfill, quarantine retry, tests), so that they serve a mailbox exactly as the service does.
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ from router.clock import Clock
 from router.config.profile import Direction
 from router.config.profileset import MailboxAssignment
 from router.config.published import PublishedConfig
+from router.config.settings import SystemSettings
 from router.crm.gateway import CrmGateway, MailboxInfo
-from router.errors import RouterError
+from router.errors import ConfigError, RouterError
 from router.service.roster import Roster, RosterEntry, build_roster
 from router.state import NO_MAILBOX, DirectoryRow, StateStore
 from router.state import Direction as StateDirection
@@ -84,11 +91,21 @@ class MailboxDirectory:
         self._resolving = threading.Lock()
         self._last_good: dict[str, tuple[MailboxInfo, ...]] = {}
         self._current: DirectoryView | None = None
+        self._failed_in_a_row = 0
 
     def current(self) -> DirectoryView | None:
         """The directory last resolved (None before the first ``resolve``)."""
         with self._lock:
             return self._current
+
+    def next_refresh(self, settings: SystemSettings) -> float:
+        """Seconds until the directory should be resolved again; see the module docstring."""
+        with self._lock:
+            failures = self._failed_in_a_row
+        if failures == 0:
+            return settings.config_update_period_seconds
+        backed_off = settings.config_refresh_period_seconds * 2.0 ** min(failures - 1, 32)
+        return min(settings.config_update_period_seconds, backed_off)
 
     def resolve(self, config: PublishedConfig, *, ignore_enabled: bool = False) -> DirectoryView:
         """Ask the CRMs, merge, keep and store the directory of ``config``; see the module docstring.
@@ -108,6 +125,7 @@ class MailboxDirectory:
             view = DirectoryView(config, roster, self._clock.now(), infos, errors, answered)
             with self._lock:
                 self._current = view
+                self._failed_in_a_row = 0 if not errors else self._failed_in_a_row + 1
             self._save(view)
             return view
 
@@ -146,6 +164,25 @@ class MailboxDirectory:
             self._store.directory.replace(rows)
         except RouterError as exc:  # The directory is still served; only `status` misses the update.
             log.error("the mailbox directory could not be saved for `email-router status`: %s", exc)
+
+
+def served_assignment(config: PublishedConfig, mailbox: str, direction: Direction, *,
+                      source: CrmSource | None, clock: Clock) -> MailboxAssignment:
+    """``mailbox`` as the service serves its ``direction`` under ``config``; ConfigError saying why not.
+
+    The directory is resolved here through ``source`` (the CRM's Load Data merged with the bindings, as
+    the service resolves it) and not stored, so `email-router status` keeps the service's own.
+    """
+    view = MailboxDirectory(source, clock=clock).resolve(config)
+    assignment = view.assignment(mailbox)
+    if assignment is not None and assignment.profile(direction) is not None:
+        return assignment
+    entry = view.roster.entry(mailbox, direction)
+    why = (entry.reason if entry is not None and entry.reason else
+           "no profiles file binds it and the CRM's Load Data does not list it")
+    raise ConfigError(f"published version {config.version} does not serve {Direction(direction).value} mail "
+                      f"of {mailbox}: {why}", mailbox=mailbox,
+                      hint="`email-router status` lists the mailboxes served and why the others are not")
 
 
 def _row(entry: RosterEntry, view: DirectoryView) -> DirectoryRow:

@@ -77,12 +77,11 @@ class LanePlanner:
 
     def _lane(self, config: PublishedConfig, assignment: MailboxAssignment,
               direction: Direction) -> PlannedLane | None:
-        incoming = direction is Direction.INCOMING
-        profile_name = assignment.incoming_profile if incoming else assignment.outgoing_profile
+        profile_name = assignment.profile(direction)
         profile = config.profiles.profiles.get(profile_name or "")
         if profile_name is None or profile is None:
             return None
-        credential = assignment.incoming_credential if incoming else assignment.outgoing_credential
+        credential = assignment.credential(direction)
         spec = LaneSpec(
             key=LaneKey(assignment.address, direction), connection_group=profile_name,
             group_limit=profile.max_connections, server=server_of(profile, assignment.address),

@@ -72,6 +72,12 @@ class Resources:
         text = json.dumps(document, sort_keys=True, default=str).encode("utf-8")
         return hmac.new(self._key, text, hashlib.sha256).hexdigest()
 
+    def __enter__(self) -> Resources:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Close every gateway, the EWS connection pools and (if opened here) the state store."""
         with self._lock:

@@ -141,7 +141,7 @@ class _Builder:
         role = MailboxRole.USER if info.owner_type is OwnerType.SYSTEMUSER else MailboxRole.QUEUE
         base = binding or self.profiles.default_assignment(role, info.address, deployment)
         assignment = replace(base, role=role, crm_id=base.crm_id or _uuid(info.owner.id),
-                             crm_mailbox_id=info.mailbox_id,
+                             crm_mailbox_id=info.mailbox_id, crm_mailbox_name=info.name,
                              process_from=base.process_from or info.process_email_received_after)
         reasons = {d: _crm_reason(info, d, self._serve_only_enabled)
                    or self._profile_reason(assignment, d, bound=binding is not None) for d in Direction}
@@ -151,14 +151,13 @@ class _Builder:
         """Why the profiles keep ``direction`` of ``assignment`` from being served ("" if they do not)."""
         if assignment.role is MailboxRole.FORWARD and direction is Direction.OUTGOING:
             return FORWARD_ONLY_RECEIVES
-        incoming = direction is Direction.INCOMING
-        name = assignment.incoming_profile if incoming else assignment.outgoing_profile
+        name = assignment.profile(direction)
         if name is None:
             if bound and self._switched_off(assignment, direction):
                 return f"its binding in the profiles sets `{direction.value} = false`"
             return (f"deployment {assignment.deployment!r} has no default {direction.value} profile: set "
                     f"default_{direction.value}_profile or bind the mailbox in a profiles file")
-        credential = assignment.incoming_credential if incoming else assignment.outgoing_credential
+        credential = assignment.credential(direction)
         profile = self.profiles.profiles.get(name)
         if profile is not None and profile.credentials is CredentialSource.USER_SPECIFIED and not credential:
             return (f"profile {name!r} signs in with each mailbox's own credential: bind the mailbox in a "
@@ -181,12 +180,10 @@ class _Builder:
         self._seen.add(key)
         for direction in Direction:
             reason = reasons[direction]
-            incoming = direction is Direction.INCOMING
-            profile = assignment.incoming_profile if incoming else assignment.outgoing_profile
             self.entries.append(RosterEntry(
                 mailbox=assignment.address, direction=direction, deployment=assignment.deployment,
                 role=assignment.role, source=source, served=served and not reason, reason=reason,
-                profile=profile, crm_mailbox_id=assignment.crm_mailbox_id))
+                profile=assignment.profile(direction), crm_mailbox_id=assignment.crm_mailbox_id))
         if served and not all(reasons.values()):
             self.assignments.append(_only_served(assignment, reasons))
 

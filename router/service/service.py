@@ -10,9 +10,9 @@ as a whole when any part fails: the log redactor learns the version's secrets fi
 its LogLevel and LogFile, the scheduler its MaxThreads, MaxThreadExecution and SchedulingPeriod, the
 ``MailboxDirectory`` resolves which mailboxes to serve (the CRM's Load Data merged with the published
 bindings), and then the lanes are replaced atomically (see ``Scheduler.apply``). The directory is
-resolved again every ConfigUpdatePeriod (``refresh_directory``), which adds, removes and rebuilds only
-the lanes whose mailboxes changed. Lane work comes from the ``LaneWorkRegistry`` (see ``wiring`` for
-where pipelines are registered).
+resolved again every ConfigUpdatePeriod (sooner while a CRM does not answer: ``next_refresh``) by
+``refresh_directory``, which adds, removes and rebuilds only the lanes whose mailboxes changed. Lane
+work comes from the ``LaneWorkRegistry`` (see ``wiring`` for where pipelines are registered).
 
 With a ``MailboxHealthMonitor`` the service keeps mailbox health: the monitor observes every lane,
 holds lanes stopped before a restart (``guard``), and every ConfigRefreshPeriod the service restarts the
@@ -268,7 +268,7 @@ class Service:
 
     def _update_period(self) -> float:
         config = self._config
-        return config.profiles.settings.config_update_period_seconds if config is not None else 3600.0
+        return self.directory.next_refresh(config.profiles.settings) if config is not None else 3600.0
 
     def _install(self, config: PublishedConfig, view: DirectoryView) -> ApplySummary:
         """Plan the lanes of ``view``'s served mailboxes and hand them to the scheduler (lock held)."""

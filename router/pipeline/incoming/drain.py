@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from router.clock import Clock, SystemClock
 from router.config import Direction, MailboxAssignment
 from router.config.published import PublishedConfig, load_published
-from router.errors import ConfigError
 from router.ews import perf
 from router.home import Home
 from router.pipeline.incoming.checkpoints import Checkpoint, no_checkpoint
 from router.pipeline.incoming.lanes import IncomingLanes
+from router.service.directory import served_assignment
 from router.service.metrics import Metrics
 from router.service.outcome import WorkContext
 from router.service.resources import Resources
@@ -43,20 +43,16 @@ class DrainReport:
     cpu_seconds: float
 
 
-def assignment_of(config: PublishedConfig, mailbox: str) -> MailboxAssignment:
-    """The served mailbox ``mailbox`` of ``config``; ConfigError naming it when it is not served incoming."""
-    wanted = mailbox.strip().lower()
-    for assignment in config.profiles.mailboxes():
-        if assignment.address.lower() == wanted and assignment.incoming_profile is not None:
-            return assignment
-    raise ConfigError(f"published version {config.version} does not serve incoming mail of {mailbox}",
-                      mailbox=mailbox, hint="bind the mailbox with an incoming profile and publish, or check "
-                      "the address (`email-router published show`)")
+def assignment_of(resources: Resources, config: PublishedConfig, mailbox: str) -> MailboxAssignment:
+    """``mailbox`` as the service serves its incoming mail under ``config`` (a mailbox the CRM's Load Data
+    lists is served without a binding); ConfigError saying why when it is not served incoming."""
+    return served_assignment(config, mailbox, Direction.INCOMING, source=resources.gateway,
+                             clock=resources.clock)
 
 
 def drain_mailbox(lanes: IncomingLanes, config: PublishedConfig, mailbox: str) -> DrainReport:
     """Run ``mailbox``'s lane (built by ``lanes``) until nothing is waiting; errors are raised."""
-    assignment = assignment_of(config, mailbox)
+    assignment = assignment_of(lanes.resources, config, mailbox)
     work = lanes.build(assignment, Direction.INCOMING, config)
     context = WorkContext(work.key)
     wall, cpu = time.perf_counter(), time.thread_time()

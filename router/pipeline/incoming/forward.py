@@ -5,6 +5,10 @@ forwards every message as an attachment to the forward mailbox. ``unwrap_forward
 the original; ``ForwardUsers`` answers whether an address is such a user, from the CRM's Load Data
 (the mailboxes that use the router), re-read every ``ConfigUpdatePeriod`` as the legacy router did.
 The original is then delivered as if it had been read from that user's own mailbox.
+
+The lane asks the CRM itself rather than the service's mailbox directory because a forwarder it does
+not know must be looked up again at once (``forget``): the admin who switches a user to Forward Mailbox
+and retries the quarantined message must not wait for the directory's next ConfigUpdatePeriod.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ The lane, one concept per module as well:
 
 - ``lane``         ``OutgoingLanes(resources, checkpoint=).build(assignment, direction, config)``: the
                    lane-work factory registered in ``router.service.wiring``; one run = recover, claim,
-                   attempt within the mailbox's send rate;
-- ``directory``    the CRM mailbox id of a lane from Load Data, cached per published version;
+                   attempt within the mailbox's send rate, for the CRM mailbox the service's directory
+                   matched (``MailboxAssignment.crm_mailbox_id``);
 - ``claim``        BackgroundSendEmail (after releasing stuck Sending), the mailbox's backlog, and the
                    send record's claim that records our Message-ID first;
 - ``compose``      a CRM ``OutgoingEmail`` to an ``OutgoingMessage`` (From = the lane's mailbox);

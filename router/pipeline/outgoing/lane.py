@@ -3,8 +3,10 @@
 ``OutgoingLanes(resources).build`` is the lane-work factory of the outgoing direction (registered in
 ``router.service.wiring``). Each run of a lane:
 
-1. finds the mailbox's CRM mailbox id (``MailboxDirectory``; an unknown mailbox raises an alert and the
-   run is idle);
+1. takes the mailbox's CRM mailbox from its assignment: the service's mailbox directory matched the
+   address to the CRM's Load Data (``MailboxAssignment.crm_mailbox_id``). A mailbox it could not match
+   (its CRM did not answer Load Data, so the published binding is served as it is) raises an alert and
+   the run is idle; the directory rebuilds the lane once the CRM answers;
 2. records as Sent what a dead worker submitted but did not record (``recover.finish_submitted``);
 3. hands back the mailbox's e-mails stuck in Sending, claims Pending Send ones up to RequestBatchSize
    (``claim.claim_from_crm``) into the mailbox's backlog;
@@ -36,7 +38,6 @@ from router.ews.spec import ConnectionSpec
 from router.pipeline.incoming.screening import loop_header_value
 from router.pipeline.outgoing.attempt import Attempted, EmailAttempt, Result, Sender
 from router.pipeline.outgoing.claim import Backlog, SendClaimer, claim_from_crm
-from router.pipeline.outgoing.directory import MailboxDirectory
 from router.pipeline.outgoing.failures import ALERT_NOT_IN_CRM, Failure
 from router.pipeline.outgoing.rate_limit import SendRate, SendRateLimiter
 from router.pipeline.outgoing.record import Recorder
@@ -79,7 +80,6 @@ class OutgoingLanes:
         self._resources = resources
         self._checkpoint = checkpoint
         self._limiter = SendRateLimiter(resources.clock)
-        self._directory = MailboxDirectory(resources.clock)
         self._backlogs: dict[str, Backlog] = {}
         self._lock = threading.Lock()
         self.owner = f"outgoing-{os.getpid()}-{uuid.uuid4().hex[:12]}"
@@ -113,11 +113,6 @@ class OutgoingLanes:
         return self._limiter
 
     @property
-    def directory(self) -> MailboxDirectory:
-        """Load Data, cached per published version."""
-        return self._directory
-
-    @property
     def checkpoint(self) -> Checkpoint:
         """The hook told of every step."""
         return self._checkpoint
@@ -147,10 +142,10 @@ class OutgoingLane:
     def __call__(self, context: WorkContext) -> WorkResult:
         """One run: recover, claim, attempt within the rate limit."""
         resources = self._lanes.resources
+        mailbox_id = self._assignment.crm_mailbox_id
+        if mailbox_id is None:
+            return self._not_in_crm()
         gateway = resources.gateway(self._config, self._assignment.deployment)
-        info = self._lanes.directory.find(gateway, self._config, self._assignment)
-        if info is None or not info.routes_outgoing:
-            return self._not_in_crm(info is None)
         settings = self._config.profiles.settings
         recorder = Recorder(gateway, resources.store, resources.metrics, self._lanes.checkpoint,
                             mailbox=self.mailbox, max_attempts=settings.maximum_delivery_attempts)
@@ -160,9 +155,10 @@ class OutgoingLane:
         if wait > 0:
             return WorkResult(processed, len(self._backlog), resume_in=wait)
         room = settings.request_batch_size - len(self._backlog)
-        claimed = claim_from_crm(gateway, info.mailbox_id, room, settings)
+        claimed = claim_from_crm(gateway, mailbox_id, room, settings)
         self._backlog.add(claimed)
-        attempt = EmailAttempt(Sender(self.mailbox, info.name, self._loop_identity), self._account,
+        sender = Sender(self.mailbox, self._assignment.crm_mailbox_name or "", self._loop_identity)
+        attempt = EmailAttempt(sender, self._account,
                                claimer=claimer, sends=resources.store.sends, recorder=recorder,
                                limiter=self._lanes.limiter, clock=resources.clock,
                                checkpoint=self._lanes.checkpoint)
@@ -229,12 +225,13 @@ class OutgoingLane:
             recorder.failed(email.email_id, None, waiting)
         raise error
 
-    def _not_in_crm(self, missing: bool) -> WorkResult:
-        why = ("is not a mailbox of the CRM (Load Data does not list it)" if missing
-               else "does not send through the E-mail Router in the CRM (its outgoing method is another)")
-        text = f"mailbox {self.mailbox} {why}; its outgoing lane sends nothing"
+    def _not_in_crm(self) -> WorkResult:
+        """The CRM's Load Data did not give this mailbox's CRM mailbox: nothing can be asked for it."""
+        text = (f"mailbox {self.mailbox} is not matched to a mailbox of the CRM (its Load Data did not "
+                "answer or does not list it); its outgoing lane sends nothing")
         _, new = self._lanes.resources.store.alerts.raise_alert(ALERT_NOT_IN_CRM, text, mailbox=self.mailbox)
         if new:
-            log.warning("%s: check its email address and outgoing delivery method in the CRM", text,
+            log.warning("%s: check that the CRM answers (`email-router status`) and lists the mailbox's "
+                        "address with the E-mail Router as its outgoing delivery method", text,
                         extra={"mailbox": self.mailbox})
         return IDLE

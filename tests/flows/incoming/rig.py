@@ -145,7 +145,7 @@ class Rig:
         registry = LaneWorkRegistry()
         lanes = IncomingLanes.install(registry, resources)
         config = load_published(self.home)
-        work = registry.build(assignment_of(config, mailbox), Direction.INCOMING, config)
+        work = registry.build(assignment_of(resources, config, mailbox), Direction.INCOMING, config)
         try:
             return work(WorkContext(LaneKey(mailbox, Direction.INCOMING)))
         finally:

@@ -139,7 +139,7 @@ def test_an_unexpected_failure_defers_one_message_then_quarantines_it(rig: Rig) 
     clock = FrozenClock(datetime.now(UTC))
     resources = rig.resources(clock)
     lanes = IncomingLanes(resources, notifications=False)
-    work = lanes.build(assignment_of(config, ALICE), Direction.INCOMING, config)
+    work = lanes.build(assignment_of(resources, config, ALICE), Direction.INCOMING, config)
     work.processor.gateway = ExplodingGateway(work.processor.gateway, "<bad@fabrikam.com>")
     context = WorkContext(work.key)
     try:
@@ -174,7 +174,7 @@ def test_an_item_that_breaks_every_fetch_is_given_up_while_the_rest_flows(rig: R
     rig.sim.control.inject(ALICE, mime("Message-ID: <huge@fabrikam.com>", body="x" * 9 * 1024 * 1024))
     resources = rig.resources()
     lanes = IncomingLanes(resources, notifications=False)
-    work = lanes.build(assignment_of(config, ALICE), Direction.INCOMING, config)
+    work = lanes.build(assignment_of(resources, config, ALICE), Direction.INCOMING, config)
     try:
         assert work(WorkContext(work.key)).processed == 1
         assert len(rig.activities("<small@fabrikam.com>")) == 1
@@ -208,7 +208,7 @@ def test_an_autodiscovered_endpoint_that_fails_is_discovered_again(rig: Rig) -> 
     resources.accounts.close()
     resources.accounts = AccountFactory(resources.clock, autodiscover_cache=cache)
     lanes = IncomingLanes(resources, notifications=False)
-    work = lanes.build(assignment_of(config, ALICE), Direction.INCOMING, config)
+    work = lanes.build(assignment_of(resources, config, ALICE), Direction.INCOMING, config)
     try:
         cache.put(ALICE, Discovered(dead, ALICE, VERSION, resources.clock.now()))
         with pytest.raises(TransientTransportError, match="Connection refused"):

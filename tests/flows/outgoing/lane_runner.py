@@ -3,10 +3,10 @@
     python -m tests.flows.outgoing.lane_runner HOME MAILBOX STEP CLOCK_ISO
 
 The lane is built exactly as the service builds it (``OutgoingLanes(resources).build`` from the newest
-published configuration of HOME); the only difference is the injected checkpoint hook, which kills the
-process the first time STEP is reached. The clock is frozen at CLOCK_ISO so that the test, which runs
-the recovery in its own process, decides how much time passed. Exit status 0 means STEP was never
-reached; a killed run ends with -SIGKILL.
+published configuration of HOME, for the mailbox as the service's directory serves it); the only
+difference is the injected checkpoint hook, which kills the process the first time STEP is reached.
+The clock is frozen at CLOCK_ISO so that the test, which runs the recovery in its own process, decides
+how much time passed. Exit status 0 means STEP was never reached; a killed run ends with -SIGKILL.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from router.config import Direction, load_published
 from router.home import Home
 from router.pipeline.outgoing.lane import OutgoingLanes
 from router.pipeline.outgoing.steps import Step
+from router.service.directory import served_assignment
 from router.service.lane import LaneKey
 from router.service.metrics import Metrics
 from router.service.outcome import WorkContext
@@ -44,7 +45,8 @@ def main(argv: list[str]) -> int:
     resources = Resources(home, FrozenClock(when), Metrics())
     try:
         lanes = OutgoingLanes(resources, checkpoint=killer(step))  # type: ignore[arg-type]
-        assignment = next(m for m in config.profiles.mailboxes() if m.address == mailbox)
+        assignment = served_assignment(config, mailbox, Direction.OUTGOING, source=resources.gateway,
+                                       clock=resources.clock)
         work = lanes.build(assignment, Direction.OUTGOING, config)
         print(work(WorkContext(LaneKey(mailbox, Direction.OUTGOING))))
     finally:

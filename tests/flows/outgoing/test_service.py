@@ -1,4 +1,4 @@
-"""The whole service: `email-router run`'s Service with the registered outgoing lanes, on real threads."""
+"""The whole service as `email-router run` builds it, with the registered outgoing lanes, on real threads."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import pytest
 
 from router.clock import SystemClock
 from router.crm.codes import EmailStatus
+from router.service.assembly import router_service
 from router.service.metrics import Metrics
-from router.service.service import Service
-from router.service.wiring import lane_work_registry
 from tests.flows.outgoing.world import ALICE, CAROL, OutgoingWorld
 from tests.support.crm import Organisation
 
@@ -27,8 +26,7 @@ def test_the_running_service_sends_pending_mail_and_counts_it(world: OutgoingWor
     config = world.publish(settings={"scheduling_period_seconds": 0.05})
     email_id = world.pending(crm_org.alice, CAROL)
     clock, metrics = SystemClock(), Metrics()
-    registry = lane_work_registry(world.home, clock, metrics)
-    service = Service(world.home, registry, clock=clock, metrics=metrics)
+    service = router_service(world.home, clock, metrics)
     service.start(config)
     try:
         deadline = time.monotonic() + WAIT_SECONDS

@@ -19,15 +19,17 @@ from typing import Any
 from pydantic import SecretStr
 
 from router.clock import FrozenClock
-from router.config import Direction, PublishedConfig, load_published, publish
+from router.config import Direction, MailboxAssignment, PublishedConfig, load_published, publish
 from router.crm.codes import EmailStatus
 from router.crm.embedded import EmbeddedCrm
 from router.crm.gateway import RecordRef
 from router.home import Home
+from router.service.directory import served_assignment
 from router.service.lane import LaneKey
 from router.service.metrics import Metrics
 from router.service.outcome import WorkContext, WorkResult
 from router.service.registry import LaneWorkRegistry
+from router.service.resources import Resources
 from router.service.wiring import lane_work_registry
 from router.simulator import Controller
 from router.state import StateStore
@@ -71,6 +73,7 @@ class OutgoingWorld:
     profiles_dir: Path
     crm_section: str
     registry: LaneWorkRegistry | None = None
+    resources: Resources | None = None
     config: PublishedConfig | None = None
     lanes: dict[str, Any] = field(default_factory=dict)
 
@@ -140,22 +143,45 @@ class OutgoingWorld:
 
     def run(self, address: str = ALICE) -> WorkResult:
         """Run the outgoing lane of ``address`` once, as the scheduler would."""
-        return self.lane(address)(WorkContext(LaneKey(address, Direction.OUTGOING)))
+        return self.lane(address)(self.context(address))
+
+    @staticmethod
+    def context(address: str) -> WorkContext:
+        """The context the scheduler gives one run of ``address``'s outgoing lane."""
+        return WorkContext(LaneKey(address, Direction.OUTGOING))
 
     def lane(self, address: str = ALICE) -> Any:
-        """The outgoing work of ``address``, built by the service's registry from the published config."""
-        if self.registry is None:
-            self.registry = lane_work_registry(self.home, self.clock, Metrics())
+        """The outgoing work of ``address``, built by the service's registry from the published config for
+        the mailbox as the service's directory serves it (matched to the CRM's Load Data)."""
         if address not in self.lanes:
             assert self.config is not None, "publish first"
-            assignment = next(m for m in self.config.profiles.mailboxes() if m.address == address)
-            self.lanes[address] = self.registry.build(assignment, Direction.OUTGOING, self.config)
+            resources = self._resources()
+            assignment = served_assignment(self.config, address, Direction.OUTGOING, source=resources.gateway,
+                                           clock=self.clock)
+            self.lanes[address] = self.build(assignment)
         return self.lanes[address]
+
+    def build(self, assignment: MailboxAssignment) -> Any:
+        """The outgoing work of ``assignment``, built by the service's registry."""
+        assert self.config is not None and self.registry is not None
+        return self.registry.build(assignment, Direction.OUTGOING, self.config)
+
+    def published(self, address: str) -> MailboxAssignment:
+        """``address``'s binding as published, not matched to the CRM (as when its Load Data failed)."""
+        assert self.config is not None, "publish first"
+        self._resources()
+        return next(m for m in self.config.profiles.mailboxes() if m.address == address)
+
+    def _resources(self) -> Resources:
+        if self.resources is None:
+            self.resources = Resources(self.home, self.clock, Metrics())
+            self.registry = lane_work_registry(self.home, self.clock, self.resources.metrics, self.resources)
+        return self.resources
 
     def close_lanes(self) -> None:
         if self.registry is not None:
             self.registry.close()
-        self.registry, self.lanes = None, {}
+        self.registry, self.resources, self.lanes = None, None, {}
 
     def store(self) -> StateStore:
         """A second handle on the state store (close it)."""

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from router.clock import FrozenClock
 from router.config import PublishedConfig, load_published
+from router.config.settings import SystemSettings
 from router.crm.embedded import EmbeddedGateway
 from router.crm.gateway import CrmGateway
 from router.errors import CrmTransientError
 from router.home import Home
 from router.service.directory import LOAD_DATA_ALERT, MailboxDirectory
+from router.service.registry import LaneWorkRegistry
+from router.service.service import Service
 from router.state import NO_MAILBOX, StateStore
 from router.state import Direction as StateDirection
 from tests.support.crm import crm_clock, crm_org, embedded_crm, embedded_gateway
 from tests.unit.service.conftest import Publisher
+from tests.unit.service.lanes_kit import WAIT
 
 __all__ = ["crm_clock", "crm_org", "embedded_crm", "embedded_gateway"]
 BINDING = '[[users]]\naddress = "alice@contoso.com"\noutgoing = false\n'
@@ -83,3 +88,45 @@ def test_without_a_crm_source_the_published_bindings_are_served(publisher: Publi
     view = MailboxDirectory(clock=crm_clock).resolve(load_published(publisher.home))
     assert [(a.address, a.crm_mailbox_id) for a in view.assignments] == [("alice@contoso.com", None)]
     assert view.crm_answered and view.infos == {} and view.info("alice@contoso.com") is None
+
+
+def test_while_load_data_fails_the_directory_is_resolved_sooner_backing_off_to_the_update_period(
+        publisher: Publisher, embedded_gateway: EmbeddedGateway, crm_clock: FrozenClock) -> None:
+    publisher.publish(mailboxes=BINDING)
+    config = load_published(publisher.home)
+    settings = SystemSettings(config_refresh_period_seconds=5.0, config_update_period_seconds=3600.0)
+    source = FlakyCrm(embedded_gateway)
+    directory = MailboxDirectory(source, clock=crm_clock)
+    assert directory.next_refresh(settings) == 3600.0
+    source.down = True
+    waits = []
+    for _ in range(11):
+        directory.resolve(config)
+        waits.append(directory.next_refresh(settings))
+    assert waits == [5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0, 1280.0, 2560.0, 3600.0]
+    source.down = False
+    directory.resolve(config)
+    assert directory.next_refresh(settings) == 3600.0
+
+
+def test_a_service_started_while_its_crm_is_down_becomes_ready_when_it_answers(
+        publisher: Publisher, embedded_gateway: EmbeddedGateway, crm_clock: FrozenClock) -> None:
+    publisher.publish(mailboxes=BINDING)
+    source = FlakyCrm(embedded_gateway)
+    source.down = True
+    service = Service(publisher.home, LaneWorkRegistry(), clock=crm_clock,
+                      directory=MailboxDirectory(source, clock=crm_clock))
+    service.start()
+    try:
+        ready = service.ready()
+        assert not ready.ok and not ready.checks["crm_load_data"]
+        assert "the CRM did not answer (HTTP 503)" in ready.detail
+        source.down = False
+        deadline = time.monotonic() + WAIT
+        while not service.ready().ok:
+            assert time.monotonic() < deadline, "the directory was not resolved again"
+            time.sleep(0.02)
+        view = service.directory.current()
+        assert view is not None and view.roster.assignment("bert@contoso.com") is not None
+    finally:
+        service.stop(grace=WAIT)
