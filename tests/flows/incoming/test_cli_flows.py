@@ -128,3 +128,17 @@ def test_rules_deploy_creates_the_forwarding_rule_once_and_mail_then_flows(rig: 
                            message_id="<rule@fabrikam.com>")
     rig.drain(FORWARD)
     assert len(rig.activities("<rule@fabrikam.com>")) == 1
+
+
+def test_backfill_serves_a_mailbox_the_crm_lists_without_a_binding_and_says_why_others_are_not(
+        rig: Rig) -> None:
+    rig.publish(binding("users", ALICE))
+    rig.sim.control.inject(BERT, from_=CAROL, to=[BERT], subject="old", body="history",
+                           message_id="<bert-old@fabrikam.com>")
+    code, output = invoke("backfill", BERT, "--since", "2020-01-01")
+    assert code == 0, output
+    assert len(rig.activities("<bert-old@fabrikam.com>")) == 1, "served with the deployment's default profile"
+    code, output = invoke("backfill", FRANK, "--since", "2020-01-01")
+    assert code == 3 and "its incoming delivery method is Forward Mailbox" in output
+    code, output = invoke("backfill", "nobody@contoso.com", "--since", "2020-01-01")
+    assert code == 3 and "the CRM's Load Data does not list it" in output
