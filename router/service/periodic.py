@@ -1,7 +1,8 @@
 """A background thread that calls one task every so often, until stopped.
 
-The service keeps two: the mailbox directory refresh (every ConfigUpdatePeriod) and the check for
-mailboxes an admin resumed (every ConfigRefreshPeriod). The period is read afresh before each wait, so
+The service keeps three: the configuration watcher (every ConfigRefreshPeriod), the mailbox directory
+refresh (every ConfigUpdatePeriod) and the check for mailboxes an admin resumed (every
+ConfigRefreshPeriod). The period is read afresh before each wait, so
 a newly published setting takes effect without a restart. A task that raises is logged and called again
 next period: a CRM that is down for an hour must not end the refreshes.
 """

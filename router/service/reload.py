@@ -4,8 +4,8 @@
 is not the running one, loads it, which verifies its integrity tag and models, and opens its sealed
 credentials; only then is it handed to ``apply``. A version that fails any of this, or that ``apply``
 refuses with a ``RouterError``, is reported once as an error and the running configuration stays;
-the watcher tries again only when another version is published. The background thread (``start``)
-checks every ConfigRefreshPeriod, read afresh from the running configuration each time.
+the watcher tries again only when another version is published. The background thread (``start``, a
+``Periodic``) checks every ConfigRefreshPeriod, read afresh from the running configuration each time.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from enum import StrEnum
 from router.config.published import PublishedConfig, latest_version, load_published
 from router.errors import PublishedConfigError, RouterError
 from router.home import Home
+from router.service.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,7 @@ class ConfigWatcher:
         self._apply = apply
         self._loader = loader
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic: Periodic | None = None
         self.current = current
         self.refused: int | None = None
 
@@ -96,23 +96,17 @@ class ConfigWatcher:
 
     def start(self, period: Callable[[], float]) -> None:
         """Check every ``period()`` seconds on a background thread until ``stop``."""
-        if self._thread is not None:
+        if self._periodic is not None:
             raise RuntimeError("the configuration watcher is already running")
-        self._thread = threading.Thread(target=self._loop, args=(period,), name="config-watcher",
-                                        daemon=True)
-        self._thread.start()
+        self._periodic = Periodic("config-watcher", self.check, period)
+        self._periodic.start()
 
     @property
     def alive(self) -> bool:
         """True while the background thread runs."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._periodic is not None and self._periodic.alive
 
     def stop(self) -> None:
         """Stop the background thread (a check in progress finishes first)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _loop(self, period: Callable[[], float]) -> None:
-        while not self._stop.wait(period()):
-            self.check()
+        if self._periodic is not None:
+            self._periodic.stop()

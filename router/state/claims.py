@@ -8,13 +8,14 @@ recovery, so an item that kills its worker every time is noticed instead of retr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, Table, Update, and_, bindparam, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 DEFAULT_LEASE = timedelta(minutes=5)
 """How long a claim protects its item from other workers without being renewed."""
@@ -106,6 +107,32 @@ class ClaimTable:
         if conn.execute(statement, dict(params)).rowcount != 1:
             return None
         return conn.execute(self.select_id, {"_id": params["_id"]}).first()
+
+    def claim(self, conn: Connection, key: Sequence[object], *, new: Mapping[str, object], owner: str,
+              now: datetime, policy: ClaimPolicy, final: Callable[[str], bool],
+              values: Mapping[str, object] | None = None,
+              clash: Callable[[], Exception] | None = None) -> tuple[ClaimOutcome, Row[Any]]:
+        """Claim item ``key``: insert it (NEW), or take over its row (see ``take_over``).
+
+        ``new`` holds the new row's own columns and first stage; the claim's columns are added here.
+        ``final`` says whether a stage is final; ``values`` are set on a row taken over. Another process
+        may insert the same item between our select and insert (possible on PostgreSQL; SQLite's BEGIN
+        IMMEDIATE serialises writers): its row decides. An insert refused although no row has ``key``
+        broke another unique constraint: ``clash`` builds the error to raise.
+        """
+        row = self.by_key(conn, *key)
+        if row is None:
+            claimed = {"owner": owner, "lease_until": now + policy.lease, "attempts": 1, "recoveries": 0,
+                       "created_at": now, "updated_at": now}
+            try:
+                with conn.begin_nested():
+                    return ClaimOutcome.NEW, self.insert_row(conn, {**new, **claimed})
+            except IntegrityError as exc:
+                row = self.by_key(conn, *key)
+                if row is None:
+                    raise (clash() if clash is not None else exc) from exc
+        return self.take_over(conn, row, owner=owner, final=final(row.stage), now=now, policy=policy,
+                              values=values or {})
 
     def take_over(self, conn: Connection, row: Row[Any], *, owner: str, final: bool, now: datetime,
                   policy: ClaimPolicy, values: Mapping[str, object]) -> tuple[ClaimOutcome, Row[Any]]:

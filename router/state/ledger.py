@@ -22,7 +22,6 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from router.clock import Clock
 from router.errors import ClaimLostError
@@ -107,33 +106,15 @@ class IncomingLedger:
     def claim(self, mailbox: str, message_key: str, *, owner: str, item_id: str | None = None,
               internet_message_id: str | None = None) -> LedgerClaim:
         """Claim a message for ``owner``; see ``ClaimOutcome`` for what each answer asks of the caller."""
+        new = {"mailbox": mailbox, "message_key": message_key, "item_id": item_id,
+               "internet_message_id": normalize_message_id(internet_message_id),
+               "stage": LedgerStage.CLAIMED.value}
         with self._db.write() as tx:
-            row = _ROWS.by_key(tx, mailbox, message_key)
-            if row is None:
-                row = self._insert(tx, mailbox, message_key, owner, item_id, internet_message_id)
-                if row is not None:
-                    return LedgerClaim(ClaimOutcome.NEW, LedgerEntry.from_row(row), owner)
-                row = _ROWS.by_key(tx, mailbox, message_key)
-                assert row is not None, "the row another process inserted is visible now"
-            extra = {"item_id": item_id} if item_id else {}
-            outcome, row = _ROWS.take_over(tx, row, owner=owner, final=LedgerStage(row.stage).final,
-                                           now=self._clock.now(), policy=self._policy, values=extra)
+            outcome, row = _ROWS.claim(tx, (mailbox, message_key), new=new, owner=owner,
+                                       now=self._clock.now(), policy=self._policy,
+                                       final=lambda stage: LedgerStage(stage).final,
+                                       values={"item_id": item_id} if item_id else {})
             return LedgerClaim(outcome, LedgerEntry.from_row(row), owner)
-
-    def _insert(self, tx: Connection, mailbox: str, message_key: str, owner: str, item_id: str | None,
-                internet_message_id: str | None) -> Row[Any] | None:
-        now = self._clock.now()
-        values = {"mailbox": mailbox, "message_key": message_key,
-                  "internet_message_id": normalize_message_id(internet_message_id), "item_id": item_id,
-                  "stage": LedgerStage.CLAIMED.value, "attempts": 1, "recoveries": 0, "owner": owner,
-                  "lease_until": now + self._policy.lease, "created_at": now, "updated_at": now}
-        try:
-            with tx.begin_nested():
-                return _ROWS.insert_row(tx, values)
-        except IntegrityError:
-            # Another process inserted the same message between our select and insert (possible on
-            # PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers). Its row decides.
-            return None
 
     def renew(self, claim: LedgerClaim) -> LedgerClaim:
         """Extend the lease of a claim that is taking long; raises ClaimLostError if it was taken over."""

@@ -19,7 +19,6 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, func, select
-from sqlalchemy.exc import IntegrityError
 
 from router.clock import Clock
 from router.errors import ClaimLostError, StateStoreError
@@ -110,34 +109,13 @@ class SendRecords:
         if normalized is None:
             raise StateStoreError(f"email {email_id} was claimed without a Message-ID",
                                   hint="render a Message-ID before claiming", mailbox=mailbox)
+        new = {"mailbox": mailbox, "email_id": email_id, "message_id": normalized,
+               "stage": SendStage.CLAIMED.value}
         with self._db.write() as tx:
-            row = _ROWS.by_key(tx, email_id)
-            if row is None:
-                row = self._insert(tx, mailbox, email_id, owner, normalized)
-                if row is not None:
-                    return SendClaim(ClaimOutcome.NEW, SendRecord.from_row(row), owner)
-                row = _ROWS.by_key(tx, email_id)
-                assert row is not None, "the row another process inserted is visible now"
-            outcome, row = _ROWS.take_over(tx, row, owner=owner, final=SendStage(row.stage).final,
-                                           now=self._clock.now(), policy=self._policy, values={})
+            outcome, row = _ROWS.claim(tx, (email_id,), new=new, owner=owner, now=self._clock.now(),
+                                       policy=self._policy, final=lambda stage: SendStage(stage).final,
+                                       clash=lambda: _message_id_taken(normalized, mailbox))
             return SendClaim(outcome, SendRecord.from_row(row), owner)
-
-    def _insert(self, tx: Connection, mailbox: str, email_id: str, owner: str,
-                message_id: str) -> Row[Any] | None:
-        now = self._clock.now()
-        values = {"mailbox": mailbox, "email_id": email_id, "message_id": message_id,
-                  "stage": SendStage.CLAIMED.value, "attempts": 1, "recoveries": 0, "owner": owner,
-                  "lease_until": now + self._policy.lease, "created_at": now, "updated_at": now}
-        try:
-            with tx.begin_nested():
-                return _ROWS.insert_row(tx, values)
-        except IntegrityError as exc:
-            if _ROWS.by_key(tx, email_id) is None:
-                raise StateStoreError(
-                    f"Message-ID {message_id} is already recorded for another email",
-                    hint="Message-IDs must be unique: check the Message-ID generator", mailbox=mailbox,
-                ) from exc
-            return None
 
     def reopen(self, claim: SendClaim) -> SendClaim:
         """Claim again an email whose record FAILED, because the CRM handed it back (a user resubmitted it).
@@ -254,5 +232,11 @@ class SendRecords:
 
 
 _ROWS = ClaimTable(T, ("email_id",))
+
+
+def _message_id_taken(message_id: str, mailbox: str) -> StateStoreError:
+    """The error of a claim refused because its Message-ID is recorded for another email."""
+    return StateStoreError(f"Message-ID {message_id} is already recorded for another email",
+                           hint="Message-IDs must be unique: check the Message-ID generator", mailbox=mailbox)
 _OPEN = [SendStage.CLAIMED, SendStage.RENDERED, SendStage.SUBMITTED]
 _OPEN_VALUES = [s.value for s in _OPEN]

@@ -89,16 +89,7 @@ class DynamicsGateway:
     def check_incoming(self, email: IncomingEmail) -> CheckResult:
         msg = incoming_message(email)
         call = odata.function_call(
-            "CheckIncomingEmail",
-            {
-                "MessageId": msg.message_id,
-                "Subject": msg.subject,
-                "From": msg.sender,
-                "To": msg.to,
-                "Cc": msg.cc,
-                "Bcc": msg.bcc,
-                "ExtraProperties": _extra_properties(msg),
-            },
+            "CheckIncomingEmail", {**_envelope(msg), "ExtraProperties": _extra_properties(msg)}
         )
         body = self.client.get(call)
         return CheckResult(bool(body["ShouldDeliver"]), ReasonCode(int(body["ReasonCode"])))
@@ -377,14 +368,21 @@ def _extra_properties(msg: IncomingMessage) -> dict[str, object] | None:
     return extra if len(extra) > 1 else None
 
 
-def _deliver_body(msg: IncomingMessage) -> dict[str, Any]:
-    body: dict[str, Any] = {
+def _envelope(msg: IncomingMessage) -> dict[str, Any]:
+    """The parameters CheckIncomingEmail and DeliverIncomingEmail both take: who, to whom, what."""
+    return {
         "MessageId": msg.message_id,
         "Subject": msg.subject,
         "From": msg.sender,
         "To": msg.to,
         "Cc": msg.cc,
         "Bcc": msg.bcc,
+    }
+
+
+def _deliver_body(msg: IncomingMessage) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        **_envelope(msg),
         "ReceivedOn": odata.timestamp(msg.received_on),
         "SubmittedBy": msg.submitted_by,
         "Importance": str(int(msg.importance)),

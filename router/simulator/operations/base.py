@@ -87,6 +87,11 @@ def failure(parent: Element, name: str, code: str, text: str, klass: str = "Erro
     return msg
 
 
+def failed(parent: Element, name: str, err: ItemError) -> Element:
+    """The error response message of one input that raised ``err``."""
+    return failure(parent, name, err.code, err.message)
+
+
 NOT_FOUND = "The specified object was not found in the store."
 ACCESS_DENIED = "Access is denied. Check credentials and try again."
 MALFORMED = "Id is malformed."

@@ -11,6 +11,7 @@ from router.simulator.operations.base import (
     NO_MAILBOX,
     Ctx,
     ItemError,
+    failed,
     failure,
     operation,
     response_root,
@@ -141,7 +142,7 @@ def _run_delegate_op(ctx: Ctx, req: Element, name: str, per_user: list[Element],
         try:
             result = action(owner, el)
         except ItemError as err:
-            failure(msgs, "DelegateUser", err.code, err.message)
+            failed(msgs, "DelegateUser", err)
             continue
         msg = success(msgs, "DelegateUser")
         if result is not None:

@@ -6,7 +6,7 @@ from router.simulator.model import Folder
 from router.simulator.operations.base import (
     Ctx,
     ItemError,
-    failure,
+    failed,
     operation,
     owner_of,
     resolve_folder,
@@ -96,7 +96,7 @@ def get_folder(ctx: Ctx, req: Element) -> Element:
         try:
             folder = resolve_folder(ctx, fid)
         except ItemError as err:
-            failure(msgs, "GetFolder", err.code, err.message)
+            failed(msgs, "GetFolder", err)
             continue
         msg = success(msgs, "GetFolder")
         render_folder(ctx, msub(msg, "Folders"), folder, fields)
@@ -124,7 +124,7 @@ def find_folder(ctx: Ctx, req: Element) -> Element:
         try:
             parent = resolve_folder(ctx, fid)
         except ItemError as err:
-            failure(msgs, "FindFolder", err.code, err.message)
+            failed(msgs, "FindFolder", err)
             continue
         found = [f for f in _descendants(parent, deep) if can_see_folder(ctx.user, owner_of(ctx, f), f)]
         offset = int(view.get("Offset", "0")) if view is not None else 0
@@ -159,7 +159,7 @@ def sync_folder_hierarchy(ctx: Ctx, req: Element) -> Element:
         assert top is not None
         known = _known_folders(ctx, text_of(req, "SyncState"), top)
     except ItemError as err:
-        failure(msgs, "SyncFolderHierarchy", err.code, err.message)
+        failed(msgs, "SyncFolderHierarchy", err)
         return root
     current = _descendants(top, True)
     msg = success(msgs, "SyncFolderHierarchy")

@@ -8,6 +8,7 @@ from router.simulator.model import Folder, FolderLevel, Item
 from router.simulator.operations.base import (
     Ctx,
     ItemError,
+    failed,
     failure,
     operation,
     require,
@@ -114,7 +115,7 @@ def find_item(ctx: Ctx, req: Element) -> Element:
             folder = resolve_folder(ctx, fid)
             require(ctx, folder, FolderLevel.REVIEWER)
         except ItemError as err:
-            failure(msgs, "FindItem", err.code, err.message)
+            failed(msgs, "FindItem", err)
             continue
         found = _sorted(
             _query(
@@ -146,7 +147,7 @@ def get_item(ctx: Ctx, req: Element) -> Element:
         try:
             item = resolve_item(ctx, iid)
         except ItemError as err:
-            msub(failure(msgs, "GetItem", err.code, err.message), "Items")
+            msub(failed(msgs, "GetItem", err), "Items")
             continue
         msg = success(msgs, "GetItem")
         ctx.renderer.item(msub(msg, "Items"), item, shape)

@@ -6,7 +6,7 @@ from router.simulator.model import FolderLevel
 from router.simulator.operations.base import (
     Ctx,
     ItemError,
-    failure,
+    failed,
     operation,
     require,
     resolve_folder,
@@ -25,13 +25,13 @@ def _move_or_copy(ctx: Ctx, req: Element, name: str) -> Element:
         require(ctx, dest, FolderLevel.AUTHOR)
     except ItemError as err:
         for _ in children(child(req, "ItemIds")):
-            msub(failure(msgs, name, err.code, err.message), "Items")
+            msub(failed(msgs, name, err), "Items")
         return root
     for iid in children(child(req, "ItemIds")):
         try:
             item = resolve_item(ctx, iid, FolderLevel.EDITOR if name == "MoveItem" else FolderLevel.REVIEWER)
         except ItemError as err:
-            msub(failure(msgs, name, err.code, err.message), "Items")
+            msub(failed(msgs, name, err), "Items")
             continue
         new = ctx.store.move(item, dest) if name == "MoveItem" else ctx.store.copy(item, dest)
         items = msub(success(msgs, name), "Items")
@@ -58,7 +58,7 @@ def delete_item(ctx: Ctx, req: Element) -> Element:
         try:
             item = resolve_item(ctx, iid, FolderLevel.EDITOR)
         except ItemError as err:
-            failure(msgs, "DeleteItem", err.code, err.message)
+            failed(msgs, "DeleteItem", err)
             continue
         deleted = ctx.store.distinguished(item.mailbox, "deleteditems")
         dumpster = ctx.store.distinguished(item.mailbox, "recoverableitemsdeletions")

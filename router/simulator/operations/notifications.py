@@ -16,7 +16,7 @@ from router.simulator.model import FolderLevel
 from router.simulator.operations.base import (
     Ctx,
     ItemError,
-    failure,
+    failed,
     operation,
     require,
     resolve_folder,
@@ -60,7 +60,7 @@ def subscribe(ctx: Ctx, req: Element) -> Element:
             )
         sub = _new_subscription(ctx, spec)
     except ItemError as err:
-        failure(msgs, "Subscribe", err.code, err.message)
+        failed(msgs, "Subscribe", err)
         return root
     ctx.store.events.add(sub)
     msg = success(msgs, "Subscribe")
@@ -151,7 +151,7 @@ def get_events(ctx: Ctx, req: Element) -> Element:
         if mark.get("i") != sub.sid:
             raise ItemError("ErrorInvalidWatermark", "The watermark belongs to another subscription.")
     except ItemError as err:
-        failure(msgs, "GetEvents", err.code, err.message)
+        failed(msgs, "GetEvents", err)
         return root
     msg = success(msgs, "GetEvents")
     _notification(ctx, msg, "Notification", sub, int(mark.get("q", 0)))  # type: ignore[call-overload]
@@ -164,7 +164,7 @@ def unsubscribe(ctx: Ctx, req: Element) -> Element:
     try:
         sub = _subscription(ctx, text_of(req, "SubscriptionId"))
     except ItemError as err:
-        failure(msgs, "Unsubscribe", err.code, err.message)
+        failed(msgs, "Unsubscribe", err)
         return root
     ctx.store.events.remove(sub.sid)
     success(msgs, "Unsubscribe")
@@ -184,7 +184,7 @@ def stream_events(ctx: Ctx, req: Element, stopping: object) -> Iterator[Element]
             raise ItemError("ErrorInvalidArgument", "ConnectionTimeout must be between 1 and 30 minutes.")
         subs = [_subscription(ctx, s.text) for s in children(child(req, "SubscriptionIds"))]
     except ItemError as err:
-        failure(msgs, "GetStreamingEvents", err.code, err.message)
+        failed(msgs, "GetStreamingEvents", err)
         yield root
         return
     deadline = time.monotonic() + minutes * ctx.config.streaming_minute

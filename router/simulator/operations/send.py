@@ -14,7 +14,7 @@ from router.simulator.operations.base import (
     Ctx,
     ItemError,
     check_change_key,
-    failure,
+    failed,
     operation,
     require,
     resolve_folder,
@@ -73,7 +73,7 @@ def create_item(ctx: Ctx, req: Element) -> Element:
                 )
             _create_one(ctx, req, msg, disposition, msgs)
         except ItemError as err:
-            msub(failure(msgs, "CreateItem", err.code, err.message), "Items")
+            msub(failed(msgs, "CreateItem", err), "Items")
     return root
 
 
@@ -108,7 +108,7 @@ def send_item(ctx: Ctx, req: Element) -> Element:
             save_to = _saved_folder(ctx, req, "sentitems") if save else None
             _send(ctx, item, save_to)
         except ItemError as err:
-            failure(msgs, "SendItem", err.code, err.message)
+            failed(msgs, "SendItem", err)
             continue
         success(msgs, "SendItem")
     return root

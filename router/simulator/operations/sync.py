@@ -8,7 +8,7 @@ from router.simulator.model import Folder, FolderLevel
 from router.simulator.operations.base import (
     Ctx,
     ItemError,
-    failure,
+    failed,
     operation,
     require,
     resolve_folder,
@@ -47,7 +47,7 @@ def sync_folder_items(ctx: Ctx, req: Element) -> Element:
         if not 1 <= limit <= 512:
             raise ItemError("ErrorInvalidArgument", "MaxChangesReturned must be between 1 and 512.")
     except ItemError as err:
-        failure(msgs, "SyncFolderItems", err.code, err.message)
+        failed(msgs, "SyncFolderItems", err)
         return root
     ignore = {el.get("Id") for el in children(child(req, "Ignore"))}
     pending = [c for c in folder.changes.since(seen)]

@@ -14,7 +14,7 @@ from router.simulator.operations.base import (
     Ctx,
     ItemError,
     check_change_key,
-    failure,
+    failed,
     operation,
     require,
     resolve_folder,
@@ -159,7 +159,7 @@ def update_item(ctx: Ctx, req: Element) -> Element:
                 msub(success(msgs, "UpdateItem"), "Items")
                 continue
         except ItemError as err:
-            msub(failure(msgs, "UpdateItem", err.code, err.message), "Items")
+            msub(failed(msgs, "UpdateItem", err), "Items")
             continue
         msg = success(msgs, "UpdateItem")
         ctx.renderer.item_id(tsub(msub(msg, "Items"), "Message"), item)
