@@ -54,7 +54,11 @@ class SimulatorProcess:
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL)
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _seed_file(self) -> Path:
@@ -79,7 +83,6 @@ class SimulatorProcess:
                 self.call("GET", "state")
                 return
             time.sleep(0.05)
-        self.stop()
         raise HarnessError(f"the EWS simulator did not start within {START_SECONDS:g} s",
                            path=str(self.log_path), hint="read the simulator's log")
 
