@@ -72,11 +72,13 @@ class Organisation:
             records[c.address] = crm.add_customer(c.kind, c.name, c.address)
         return records
 
-    def profiles(self, ews_url: str, ca_file: Path, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    def profiles(self, ews_url: str, ca_file: Path, settings: dict[str, Any] | None = None, *,
+                 read_seconds: float = 30) -> dict[str, Any]:
         """The router's profiles (one TOML document): three profiles, the deployment, the mailboxes."""
         common = {"server_type": "exchange_se", "ews_url": ews_url, "auth": "basic",
                   "credentials": "other_specified", "credential": CREDENTIAL, "user_type": "administrator",
-                  "tls": {"ca_bundle": str(ca_file)}, "timeouts": {"connect_seconds": 5, "read_seconds": 30}}
+                  "tls": {"ca_bundle": str(ca_file)},
+                  "timeouts": {"connect_seconds": 5, "read_seconds": read_seconds}}
         document: dict[str, Any] = {
             "profiles": {
                 INCOMING_PROFILE: {**common, "direction": "incoming", "access_type": "delegate"},

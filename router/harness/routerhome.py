@@ -52,15 +52,15 @@ class RouterHome:
                                f"{output}", path=str(self.root), hint="read the command's output above")
         return output
 
-    def prepare(self, org: Organisation, ews_url: str, ca_file: Path,
-                settings: dict[str, Any] | None = None) -> dict[str, RecordRef]:
+    def prepare(self, org: Organisation, ews_url: str, ca_file: Path, settings: dict[str, Any] | None = None,
+                *, read_seconds: float = 30) -> dict[str, RecordRef]:
         """init, the service account's credential, the CRM's records, profiles, validate, publish."""
         self.run("init")
         self.run("credentials", "set", CREDENTIAL, "--username", SERVICE, "--stdin",
                  stdin=SERVICE_PASSWORD + "\n")
         with EmbeddedCrm(self.home.crm_db) as crm:
             records = org.seed_crm(crm)
-        self.write_profiles(org.profiles(ews_url, ca_file, settings))
+        self.write_profiles(org.profiles(ews_url, ca_file, settings, read_seconds=read_seconds))
         self.run("profiles", "validate", str(self.profiles_dir))
         self.run("publish", str(self.profiles_dir))
         return records

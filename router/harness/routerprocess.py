@@ -34,6 +34,7 @@ class RouterProcess:
         self._process: subprocess.Popen[bytes] | None = None
         self.status_url = ""
         self.starts = 0
+        self.last_pid = 0
 
     def start(self, *, wait_ready: bool = True) -> RouterProcess:
         """Start the router; with ``wait_ready``, return once /readyz answers 200."""
@@ -46,6 +47,7 @@ class RouterProcess:
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, env=router_environment())
         self.starts += 1
+        self.last_pid = self._process.pid
         try:
             self.status_url = self._wait_for_status_url(offset)
             if wait_ready:

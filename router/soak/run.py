@@ -1,0 +1,126 @@
+"""The soak from start to verdict: set up, feed traffic under faults and kills, drain, audit."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from router.clock import SystemClock
+from router.crm.codes import EmailStatus
+from router.crm.embedded import EmbeddedCrm
+from router.crm.embedded.schema import email
+from router.harness.org import Organisation, numbered
+from router.harness.routerhome import RouterHome
+from router.harness.routerprocess import RouterProcess
+from router.harness.simprocess import SimulatorProcess
+from router.soak.audit import Verdict, audit
+from router.soak.chaos import Killer, start_faults, stop_faults
+from router.soak.settings import SoakSettings
+from router.soak.traffic import Traffic
+from router.state import StateStore
+
+Say = Callable[[str], None]
+ROUTER_SETTINGS = {"scheduling_period_seconds": 1, "config_refresh_period_seconds": 1}
+PROGRESS_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far the router has got: inbound delivered or quarantined, outbound Sent."""
+
+    delivered: int
+    quarantined: int
+    sent: int
+
+
+def progress(traffic: Traffic, router_home: RouterHome) -> Progress:
+    """Read the CRM and the quarantine (safe while the router runs: SQLite WAL readers never block)."""
+    ids = [m.message_id for m in traffic.inbound[:traffic.injected]]
+    outgoing = list(traffic.email_ids.values())
+    with EmbeddedCrm(router_home.home.crm_db) as crm, crm.reading() as conn:
+        delivered = conn.execute(select(func.count(func.distinct(email.c.messageid)))
+                                 .where(email.c.messageid.in_(ids))).scalar() or 0
+        sent = conn.execute(select(func.count()).where(email.c.activityid.in_(outgoing),
+                                                       email.c.statuscode == int(EmailStatus.SENT))).scalar()
+    store = StateStore.open_home(router_home.home, SystemClock())
+    try:
+        quarantined = store.quarantine.count()
+    finally:
+        store.close()
+    return Progress(int(delivered), quarantined, int(sent or 0))
+
+
+class Soak:
+    """One soak run in ``workdir``; see the package docstring."""
+
+    def __init__(self, settings: SoakSettings, workdir: Path, say: Say) -> None:
+        self.settings = settings
+        self.say = say
+        self.people = numbered(settings.mailboxes)
+        self.org = Organisation(self.people)
+        self.sim = SimulatorProcess(workdir, self.org.simulator_seed())
+        self.home = RouterHome(workdir / "home")
+        self.router = RouterProcess(self.home)
+
+    def run(self) -> Verdict:
+        try:
+            self.sim.start()
+            records = self.home.prepare(self.org, self.sim.url, self.sim.ca_file, ROUTER_SETTINGS,
+                                        read_seconds=self.settings.read_timeout_seconds)
+            traffic = Traffic.plan(self.people, records, self.settings.inbound, self.settings.outbound,
+                                   self.settings.seed)
+            self.router.start()
+            killer = self._abuse(traffic)
+            hits = stop_faults(self.sim)
+            self.say(f"faults stopped ({sum(hits.values())} requests hit); the router drains")
+            self._drain(traffic)
+            self.router.stop()
+            verdict = audit(traffic, self.home.home, self.sim.journal())
+            verdict.kills, verdict.fault_hits = killer.kills, hits
+            return verdict
+        finally:
+            self.router.stop()
+            self.sim.stop()
+
+    def _abuse(self, traffic: Traffic) -> Killer:
+        """Feed all traffic over ``feed_seconds`` under faults, killing the router at random moments."""
+        s = self.settings
+        start_faults(self.sim, s)
+        self.say(f"feeding {s.inbound} inbound + {s.outbound} outbound over {s.feed_seconds:g} s; faults at "
+                 f"{s.fault_rate:.0%} of requests; SIGKILL every {s.kill_min_seconds:g}-"
+                 f"{s.kill_max_seconds:g} s")
+        killer = Killer(self.router, s, self.say)
+        started = last = time.monotonic()
+        while not traffic.done or killer.kills < s.min_kills:
+            traffic.feed((time.monotonic() - started) / s.feed_seconds, self.sim, self.home.home.crm_db)
+            killer.tick()
+            if time.monotonic() - last >= PROGRESS_SECONDS:
+                last = time.monotonic()
+                self._report(traffic)
+            time.sleep(0.2)
+        return killer
+
+    def _drain(self, traffic: Traffic) -> None:
+        """Wait until every message is delivered or quarantined and every e-mail Sent, or the deadline."""
+        deadline = time.monotonic() + self.settings.drain_seconds
+        while time.monotonic() < deadline:
+            now = self._report(traffic)
+            if now.delivered + now.quarantined >= traffic.injected and now.sent >= traffic.composed:
+                return
+            time.sleep(PROGRESS_SECONDS)
+        self.say(f"[red]the router did not finish within {self.settings.drain_seconds:g} s of draining[/]")
+
+    def _report(self, traffic: Traffic) -> Progress:
+        now = progress(traffic, self.home)
+        self.say(f"inbound {now.delivered}/{traffic.injected} delivered ({now.quarantined} quarantined); "
+                 f"outbound {now.sent}/{traffic.composed} sent")
+        return now
+
+
+def run_soak(settings: SoakSettings, workdir: Path, say: Say) -> Verdict:
+    """Run the soak in ``workdir``; every process it started is stopped when it returns."""
+    return Soak(settings, workdir, say).run()
