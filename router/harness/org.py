@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from router.crm.codes import Approval, FilteringMethod
-from router.crm.embedded import EmbeddedCrm, MailboxSettings
+from router.crm.embedded import EmbeddedCrm, MailboxSettings, admin
 from router.crm.gateway import RecordRef
 
 SERVICE = "svc-router@contoso.com"
@@ -65,11 +65,16 @@ class Organisation:
         """Create the users, queues and customers in ``crm``; return each record by address."""
         settings = MailboxSettings(approval=Approval.APPROVED, filtering=self.filtering)
         records: dict[str, RecordRef] = {}
-        for i, p in enumerate(self.people):
-            records[p.address] = (crm.add_queue(p.name, p.address, settings=settings) if p.queue else
-                                  crm.add_user(p.name, p.address, f"CONTOSO\\user{i}", settings=settings))
-        for c in self.customers:
-            records[c.address] = crm.add_customer(c.kind, c.name, c.address)
+        now = crm.now()
+        # One transaction for the whole organisation: thousands of users are seeded in seconds.
+        with crm.writing() as conn:
+            for i, p in enumerate(self.people):
+                records[p.address] = (
+                    admin.add_queue(conn, now, name=p.name, address=p.address, settings=settings) if p.queue
+                    else admin.add_user(conn, now, fullname=p.name, address=p.address,
+                                        domainname=f"CONTOSO\\user{i}", settings=settings))
+            for c in self.customers:
+                records[c.address] = admin.add_customer(conn, now, c.kind, name=c.name, address=c.address)
         return records
 
     def profiles(self, ews_url: str, ca_file: Path, settings: dict[str, Any] | None = None, *,
