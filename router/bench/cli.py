@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def bench_command(quick: bool, repeats: int | None, json_path: str | None) -> No
     console = Console() if sys.stdout.isatty() else Console(width=120)
     settings = BenchSettings.quick() if quick else BenchSettings()
     if repeats is not None:
-        settings = BenchSettings(**{**settings.as_json(), "repeats": repeats})  # type: ignore[arg-type]
+        settings = replace(settings, repeats=repeats)
     try:
         report = run_bench(settings, lambda text: console.print(f"[dim]· {text}[/]"))
     except RouterError as exc:

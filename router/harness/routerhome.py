@@ -1,22 +1,26 @@
 """A router home prepared the way an admin prepares one, through the `email-router` command line.
 
-``RouterHome`` runs the real commands as subprocesses (``init``, ``credentials set --stdin``,
-``profiles validate``, ``publish``) so the demo, benchmark and soak exercise exactly what an admin
-would type; ``prepare`` does the whole set-up for an ``Organisation`` served by a running simulator.
-``echo`` (when given) receives each command and its output, for the demo's narration.
+``RouterHome`` runs the real commands (``init``, ``credentials set --stdin``, ``profiles validate``,
+``publish``, ``crm compose``) so the demo, benchmark and soak exercise exactly what an admin types.
+They run in this process through click's runner, with their own standard streams and without the
+caller's ``EMAIL_ROUTER_KEY`` / ``EMAIL_ROUTER_HOME``: the same code as a shell would run, without
+a second of interpreter start-up per command. ``prepare`` does the whole set-up for an
+``Organisation`` served by a running simulator; ``echo`` (when given) receives each command and its
+output, for the demo's narration. ``command`` gives the subprocess command line (for `run`).
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import tomli_w
+from click.testing import CliRunner
 
+from router.cli.main import cli
 from router.crm.embedded import EmbeddedCrm
 from router.crm.gateway import RecordRef
 from router.errors import HarnessError
@@ -24,6 +28,8 @@ from router.harness.org import CREDENTIAL, SERVICE, SERVICE_PASSWORD, Organisati
 from router.home import Home
 
 Echo = Callable[[str, str], None]
+CALLER_ONLY = ("EMAIL_ROUTER_KEY", "EMAIL_ROUTER_HOME")
+"""Environment variables of the caller's shell that must not leak into the prepared home."""
 
 
 class RouterHome:
@@ -42,14 +48,15 @@ class RouterHome:
 
     def run(self, *args: str, stdin: str | None = None) -> str:
         """Run one `email-router` command; its output, or HarnessError with that output."""
-        done = subprocess.run(self.command(*args), input=stdin, capture_output=True, text=True,
-                              env=router_environment(), check=False)
-        output = (done.stdout + done.stderr).strip()
+        done = CliRunner().invoke(cli, ["--home", str(self.root), *args], input=stdin,
+                                  env={name: None for name in CALLER_ONLY})
+        output = done.output.strip()
         if self._echo is not None:
             self._echo("email-router " + " ".join(args), output)
-        if done.returncode != 0:
-            raise HarnessError(f"`email-router {' '.join(args)}` failed with exit code {done.returncode}:\n"
-                               f"{output}", path=str(self.root), hint="read the command's output above")
+        if done.exit_code != 0:
+            problem = output or repr(done.exception)
+            raise HarnessError(f"`email-router {' '.join(args)}` failed with exit code {done.exit_code}:\n"
+                               f"{problem}", path=str(self.root), hint="read the command's output above")
         return output
 
     def prepare(self, org: Organisation, ews_url: str, ca_file: Path, settings: dict[str, Any] | None = None,
@@ -75,6 +82,6 @@ class RouterHome:
 
 def router_environment() -> dict[str, str]:
     """The environment for router subprocesses: unbuffered output, and no key from the caller's shell."""
-    env = {k: v for k, v in os.environ.items() if k not in ("EMAIL_ROUTER_KEY", "EMAIL_ROUTER_HOME")}
+    env = {k: v for k, v in os.environ.items() if k not in CALLER_ONLY}
     env["PYTHONUNBUFFERED"] = "1"
     return env
