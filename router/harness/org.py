@@ -10,6 +10,7 @@ every mailbox, Send As on the ``send_as`` ones and Send On Behalf on the ``on_be
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,10 @@ SERVICE = "svc-router@contoso.com"
 SERVICE_PASSWORD = "Router-Passw0rd!"
 CREDENTIAL = "svc-exchange"
 INCOMING_PROFILE, SEND_AS_PROFILE, ON_BEHALF_PROFILE = "sim-incoming", "sim-send-as", "sim-send-on-behalf"
+PROCESS_FROM = datetime(2020, 1, 1, tzinfo=UTC)
+"""Every binding processes mail received since this date: the harnesses put mail in mailboxes before the
+router first looks at them, which the router would otherwise treat as history (its default start is the
+moment it first sees a mailbox)."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ class Organisation:
                                         "default_outgoing_profile": SEND_AS_PROFILE, "embedded": {}}},
         }
         for kind, queue in (("users", False), ("queues", True)):
-            entries = [{"address": p.address, "deployment": "contoso",
+            entries = [{"address": p.address, "deployment": "contoso", "process_from": PROCESS_FROM,
                         "outgoing_profile": SEND_AS_PROFILE if p.send == "as" else ON_BEHALF_PROFILE}
                        for p in self.people if p.queue is queue]
             if entries:

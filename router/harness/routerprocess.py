@@ -20,7 +20,9 @@ from router.harness.procstat import Usage, usage
 from router.harness.routerhome import RouterHome, router_environment
 
 READY_SECONDS = 120.0
-STOP_SECONDS = 30.0
+GRACE_SECONDS = 5.0
+STOP_SECONDS = GRACE_SECONDS + 10.0
+"""After SIGTERM the router has GRACE_SECONDS for runs in flight, then this long in all before SIGKILL."""
 _STATUS_URL = re.compile(r"status at (http://\S+?);")
 
 
@@ -41,8 +43,8 @@ class RouterProcess:
         if self.running:
             raise HarnessError("the router is already running", hint="stop() or kill() it first")
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        command = self.home.command("run", "--status-port", "0", "--grace", "5", "--no-log-stderr",
-                                    *self._extra)
+        command = self.home.command("run", "--status-port", "0", "--grace", f"{GRACE_SECONDS:g}",
+                                    "--no-log-stderr", *self._extra)
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, env=router_environment())
