@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import Field, HttpUrl
 
-from router.config.common import AuthMethod, OAuthSettings, StrictModel, Timeouts, Tls
+from router.config.common import NAME_PATTERN, AuthMethod, OAuthSettings, StrictModel, Timeouts, Tls
 from router.home import Home
 
 
@@ -67,8 +67,17 @@ class Deployment(StrictModel):
     default_outgoing_profile: str | None = Field(
         default=None, description="Outgoing profile for mailboxes that name none "
         "(legacy: Default configuration profiles / Outgoing).")
+    loop_identity: str | None = Field(
+        default=None, pattern=NAME_PATTERN,
+        description="Names this deployment in the X-Email-Router-Loop header of every email it sends, so "
+        "that the incoming side skips its own mail when it comes back; default: the deployment's name. "
+        "Give two routers serving one CRM the same identity.")
 
     @property
     def crm(self) -> EmbeddedCrm | DynamicsCrm:
         """The CRM connection: ``dynamics`` when set, else the embedded CRM."""
         return self.dynamics or self.embedded or EmbeddedCrm()
+
+    def loop_name(self, deployment_name: str) -> str:
+        """The identity stamped in the loop header: ``loop_identity``, else the deployment's name."""
+        return self.loop_identity or deployment_name

@@ -59,6 +59,10 @@ class SystemSettings(StrictModel):
     request_batch_size: int = Field(
         default=5, ge=1, le=1000, description="Emails requested from or handed to the CRM per request "
         "(legacy: RequestBatchSize).")
+    send_rate_per_minute: int = Field(
+        default=30, ge=1, le=10000, description="Most emails one mailbox sends in any minute; emails over "
+        "the limit wait in the router while other mailboxes go on. Exchange Online allows 30 (legacy: none; "
+        "the legacy router sent as fast as Exchange accepted).")
 
     def python_log_level(self) -> int:
         """Return the ``logging`` level matching ``log_level`` (0 keeps only critical failures)."""

@@ -146,7 +146,9 @@ class OutgoingEmail:
     """An e-mail claimed for sending (moved to Sending) by ``background_send``.
 
     ``subject`` already carries the tracking token; the router sends it unchanged. ``in_reply_to`` and
-    ``references`` are the threading headers of the e-mail this one answers, when it answers one.
+    ``references`` are the threading headers of the e-mail this one answers, when it answers one;
+    ``parent_conversation_index`` is that e-mail's ``conversationindex`` as the CRM stores it (hex or
+    base64), from which the reply's Thread-Index is derived.
     """
 
     email_id: str
@@ -162,6 +164,7 @@ class OutgoingEmail:
     tracking_token: str | None = None
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
+    parent_conversation_index: str | None = None
     regarding: RecordRef | None = None
     delivery_attempts: int = 0
 

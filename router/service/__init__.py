@@ -12,7 +12,7 @@ Public API (import from the modules)::
     registry.LaneWorkRegistry: register(direction, factory), call_on_close(fn), build(...), close()
         factory(assignment: MailboxAssignment, direction: Direction, config: PublishedConfig) -> LaneWork
     wiring.lane_work_registry(home, clock, metrics)          the one place pipelines are registered
-    outcome: LaneWork = (WorkContext) -> WorkResult(processed, waiting); WorkContext.cancelled;
+    outcome: LaneWork = (WorkContext) -> WorkResult(processed, waiting, resume_in); WorkContext.cancelled;
              RunKind (worked/idle/throttled/retry/stopped); RunReport; optional close() on work
     lane: LaneKey(mailbox, direction), LaneSpec;  policy: SchedulePolicy (idle/retry back-off, jitter)
     scheduler.Scheduler(clock, observer=, rng=, max_threads=, max_run_seconds=, period=)

@@ -120,6 +120,9 @@ class LaneState:
 
     def _after_success(self, result: WorkResult, rng: Jitter) -> float:
         self.failures = 0
+        if result.resume_in is not None:
+            self.idle_runs = 0
+            return result.resume_in
         if result.idle:
             self.idle_runs += 1
             return self.spec.policy.idle_delay(self.idle_runs, rng)

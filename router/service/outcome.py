@@ -28,14 +28,17 @@ class WorkResult:
     """What one run did: items ``processed`` and items known to be still ``waiting``.
 
     ``waiting > 0`` makes the lane due again at once; a run with neither counts as idle and lengthens
-    the lane's idle back-off.
+    the lane's idle back-off. ``resume_in`` says the waiting items may not be worked on for that many
+    seconds (the mailbox's send rate limit, or a back-off Exchange asked of this mailbox alone): the
+    lane is due again then, and the worker is free for other lanes meanwhile.
     """
 
     processed: int = 0
     waiting: int = 0
+    resume_in: float | None = None
 
     def __post_init__(self) -> None:
-        if self.processed < 0 or self.waiting < 0:
+        if self.processed < 0 or self.waiting < 0 or (self.resume_in is not None and self.resume_in < 0):
             raise ValueError(f"work results cannot be negative: {self}")
 
     @property

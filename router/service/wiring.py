@@ -16,7 +16,9 @@ runs, serves its status endpoint and follows published configurations before eve
 from __future__ import annotations
 
 from router.clock import Clock
+from router.config.profile import Direction
 from router.home import Home
+from router.pipeline.outgoing.lane import OutgoingLanes
 from router.service.metrics import Metrics
 from router.service.registry import LaneWorkRegistry
 from router.service.resources import Resources
@@ -27,4 +29,5 @@ def lane_work_registry(home: Home, clock: Clock, metrics: Metrics) -> LaneWorkRe
     registry = LaneWorkRegistry()
     resources = Resources(home, clock, metrics)
     registry.call_on_close(resources.close)
+    registry.register(Direction.OUTGOING, OutgoingLanes(resources).build)
     return registry

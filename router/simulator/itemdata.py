@@ -137,6 +137,11 @@ def parse_message(msg: Element, *, date_source: object) -> ItemData:
     from_ = single(msg, "From")
     if mime_text and from_ is not None:
         data.mime = mime.edit_headers(raw, set_=[("From", mime.format_address(from_))])
+    bcc = parse_mailboxes(child(msg, "BccRecipients"))
+    if mime_text and bcc:
+        # Properties given next to MimeContent are applied on top of it, as Exchange does: Bcc
+        # recipients passed this way keep the MIME itself free of a Bcc header until submission.
+        data.mime = mime.edit_headers(data.mime, set_=[("Bcc", mime.format_addresses(bcc))])
     for ext in children(msg, "ExtendedProperty"):
         key, value = parse_extended(ext)
         data.extended[key] = value

@@ -139,6 +139,32 @@ class SendRecords:
                 ) from exc
             return None
 
+    def reopen(self, claim: SendClaim) -> SendClaim:
+        """Claim again an email whose record FAILED, because the CRM handed it back (a user resubmitted it).
+
+        ``claim`` is the DONE answer ``claim`` gave. The record keeps its Message-ID and goes back to
+        RENDERED: an earlier attempt may have reached Exchange before the failure was recorded, so the
+        caller looks in Sent Items first (``may_have_been_sent`` is True). A record that is not FAILED,
+        or that another worker reopened first, comes back unchanged with outcome DONE or BUSY.
+        """
+        if claim.record.stage is not SendStage.FAILED:
+            return claim
+        now = self._clock.now()
+        values = {"stage": SendStage.RENDERED.value, "finished_at": None, "last_error": None}
+        with self._db.write() as tx:
+            row = _ROWS.by_key(tx, claim.record.email_id)
+            assert row is not None, "a claimed record is never deleted"
+            if row.stage != SendStage.FAILED.value:
+                return SendClaim(ClaimOutcome.BUSY, SendRecord.from_row(row), claim.owner)
+            params = {"_id": row.id, "_stage": row.stage, "_old_owner": row.owner,
+                      "_old_lease": row.lease_until, "owner": claim.owner,
+                      "lease_until": now + self._policy.lease, "retry_at": None, "attempts": row.attempts + 1,
+                      "recoveries": row.recoveries, "updated_at": now, **values}
+            taken = _ROWS.update_row(tx, _ROWS.take, params)
+        if taken is None:
+            return SendClaim(ClaimOutcome.BUSY, claim.record, claim.owner)
+        return SendClaim(ClaimOutcome.RECOVERED, SendRecord.from_row(taken), claim.owner)
+
     def renew(self, claim: SendClaim) -> SendClaim:
         """Extend the lease of a claim; raises ClaimLostError if it was taken over."""
         return SendClaim(claim.outcome, self._advance(claim, _OPEN, None, {}), claim.owner)

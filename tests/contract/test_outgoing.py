@@ -122,12 +122,14 @@ def test_background_send_takes_only_the_given_mailboxes_oldest_first_up_to_max(t
 
 def test_a_reply_carries_the_threading_headers_of_the_mail_it_answers(target: Target) -> None:
     received = target.gateway.deliver_incoming(
-        incoming_email(message_id="<q2@fabrikam.com>", in_reply_to="<q1@contoso.com>")
+        incoming_email(message_id="<q2@fabrikam.com>", in_reply_to="<q1@contoso.com>",
+                       conversation_index="AQECAwQFBgcICQoLDA0ODxAREhMUFQ==")
     )
     _pending(target, subject="RE: Hello", parent_email_id=received.email_id)
     email = target.gateway.background_send(target.org.mailbox_ids, 5)[0]
     assert email.in_reply_to == "<q2@fabrikam.com>"
     assert email.references == ("<q1@contoso.com>", "<q2@fabrikam.com>")
+    assert email.parent_conversation_index, "the parent's conversation index comes along for the Thread-Index"
 
 
 def test_mark_sent_records_the_message_id_and_time(target: Target) -> None:

@@ -41,6 +41,19 @@ def test_mime_submission_keeps_ids_strips_bcc_and_stamps_sender(ews_simulator: C
     assert b"Bcc:" not in remote.mime and remote.mime.startswith(b"Received: from ")
 
 
+def test_bcc_recipients_next_to_mime_content_are_delivered_but_stay_invisible(
+        ews_simulator: Controller) -> None:
+    account = make_account(ews_simulator, ALICE)
+    raw = RAW.replace(b"Bcc: alice@contoso.com\r\n", b"").replace(b"queue@", b"alice@")
+    Message(account=account, folder=account.sent, mime_content=raw,
+            bcc_recipients=[Mailbox(email_address=QUEUE)]).send_and_save()
+    [got] = ews_simulator.control.messages(QUEUE)
+    assert got.header("Bcc") is None and got.message_id == "<router-1@crm.contoso.com>"
+    assert ews_simulator.control.messages(BOB)[0].header("Bcc") is None
+    [sent] = ews_simulator.control.messages(ALICE, "sentitems")
+    assert sent.header("Bcc") == "queue@contoso.com", "the sender's copy shows its Bcc recipients"
+
+
 def test_draft_then_send_item_as_microsoft_documents_for_delegates(ews_simulator: Controller) -> None:
     ews_simulator.control.grant("send_as", QUEUE, SVC)
     account = make_account(ews_simulator, QUEUE, login=SVC, access_type=DELEGATE)

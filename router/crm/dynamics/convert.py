@@ -87,6 +87,7 @@ def outgoing_email(entity: Mapping[str, Any], parent: Mapping[str, Any] | None) 
         tracking_token=entity.get("trackingtoken") or None,
         in_reply_to=in_reply_to,
         references=references,
+        parent_conversation_index=str(parent.get("conversationindex") or "") or None if parent else None,
         regarding=lookup(entity, "regardingobjectid"),
         delivery_attempts=int(entity.get("deliveryattempts") or 0),
     )

@@ -179,7 +179,7 @@ class DynamicsGateway:
         entity = self.client.get(f"emails({email_id})?{query}", headers=ANNOTATED)
         parent_id = entity.get("_parentactivityid_value")
         parent = (
-            self.client.get(f"emails({odata.guid(str(parent_id))})?$select=messageid,inreplyto")
+            self.client.get(f"emails({odata.guid(str(parent_id))})?$select=messageid,inreplyto,conversationindex")
             if parent_id
             else None
         )

@@ -87,6 +87,7 @@ def outgoing_email(view: EmailView) -> OutgoingEmail:
         tracking_token=row["trackingtoken"],
         in_reply_to=in_reply_to,
         references=references,
+        parent_conversation_index=(parent["conversationindex"] or None) if parent else None,
         regarding=view.regarding,
         delivery_attempts=row["deliveryattempts"],
     )

@@ -6,7 +6,8 @@ router-owned Message-ID. Typical use by the send step::
 
     message_id = new_message_id(domain_of(sender.address))   # record it on the CRM email first
     rendered = render(OutgoingMessage(message_id=message_id, sender=sender, subject=subject,
-                                      html_body=html, date=clock.now(), to=to, cc=cc, bcc=bcc, ...))
+                                      html_body=html, date=clock.now(), to=to, cc=cc, bcc=bcc, ...),
+                      loop_identity=deployment.loop_name(deployment_name))
     # exchangelib: Message(account=..., mime_content=rendered.mime,
     #                      bcc_recipients=[party.address for party in rendered.bcc])
 
@@ -22,7 +23,9 @@ What the MIME carries, and what it does not:
   ``multipart/alternative`` of a generated text part and the HTML (``multipart/related`` with inline
   images), wrapped in ``multipart/mixed`` when there are attachments. Every line is at most 998
   characters and the whole message is 7-bit.
-- ``X-Email-Router-Loop`` carries the Message-ID so the incoming side recognises our own messages.
+- ``X-Email-Router-Loop`` carries the deployment's loop identity (``loop_header_value``), so the
+  incoming side of any router serving the same CRM recognises the message as its own when it comes
+  back (a queue mailing another queue, a mailbox both sent from and polled).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from email.message import EmailMessage
 
 from router.errors import MessageError
 from router.pipeline.headers import LOOP_HEADER, THREAD_INDEX_HEADER, THREAD_TOPIC_HEADER
+from router.pipeline.incoming.screening import loop_header_value
 from router.pipeline.outgoing.addresses import MailAddress, clean_display_name, normalize_address
 from router.pipeline.outgoing.conversation import ThreadHeaders, thread_headers
 from router.pipeline.outgoing.message import OutgoingMessage, Priority
@@ -81,18 +85,21 @@ class RenderedMessage:
         return next((value for key, value in self.headers if key.lower() == name.lower()), None)
 
 
-def render(message: OutgoingMessage) -> RenderedMessage:
+def render(message: OutgoingMessage, *, loop_identity: str) -> RenderedMessage:
     """Return ``message`` rendered as MIME, or raise ``MessageError`` naming the email and the problem.
 
-    Errors are the email's own data (an invalid address, no recipients, an unusable Message-ID);
-    retrying does not help, so the caller fails the email with the error's message as the reason.
+    ``loop_identity`` (the deployment's, see ``Deployment.loop_name``) is stamped in ``LOOP_HEADER``;
+    an identity unusable in a header raises ``ConfigError``. Errors are otherwise the email's own data
+    (an invalid address, no recipients, an unusable Message-ID); retrying does not help, so the caller
+    fails the email with the error's message as the reason.
     """
+    loop_value = loop_header_value(loop_identity)
     message_id = _own_message_id(message)
     seed = hashlib.sha256(message_id.encode("ascii")).digest()
     sender, to, cc, bcc = _parties(message)
     threads = thread_headers(message.subject, message.parent, now=message.date, seed=seed)
     email = EmailMessage(policy=ROUTER_POLICY)
-    _write_headers(email, message, message_id, (sender, to, cc), threads)
+    _write_headers(email, message, (message_id, loop_value), (sender, to, cc), threads)
     warnings = [*threads.warnings, *write_body(email, message, seed)]
     mime = email.as_bytes()
     _check_lines(mime, message)
@@ -145,11 +152,12 @@ def _party(message: OutgoingMessage, party: MailAddress, role: str) -> MailAddre
                      "then send it again") from exc
 
 
-def _write_headers(email: EmailMessage, message: OutgoingMessage, message_id: str,
+def _write_headers(email: EmailMessage, message: OutgoingMessage, ids: tuple[str, str],
                    visible: tuple[MailAddress, tuple[MailAddress, ...], tuple[MailAddress, ...]],
                    threads: ThreadHeaders) -> None:
     """Write the top-level headers in the order Outlook writes them; Bcc is deliberately absent."""
     sender, to, cc = visible
+    message_id, loop_value = ids
     email["From"] = _address(sender)
     if to:
         email["To"] = [_address(party) for party in to]
@@ -167,7 +175,7 @@ def _write_headers(email: EmailMessage, message: OutgoingMessage, message_id: st
     importance, x_priority = _IMPORTANCE[message.priority]
     email["Importance"] = importance
     email["X-Priority"] = x_priority
-    email[LOOP_HEADER] = message_id
+    email[LOOP_HEADER] = loop_value
 
 
 def _address(party: MailAddress) -> Address:

@@ -100,6 +100,28 @@ def test_a_lane_with_a_backlog_is_due_again_at_once_and_work_resets_idle_back_of
     assert scheduler.lanes()[0].idle_runs == 0
 
 
+def test_a_lane_that_must_wait_is_due_after_its_resume_time_and_frees_the_worker(
+        clock: FrozenClock, recorder: Recorder) -> None:
+    sched = Scheduler(clock, observer=recorder, rng=FixedJitter(), max_threads=1, max_run_seconds=60.0)
+    try:
+        waiting = ScriptedWork.of(WorkResult(processed=2, waiting=3, resume_in=40.0), WorkResult(processed=3))
+        other = ScriptedWork.of(WorkResult(processed=1))
+        install(sched, (spec(A), waiting), (spec(B), other))
+        run_round(sched, recorder, 1)
+        assert recorder.reports[-1].key == key(A) and recorder.reports[-1].next_run_in == 40.0
+        run_round(sched, recorder, 2)
+        assert recorder.reports[-1].key == key(B), "the waiting lane's worker went to another lane"
+        due = {lane.key: lane.due_in for lane in sched.lanes()}
+        assert due == {key(A): 40.0, key(B): 1.0}
+        clock.advance(40.0)
+        run_round(sched, recorder, 3)
+        run_round(sched, recorder, 4)
+        report = next(r for r in recorder.reports[2:] if r.key == key(A))
+        assert report.kind is RunKind.WORKED and report.result == WorkResult(processed=3)
+    finally:
+        sched.stop(grace=WAIT)
+
+
 def test_never_two_workers_in_one_lane(scheduler: Scheduler, recorder: Recorder, clock: FrozenClock) -> None:
     gate = Gate()
     work = ScriptedWork.of(gate, WorkResult(processed=1))

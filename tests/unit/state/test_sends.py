@@ -124,3 +124,27 @@ def test_a_claim_needs_a_message_id(store: StateStore) -> None:
 
 def test_lookups_of_unknown_emails_return_none(store: StateStore) -> None:
     assert store.sends.by_email_id("nope") is None and store.sends.by_message_id("<nope@x>") is None
+
+
+def test_a_failed_email_handed_back_by_the_crm_is_reopened_with_its_message_id(store: StateStore) -> None:
+    first = store.sends.claim(BOX, "email-1", owner="w1", message_id="<r1@x>")
+    store.sends.mark_failed(first, "ErrorSendAsDenied")
+    done = store.sends.claim(BOX, "email-1", owner="w2", message_id="<r2@x>")
+    assert done.outcome is ClaimOutcome.DONE and not done.acquired
+    reopened = store.sends.reopen(done)
+    assert reopened.outcome is ClaimOutcome.RECOVERED and reopened.message_id == "<r1@x>"
+    assert reopened.may_have_been_sent and reopened.record.stage is SendStage.RENDERED
+    record = reopened.record
+    assert (record.owner, record.last_error, record.finished_at) == ("w2", None, None)
+    assert store.sends.reopen(done).outcome is ClaimOutcome.BUSY, "a second reopen finds it taken"
+    store.sends.mark_submitted(reopened)
+    assert store.sends.mark_recorded(reopened).stage is SendStage.RECORDED
+
+
+def test_a_recorded_email_is_not_reopened(store: StateStore) -> None:
+    claim = store.sends.claim(BOX, "email-1", owner="w1", message_id="<r1@x>")
+    store.sends.mark_rendered(claim)
+    store.sends.mark_submitted(claim)
+    store.sends.mark_recorded(claim)
+    done = store.sends.claim(BOX, "email-1", owner="w2", message_id="<r2@x>")
+    assert store.sends.reopen(done) is done

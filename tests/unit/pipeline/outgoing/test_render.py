@@ -16,7 +16,8 @@ from router.pipeline.headers import LOOP_HEADER
 from router.pipeline.outgoing.addresses import MailAddress
 from router.pipeline.outgoing.message import Attachment, OutgoingMessage, ParentEmail, Priority
 from router.pipeline.outgoing.message_id import new_message_id
-from router.pipeline.outgoing.render import RenderedMessage, render
+from router.pipeline.outgoing.render import RenderedMessage
+from router.pipeline.outgoing.render import render as render_with
 from router.pipeline.outgoing.thread_index import new_thread_index, parse_thread_index
 
 SENT = datetime(2026, 3, 4, 9, 30, tzinfo=UTC)
@@ -24,6 +25,13 @@ FILENAME = "Résumé \u2013 année 2026.pdf"
 MESSAGE_ID = new_message_id("contoso.com", token=uuid.UUID(int=7))
 LONG_PARENT_ID = "<" + "p" * 120 + "@mail.fabrikam.test>"
 PARENT_INDEX = new_thread_index(SENT - timedelta(days=1), uuid.UUID(int=99))
+
+
+LOOP_IDENTITY = "contoso-crm"
+
+
+def render(message: OutgoingMessage) -> RenderedMessage:
+    return render_with(message, loop_identity=LOOP_IDENTITY)
 
 
 def message(**changes: object) -> OutgoingMessage:
@@ -66,7 +74,7 @@ def test_headers_read_back_as_written() -> None:
     assert parsed["Cc"] == "sales@contoso.com"
     assert parsed["Subject"] == "Angebot für Ihr Projekt CRM:0001011"
     assert parsed["Message-ID"] == MESSAGE_ID == rendered.message_id
-    assert parsed[LOOP_HEADER] == MESSAGE_ID
+    assert parsed[LOOP_HEADER] == LOOP_IDENTITY
     assert parsed["Date"].datetime == SENT
     assert parsed["Sender"] is None
 
@@ -233,3 +241,10 @@ def test_caller_mistakes_are_refused() -> None:
         render(message(message_id="no brackets or at"))
     with pytest.raises(ValueError, match="timezone-aware"):
         message(date=datetime(2026, 1, 1))
+
+
+def test_an_unusable_loop_identity_is_a_config_error() -> None:
+    from router.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="loop identity"):
+        render_with(message(), loop_identity="two words")

@@ -1,0 +1,116 @@
+"""Claiming emails to send: from the CRM (BackgroundSendEmail) and in the router's send records.
+
+Two claims guard every email. The CRM's moves it from Pending Send to Sending, so that no other
+router picks it up; ``claim_from_crm`` first hands back e-mails left in Sending for longer than
+SendingStatusDelay (a router that died), then claims up to a batch. The send record's claim
+(``SendClaimer.take``) records the Message-ID the email will carry *before* anything is rendered, and
+says whether an earlier attempt may already have reached Exchange.
+
+Emails claimed from the CRM but not yet attempted wait in the mailbox's ``Backlog`` (a rate limit or a
+server back-off ended the run early); the next run of the lane takes them first. If the process stops
+meanwhile they are still Sending in the CRM, which hands them back after SendingStatusDelay.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from router.config.settings import SystemSettings
+from router.crm.gateway import CrmGateway, OutgoingEmail
+from router.pipeline.outgoing.addresses import domain_of
+from router.pipeline.outgoing.message_id import new_message_id
+from router.state import ClaimOutcome, SendClaim, SendRecords, SendStage
+
+
+def claim_from_crm(gateway: CrmGateway, mailbox_id: str, count: int,
+                   settings: SystemSettings) -> tuple[OutgoingEmail, ...]:
+    """Release the mailbox's e-mails stuck in Sending, then claim up to ``count`` Pending Send ones."""
+    gateway.release_stuck_sending([mailbox_id], timedelta(seconds=settings.sending_status_delay_seconds))
+    if count <= 0:
+        return ()
+    return gateway.background_send([mailbox_id], count,
+                                   pending_status_delay=timedelta(seconds=settings.pending_status_delay_seconds))
+
+
+class Backlog:
+    """Emails of one mailbox claimed from the CRM and not yet attempted, oldest first.
+
+    Only the mailbox's lane uses it, and the scheduler never runs a lane twice at once, so it needs
+    no lock. It outlives the lane's work: a lane rebuilt by a new configuration finds it again.
+    """
+
+    def __init__(self) -> None:
+        self._emails: deque[OutgoingEmail] = deque()
+
+    def add(self, emails: Iterable[OutgoingEmail]) -> int:
+        """Queue ``emails`` after those waiting, skipping any already queued; return how many were added."""
+        known = {email.email_id for email in self._emails}
+        fresh = [email for email in emails if email.email_id not in known]
+        self._emails.extend(fresh)
+        return len(fresh)
+
+    def take(self) -> OutgoingEmail:
+        """Remove and return the oldest waiting email."""
+        return self._emails.popleft()
+
+    def put_back(self, email: OutgoingEmail) -> None:
+        """Return ``email`` to the front: its attempt was cut short by the CRM or the state store."""
+        self._emails.appendleft(email)
+
+    def drain(self) -> list[OutgoingEmail]:
+        """Remove and return every waiting email."""
+        emails, self._emails = list(self._emails), deque()
+        return emails
+
+    def __len__(self) -> int:
+        return len(self._emails)
+
+
+class Taken(StrEnum):
+    """What the send record's claim on an email allows."""
+
+    ACQUIRED = "acquired"
+    """Ours to send (or to find in Sent Items first, when ``may_have_been_sent``)."""
+    ALREADY_SENT = "already_sent"
+    """Recorded as sent long ago: only tell the CRM again, never send."""
+    BUSY = "busy"
+    """Another live worker holds it: leave it alone."""
+
+
+@dataclass(frozen=True)
+class EmailClaim:
+    """The answer of ``SendClaimer.take``."""
+
+    taken: Taken
+    claim: SendClaim
+
+    @property
+    def message_id(self) -> str:
+        """The Message-ID the email carries, the same on every attempt."""
+        return self.claim.message_id
+
+
+class SendClaimer:
+    """Claims emails in the send records for one worker identity (``owner``)."""
+
+    def __init__(self, sends: SendRecords, owner: str) -> None:
+        self._sends = sends
+        self.owner = owner
+
+    def take(self, mailbox: str, email: OutgoingEmail) -> EmailClaim:
+        """Claim ``email`` of ``mailbox``; its first claim records a new Message-ID in the mailbox's domain.
+
+        An email whose record FAILED and that the CRM hands back again was resubmitted by a user: it is
+        reopened with its old Message-ID. One whose record is final as sent is only reported again.
+        """
+        proposed = new_message_id(domain_of(mailbox))
+        claim = self._sends.claim(mailbox, email.email_id, owner=self.owner, message_id=proposed)
+        if claim.outcome is ClaimOutcome.DONE and claim.record.stage is SendStage.RECORDED:
+            return EmailClaim(Taken.ALREADY_SENT, claim)
+        if claim.outcome is ClaimOutcome.DONE:
+            claim = self._sends.reopen(claim)
+        return EmailClaim(Taken.ACQUIRED if claim.acquired else Taken.BUSY, claim)

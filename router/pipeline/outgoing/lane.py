@@ -1,0 +1,240 @@
+"""The outgoing lane: one mailbox's CRM emails leave through Exchange, within its send rate.
+
+``OutgoingLanes(resources).build`` is the lane-work factory of the outgoing direction (registered in
+``router.service.wiring``). Each run of a lane:
+
+1. finds the mailbox's CRM mailbox id (``MailboxDirectory``; an unknown mailbox raises an alert and the
+   run is idle);
+2. records as Sent what a dead worker submitted but did not record (``recover.finish_submitted``);
+3. hands back the mailbox's e-mails stuck in Sending, claims Pending Send ones up to RequestBatchSize
+   (``claim.claim_from_crm``) into the mailbox's backlog;
+4. attempts them one by one (``attempt.EmailAttempt``), asking the mailbox's ``SendRateLimiter`` first.
+
+A run never waits: when the rate limit holds the mailbox, it returns with ``resume_in`` and the worker
+goes to other mailboxes. A transient failure ends the run the same way; when the error carries a
+back-off (ErrorServerBusy's BackOffMilliseconds, a 5xx, a timeout), the run raises it after recording
+the attempt, so that the scheduler holds back every lane of that server. A failure that stops the mailbox
+(ErrorSendAsDenied, no mailbox, no rights, bad credentials) gives the emails still in the backlog back
+to Pending Send with the reason, then raises, which stops the lane and leaves it to the admin.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+from typing import Any
+
+from router.config.profile import Direction
+from router.config.profileset import MailboxAssignment
+from router.config.published import PublishedConfig
+from router.crm.gateway import OutgoingEmail
+from router.errors import ConfigError, CrmError, StateStoreError, TransportError
+from router.ews.connection import AccountFactory
+from router.ews.spec import ConnectionSpec
+from router.pipeline.incoming.screening import loop_header_value
+from router.pipeline.outgoing.attempt import Attempted, EmailAttempt, Result, Sender
+from router.pipeline.outgoing.claim import Backlog, SendClaimer, claim_from_crm
+from router.pipeline.outgoing.directory import MailboxDirectory
+from router.pipeline.outgoing.failures import ALERT_NOT_IN_CRM, Failure
+from router.pipeline.outgoing.rate_limit import SendRate, SendRateLimiter
+from router.pipeline.outgoing.record import Recorder
+from router.pipeline.outgoing.recover import finish_submitted
+from router.pipeline.outgoing.steps import Checkpoint, no_checkpoint
+from router.service.connections import connection_spec
+from router.service.outcome import IDLE, WorkContext, WorkResult
+from router.service.resources import Resources
+
+log = logging.getLogger(__name__)
+
+
+class LaneAccount:
+    """The lane's exchangelib account, built on first use; rebuilt when its endpoint failed (Autodiscover)."""
+
+    def __init__(self, factory: AccountFactory, spec: ConnectionSpec) -> None:
+        self._factory = factory
+        self._spec = spec
+        self._account: Any = None
+
+    def get(self) -> Any:
+        """The account of the lane's mailbox."""
+        if self._account is None:
+            self._account = self._factory.account(self._spec)
+        return self._account
+
+    def failed(self, error: TransportError) -> None:
+        """Forget the account when ``error`` says its endpoint is wrong, so the next use discovers again."""
+        if self._factory.endpoint_failed(self._spec, error):
+            self._account = None
+
+
+class OutgoingLanes:
+    """The outgoing lane-work factory; one per service, sharing a rate limiter and the mailboxes' backlogs.
+
+    ``checkpoint`` is called at every step of every email (``steps.Step``); the service passes none.
+    """
+
+    def __init__(self, resources: Resources, *, checkpoint: Checkpoint = no_checkpoint) -> None:
+        self._resources = resources
+        self._checkpoint = checkpoint
+        self._limiter = SendRateLimiter(resources.clock)
+        self._directory = MailboxDirectory(resources.clock)
+        self._backlogs: dict[str, Backlog] = {}
+        self._lock = threading.Lock()
+        self.owner = f"outgoing-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+    def build(self, assignment: MailboxAssignment, direction: Direction,
+              config: PublishedConfig) -> OutgoingLane:
+        """Build the outgoing work of ``assignment``; a ConfigError says why the mailbox cannot be served."""
+        if Direction(direction) is not Direction.OUTGOING:
+            raise ConfigError(f"the outgoing pipeline cannot serve {direction} mail",
+                              mailbox=assignment.address, hint="register it for the outgoing direction only")
+        spec = connection_spec(config, assignment, Direction.OUTGOING)
+        mailbox = assignment.address.strip().lower()
+        rate = SendRate(config.profiles.settings.send_rate_per_minute, 60.0)
+        self._limiter.configure(mailbox, rate)
+        return OutgoingLane(self, config, assignment, LaneAccount(self._resources.accounts, spec),
+                            loop_identity=_loop_identity(config, assignment))
+
+    def backlog(self, mailbox: str) -> Backlog:
+        """The backlog of ``mailbox``, created on first use and kept across rebuilds of its lane."""
+        with self._lock:
+            return self._backlogs.setdefault(mailbox, Backlog())
+
+    @property
+    def resources(self) -> Resources:
+        """What the lanes share."""
+        return self._resources
+
+    @property
+    def limiter(self) -> SendRateLimiter:
+        """The per-mailbox send rate limiter."""
+        return self._limiter
+
+    @property
+    def directory(self) -> MailboxDirectory:
+        """Load Data, cached per published version."""
+        return self._directory
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        """The hook told of every step."""
+        return self._checkpoint
+
+
+def _loop_identity(config: PublishedConfig, assignment: MailboxAssignment) -> str:
+    deployment = config.profiles.deployments.get(assignment.deployment)
+    if deployment is None:
+        raise ConfigError(f"mailbox {assignment.address} names no deployment this configuration has",
+                          mailbox=assignment.address, hint="bind the mailbox to a deployment and publish")
+    return loop_header_value(deployment.loop_name(assignment.deployment))
+
+
+class OutgoingLane:
+    """The work of one mailbox's outgoing lane; see the module docstring."""
+
+    def __init__(self, lanes: OutgoingLanes, config: PublishedConfig, assignment: MailboxAssignment,
+                 account: LaneAccount, *, loop_identity: str) -> None:
+        self._lanes = lanes
+        self._config = config
+        self._assignment = assignment
+        self._account = account
+        self._loop_identity = loop_identity
+        self.mailbox = assignment.address.strip().lower()
+        self._backlog = lanes.backlog(self.mailbox)
+
+    def __call__(self, context: WorkContext) -> WorkResult:
+        """One run: recover, claim, attempt within the rate limit."""
+        resources = self._lanes.resources
+        gateway = resources.gateway(self._config, self._assignment.deployment)
+        info = self._lanes.directory.find(gateway, self._config, self._assignment)
+        if info is None or not info.routes_outgoing:
+            return self._not_in_crm(info is None)
+        settings = self._config.profiles.settings
+        recorder = Recorder(gateway, resources.store, resources.metrics, self._lanes.checkpoint,
+                            mailbox=self.mailbox, max_attempts=settings.maximum_delivery_attempts)
+        claimer = SendClaimer(resources.store.sends, self._lanes.owner)
+        processed = finish_submitted(resources.store.sends, claimer, recorder, self.mailbox)
+        wait = self._lanes.limiter.wait_time(self.mailbox)
+        if wait > 0:
+            return WorkResult(processed, len(self._backlog), resume_in=wait)
+        room = settings.request_batch_size - len(self._backlog)
+        claimed = claim_from_crm(gateway, info.mailbox_id, room, settings)
+        self._backlog.add(claimed)
+        attempt = EmailAttempt(Sender(self.mailbox, info.name, self._loop_identity), self._account,
+                               claimer=claimer, sends=resources.store.sends, recorder=recorder,
+                               limiter=self._lanes.limiter, clock=resources.clock,
+                               checkpoint=self._lanes.checkpoint)
+        result = self._drain(context, attempt, recorder, processed)
+        more = 1 if room > 0 and len(claimed) >= room and result.resume_in is None else 0
+        return WorkResult(result.processed, result.waiting + more, result.resume_in)
+
+    def _drain(self, context: WorkContext, attempt: EmailAttempt, recorder: Recorder,
+               processed: int) -> WorkResult:
+        """Attempt the backlog until it is empty, the mailbox must wait, or the service stops."""
+        sent = False
+        try:
+            while self._backlog and not context.cancelled:
+                wait = self._lanes.limiter.wait_time(self.mailbox)
+                if wait > 0:
+                    return WorkResult(processed, len(self._backlog), resume_in=wait)
+                outcome = self._attempt(attempt, self._backlog.take())
+                processed += 1
+                sent = sent or outcome.result in (Result.SENT, Result.FOUND)
+                if outcome.failure is not None and not outcome.failure.transient:
+                    self._stop_if_needed(outcome, recorder)
+                elif outcome.failure is not None:
+                    return self._hold(outcome, processed)
+            return WorkResult(processed, len(self._backlog))
+        finally:
+            if sent:
+                recorder.mailbox_works()
+
+    def _attempt(self, attempt: EmailAttempt, email: OutgoingEmail) -> Attempted:
+        """Attempt ``email``; if the CRM or the state store fails meanwhile, it is first in line next run.
+
+        Any other exception is a bug: the email is not put back, so that it cannot block the mailbox;
+        the CRM hands it back after SendingStatusDelay.
+        """
+        try:
+            return attempt(email)
+        except (CrmError, StateStoreError):
+            self._backlog.put_back(email)
+            raise
+
+    def _hold(self, outcome: Attempted, processed: int) -> WorkResult:
+        """A transient failure: the mailbox holds off, the rest of the backlog waits for the next run.
+
+        When the error carries a back-off, it is raised for the scheduler to hold the whole server back
+        (the scheduler also counts the throttling); otherwise the run ends with ``resume_in``.
+        """
+        failure = outcome.failure
+        assert failure is not None, "only failed attempts are held"
+        back_off = failure.back_off or 0.0
+        self._lanes.limiter.hold_off(self.mailbox, back_off)
+        if failure.throttles_server and outcome.error is not None:
+            raise outcome.error
+        self._lanes.resources.metrics.retried(self.mailbox, "outgoing")
+        return WorkResult(processed, len(self._backlog), resume_in=back_off)
+
+    def _stop_if_needed(self, outcome: Attempted, recorder: Recorder) -> None:
+        """After a failure that stops the mailbox, give the backlog back with the reason, then raise."""
+        failure, error = outcome.failure, outcome.error
+        if failure is None or error is None or not failure.stops_lane:
+            return
+        reason = f"Not sent yet: the mailbox {self.mailbox} cannot send until an admin acts. {failure.reason}"
+        waiting = Failure(reason, False, False, None, None, False, failure.label)
+        for email in self._backlog.drain():
+            recorder.failed(email.email_id, None, waiting)
+        raise error
+
+    def _not_in_crm(self, missing: bool) -> WorkResult:
+        why = ("is not a mailbox of the CRM (Load Data does not list it)" if missing
+               else "does not send through the E-mail Router in the CRM (its outgoing method is another)")
+        text = f"mailbox {self.mailbox} {why}; its outgoing lane sends nothing"
+        _, new = self._lanes.resources.store.alerts.raise_alert(ALERT_NOT_IN_CRM, text, mailbox=self.mailbox)
+        if new:
+            log.warning("%s: check its email address and outgoing delivery method in the CRM", text,
+                        extra={"mailbox": self.mailbox})
+        return IDLE

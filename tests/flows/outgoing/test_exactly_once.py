@@ -1,0 +1,74 @@
+"""Never twice, never lost: a router killed (SIGKILL) at any step of a send, then run again.
+
+The first run happens in a subprocess that kills itself at the step under test; the second run is the
+service's recovery, in this process, after SendingStatusDelay (when the CRM hands back what was left in
+Sending). Whatever the step, each email is delivered exactly once (the simulator's journal), the CRM
+shows it Sent with the Message-ID that was delivered, and the send record is final.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from router.crm.codes import EmailStatus
+from router.pipeline.outgoing.steps import Step
+from router.state import SendStage
+from tests.flows.outgoing.world import ALICE, BERT, CAROL, OutgoingWorld
+from tests.support.crm import Organisation
+
+pytestmark = pytest.mark.flow
+
+REPO = Path(__file__).resolve().parents[3]
+LEFT_AT = {Step.CLAIMED: SendStage.CLAIMED, Step.RENDERED: SendStage.RENDERED,
+           Step.SUBMITTED: SendStage.RENDERED, Step.SUBMISSION_RECORDED: SendStage.SUBMITTED,
+           Step.MARKED_SENT: SendStage.SUBMITTED}
+"""The send record's stage after a kill at each step: at SUBMITTED the message left while the record
+still says RENDERED, so only the Sent Items search can tell."""
+SENDING_STATUS_DELAY = 1801.0
+"""A little past SendingStatusDelay (and past the send records' lease)."""
+
+
+def run_killed(world: OutgoingWorld, step: Step) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "tests.flows.outgoing.lane_runner", str(world.home.root), ALICE,
+               step.value, world.clock.now().isoformat()]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", [Step.CLAIMED, Step.RENDERED, Step.SUBMITTED, Step.SUBMISSION_RECORDED,
+                                  Step.MARKED_SENT])
+def test_killed_at_any_step_each_email_leaves_exactly_once(world: OutgoingWorld, crm_org: Organisation,
+                                                           step: Step) -> None:
+    world.grant("full_access")
+    world.grant("send_as")
+    world.publish()
+    ids = [world.pending(crm_org.alice, CAROL, BERT, subject=f"Quote {n}") for n in (1, 2)]
+    killed = run_killed(world, step)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    reached_exchange = step in (Step.SUBMITTED, Step.SUBMISSION_RECORDED, Step.MARKED_SENT)
+    assert len(world.journal()) == (1 if reached_exchange else 0)
+    with world.store() as store:
+        record = store.sends.by_email_id(ids[0])
+        assert record is not None and record.stage is LEFT_AT[step]
+    assert world.status(ids[0]) is (EmailStatus.SENT if step is Step.MARKED_SENT else EmailStatus.SENDING)
+
+    world.clock.advance(SENDING_STATUS_DELAY)
+    for _ in range(3):
+        world.run(ALICE)
+
+    rows = [world.row(email_id) for email_id in ids]
+    assert [EmailStatus(row["statuscode"]) for row in rows] == [EmailStatus.SENT] * 2
+    for row in rows:
+        assert len(world.journal(row["messageid"])) == 1, "delivered once outside the organisation"
+        assert [m["Message-ID"] for m in world.inbox(BERT)].count(row["messageid"]) == 1
+        assert [m["Message-ID"] for m in world.inbox(ALICE, "sentitems")].count(row["messageid"]) == 1
+    assert len(world.journal()) == 2
+    with world.store() as store:
+        records = [store.sends.by_email_id(email_id) for email_id in ids]
+        assert [r.stage if r else None for r in records] == [SendStage.RECORDED] * 2
+        assert [r.message_id if r else None for r in records] == [row["messageid"] for row in rows]
