@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -36,7 +37,9 @@ def bench_command(quick: bool, repeats: int | None, json_path: str | None) -> No
     if repeats is not None:
         settings = replace(settings, repeats=repeats)
     try:
-        report = run_bench(settings, lambda text: console.print(f"[dim]· {text}[/]"))
+        started = time.monotonic()
+        report = run_bench(settings, lambda text: console.print(
+            f"[dim]{time.monotonic() - started:6.1f} s · {text}[/]"))
     except RouterError as exc:
         console.print(f"[red]benchmark failed:[/] {exc}")
         sys.exit(exc.exit_code)

@@ -21,8 +21,11 @@ from router.harness.routerhome import RouterHome, router_environment
 
 READY_SECONDS = 120.0
 GRACE_SECONDS = 5.0
-STOP_SECONDS = GRACE_SECONDS + 10.0
-"""After SIGTERM the router has GRACE_SECONDS for runs in flight, then this long in all before SIGKILL."""
+"""`--grace`: how long runs in flight may take after SIGTERM."""
+SECOND_SIGNAL_AFTER = GRACE_SECONDS + 2.0
+"""When the router has not exited this long after SIGTERM, a second SIGTERM tells it not to wait."""
+KILL_AFTER = 3.0
+"""Seconds after the second SIGTERM before SIGKILL."""
 _STATUS_URL = re.compile(r"status at (http://\S+?);")
 
 
@@ -115,16 +118,19 @@ class RouterProcess:
             process.wait()
 
     def stop(self) -> None:
-        """SIGTERM and wait (the router drains work in flight); SIGKILL if it does not exit in time."""
+        """SIGTERM and wait while the router drains; a second SIGTERM, then SIGKILL, if it lingers."""
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for signum, patience in ((signal.SIGTERM, SECOND_SIGNAL_AFTER), (signal.SIGTERM, KILL_AFTER)):
+            process.send_signal(signum)
+            try:
+                process.wait(patience)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+        process.kill()
+        process.wait()
 
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of the router's output and of its service log (LogFile)."""

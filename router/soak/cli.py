@@ -61,18 +61,24 @@ def quarantine_table(verdict: Verdict) -> Table:
               help="Fraction of EWS requests that fail (split between busy, 500, 503, slow, drop).")
 @click.option("--kills", "min_kills", type=click.IntRange(0), default=5, show_default=True,
               help="At least this many SIGKILLs of the router.")
-@click.option("--drain-seconds", type=click.FloatRange(1), default=300.0, show_default=True)
+@click.option("--drain-seconds", type=click.FloatRange(1), default=480.0, show_default=True,
+              help="How long the router may take to finish once faults and kills stop (a send in flight "
+              "at a kill waits out a 5-minute claim lease).")
+@click.option("--sends-after-kills", is_flag=True,
+              help="Compose the outbound e-mail only after the last kill (faults still apply): a quick run.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed (traffic and kill times).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the verdict to this JSON file.")
 @click.option("--keep", is_flag=True, help="Keep the work directory (homes, logs) and print where it is.")
 def soak_command(messages: int, outbound: int | None, mailboxes: int, feed_seconds: float, fault_rate: float,
-                 min_kills: int, drain_seconds: float, seed: int, json_path: str | None, keep: bool) -> None:
+                 min_kills: int, drain_seconds: float, sends_after_kills: bool, seed: int,
+                 json_path: str | None, keep: bool) -> None:
     """Fault soak: exactly-once delivery and sending while the simulator fails and the router is killed."""
     console = Console() if sys.stdout.isatty() else Console(width=140)
     settings = SoakSettings(inbound=messages, outbound=messages // 2 if outbound is None else outbound,
                             mailboxes=mailboxes, feed_seconds=feed_seconds, fault_rate=fault_rate,
-                            min_kills=min_kills, drain_seconds=drain_seconds, seed=seed)
+                            min_kills=min_kills, drain_seconds=drain_seconds, seed=seed,
+                            sends_during_kills=not sends_after_kills)
     workdir = Path(tempfile.mkdtemp(prefix="email-router-soak-"))
     try:
         verdict = run_soak(settings, workdir, lambda text: console.print(f"[dim]· {text}[/]"))

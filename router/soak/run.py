@@ -24,7 +24,13 @@ from router.soak.traffic import Traffic
 from router.state import StateStore
 
 Say = Callable[[str], None]
-ROUTER_SETTINGS = {"scheduling_period_seconds": 1, "config_refresh_period_seconds": 1}
+ROUTER_SETTINGS = {"scheduling_period_seconds": 1, "send_rate_per_minute": 10000,
+                   "pending_status_delay_seconds": 2, "sending_status_delay_seconds": 20}
+"""The soak compresses the router's waits so that recovery happens within the run: sends do not wait
+on Exchange Online's 30 per mailbox-minute; an e-mail put back to Pending Send after a failed attempt
+is retried after 2 s instead of PendingStatusDelay's 300 s; and an e-mail left in Sending by a killed
+router is recovered after 20 s instead of SendingStatusDelay's 1800 s. These only change *when*
+recovery happens, not what is recovered or how."""
 PROGRESS_SECONDS = 5.0
 
 
@@ -94,15 +100,27 @@ class Soak:
                  f"{s.fault_rate:.0%} of requests; SIGKILL every {s.kill_min_seconds:g}-"
                  f"{s.kill_max_seconds:g} s")
         killer = Killer(self.router, s, self.say)
+        sends = 1.0 if s.sends_during_kills else 0.0
+        self._feed(traffic, lambda: not (traffic.inbound_done and killer.kills >= s.min_kills and
+                                         (traffic.outbound_done or not s.sends_during_kills)),
+                   inbound=1.0, outbound=sends, tick=killer.tick)
+        if not s.sends_during_kills:
+            self.say(f"kills over; feeding {s.outbound} outbound over {s.feed_seconds:g} s, faults still on")
+            self._feed(traffic, lambda: not traffic.outbound_done, inbound=1.0, outbound=1.0)
+        return killer
+
+    def _feed(self, traffic: Traffic, going: Callable[[], bool], *, inbound: float, outbound: float,
+              tick: Callable[[], None] = lambda: None) -> None:
+        """Feed the given shares of the traffic, spread over ``feed_seconds``, while ``going()``."""
         started = last = time.monotonic()
-        while not traffic.done or killer.kills < s.min_kills:
-            traffic.feed((time.monotonic() - started) / s.feed_seconds, self.sim, self.home.home.crm_db)
-            killer.tick()
+        while going():
+            share = (time.monotonic() - started) / self.settings.feed_seconds
+            traffic.feed(share * inbound, share * outbound, self.sim, self.home.home.crm_db)
+            tick()
             if time.monotonic() - last >= PROGRESS_SECONDS:
                 last = time.monotonic()
                 self._report(traffic)
             time.sleep(0.2)
-        return killer
 
     def _drain(self, traffic: Traffic) -> None:
         """Wait until every message is delivered or quarantined and every e-mail Sent, or the deadline."""

@@ -20,9 +20,13 @@ class SoakSettings:
     kill_min_seconds: float = 3.0
     kill_max_seconds: float = 8.0
     min_kills: int = 5
-    drain_seconds: float = 300.0
+    drain_seconds: float = 480.0
+    """Long enough for a send a kill left in flight: its 5-minute claim lease, then SendingStatusDelay."""
     read_timeout_seconds: float = 5.0
     seed: int = 1
+    sends_during_kills: bool = True
+    """False puts outbound e-mail in Pending Send only after the last kill (faults still apply): a quick
+    run then need not wait out the 5-minute claim lease a killed router leaves on sends in flight."""
 
     @property
     def slow_seconds(self) -> float:

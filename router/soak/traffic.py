@@ -61,18 +61,21 @@ class Traffic:
         return cls(ins, outs, records)
 
     @property
-    def done(self) -> bool:
-        return self.injected == len(self.inbound) and self.composed == len(self.outbound)
+    def inbound_done(self) -> bool:
+        return self.injected == len(self.inbound)
 
-    def feed(self, fraction: float, sim: SimulatorProcess, crm_db: Path) -> None:
-        """Inject and compose until ``fraction`` (0..1) of each kind has been fed."""
-        fraction = min(1.0, fraction)
-        for message in self.inbound[self.injected:round(fraction * len(self.inbound))]:
+    @property
+    def outbound_done(self) -> bool:
+        return self.composed == len(self.outbound)
+
+    def feed(self, inbound: float, outbound: float, sim: SimulatorProcess, crm_db: Path) -> None:
+        """Inject and compose until the given fractions (0..1) of each kind have been fed."""
+        for message in self.inbound[self.injected:round(min(1.0, inbound) * len(self.inbound))]:
             env = Envelope(f"customer{message.seed % 97}@fabrikam.com", message.mailbox,
                            f"Soak inbound {message.seed}", message.message_id)
             sim.inject(message.mailbox, build_message(env, message.size, seed=message.seed))
             self.injected += 1
-        due = self.outbound[self.composed:round(fraction * len(self.outbound))]
+        due = self.outbound[self.composed:round(min(1.0, outbound) * len(self.outbound))]
         if due:
             with EmbeddedCrm(crm_db) as crm:
                 for email in due:
