@@ -35,6 +35,7 @@ Outcomes (skip, defer, reject, quarantine) are values, never exceptions.
     │   └── CrmPermanentError                 caller rejected, bad request, payload too large
     │       └── CrmRecordNotFoundError        the record is gone (404): skip it
     ├── MessageError                 exit 8   one message could not be parsed or rendered
+    ├── MailboxStoppedError          exit 1   a mailbox direction stopped earlier and is held until resumed
     ├── LegacyImportError            exit 9   a legacy E-mail Router file could not be read
     ├── SimulatorError               exit 10  the EWS / CRM simulator was misused
     └── HarnessError                 exit 11  the demo, benchmark or soak did not see what it expected
@@ -242,6 +243,14 @@ class MessageError(RouterError):
     """One message could not be parsed, screened or rendered."""
 
     exit_code = 8
+
+
+class MailboxStoppedError(RouterError):
+    """A mailbox direction stopped after a permanent failure and stays stopped until it is resumed.
+
+    The service raises it instead of running a lane that an earlier run (before a restart) stopped,
+    until a newer published version or `email-router mailbox resume` releases it.
+    """
 
 
 class LegacyImportError(RouterError):

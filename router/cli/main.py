@@ -10,17 +10,24 @@ import sys
 
 import click
 
+from router.cli.access import test_access_command
+from router.cli.backfill import backfill_command
 from router.cli.context import AppContext
 from router.cli.credentials import credentials_group
 from router.cli.crm import crm_group
 from router.cli.init import init_command
 from router.cli.legacy import import_legacy_command
+from router.cli.mailbox import mailbox_group
 from router.cli.profiles import profiles_group
 from router.cli.publish import publish_command
 from router.cli.published import published_group
+from router.cli.quarantine import quarantine_group
+from router.cli.rules import rules_group
 from router.cli.run import run_command
 from router.cli.simulate import simulate
 from router.cli.simulate_crm import crm as simulate_crm
+from router.cli.status import status_command
+from router.cli.trace import trace_command
 from router.errors import EXIT_CODES, RouterError
 from router.home import ENV_HOME, Home, default_home, resolve_home
 
@@ -69,3 +76,10 @@ cli.add_command(simulate)
 cli.add_command(run_command)
 cli.add_command(crm_group)
 simulate.add_command(simulate_crm)
+cli.add_command(test_access_command)
+cli.add_command(mailbox_group)
+cli.add_command(status_command)
+cli.add_command(trace_command)
+cli.add_command(quarantine_group)
+cli.add_command(backfill_command)
+cli.add_command(rules_group)

@@ -8,11 +8,11 @@ import click
 
 from router.cli.context import AppContext, pass_app
 from router.clock import SystemClock
+from router.service.assembly import router_service
 from router.service.logs import LogFormat, ServiceLogging
 from router.service.metrics import Metrics
-from router.service.service import DEFAULT_GRACE_SECONDS, Service, load_running_config
+from router.service.service import DEFAULT_GRACE_SECONDS, load_running_config
 from router.service.status_server import StatusServer
-from router.service.wiring import lane_work_registry
 
 DEFAULT_STATUS_PORT = 9468
 
@@ -43,8 +43,7 @@ def run_command(app: AppContext, status_host: str, status_port: int, grace: floa
                           fmt=LogFormat(log_format), stream=sys.stderr if log_stderr else None)
     try:
         clock, metrics = SystemClock(), Metrics()
-        service = Service(app.home, lane_work_registry(app.home, clock, metrics), clock=clock,
-                          metrics=metrics, logs=logs)
+        service = router_service(app.home, clock, metrics, logs=logs)
         with StatusServer(metrics, health=service.health, ready=service.ready, host=status_host,
                           port=status_port) as status:
             click.echo(f"email-router running configuration version {config.version}; status at "

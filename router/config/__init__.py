@@ -5,8 +5,10 @@ Public API::
     load_profiles(dir, credentials=None) -> ProfileSet     raises ProfileValidationError (every problem)
     ProfileSet: profiles, deployments, users, queues, forward_mailboxes, settings;
                 mailboxes() -> [MailboxAssignment], credential_names(), profile_name(m, direction),
-                deployment_name(m), credential_for(m, profile_name)
+                deployment_name(m), credential_for(m, profile_name),
+                default_assignment(role, address, deployment)   (a CRM mailbox no file binds)
     Profile, Deployment (EmbeddedCrm | DynamicsCrm), MailboxBinding, ForwardMailbox, SystemSettings,
+    Acknowledgement, SharedLogging, IncomingSettings (incoming options; see config/incoming.py),
     ProfileFile (one TOML file; its JSON Schema is `email-router profiles schema`)
     enums: Direction, ServerType, AuthMethod, CredentialSource, UserType, AccessType, MailboxRole
     check_profile_set(profile_set, locate, credentials=None) -> [Problem]
@@ -25,6 +27,7 @@ Public API::
 from router.config.bindings import ForwardMailbox, MailboxBinding
 from router.config.common import AuthMethod, OAuthSettings, Timeouts, Tls
 from router.config.deployment import Deployment, DynamicsCrm, EmbeddedCrm
+from router.config.incoming import Acknowledgement, IncomingSettings, OversizeAction, SharedLogging
 from router.config.loader import load_profiles, profile_files
 from router.config.profile import AccessType, CredentialSource, Direction, Profile, ServerType, UserType
 from router.config.profileset import MailboxAssignment, MailboxRole, ProfileFile, ProfileSet
@@ -42,6 +45,7 @@ from router.config.writer import to_toml, write_profile_file
 
 __all__ = [
     "AccessType",
+    "Acknowledgement",
     "AuthMethod",
     "CredentialSource",
     "Deployment",
@@ -49,10 +53,12 @@ __all__ = [
     "DynamicsCrm",
     "EmbeddedCrm",
     "ForwardMailbox",
+    "IncomingSettings",
     "MailboxAssignment",
     "MailboxBinding",
     "MailboxRole",
     "OAuthSettings",
+    "OversizeAction",
     "Profile",
     "ProfileFile",
     "ProfileSet",
@@ -60,6 +66,7 @@ __all__ = [
     "PublishedResealer",
     "PublishedSummary",
     "ServerType",
+    "SharedLogging",
     "SystemSettings",
     "Timeouts",
     "Tls",

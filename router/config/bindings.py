@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, Field
 
 from router.config.common import EMAIL_PATTERN, StrictModel
+from router.config.incoming import Acknowledgement, SharedLogging
 
 
 class _Mailbox(StrictModel):
@@ -26,6 +27,8 @@ class _Mailbox(StrictModel):
     process_from: AwareDatetime | None = Field(
         default=None, description="Ignore mail received before this instant, e.g. "
         "`2024-05-01T00:00:00Z` (legacy: SystemState threshold date). Default: all unprocessed mail.")
+    acknowledge: Acknowledgement | None = Field(
+        default=None, description="Overrides the incoming profile's `acknowledge` for this mailbox.")
 
 
 class MailboxBinding(_Mailbox):
@@ -39,6 +42,9 @@ class MailboxBinding(_Mailbox):
         default=None, description="Incoming profile overriding the deployment's default.")
     outgoing_profile: str | None = Field(
         default=None, description="Outgoing profile overriding the deployment's default.")
+    shared_logging: SharedLogging | None = Field(
+        default=None, description="Make this a shared logging mailbox: process only its queue folder "
+        "(never Junk) and move each processed message to its storage folder.")
 
 
 class ForwardMailbox(_Mailbox):

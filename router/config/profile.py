@@ -12,6 +12,7 @@ from enum import StrEnum
 from pydantic import Field, HttpUrl
 
 from router.config.common import AuthMethod, OAuthSettings, StrictModel, Timeouts, Tls
+from router.config.incoming import Acknowledgement
 
 
 class Direction(StrEnum):
@@ -103,6 +104,10 @@ class Profile(StrictModel):
         default=False,
         description="DANGER: allow basic or OAuth credentials over plain http, where anyone on the "
         "network can read them. For isolated labs only.")
+    acknowledge: Acknowledgement = Field(
+        default_factory=Acknowledgement,
+        description="Incoming profiles: what is done on the server to a message once the CRM holds it "
+        "(legacy: the router's move / delete options). Default: add the category `Tracked to Dynamics 365`.")
 
     @property
     def is_online(self) -> bool:

@@ -18,6 +18,7 @@ from pydantic import Field
 from router.config.bindings import ForwardMailbox, MailboxBinding
 from router.config.common import StrictModel
 from router.config.deployment import Deployment
+from router.config.incoming import Acknowledgement, SharedLogging
 from router.config.profile import CredentialSource, Direction, Profile
 from router.config.settings import SystemSettings
 
@@ -51,7 +52,8 @@ class MailboxAssignment:
 
     ``incoming_profile`` / ``outgoing_profile`` are None when that direction is off for the mailbox.
     A ``*_credential`` is the vault credential that opens the mailbox for that direction, or None for
-    the service's own identity (``local_system``).
+    the service's own identity (``local_system``). ``acknowledge`` is the binding's override of its
+    incoming profile's acknowledgement; ``shared_logging`` is set for a shared logging mailbox.
     """
 
     role: MailboxRole
@@ -64,6 +66,10 @@ class MailboxAssignment:
     outgoing_credential: str | None
     process_from: datetime | None
     delete_after_processing: bool
+    crm_mailbox_id: str | None = None
+    """The CRM ``mailbox`` record the CRM's Load Data returned for this address (None until matched)."""
+    acknowledge: Acknowledgement | None = None
+    shared_logging: SharedLogging | None = None
 
 
 class ProfileSet(StrictModel):
@@ -122,6 +128,14 @@ class ProfileSet(StrictModel):
                  (MailboxRole.FORWARD, self.forward_mailboxes))
         return [self._assign(role, m) for role, group in roles for m in group]
 
+    def default_assignment(self, role: MailboxRole, address: str, deployment: str) -> MailboxAssignment:
+        """A mailbox the CRM routes through the router but no profiles file binds: deployment defaults.
+
+        It is resolved as a binding naming only its address and deployment would be, so it gets the
+        deployment's default profiles (both directions on) and no credential of its own.
+        """
+        return self._assign(role, MailboxBinding(address=address, deployment=deployment))
+
     def _assign(self, role: MailboxRole, mailbox: MailboxBinding | ForwardMailbox) -> MailboxAssignment:
         incoming = self.profile_name(mailbox, Direction.INCOMING)
         outgoing = self.profile_name(mailbox, Direction.OUTGOING)
@@ -133,6 +147,8 @@ class ProfileSet(StrictModel):
             outgoing_credential=self.credential_for(mailbox, outgoing),
             process_from=mailbox.process_from,
             delete_after_processing=getattr(mailbox, "delete_after_processing", False),
+            acknowledge=mailbox.acknowledge,
+            shared_logging=getattr(mailbox, "shared_logging", None),
         )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field
 
 from router.config.common import StrictModel
+from router.config.incoming import IncomingSettings
 
 _PYTHON_LEVELS = {0: logging.CRITICAL, 1: logging.ERROR, 2: logging.INFO, 3: logging.DEBUG}
 
@@ -33,6 +34,16 @@ class SystemSettings(StrictModel):
     config_update_period_seconds: float = Field(
         default=3600.0, gt=0, description="How often users' and queues' email settings are re-read from "
         "the CRM (legacy: ConfigUpdatePeriod, 3600000 ms).")
+    escalate_after_failures: int = Field(
+        default=10, ge=1, le=1000, description="Transient failures in a row (server busy, timeouts, network) "
+        "after which a mailbox direction is treated as failing permanently: it stops and raises an alert "
+        "until a new published version changes it or `email-router mailbox resume` (legacy: none; "
+        "server-side sync turns transient errors permanent after its configured retries).")
+    serve_only_enabled_mailboxes: bool = Field(
+        default=False, description="Serve a CRM mailbox direction only once a passing Test Access has "
+        "enabled it in the CRM (`enabledforincomingemail` / `enabledforoutgoingemail`), as server-side "
+        "sync's Test & Enable does (legacy: none; the E-mail Router served every approved mailbox, so "
+        "this is off by default).")
     log_level: int = Field(
         default=1, ge=0, le=3, description="0 none, 1 errors, 2 mailbox-level detail, 3 message-level "
         "detail (legacy: LogLevel).")
@@ -63,6 +74,10 @@ class SystemSettings(StrictModel):
         default=30, ge=1, le=10000, description="Most emails one mailbox sends in any minute; emails over "
         "the limit wait in the router while other mailboxes go on. Exchange Online allows 30 (legacy: none; "
         "the legacy router sent as fast as Exchange accepted).")
+    incoming: IncomingSettings = Field(
+        default_factory=IncomingSettings,
+        description="Incoming pipeline limits: size policy, sender rate, notifications "
+        "(`[settings.incoming]`; legacy: none, the legacy router had no such limits).")
 
     def python_log_level(self) -> int:
         """Return the ``logging`` level matching ``log_level`` (0 keeps only critical failures)."""

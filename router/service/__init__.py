@@ -3,12 +3,30 @@
 Public API (import from the modules)::
 
     service.Service(home, registry, clock=, metrics=, observers=[LaneObserver], logs=ServiceLogging,
-                    rng=, escalate_after=None)
+                    rng=, escalate_after=None (default: settings.escalate_after_failures),
+                    directory=MailboxDirectory, monitor=MailboxHealthMonitor)
         .start(config=None) .stop(grace) -> drained .run_until_signalled(grace, config=None) -> drained
         .request_stop() .apply(config) -> ApplySummary .reload_now() -> ReloadOutcome
+        .refresh_directory() -> ApplySummary | None .resume_released() -> [LaneKey]
         .wake(LaneKey) -> bool .lanes() -> [LaneSnapshot] .health() / .ready() -> ProbeResult
-        .scheduler .metrics .config
+        .scheduler .metrics .config .directory .monitor
     service.load_running_config(home) -> PublishedConfig     "run `email-router publish` first"
+    assembly.router_service(home, clock, metrics, logs=) -> Service    what `email-router run` runs
+    assembly.assemble_service(home, registry, resources, logs=, observers=, rng=) -> Service
+    roster.build_roster(profile_set, {deployment: [MailboxInfo] | None}, ignore_enabled=) -> Roster
+        (.assignments, .entries: RosterEntry(mailbox, direction, served, reason, source, ...))
+    directory.MailboxDirectory(crm_source=None, store=, clock=) .resolve(config) -> DirectoryView
+        .current();  DirectoryView .assignments .assignment(addr) .info(addr) .crm_errors .crm_answered
+    mailbox_health.MailboxHealthMonitor(store, metrics, directory, crm=CrmMailboxStatus)  (a LaneObserver)
+        .guard(key, config, work) .resumed() .open_alerts();  stop_alert_kind(direction)
+    crm_status.CrmMailboxStatus(crm_source, clock) .status() .error() .clear()
+    access.AccessChecker(config, accounts, clock, wait_seconds=) .incoming(a) .outgoing(a) -> Check
+        (the outgoing check uses router.pipeline.outgoing.send_right.detect_send_right / mismatch)
+    access_run.AccessRun(config, resources) .directory() .targets(view, names)
+        .run(targets, AccessOptions, on_done) -> [AccessReport];  loop_identity(config, deployment)
+    probe.round_trip(outgoing, incoming, mailbox, loop_identity=, clock=, timeout=) -> RoundTrip
+    status_report.collect_status(store, mailboxes=()) -> StatusReport (.to_json())
+    periodic.Periodic(name, task, period)
     registry.LaneWorkRegistry: register(direction, factory), call_on_close(fn), build(...), close()
         factory(assignment: MailboxAssignment, direction: Direction, config: PublishedConfig) -> LaneWork
     wiring.lane_work_registry(home, clock, metrics)          the one place pipelines are registered

@@ -15,6 +15,7 @@ from router.errors import (
     ConfigError,
     CrmError,
     CrmPermanentError,
+    MailboxStoppedError,
     PermanentTransportError,
     RouterError,
     VaultError,
@@ -45,9 +46,9 @@ class Verdict:
 
 
 STOPPING_ERRORS: tuple[type[RouterError], ...] = (PermanentTransportError, CrmPermanentError, ConfigError,
-                                                   VaultError)
+                                                   VaultError, MailboxStoppedError)
 """Errors that only an admin can fix for this mailbox: bad credentials, missing rights or mailbox, a
-refused CRM caller, a configuration or credential the lane cannot use."""
+refused CRM caller, a configuration or credential the lane cannot use, or a stop still in force."""
 
 
 def classify(spec: LaneSpec, result: WorkResult | None, error: BaseException | None) -> Verdict:

@@ -1,6 +1,7 @@
 """From a published configuration to the lanes the scheduler runs.
 
-``LanePlanner.plan(config, directions)`` gives one ``PlannedLane`` per served mailbox and direction
+``LanePlanner.plan(config, directions, assignments)`` gives one ``PlannedLane`` per served mailbox
+(from the mailbox directory: the CRM's Load Data merged with the published bindings) and direction
 that has a profile: the ``LaneSpec`` (connection group = profile name and its ``max_connections``,
 Exchange host, CRM deployment, back-off policy from the settings) and the ``MailboxAssignment`` the
 pipeline needs to build the lane's work.
@@ -17,7 +18,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,10 +64,11 @@ class LanePlanner:
         self._key = os.urandom(32)
         self._escalate_after = escalate_after
 
-    def plan(self, config: PublishedConfig, directions: Collection[Direction]) -> dict[LaneKey, PlannedLane]:
-        """Every lane of ``config`` in ``directions``, by key."""
+    def plan(self, config: PublishedConfig, directions: Collection[Direction],
+             assignments: Iterable[MailboxAssignment] | None = None) -> dict[LaneKey, PlannedLane]:
+        """Every lane of ``assignments`` (default: the published bindings) in ``directions``, by key."""
         planned: dict[LaneKey, PlannedLane] = {}
-        for assignment in config.profiles.mailboxes():
+        for assignment in config.profiles.mailboxes() if assignments is None else assignments:
             for direction in Direction:
                 lane = self._lane(config, assignment, direction) if direction in directions else None
                 if lane is not None:
@@ -86,8 +88,15 @@ class LanePlanner:
             group_limit=profile.max_connections, server=server_of(profile, assignment.address),
             crm=assignment.deployment,
             fingerprint=self._fingerprint(config, assignment, profile, credential),
-            policy=SchedulePolicy.for_direction(config.profiles.settings, direction, self._escalate_after))
+            policy=SchedulePolicy.for_direction(config.profiles.settings, direction,
+                                                self._escalation(config)))
         return PlannedLane(spec, assignment)
+
+    def _escalation(self, config: PublishedConfig) -> int:
+        """Transient failures in a row that stop a lane: the planner's override, else the setting."""
+        if self._escalate_after is not None:
+            return self._escalate_after
+        return config.profiles.settings.escalate_after_failures
 
     def _fingerprint(self, config: PublishedConfig, assignment: MailboxAssignment, profile: Profile,
                      credential: str | None) -> str:

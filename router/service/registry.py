@@ -13,6 +13,10 @@ factory raises a ``RouterError`` (e.g. ``ConfigError``) when it cannot serve the
 then stopped and reported, the others run. Shared resources that factories open (the state store, CRM
 gateways, sessions) are registered with ``call_on_close`` and released when the service stops.
 Lanes are scheduled only for directions that have a factory.
+
+``wake`` relays "run this lane soon" (an Exchange notification arrived) to the service that runs the
+lanes; the ``Service`` binds itself with ``bind_waker`` when it is built, so factories created before
+the service can already hold ``registry.wake``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from router.config.profile import Direction
 from router.config.profileset import MailboxAssignment
 from router.config.published import PublishedConfig
 from router.errors import ConfigError
+from router.service.lane import LaneKey
 from router.service.outcome import LaneWork
 
 log = logging.getLogger(__name__)
@@ -37,6 +42,7 @@ class LaneWorkRegistry:
     def __init__(self) -> None:
         self._factories: dict[Direction, LaneWorkFactory] = {}
         self._closers: list[Callable[[], None]] = []
+        self._waker: Callable[[LaneKey], bool] | None = None
 
     def register(self, direction: Direction, factory: LaneWorkFactory) -> None:
         """Make ``factory`` build the lanes of ``direction``; each direction has one factory."""
@@ -57,6 +63,15 @@ class LaneWorkRegistry:
                               mailbox=assignment.address,
                               hint="register a lane-work factory in router/service/wiring.py")
         return factory(assignment, direction, config)
+
+    def bind_waker(self, waker: Callable[[LaneKey], bool]) -> None:
+        """Make ``wake`` reach ``waker`` (the service's ``wake``)."""
+        self._waker = waker
+
+    def wake(self, key: LaneKey) -> bool:
+        """Ask the bound service to run lane ``key`` soon; False when no service is bound or no such lane."""
+        waker = self._waker
+        return waker(key) if waker is not None else False
 
     def call_on_close(self, closer: Callable[[], None]) -> None:
         """Call ``closer`` when the service stops (in reverse order of registration)."""

@@ -7,12 +7,23 @@ does both around SIGTERM / SIGINT handling and is what `email-router run` calls.
 
 Applying a configuration (at start and on every new published version) is one step that is refused
 as a whole when any part fails: the log redactor learns the version's secrets first, logging takes
-its LogLevel and LogFile, the scheduler its MaxThreads, MaxThreadExecution and SchedulingPeriod, and
-then the lanes are replaced atomically (see ``Scheduler.apply``). Lane work comes from the
-``LaneWorkRegistry`` (see ``wiring`` for where pipelines are registered).
+its LogLevel and LogFile, the scheduler its MaxThreads, MaxThreadExecution and SchedulingPeriod, the
+``MailboxDirectory`` resolves which mailboxes to serve (the CRM's Load Data merged with the published
+bindings), and then the lanes are replaced atomically (see ``Scheduler.apply``). The directory is
+resolved again every ConfigUpdatePeriod (``refresh_directory``), which adds, removes and rebuilds only
+the lanes whose mailboxes changed. Lane work comes from the ``LaneWorkRegistry`` (see ``wiring`` for
+where pipelines are registered).
 
-``health`` and ``ready`` are the probes of the status endpoint: healthy while the scheduler and the
-watcher threads run, ready once a configuration is applied and until shutdown begins.
+With a ``MailboxHealthMonitor`` the service keeps mailbox health: the monitor observes every lane,
+holds lanes stopped before a restart (``guard``), and every ConfigRefreshPeriod the service restarts the
+stopped lanes an admin resumed (``resume_released``; `email-router mailbox resume`).
+
+``health`` and ``ready`` are the probes of the status endpoint:
+
+* health (liveness): ok while the scheduler, the configuration watcher and the periodic threads run;
+  "degraded" (still 200) while alerts are open, because a restart would not fix a mailbox's password;
+* readiness: ok once a configuration is applied, every deployment's CRM answered Load Data the last
+  time it was asked, and until shutdown begins.
 """
 
 from __future__ import annotations
@@ -27,13 +38,16 @@ from router.config.profile import Direction
 from router.config.published import PublishedConfig, latest_version, load_published
 from router.errors import PublishedConfigError
 from router.home import Home
+from router.service.directory import DirectoryView, MailboxDirectory
 from router.service.lane import LaneKey, LaneSpec
 from router.service.lanestate import LaneSnapshot
 from router.service.logs import ServiceLogging
+from router.service.mailbox_health import MailboxHealthMonitor
 from router.service.metrics import Metrics
 from router.service.metrics_observer import MetricsObserver
 from router.service.observer import LaneObserver, Observers
 from router.service.outcome import LaneWork
+from router.service.periodic import Periodic
 from router.service.plan import LanePlanner, PlannedLane
 from router.service.policy import Jitter
 from router.service.registry import LaneWorkRegistry
@@ -66,18 +80,26 @@ class Service:
     def __init__(self, home: Home, registry: LaneWorkRegistry, *, clock: Clock | None = None,
                  metrics: Metrics | None = None, observers: Iterable[LaneObserver] = (),
                  logs: ServiceLogging | None = None, rng: Jitter | None = None,
-                 escalate_after: int | None = None) -> None:
+                 escalate_after: int | None = None, directory: MailboxDirectory | None = None,
+                 monitor: MailboxHealthMonitor | None = None) -> None:
+        clock = clock or SystemClock()
         self.home = home
         self.metrics = metrics or Metrics()
         self._registry = registry
+        registry.bind_waker(self.wake)
         self._logs = logs
         self._planner = LanePlanner(escalate_after)
-        self._observers = Observers([MetricsObserver(self.metrics), *observers])
-        self.scheduler = Scheduler(clock or SystemClock(), observer=self._observers, rng=rng)
+        self.directory = directory or MailboxDirectory(clock=clock)
+        self.monitor = monitor
+        watchers: list[LaneObserver] = [MetricsObserver(self.metrics)] + ([monitor] if monitor else [])
+        self._observers = Observers([*watchers, *observers])
+        self.scheduler = Scheduler(clock, observer=self._observers, rng=rng)
         self._apply_lock = threading.Lock()
         self._stop_requested = threading.Event()
         self._config: PublishedConfig | None = None
         self._watcher: ConfigWatcher | None = None
+        self._periodic: list[Periodic] = []
+        self._served: set[str] = set()
         self._stopping = False
 
     @property
@@ -99,6 +121,11 @@ class Service:
         self.scheduler.start()
         self._watcher = ConfigWatcher(self.home, self.apply, current=config.version)
         self._watcher.start(self._refresh_period)
+        self._periodic = [Periodic("mailbox-directory", self.refresh_directory, self._update_period)]
+        if self.monitor is not None:
+            self._periodic.append(Periodic("mailbox-resume", self.resume_released, self._refresh_period))
+        for periodic in self._periodic:
+            periodic.start()
         log.info("service started: configuration version %d, %d lane(s)", config.version,
                  len(self.scheduler.lanes()))
 
@@ -114,6 +141,8 @@ class Service:
         if self._stopping:
             return self.scheduler.wait_idle(0)
         self._stopping = True
+        for periodic in self._periodic:
+            periodic.stop()
         if self._watcher is not None:
             self._watcher.stop()
         drained = self.scheduler.stop(grace)
@@ -152,14 +181,37 @@ class Service:
             self.scheduler.configure(max_threads=settings.max_threads,
                                      max_run_seconds=settings.max_thread_execution_seconds,
                                      period=settings.scheduling_period_seconds)
-            planned = self._planner.plan(config, self._registry.directions())
-            summary = self.scheduler.apply([p.spec for p in planned.values()], self._builder(planned, config))
-            self._forget_unserved(config)
+            summary = self._install(config, self.directory.resolve(config))
             self._config = config
         log.info("configuration version %d: %d lane(s) added, %d removed, %d rebuilt, %d unchanged, "
                  "%d failed to set up", config.version, len(summary.added), len(summary.removed),
                  len(summary.rebuilt), summary.unchanged, len(summary.failed))
         return summary
+
+    def refresh_directory(self) -> ApplySummary | None:
+        """Re-read the CRMs' Load Data now and apply the lanes it changes (ConfigUpdatePeriod does it too).
+
+        Returns None when no configuration runs (before ``start``, or while stopping).
+        """
+        with self._apply_lock:
+            config = self._config
+            if config is None or self._stopping:
+                return None
+            summary = self._install(config, self.directory.resolve(config))
+        if summary.added or summary.removed or summary.rebuilt or summary.failed:
+            log.info("mailbox directory refreshed: %d lane(s) added, %d removed, %d rebuilt, %d failed to "
+                     "set up", len(summary.added), len(summary.removed), len(summary.rebuilt),
+                     len(summary.failed))
+        return summary
+
+    def resume_released(self) -> list[LaneKey]:
+        """Restart the stopped lanes an admin resumed in the state store; returns them."""
+        if self.monitor is None:
+            return []
+        restarted = [key for key in self.monitor.resumed() if self.scheduler.restart(key)]
+        for key in restarted:
+            log.info("lane %s resumed by an admin", key, extra={"mailbox": key.mailbox})
+        return restarted
 
     def reload_now(self) -> ReloadOutcome:
         """Check for a newly published version at once instead of waiting for ConfigRefreshPeriod."""
@@ -178,21 +230,34 @@ class Service:
     # Probes.
 
     def health(self) -> ProbeResult:
-        """Whether the process works at all: the scheduler and watcher threads are alive."""
+        """Whether the process works: its threads are alive; degraded while alerts are open."""
         checks = {"scheduler": self.scheduler.alive,
                   "config_watcher": self._watcher is not None and self._watcher.alive}
+        checks.update({periodic.name: periodic.alive for periodic in self._periodic})
         if self.scheduler.loop_error is not None:
             return ProbeResult(False, f"the scheduler failed: {self.scheduler.loop_error}", checks)
-        return ProbeResult(all(checks.values()), "running" if all(checks.values()) else "not running", checks)
+        if not all(checks.values()):
+            return ProbeResult(False, "not running", checks)
+        alerts = self.monitor.open_alerts() if self.monitor is not None else []
+        if not alerts:
+            return ProbeResult(True, "running", checks)
+        named = "; ".join(f"{a.kind} {a.mailbox}".strip() for a in alerts[:5])
+        more = f" and {len(alerts) - 5} more" if len(alerts) > 5 else ""
+        return ProbeResult(True, f"running, degraded: {len(alerts)} open alert(s): {named}{more} "
+                           "(see `email-router status`)", checks, degraded=True)
 
     def ready(self) -> ProbeResult:
-        """Whether the service does its job: a configuration is applied and shutdown has not begun."""
+        """Whether the service does its job: configuration applied, CRMs answered, not shutting down."""
         lanes = self.scheduler.lanes()
         stopped = sum(1 for lane in lanes if lane.stopped is not None)
+        view = self.directory.current()
         checks = {"config": self._config is not None,
-                  "scheduling": self.scheduler.alive and not self._stopping}
+                  "scheduling": self.scheduler.alive and not self._stopping,
+                  "crm_load_data": view is not None and view.crm_answered}
         version = self._config.version if self._config is not None else None
         detail = f"configuration version {version}, {len(lanes)} lane(s), {stopped} stopped"
+        if view is not None and view.crm_errors:
+            detail += "; " + "; ".join(view.crm_errors.values())
         return ProbeResult(all(checks.values()), detail, checks)
 
     # Internals.
@@ -201,23 +266,30 @@ class Service:
         config = self._config
         return config.profiles.settings.config_refresh_period_seconds if config is not None else 5.0
 
-    def _builder(self, planned: dict[LaneKey, PlannedLane], config: PublishedConfig) -> _LaneBuilder:
-        return _LaneBuilder(self._registry, planned, config)
+    def _update_period(self) -> float:
+        config = self._config
+        return config.profiles.settings.config_update_period_seconds if config is not None else 3600.0
 
-    def _forget_unserved(self, config: PublishedConfig) -> None:
-        if self._config is None:
-            return
-        served = {m.address.lower() for m in config.profiles.mailboxes()}
-        for mailbox in {m.address.lower() for m in self._config.profiles.mailboxes()} - served:
+    def _install(self, config: PublishedConfig, view: DirectoryView) -> ApplySummary:
+        """Plan the lanes of ``view``'s served mailboxes and hand them to the scheduler (lock held)."""
+        planned = self._planner.plan(config, self._registry.directions(), view.assignments)
+        builder = _LaneBuilder(self._registry, planned, config, self.monitor)
+        summary = self.scheduler.apply([p.spec for p in planned.values()], builder)
+        served = view.served()
+        for mailbox in self._served - served:
             self.metrics.forget_mailbox(mailbox)
+        self._served = served
+        return summary
 
 
 class _LaneBuilder:
     """Builds one lane's work from the registry for the configuration being applied."""
 
     def __init__(self, registry: LaneWorkRegistry, planned: dict[LaneKey, PlannedLane],
-                 config: PublishedConfig) -> None:
+                 config: PublishedConfig, monitor: MailboxHealthMonitor | None) -> None:
         self._registry, self._planned, self._config = registry, planned, config
+        self._monitor = monitor
 
     def __call__(self, spec: LaneSpec) -> LaneWork:
-        return self._registry.build(self._planned[spec.key].assignment, spec.key.direction, self._config)
+        work = self._registry.build(self._planned[spec.key].assignment, spec.key.direction, self._config)
+        return work if self._monitor is None else self._monitor.guard(spec.key, self._config, work)

@@ -3,8 +3,9 @@
 ``StatusServer`` serves one ``Metrics`` registry (never prometheus_client's global one) and two probes
 whose answers come from callables the service provides: *health* says whether the process works at all
 (a supervisor restarts it when not), *readiness* whether it is doing its job (configuration loaded,
-state store open, lanes scheduled). Each probe answers 200 with ``{"status": "ok"}`` or 503 with
-``{"status": "unavailable"}``, plus the probe's detail and checks, as JSON. A probe that raises counts
+state store open, lanes scheduled). Each probe answers 200 with ``{"status": "ok"}`` (or
+``"degraded"``, see ``ProbeResult``) or 503 with ``{"status": "unavailable"}``, plus the probe's
+detail and checks, as JSON. A probe that raises counts
 as unavailable and its error is reported, never a traceback.
 
 The server is a threading WSGI server from the standard library on its own daemon thread, listening
@@ -36,11 +37,17 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """One probe's answer: ``ok``, a sentence for humans, and named sub-checks."""
+    """One probe's answer: ``ok``, a sentence for humans, and named sub-checks.
+
+    ``degraded`` marks an answer that is ok but not fully so (the service runs; some mailboxes need an
+    admin): it is served as 200 with ``{"status": "degraded"}``, so a supervisor does not restart a
+    process that a restart would not mend, while monitoring can still tell.
+    """
 
     ok: bool
     detail: str = ""
     checks: Mapping[str, bool] = field(default_factory=dict)
+    degraded: bool = False
 
 
 Probe = Callable[[], ProbeResult]
@@ -138,7 +145,8 @@ def _probe(start_response: StartResponse, probe: Probe) -> list[bytes]:
         result = probe()
     except Exception as exc:  # A failing probe is an answer ("unavailable"), not a server crash.
         result = ProbeResult(False, f"the probe failed: {type(exc).__name__}: {exc}")
-    body = {"status": "ok" if result.ok else "unavailable", "detail": result.detail,
+    status = ("degraded" if result.degraded else "ok") if result.ok else "unavailable"
+    body = {"status": status, "detail": result.detail,
             "checks": dict(result.checks)}
     return _respond(start_response, "200 OK" if result.ok else "503 Service Unavailable", body)
 

@@ -7,7 +7,8 @@ shared resources it opened, for example::
     registry.register(Direction.INCOMING, IncomingLanes(resources).build)
 
 ``Resources`` holds what lanes share (state store, EWS account factory, CRM gateways) and is closed
-with the registry.
+with the registry. exchangelib's response parsing override (``router.ews.perf``) is installed here,
+once, before any lane talks to Exchange.
 
 Directions without a factory get no lanes (the service says so in its log at start), so the service
 runs, serves its status endpoint and follows published configurations before every pipeline exists.
@@ -17,17 +18,25 @@ from __future__ import annotations
 
 from router.clock import Clock
 from router.config.profile import Direction
+from router.ews import perf
 from router.home import Home
+from router.pipeline.incoming.lanes import IncomingLanes
 from router.pipeline.outgoing.lane import OutgoingLanes
 from router.service.metrics import Metrics
 from router.service.registry import LaneWorkRegistry
 from router.service.resources import Resources
 
 
-def lane_work_registry(home: Home, clock: Clock, metrics: Metrics) -> LaneWorkRegistry:
-    """The lane-work factories of this build, ready for ``Service``."""
+def lane_work_registry(home: Home, clock: Clock, metrics: Metrics,
+                       resources: Resources | None = None) -> LaneWorkRegistry:
+    """The lane-work factories of this build, ready for ``Service``.
+
+    ``resources`` are the lanes' shared resources (made here when not given); the registry closes them.
+    """
+    perf.install()
     registry = LaneWorkRegistry()
-    resources = Resources(home, clock, metrics)
+    resources = resources or Resources(home, clock, metrics)
     registry.call_on_close(resources.close)
+    IncomingLanes.install(registry, resources)
     registry.register(Direction.OUTGOING, OutgoingLanes(resources).build)
     return registry

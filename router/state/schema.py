@@ -213,6 +213,23 @@ alerts = Table(
 Index("ix_alerts_open", alerts.c.status, alerts.c.kind, alerts.c.mailbox)
 
 
+mailbox_directory = Table(
+    "mailbox_directory",
+    metadata,
+    Column("mailbox", ADDRESS, primary_key=True),
+    Column("direction", String(8), primary_key=True),
+    Column("deployment", String(128), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("served", Boolean, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("profile", String(128)),
+    Column("crm_mailbox_id", String(64)),
+    Column("config_version", Integer, nullable=False),
+    Column("refreshed_at", UtcDateTime, nullable=False),
+)
+
+
 def ensure_schema(db: Database) -> None:
     """Create missing tables and refuse a database written by a newer schema version."""
     with db.write() as conn:

@@ -12,6 +12,7 @@ from router.clock import Clock
 from router.home import Home
 from router.state.alerts import Alerts
 from router.state.claims import ClaimPolicy
+from router.state.directory import MailboxDirectoryStore
 from router.state.engine import POOL_SIZE, Database, sqlite_url
 from router.state.health import MailboxHealthStore
 from router.state.ledger import IncomingLedger
@@ -24,7 +25,8 @@ from router.state.trail import DecisionTrail
 
 
 class StateStore:
-    """The router's own state: ledger, sync states, decision trail, quarantine, sends, health, alerts.
+    """The router's own state: ledger, sync states, decision trail, quarantine, sends, health, alerts,
+    and the mailbox directory the service last resolved.
 
     Safe to share between the threads of one process; several processes may open the same SQLite
     file. Use it as a context manager, or call ``close()``.
@@ -42,6 +44,7 @@ class StateStore:
         self.health = MailboxHealthStore(db, clock)
         self.alerts = Alerts(db, clock)
         self.traffic = Traffic(db, clock)
+        self.directory = MailboxDirectoryStore(db, clock)
 
     @classmethod
     def open(cls, url: str, clock: Clock, *, policy: ClaimPolicy | None = None, synchronous: str = "NORMAL",

@@ -11,6 +11,20 @@ orchestration (fetch, ledger claim, deliver, acknowledge) calls, per item::
     decision = screen(parsed, item_class, policy, breaker=breaker, mailbox=mailbox)
     if decision.delivers:
         sized = apply_size_policy(parsed, size_policy)  # QUARANTINE or DELIVER with .kept
+
+The lane that does all of that against Exchange and the CRM lives in modules imported by name (this
+package itself stays free of I/O)::
+
+    lanes.IncomingLanes(resources, wake=, checkpoint=, notifications=)   the lane-work factory
+        .build(assignment, direction, config) -> lane.IncomingLane        (.install(registry, resources))
+    lane.IncomingLane(context) -> WorkResult(processed, waiting); .close()
+    options.lane_options(config, assignment) -> LaneOptions               folder, policies, AckPlan
+    session.MailboxSession · sync.sync_page · fetch.fetch_resilient        Exchange side
+    process.ItemProcessor (claim, screen, size, deliver, record) · deliver.offer / to_incoming_email
+    finish.Finisher · acknowledge.acknowledge(AckPlan) · quarantine.quarantine · decisions.Decisions
+    forward.ForwardUsers · logging_mailbox · notifications.NotificationHub · checkpoints.Step
+    drain.drain_mailbox(lanes, config, mailbox) / drain_home(home, mailbox) -> DrainReport
+    backfill.schedule_backfill · rules_deploy.deploy_rules
 """
 
 from router.pipeline.headers import LOOP_HEADER

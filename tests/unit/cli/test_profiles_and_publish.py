@@ -23,7 +23,7 @@ def _init_with_sample_credentials(run: Invoke) -> None:
 def test_validate_samples_without_a_home(home: Home, run: Invoke) -> None:
     result = run("profiles", "validate", str(SAMPLES))
     assert result.exit_code == 0, result.output
-    assert "6 profiles, 2 deployments, 6 mailboxes" in result.output
+    assert "6 profiles, 2 deployments, 7 mailboxes" in result.output
     assert "credentials not checked" in result.output and "email-router init" in result.output
 
 

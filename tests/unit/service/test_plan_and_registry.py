@@ -110,3 +110,12 @@ def test_registry_releases_resources_in_reverse_even_when_one_fails(
     registry.close()
     assert released == ["crm gateway", "state store"]
     assert any("releasing a pipeline resource failed" in r.getMessage() for r in caplog.records)
+
+
+def test_the_registry_relays_wakes_to_the_service_bound_to_it() -> None:
+    registry = LaneWorkRegistry()
+    key = LaneKey("alice@example.test", Direction.INCOMING)
+    assert registry.wake(key) is False, "no service bound yet"
+    woken: list[LaneKey] = []
+    registry.bind_waker(lambda k: woken.append(k) is None)
+    assert registry.wake(key) is True and woken == [key]

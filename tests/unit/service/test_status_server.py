@@ -113,3 +113,14 @@ def test_a_taken_port_is_a_clear_config_error(metrics: Metrics) -> None:
 def test_starting_twice_is_refused(server: StatusServer) -> None:
     with pytest.raises(RuntimeError, match="already running"):
         server.start()
+
+
+def test_a_degraded_probe_answers_200_saying_degraded(metrics: Metrics, http: requests.Session) -> None:
+    def degraded() -> ProbeResult:
+        return ProbeResult(True, "running, degraded: 1 open alert(s)", {"scheduler": True}, degraded=True)
+
+    with StatusServer(metrics, health=degraded) as server:
+        response = http.get(f"{server.url}/healthz", timeout=5)
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded", "detail": "running, degraded: 1 open alert(s)",
+                               "checks": {"scheduler": True}}

@@ -1,0 +1,122 @@
+"""`email-router status`: every mailbox's status and the open alerts, from the state store.
+
+Works whether or not the service runs (it reads what the service recorded). A rich table for people;
+``--json`` for scripts (see ``router.service.status_report`` for the document).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from router.cli.context import AppContext, pass_app
+from router.clock import SystemClock
+from router.errors import StateStoreError
+from router.home import Home
+from router.service.status_report import DirectionStatus, StatusReport, collect_status
+from router.state import Direction, HealthStatus, StateStore
+
+STYLE = {HealthStatus.SUCCESS: "green", HealthStatus.FAILURE: "red", HealthStatus.NOT_RUN: "dim"}
+LABEL = {HealthStatus.SUCCESS: "Success", HealthStatus.FAILURE: "Failure", HealthStatus.NOT_RUN: "Not Run"}
+
+
+@click.command("status", short_help="Show each mailbox's status and the open alerts.")
+@click.option("--mailbox", "-m", "mailboxes", multiple=True, metavar="ADDRESS",
+              help="Show only this mailbox (repeat for several).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document instead of tables.")
+@pass_app
+def status_command(app: AppContext, mailboxes: tuple[str, ...], as_json: bool) -> None:
+    """Per mailbox and direction: served or why not, status, last success, last error, backlog and the
+    messages of the last hour; then the open alerts. Reads the state store; no service needs to run."""
+    with open_existing_store(app.home) as store:
+        report = collect_status(store, mailboxes)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+        return
+    console = Console(highlight=False)
+    _header(console, report)
+    if report.mailboxes:
+        console.print(_mailboxes(report))
+    if report.alerts:
+        console.print(_alerts(report))
+    else:
+        console.print(Text("No open alerts.", style="green"))
+
+
+def open_existing_store(home: Home) -> StateStore:
+    """The home's state store; a StateStoreError when there is none (a wrong home, or a service never run)."""
+    if not home.state_db.exists():
+        raise StateStoreError(f"there is no state database at {home.state_db}",
+                              hint="check --home / EMAIL_ROUTER_HOME; the service creates it when it first "
+                              "runs (`email-router run`)")
+    return StateStore.open_home(home, SystemClock())
+
+
+def _header(console: Console, report: StatusReport) -> None:
+    if report.config_version is None:
+        console.print(Text("The service has not resolved its mailboxes yet (start it with "
+                           "`email-router run`).", style="yellow"))
+        return
+    console.print(Text(f"Configuration version {report.config_version}; mailboxes last resolved "
+                       f"{_when(report.directory_refreshed_at, report.generated_at)}."))
+
+
+def _mailboxes(report: StatusReport) -> Table:
+    table = Table(title="Mailboxes", title_justify="left")
+    for column in ("Mailbox", "Direction", "Status", "Last success", "Last error", "Backlog", "Last hour"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("Direction", "Backlog", "Last hour"))
+    for mailbox in report.mailboxes:
+        for way in (Direction.INCOMING, Direction.OUTGOING):
+            state = mailbox.direction(way)
+            name = Text(mailbox.mailbox) if way is Direction.INCOMING else Text("")
+            if way is Direction.INCOMING and mailbox.role:
+                name.append(f"\n{mailbox.role}, {mailbox.deployment}", style="dim")
+            count = "in" if way is Direction.INCOMING else "out"
+            table.add_row(name, way.value, _status(state),
+                          _when(state.health.last_success_at, report.generated_at), _error(state, report),
+                          str(state.backlog), f"{state.last_hour} {count}")
+    return table
+
+
+def _status(state: DirectionStatus) -> Text:
+    if not state.served:
+        return Text(f"Not served: {state.reason}", style="dim")
+    health = state.health
+    text = Text(LABEL[health.status], style=f"bold {STYLE[health.status]}")
+    if health.stopped:
+        text.append(" (stopped)", style="bold red")
+    if health.consecutive_failures:
+        text.append(f", {health.consecutive_failures} failure(s) in a row")
+    return text
+
+
+def _error(state: DirectionStatus, report: StatusReport) -> Text:
+    health = state.health
+    if not health.last_error:
+        return Text("-", style="dim")
+    return Text(f"{_when(health.last_error_at, report.generated_at)}: {health.last_error}")
+
+
+def _alerts(report: StatusReport) -> Table:
+    table = Table(title=f"Open alerts ({len(report.alerts)})", title_justify="left")
+    for column in ("Id", "Kind", "Mailbox", "Raised", "Seen", "Alert"):
+        table.add_column(column, overflow="fold")
+    for alert in report.alerts:
+        table.add_row(str(alert.id), alert.kind, alert.mailbox or "(router)",
+                      _when(alert.raised_at, report.generated_at), f"{alert.occurrences}x", alert.text)
+    return table
+
+
+def _when(moment: datetime | None, now: datetime) -> str:
+    """``moment`` as a short UTC time with how long ago it was ("-" when never)."""
+    if moment is None:
+        return "never"
+    seconds = max(0, int((now - moment).total_seconds()))
+    ago = (f"{seconds} s" if seconds < 120 else f"{seconds // 60} min" if seconds < 7200
+           else f"{seconds // 3600} h" if seconds < 172800 else f"{seconds // 86400} d")
+    return f"{moment:%Y-%m-%d %H:%M:%S}Z ({ago} ago)"

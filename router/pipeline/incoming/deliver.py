@@ -1,0 +1,132 @@
+"""Handing a message to the CRM: CheckIncomingEmail, then DeliverIncomingEmail.
+
+``to_incoming_email`` maps a ``ParsedMessage`` to the gateway's ``IncomingEmail``: bare addresses
+for From, To, Cc and Bcc (the CRM resolves them to users, contacts and accounts, so all are passed),
+the HTML body (plain text is escaped into HTML), the attachments the size policy kept, and the
+mailbox the message was read from as ``receiving_address``. A message without a Message-ID goes to
+the CRM under its derived key, the same in every mailbox, so the CRM's duplicate check still works.
+
+``offer`` asks the CRM. A Duplicate answer still calls DeliverIncomingEmail: it is idempotent, it
+returns the activity that already exists (delivered before a crash, or through another recipient's
+mailbox) and adds this recipient to it. Errors the CRM raises for the message itself are told apart
+from errors about the router's access to the CRM by asking WhoAmI once: if the caller is still
+accepted, the message was refused (``CrmRefusal``); otherwise the error is raised and stops the lane.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import datetime
+
+from router.crm.codes import CorrelationMethod, ReasonCode
+from router.crm.codes import Importance as CrmImportance
+from router.crm.gateway import Attachment as CrmAttachment
+from router.crm.gateway import CrmGateway, DeliverResult, IncomingEmail
+from router.errors import CrmError, CrmPermanentError, MessageError
+from router.pipeline.incoming.addresses import Mailbox
+from router.pipeline.incoming.attachments import Attachment
+from router.pipeline.incoming.parse import Importance, ParsedMessage
+
+_IMPORTANCE = {Importance.LOW: CrmImportance.LOW, Importance.NORMAL: CrmImportance.NORMAL,
+               Importance.HIGH: CrmImportance.HIGH}
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """The CRM holds the message: the activity, and whether this call created it."""
+
+    check: ReasonCode
+    result: DeliverResult
+
+    @property
+    def correlation(self) -> CorrelationMethod:
+        """How the CRM tied the message to earlier mail."""
+        return self.result.correlation_method
+
+
+@dataclass(frozen=True)
+class Refused:
+    """CheckIncomingEmail declined the message (filtered, no CRM recipient, internal, invalid sender)."""
+
+    reason: ReasonCode
+
+
+@dataclass(frozen=True)
+class CrmRefusal:
+    """The CRM rejected this message with an error (a bad request, too large): quarantine it."""
+
+    error: CrmError
+
+
+CrmOutcome = Delivered | Refused | CrmRefusal
+
+
+def offer(gateway: CrmGateway, email: IncomingEmail) -> CrmOutcome:
+    """Check, then deliver ``email``; a refusal or a message-level CRM error is a value."""
+    try:
+        check = gateway.check_incoming(email)
+        if not check.should_deliver and check.reason is not ReasonCode.DUPLICATE:
+            return Refused(check.reason)
+        return Delivered(check.reason, gateway.deliver_incoming(email))
+    except CrmPermanentError as exc:
+        gateway.who_am_i()  # Raises when the router itself is refused: that stops the lane, not the message.
+        return CrmRefusal(exc)
+
+
+def to_incoming_email(parsed: ParsedMessage, *, receiving_address: str, received_on: datetime,
+                      attachments: tuple[Attachment, ...], notice: str | None = None
+                      ) -> tuple[IncomingEmail, tuple[str, ...]]:
+    """Build the CRM's view of ``parsed``; also return the names of attachments that could not be read."""
+    kept, unreadable = _attachments(attachments)
+    body = _body(parsed)
+    notes = [n for n in (notice, _unreadable_notice(unreadable)) if n]
+    if notes:
+        body += "".join(f'<p style="color:#a00"><i>{html.escape(n)}</i></p>' for n in notes)
+    email = IncomingEmail(
+        message_id=parsed.message_id or parsed.key.value, subject=parsed.subject,
+        sender=_first(parsed.from_), received_on=received_on,
+        to=_bare(parsed.to), cc=_bare(parsed.cc), bcc=_bare(parsed.bcc), sent_on=parsed.date,
+        submitted_by=_first(parsed.sender), importance=_IMPORTANCE[parsed.importance], body=body,
+        attachments=kept, in_reply_to=parsed.in_reply_to, conversation_index=parsed.thread_index,
+        receiving_address=receiving_address)
+    return email, unreadable
+
+
+def _bare(boxes: tuple[Mailbox, ...]) -> tuple[str, ...]:
+    return tuple(box.address for box in boxes if box.valid)
+
+
+def _first(boxes: tuple[Mailbox, ...]) -> str:
+    return next((box.address for box in boxes if box.valid), "")
+
+
+def _body(parsed: ParsedMessage) -> str:
+    """The HTML body, else the text body escaped into HTML (line breaks kept), else nothing."""
+    if parsed.body_html is not None:
+        return parsed.body_html
+    if parsed.body_text is None:
+        return ""
+    return html.escape(parsed.body_text).replace("\n", "<br>\n")
+
+
+def _attachments(attachments: tuple[Attachment, ...]) -> tuple[tuple[CrmAttachment, ...], tuple[str, ...]]:
+    """Decode each attachment; one that cannot be decoded is left out and named."""
+    kept: list[CrmAttachment] = []
+    unreadable: list[str] = []
+    for attachment in attachments:
+        try:
+            content = attachment.content()
+        except MessageError:
+            unreadable.append(attachment.filename)
+            continue
+        kept.append(CrmAttachment(attachment.filename, attachment.content_type, content,
+                                  attachment.content_id if attachment.inline else None))
+    return tuple(kept), tuple(unreadable)
+
+
+def _unreadable_notice(names: tuple[str, ...]) -> str | None:
+    if not names:
+        return None
+    return (f"The e-mail router could not read {len(names)} attachment(s) of this message: "
+            f"{', '.join(names)}. The original is in the mailbox.")

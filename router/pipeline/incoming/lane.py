@@ -1,0 +1,343 @@
+"""One mailbox's incoming lane: the work the scheduler runs, one batch per run.
+
+A run does, within its budget of ``batch_size`` messages:
+
+1. **Recovery.** Ledger rows left unfinished (a crash, a deferral, an admin's quarantine retry) are
+   re-fetched by item id, because SyncFolderItems will not report them again.
+2. **New mail.** One SyncFolderItems page from the saved state; items received before the mailbox's
+   process-from date are history and skipped; the rest are fetched with MIME in one GetItem. The
+   process-from date is set the first time the lane sees the mailbox (the binding's ``process_from``,
+   else that moment) and moved afterwards only by ``email-router backfill``.
+3. Each batch is processed item by item (``process``), acknowledged on the server in batched calls
+   (``acknowledge``), and finished in the ledger in one transaction. Only then is the sync state
+   saved, so a crash anywhere re-reads the page and the ledger recognises what it has seen.
+
+The run returns ``WorkResult(processed, waiting)``: ``waiting`` counts a further sync page and the
+ledger rows beyond the budget, so the scheduler runs the lane again at once while a backlog remains.
+
+One message's failure is a value: a failure only that message has is deferred with back-off and,
+after ``max_item_attempts``, quarantined; the batch goes on. Errors about the mailbox or a whole
+server (transient or not) release the claims in hand and are raised for the scheduler to handle.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from router.errors import (
+    ClaimLostError,
+    ConfigError,
+    CrmError,
+    PermanentTransportError,
+    RouterError,
+    StateStoreError,
+    TransientTransportError,
+    TransportError,
+    VaultError,
+)
+from router.ews import ConnectionSpec
+from router.pipeline.incoming.acknowledge import AckKind
+from router.pipeline.incoming.checkpoints import Step
+from router.pipeline.incoming.decisions import Note, Subject
+from router.pipeline.incoming.fetch import Failing, Fetched, FetchedItem, Missing, Unreadable, fetch_resilient
+from router.pipeline.incoming.finish import Finisher
+from router.pipeline.incoming.lane_deps import LaneDeps
+from router.pipeline.incoming.notifications import Watch
+from router.pipeline.incoming.options import LaneOptions
+from router.pipeline.incoming.process import Envelope, ItemProcessor, Outcome
+from router.pipeline.incoming.quarantine import Reason, Stage, quarantine
+from router.pipeline.incoming.session import MailboxSession
+from router.pipeline.incoming.sync import ItemRef, sync_page
+from router.service.lane import LaneKey
+from router.service.outcome import WorkContext, WorkResult
+from router.state import LedgerClaim, LedgerEntry, LedgerStage, QuarantineStatus
+
+log = logging.getLogger(__name__)
+
+SYNC_PAGE_FACTOR = 10
+"""Changes read per SyncFolderItems page, in batches: a page of a mailbox's history (filtered out by
+the process-from date) costs one request instead of ten, and the wanted items of a page are fetched
+and processed in batches of ``batch_size``."""
+DEFER_BASE = timedelta(minutes=1)
+DEFER_MAX = timedelta(hours=1)
+LANE_ERRORS: tuple[type[RouterError], ...] = (TransientTransportError, CrmError, ConfigError, VaultError,
+                                              StateStoreError)
+"""Errors about the mailbox, a server or the router itself: they end the run (claims released)."""
+
+
+@dataclass
+class Batch:
+    """The items of one run step and what became of them."""
+
+    outcomes: list[tuple[Envelope, Outcome]] = field(default_factory=list)
+    retrying: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def worked(self) -> int:
+        return sum(1 for _, outcome in self.outcomes if outcome.worked)
+
+
+class IncomingLane:
+    """The ``LaneWork`` of one incoming mailbox; see the module docstring."""
+
+    def __init__(self, key: LaneKey, options: LaneOptions, spec: ConnectionSpec, deps: LaneDeps,
+                 processor: ItemProcessor) -> None:
+        self.key = key
+        self.options = options
+        self.spec = spec
+        self.deps = deps
+        self.processor = processor
+        self._finisher = Finisher(options, deps, processor)
+        self._session: MailboxSession | None = None
+        self._strikes: dict[str, int] = {}
+
+    # LaneWork ---------------------------------------------------------------------------------
+
+    def __call__(self, context: WorkContext) -> WorkResult:
+        """Run one batch (recovery first, then new mail)."""
+        session = self._open()
+        try:
+            result = self._run(session, context)
+        except TransportError as exc:
+            if session.endpoint_failed(exc):
+                self._session = None
+            raise
+        self._watch()
+        return result
+
+    def close(self) -> None:
+        """Stop the lane's notifications and give back any claim it still holds."""
+        if self.deps.hub is not None:
+            self.deps.hub.unwatch(self.key, owner=self)
+        self.deps.store.ledger.abandon(self.processor.owner)
+
+    # The run ----------------------------------------------------------------------------------
+
+    def _open(self) -> MailboxSession:
+        if self._session is None:
+            self._session = MailboxSession(self.deps.accounts, self.spec)
+        return self._session
+
+    def _run(self, session: MailboxSession, context: WorkContext) -> WorkResult:
+        budget = self.options.batch_size
+        pending = self.deps.store.ledger.pending(self.options.mailbox)
+        processed = self._recover(session, pending[:budget], context)
+        waiting = max(0, len(pending) - budget)
+        if context.cancelled or len(pending) >= budget:
+            return WorkResult(processed, waiting + 1)
+        page = sync_page(session, self.deps.store, self.options.folder, page_size(budget))
+        refs = self._wanted(page.created)
+        complete = True
+        for start in range(0, len(refs), budget):
+            chunk = refs[start:start + budget]
+            fetched = fetch_resilient(session, [(r.item_id, r.changekey) for r in chunk])
+            self.deps.metrics.fetched(self.options.mailbox, sum(isinstance(f, FetchedItem) for f in fetched))
+            items = [f for f in (self._struck(f) for f in fetched) if f is not None]
+            processed += self._batch(session, items, {}, context) if items else 0
+            # An item that failed to fetch, or a cancelled batch, leaves items without a ledger row.
+            failing = any(isinstance(f, Failing) and self._strikes.get(f.item_id) for f in fetched)
+            complete = complete and not failing and not context.cancelled
+            if context.cancelled:
+                break
+        if complete:
+            # Saved only when every wanted item of the page has a ledger row; else it is read again.
+            self.deps.store.sync.save_state(self.options.mailbox, self.options.folder, page.state)
+        # An item that failed to fetch is tried again at the lane's usual pace, not at once.
+        result = WorkResult(processed, waiting + (1 if page.more or context.cancelled else 0))
+        self.deps.metrics.set_backlog(self.options.mailbox, "incoming", result.waiting)
+        return result
+
+    def _struck(self, fetched: Fetched) -> FetchedItem | Unreadable | None:
+        """Pass fetched items on; count a failing item's strikes, giving it up after ``max_attempts``."""
+        if isinstance(fetched, Missing):
+            return None
+        if not isinstance(fetched, Failing):
+            self._strikes.pop(fetched.item_id, None)
+            return fetched
+        strikes = self._strikes.get(fetched.item_id, 0) + 1
+        if strikes < self.options.max_attempts:
+            self._strikes[fetched.item_id] = strikes
+            log.warning("fetching item %s of %s failed (%d of %d attempts): %s", fetched.item_id,
+                        self.options.mailbox, strikes, self.options.max_attempts, fetched.error)
+            return None
+        self._strikes.pop(fetched.item_id, None)
+        error = fetched.error
+        return Unreadable(fetched.item_id, type(error)(
+            f"fetching the item failed {strikes} times while other items could be fetched: {error.message}",
+            code="fetch-failed", hint=error.hint, mailbox=error.mailbox, item_id=fetched.item_id))
+
+    def _wanted(self, created: Sequence[ItemRef]) -> list[ItemRef]:
+        """The created items received on or after the process-from date (the rest is history).
+
+        Exchange keeps receive times to the second, so the date is compared to the second too: mail
+        arriving in the very second a mailbox is first seen is imported, not lost.
+        """
+        since = self._process_from().replace(microsecond=0)
+        return [r for r in created if r.received is None or r.received >= since]
+
+    def _process_from(self) -> datetime:
+        store, mailbox = self.deps.store, self.options.mailbox
+        return store.sync.process_from(mailbox) or store.sync.ensure_process_from(
+            mailbox, self.options.process_from)
+
+    def _recover(self, session: MailboxSession, entries: Sequence[LedgerEntry], context: WorkContext) -> int:
+        """Re-fetch unfinished ledger rows by item id and process them again."""
+        if not entries:
+            return 0
+        with_ids = [e for e in entries if e.item_id]
+        answers = fetch_resilient(session, [(e.item_id or "", None) for e in with_ids]) if with_ids else []
+        fetched = {e.message_key: answer for e, answer in zip(with_ids, answers, strict=True)}
+        items: list[FetchedItem | Unreadable] = []
+        keys: dict[str, str] = {}
+        retrying: dict[str, int] = {}
+        for entry in entries:
+            found = self._retry_entry(entry)
+            if found is not None:
+                retrying[entry.message_key] = found[0]
+            answer = fetched.get(entry.message_key)
+            if answer is None or isinstance(answer, Missing):
+                item: FetchedItem | Unreadable | None = self._gone(entry, found)
+            else:
+                item = self._struck(answer)
+            if item is not None:
+                keys[item.item_id] = entry.message_key
+                items.append(item)
+        return len(entries) - len(items) + self._batch(session, items, retrying, context, keys)
+
+    def _retry_entry(self, entry: LedgerEntry) -> tuple[int, bytes | None] | None:
+        """The quarantine entry an admin asked to retry for this row: its id and kept MIME."""
+        found = self.deps.store.quarantine.find(entry.mailbox, entry.message_key)
+        if found is None or found.status is not QuarantineStatus.RETRY:
+            return None
+        return found.id, found.mime
+
+    def _gone(self, entry: LedgerEntry, retry: tuple[int, bytes | None] | None) -> FetchedItem | None:
+        """An unfinished message whose item left the server: process the kept copy, or finish it."""
+        if retry is not None and retry[1] is not None and entry.stage is LedgerStage.CLAIMED:
+            return FetchedItem(entry.item_id or "", None, retry[1], (), "", None, on_server=False)
+        claim = self.deps.store.ledger.claim(entry.mailbox, entry.message_key, owner=self.processor.owner)
+        if not claim.acquired:
+            return None
+        subject = Subject(entry.mailbox, entry.message_key, entry.internet_message_id, entry.item_id)
+        text = "the item is no longer on the server (moved or deleted by someone)"
+        decisions = self.processor.decisions
+        if entry.stage is LedgerStage.DELIVERED:
+            decisions.acknowledged([(claim, subject, Note("acknowledge", "gone", text=text), None)])
+        else:
+            note = Note("fetch", "gone", reason_code="gone-from-server", text=text)
+            decisions.screened(claim, subject, [note])
+        if retry is not None:
+            self.deps.store.quarantine.resolve(retry[0], f"retried: {text}")
+        return None
+
+    # One batch --------------------------------------------------------------------------------
+
+    def _batch(self, session: MailboxSession, items: Sequence[FetchedItem | Unreadable],
+               retrying: dict[str, int], context: WorkContext, keys: dict[str, str] | None = None) -> int:
+        self.deps.checkpoint(Step.FETCHED)
+        batch = Batch(retrying=retrying)
+        held: list[LedgerClaim] = []
+        try:
+            for item in items:
+                if context.cancelled:
+                    break
+                batch.outcomes.append(self._one(item, (keys or {}).get(item.item_id), held))
+            self.deps.checkpoint(Step.RECORDED)
+            self._finisher(session, batch.outcomes)
+        except BaseException:
+            self._release(held)
+            raise
+        self._resolve_retries(batch)
+        self.deps.checkpoint(Step.FINISHED)
+        self._count(batch)
+        return batch.worked
+
+    def _count(self, batch: Batch) -> None:
+        """Report the batch to the service's metrics (delivered, screened out, quarantined, latency)."""
+        metrics, mailbox, now = self.deps.metrics, self.options.mailbox, self.deps.clock.now()
+        for envelope, outcome in batch.outcomes:
+            if outcome.result in ("delivered", "already-tracked"):
+                metrics.delivered(mailbox)
+                if outcome.result == "delivered" and envelope.item.received is not None:
+                    metrics.incoming_latency((now - envelope.item.received).total_seconds())
+            elif outcome.result in ("screened", "refused"):
+                metrics.screened_out(mailbox, outcome.reason or outcome.result)
+            elif outcome.result == "quarantined":
+                metrics.quarantined(mailbox, outcome.reason or "process")
+
+    def _one(self, item: FetchedItem | Unreadable, known_key: str | None,
+             held: list[LedgerClaim]) -> tuple[Envelope, Outcome]:
+        """Process one item; failures that concern only it become values."""
+        if isinstance(item, Unreadable):
+            return self._unreadable(item, known_key)
+        envelope = self.processor.open(item, known_key)
+        claim = self.processor.claim(envelope)
+        if claim.acquired:
+            held.append(claim)
+        try:
+            return envelope, self.processor.process(envelope, claim)
+        except LANE_ERRORS:
+            raise
+        except PermanentTransportError as exc:
+            if exc.stops_mailbox:
+                raise
+            return envelope, self._defer(envelope, claim, exc)
+        except ClaimLostError:
+            return envelope, Outcome("taken-over")
+        except Exception as exc:  # One message must never stop the lane: defer it, then quarantine.
+            log.exception("processing %s of %s failed", envelope.subject.message_key, self.options.mailbox)
+            return envelope, self._defer(envelope, claim, exc)
+
+    def _unreadable(self, item: Unreadable, known_key: str | None) -> tuple[Envelope, Outcome]:
+        """Exchange cannot render the item: quarantine it (nothing to keep but its id)."""
+        empty = FetchedItem(item.item_id, None, b"", (), "", None)
+        envelope = self.processor.open(empty, known_key)
+        claim = self.processor.claim(envelope)
+        if not claim.acquired:
+            return envelope, Outcome("busy")
+        reason = Reason(Stage.FETCH, item.error.code or "unreadable", item.error.message)
+        quarantine(self.deps.store, claim, envelope.subject, reason, None)
+        return envelope, Outcome("quarantined", envelope.subject, claim, AckKind.QUARANTINED,
+                                 reason=reason.stage.value)
+
+    def _defer(self, envelope: Envelope, claim: LedgerClaim, error: BaseException) -> Outcome:
+        """Release a message that failed on its own, or quarantine it after too many attempts."""
+        text = f"{type(error).__name__}: {error}"
+        attempts = claim.entry.attempts
+        if attempts >= self.options.max_attempts:
+            reason = Reason(Stage.PROCESS, "repeated-failure", f"failed {attempts} times; last: {text}")
+            quarantine(self.deps.store, claim, envelope.subject, reason, envelope.item.mime)
+            return Outcome("quarantined", envelope.subject, claim, AckKind.QUARANTINED,
+                           reason=reason.stage.value)
+        wait = min(DEFER_MAX, DEFER_BASE * 2 ** (attempts - 1))
+        self.deps.store.ledger.release(claim, retry_at=self.deps.clock.now() + wait, error=text)
+        self.processor.decisions.note(envelope.subject, [Note("process", "deferred", text=text)])
+        return Outcome("deferred", envelope.subject, claim)
+
+    def _resolve_retries(self, batch: Batch) -> None:
+        """Close the quarantine entries of retried messages that now made it through."""
+        for envelope, outcome in batch.outcomes:
+            entry_id = batch.retrying.get(envelope.subject.message_key)
+            if entry_id is not None and outcome.result not in ("quarantined", "deferred", "busy"):
+                self.deps.store.quarantine.resolve(entry_id, f"processed again on request: {outcome.result}")
+
+    def _release(self, held: Sequence[LedgerClaim]) -> None:
+        for claim in held:
+            try:
+                self.deps.store.ledger.release(claim)
+            except (ClaimLostError, StateStoreError):
+                continue
+
+    def _watch(self) -> None:
+        if self.deps.hub is None or self.options.notification_streams == 0:
+            return
+        watch = Watch(self.key, self.spec, self.options.folder, self.options.notification_minutes)
+        self.deps.hub.watch(watch, self.options.notification_streams, owner=self)
+
+
+def page_size(batch_size: int) -> int:
+    """The SyncFolderItems page size for a batch size (EWS allows 1 to 512 changes per call)."""
+    return max(1, min(512, batch_size * SYNC_PAGE_FACTOR))

@@ -1,0 +1,27 @@
+"""What every incoming lane shares with the others, passed to its steps as one value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from router.clock import Clock
+from router.crm.gateway import CrmGateway
+from router.ews import AccountFactory
+from router.pipeline.incoming.checkpoints import Checkpoint
+from router.pipeline.incoming.notifications import NotificationHub
+from router.service.metrics import Metrics
+from router.state import StateStore
+
+
+@dataclass(frozen=True)
+class LaneDeps:
+    """What a lane shares with the others: store, EWS accounts, CRM gateway, clock, notification hub,
+    checkpoint hook and the service's metrics."""
+
+    store: StateStore
+    accounts: AccountFactory
+    gateway: CrmGateway
+    clock: Clock
+    hub: NotificationHub | None
+    checkpoint: Checkpoint
+    metrics: Metrics

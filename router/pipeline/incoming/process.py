@@ -1,0 +1,278 @@
+"""Processing one fetched message up to the CRM commit: claim, parse, screen, size, check, deliver, record.
+
+``ItemProcessor.process`` takes a fetched item and returns an ``Outcome`` (a value; nothing about one
+message is raised unless the whole lane must stop): what the ledger now says and whether, and how,
+the item is to be acknowledged on the server. The steps, each committed before the next starts:
+
+1. parse (pure; MIME the parser rejects is quarantined with the raw bytes kept) and, in a forward
+   mailbox, unwrap the forwarded original (pure);
+2. claim the message in the ledger; a message already final is left alone, one held by a live worker
+   is skipped, one a crash left at ``delivered`` goes straight to acknowledgement;
+3. forward mailboxes: find the CRM user who forwarded it;
+4. screen the original (loops, auto-replies, bounces, the sender's rate) — a skip is recorded;
+5. apply the size policy — strip oversized attachments (noted on the activity) or quarantine;
+6. CheckIncomingEmail and DeliverIncomingEmail (``deliver.offer``) — a refusal is recorded, an error
+   about this message quarantines it;
+7. record the activity in the trail and the ledger (one transaction) — the lane acknowledges on the
+   server only after this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from router.clock import Clock
+from router.crm.gateway import CrmGateway, IncomingEmail
+from router.errors import MessageError
+from router.pipeline.incoming.acknowledge import AckKind
+from router.pipeline.incoming.checkpoints import Checkpoint, Step
+from router.pipeline.incoming.decisions import Decisions, Note, Subject
+from router.pipeline.incoming.deliver import CrmRefusal, Delivered, Refused, offer, to_incoming_email
+from router.pipeline.incoming.fetch import FetchedItem
+from router.pipeline.incoming.forward import ForwardUsers
+from router.pipeline.incoming.forward_unwrap import UnwrapResult, resolve_forwarder, unwrap_forward
+from router.pipeline.incoming.options import LaneOptions
+from router.pipeline.incoming.parse import ParsedMessage, parse_message
+from router.pipeline.incoming.quarantine import Reason, Stage, quarantine
+from router.pipeline.incoming.rate_breaker import RateBreaker
+from router.pipeline.incoming.screening import ITEM_CLASS_NOTE, screen
+from router.pipeline.incoming.size_policy import SizeAction, SizeReason, apply_size_policy
+from router.state import ClaimOutcome, LedgerClaim, LedgerStage, StateStore
+from router.state.keys import derive_message_key
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What processing one item came to.
+
+    ``claim`` is None when the item was not taken (final already, or busy elsewhere). ``ack`` says how
+    to acknowledge it on the server (None: leave it as it is); ``finish`` is the ledger stage the lane
+    writes once acknowledged (``acknowledged`` for delivered mail, ``screened`` for the unaccepted
+    mail of service mailboxes; None when the ledger is already final). ``reason`` is the screening
+    or CRM reason code of a skip, or the stage of a quarantine.
+    """
+
+    result: str
+    subject: Subject | None = None
+    claim: LedgerClaim | None = None
+    ack: AckKind | None = None
+    finish: LedgerStage | None = None
+    activity_id: str | None = None
+    reason: str | None = None
+
+    @property
+    def worked(self) -> bool:
+        """True when this run did something with the item."""
+        return self.claim is not None
+
+
+@dataclass
+class Envelope:
+    """One message on its way through: the raw item, its parse, and (forward mode) the unwrapping."""
+
+    item: FetchedItem
+    parsed: ParsedMessage | None
+    error: MessageError | None
+    unwrap: UnwrapResult | None
+    subject: Subject
+
+    @property
+    def original(self) -> ParsedMessage | None:
+        """The message the CRM gets: the forwarded original in a forward mailbox, else the parse."""
+        if self.unwrap is not None:
+            return self.unwrap.original if self.unwrap.unwrapped else None
+        return self.parsed
+
+
+class ItemProcessor:
+    """Processes single items of one lane; shared state is the store, the gateway and the breaker."""
+
+    def __init__(self, options: LaneOptions, store: StateStore, gateway: CrmGateway, *, owner: str,
+                 breaker: RateBreaker, forward_users: ForwardUsers | None, clock: Clock,
+                 checkpoint: Checkpoint) -> None:
+        self.options = options
+        self.store = store
+        self.gateway = gateway
+        self.owner = owner
+        self.breaker = breaker
+        self.forward_users = forward_users
+        self.clock = clock
+        self.checkpoint = checkpoint
+        self.decisions = Decisions(store)
+
+    # Entry points -------------------------------------------------------------------------------
+
+    def open(self, item: FetchedItem, known_key: str | None = None) -> Envelope:
+        """Parse (and unwrap) an item; pure apart from the clock. ``known_key``: the ledger's key."""
+        try:
+            parsed, error = parse_message(item.mime), None
+        except MessageError as exc:
+            parsed, error = None, exc
+        unwrap = unwrap_forward(parsed) if parsed is not None and self.options.forward else None
+        key = known_key or (parsed.key.value if parsed is not None else
+                            derive_message_key(None, [b"unparseable", item.item_id, item.mime]))
+        shown = unwrap.original if unwrap is not None and unwrap.original is not None else parsed
+        message_id = (shown.message_id or shown.key.value) if shown is not None else None
+        return Envelope(item, parsed, error, unwrap,
+                        Subject(self.options.mailbox, key, message_id, item.item_id))
+
+    def claim(self, envelope: Envelope) -> LedgerClaim:
+        """Claim the envelope's message in the ledger."""
+        s = envelope.subject
+        return self.store.ledger.claim(s.mailbox, s.message_key, owner=self.owner, item_id=s.item_id,
+                                       internet_message_id=s.internet_message_id)
+
+    def process(self, envelope: Envelope, claim: LedgerClaim) -> Outcome:
+        """Take a claimed message as far as the CRM commit (or a final decision)."""
+        if not claim.acquired:
+            return Outcome("busy" if claim.outcome is ClaimOutcome.BUSY else "done")
+        entry = claim.entry
+        crashed = f"the worker died {entry.recoveries} times while processing this message"
+        if entry.stage is LedgerStage.DELIVERED:
+            if claim.outcome is ClaimOutcome.EXHAUSTED:
+                return self._give_up_acknowledging(envelope, claim, crashed)
+            return self._accepted(envelope, claim, entry.activity_id or "", "recovered")
+        if claim.outcome is ClaimOutcome.EXHAUSTED:
+            return self._quarantine(envelope, claim, Reason(Stage.PROCESS, "worker-crashed", crashed))
+        return self._fresh(envelope, claim)
+
+    # Steps --------------------------------------------------------------------------------------
+
+    def _fresh(self, envelope: Envelope, claim: LedgerClaim) -> Outcome:
+        if envelope.parsed is None:
+            assert envelope.error is not None
+            reason = Reason(Stage.PARSE, "unparseable", envelope.error.message)
+            return self._quarantine(envelope, claim, reason)
+        receiving = self.options.mailbox
+        notes: list[Note] = []
+        if envelope.unwrap is not None:
+            found = self._forwarder(envelope, claim)
+            if isinstance(found, Outcome):
+                return found
+            receiving, note = found
+            notes.append(note)
+        original = envelope.original
+        assert original is not None
+        return self._screen(envelope, claim, original, receiving, notes)
+
+    def _forwarder(self, envelope: Envelope, claim: LedgerClaim) -> tuple[str, Note] | Outcome:
+        """The CRM user a forwarded message belongs to, or the quarantine outcome when there is none."""
+        unwrap = envelope.unwrap
+        assert unwrap is not None and self.forward_users is not None
+        if not unwrap.unwrapped:
+            return self._quarantine(envelope, claim, Reason(Stage.UNWRAP, unwrap.outcome.value, unwrap.text))
+        user = resolve_forwarder(unwrap, self.forward_users)
+        if user is None:
+            self.forward_users.forget()
+            user = resolve_forwarder(unwrap, self.forward_users)
+        if user is None:
+            names = ", ".join(c.address for c in unwrap.candidates)
+            return self._quarantine(envelope, claim, Reason(
+                Stage.UNWRAP, "no-forward-mailbox-user",
+                f"none of {names} is a CRM user whose e-mail comes through a forward mailbox; set that "
+                "user's incoming delivery method to Forward Mailbox in the CRM, then retry"))
+        return user.address, Note("unwrap", "unwrapped", text=f"forwarded by {user.address} "
+                                                                f"({user.source.value})")
+
+    def _screen(self, envelope: Envelope, claim: LedgerClaim, original: ParsedMessage, receiving: str,
+                notes: list[Note]) -> Outcome:
+        item_class = envelope.item.item_class or ITEM_CLASS_NOTE
+        if envelope.unwrap is not None:
+            item_class = ITEM_CLASS_NOTE  # The wrapper's class says nothing about the forwarded original.
+        decision = screen(original, item_class, self.options.screening, breaker=self.breaker,
+                          mailbox=receiving)
+        if not decision.delivers:
+            notes.append(Note("screen", "skipped", reason_code=decision.code, text=decision.text))
+            return self._unaccepted(envelope, claim, notes, "screened", decision.code)
+        notes.append(Note("screen", "accepted", reason_code=decision.code, text=decision.text))
+        return self._size(envelope, claim, original, receiving, notes)
+
+    def _size(self, envelope: Envelope, claim: LedgerClaim, original: ParsedMessage, receiving: str,
+              notes: list[Note]) -> Outcome:
+        sized = apply_size_policy(original, self.options.size)
+        if sized.action is SizeAction.QUARANTINE:
+            return self._quarantine(envelope, claim, Reason(Stage.SIZE, sized.reason.value, sized.text))
+        notice = None
+        if sized.reason is SizeReason.ATTACHMENTS_STRIPPED:
+            notes.append(Note("size", "stripped", reason_code=sized.reason.value, text=sized.text))
+            notice = (f"The e-mail router {sized.text[0].lower()}{sized.text[1:]}; the original is in "
+                      "the mailbox.")
+        email, unreadable = to_incoming_email(original, receiving_address=receiving,
+                                              received_on=self._received(envelope), attachments=sized.kept,
+                                              notice=notice)
+        if unreadable:
+            notes.append(Note("size", "attachments-unreadable", text=", ".join(unreadable)))
+        return self._deliver(envelope, claim, email, notes)
+
+    def _deliver(self, envelope: Envelope, claim: LedgerClaim, email: IncomingEmail,
+                 notes: list[Note]) -> Outcome:
+        answer = offer(self.gateway, email)
+        if isinstance(answer, CrmRefusal):
+            reason = Reason(Stage.DELIVER, answer.error.code or "crm-rejected",
+                            f"the CRM rejected the message: {answer.error.message}")
+            return self._quarantine(envelope, claim, reason)
+        if isinstance(answer, Refused):
+            code = _reason(answer.reason.name)
+            notes.append(Note("deliver", "refused", reason_code=code, text="CheckIncomingEmail declined it"))
+            return self._unaccepted(envelope, claim, notes, "refused", code)
+        return self._record(envelope, claim, answer, notes)
+
+    def _record(self, envelope: Envelope, claim: LedgerClaim, answer: Delivered,
+                notes: list[Note]) -> Outcome:
+        self.checkpoint(Step.CRM_DELIVERED)
+        result = answer.result
+        notes.append(Note("deliver", "delivered" if result.created_new else "already-tracked",
+                          reason_code=_reason(answer.check.name),
+                          correlation_method=_reason(answer.correlation.name), activity_id=result.email_id,
+                          text=_delivered_text(answer)))
+        self.decisions.delivered(claim, envelope.subject, result.email_id, notes)
+        return self._accepted(envelope, claim, result.email_id,
+                              "delivered" if result.created_new else "already-tracked")
+
+    # Outcomes -----------------------------------------------------------------------------------
+
+    def _accepted(self, envelope: Envelope, claim: LedgerClaim, activity_id: str, result: str) -> Outcome:
+        return Outcome(result, envelope.subject, claim, AckKind.ACCEPTED, LedgerStage.ACKNOWLEDGED,
+                       activity_id)
+
+    def _unaccepted(self, envelope: Envelope, claim: LedgerClaim, notes: list[Note], result: str,
+                    reason: str) -> Outcome:
+        if self.options.ack.touch_unaccepted:
+            self.decisions.note(envelope.subject, notes)
+            return Outcome(result, envelope.subject, claim, AckKind.UNACCEPTED, LedgerStage.SCREENED,
+                           reason=reason)
+        self.decisions.screened(claim, envelope.subject, notes)
+        return Outcome(result, envelope.subject, claim, reason=reason)
+
+    def _give_up_acknowledging(self, envelope: Envelope, claim: LedgerClaim, why: str) -> Outcome:
+        """The CRM holds the message but acknowledging it keeps killing the worker: stop trying."""
+        note = Note("acknowledge", "given-up", activity_id=claim.entry.activity_id,
+                    text=f"{why}; it is in the CRM, so it is left unacknowledged on the server")
+        self.decisions.acknowledged([(claim, envelope.subject, note, None)])
+        return Outcome("given-up", envelope.subject, claim, activity_id=claim.entry.activity_id)
+
+    def _quarantine(self, envelope: Envelope, claim: LedgerClaim, reason: Reason) -> Outcome:
+        quarantine(self.store, claim, envelope.subject, reason, envelope.item.mime)
+        return Outcome("quarantined", envelope.subject, claim, AckKind.QUARANTINED, reason=reason.stage.value)
+
+    def _received(self, envelope: Envelope) -> datetime:
+        return envelope.item.received or self.clock.now()
+
+
+def _reason(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+def _delivered_text(answer: Delivered) -> str:
+    result = answer.result
+    parts = [f"activity {result.email_id} {'created' if result.created_new else 'already existed'}"]
+    if result.regarding is not None:
+        regarding = result.regarding
+        parts.append(f"regarding {regarding.logical_name} {regarding.name or regarding.id}")
+    if result.parent_email_id:
+        parts.append(f"correlated with {result.parent_email_id}")
+    if result.notifications:
+        parts.append(f"CRM notice: {result.notifications.name.lower().replace('_', ' ')}")
+    return "; ".join(parts)
+

@@ -1,0 +1,248 @@
+"""Mailbox health as server-side sync keeps it, fed by the scheduler's lane events.
+
+``MailboxHealthMonitor`` is a ``LaneObserver``. Per mailbox and direction it records in the state
+store's ``health`` the status (Not Run / Success / Failure), the last success, the last error and the
+consecutive failures, and mirrors them in the Prometheus status gauges and on the CRM's mailbox record:
+
+* a successful run (work done or nothing to do) sets Success; the first one, and the first after
+  failures, writes Success to the CRM and clears its last error;
+* a transient failure (the lane retries with back-off) sets Failure, counts it and writes the CRM's last
+  error; after SchedulePolicy's ``escalate_after`` failures in a row the scheduler stops the lane;
+* a stopped lane (a permanent error: authentication, access denied, mailbox missing, Send As denied, a
+  configuration it cannot use, or escalated transient failures) is stopped in the store, raises an
+  alert of kind ``mailbox_stopped_incoming`` / ``mailbox_stopped_outgoing`` and writes Failure to the
+  CRM (which disables that direction there, as server-side sync does);
+* the first success after a failure or stop resolves the alert with resolution "recovered", which is
+  the alert's "recovered" notice (``Alerts.pending_notices``); a lane removed because its mailbox is no
+  longer served resolves its alert with resolution "no longer served".
+
+A stop outlives the process: ``guard`` wraps the work of a lane whose stop is newer than the published
+version being applied, so the lane stops at once with ``MailboxStoppedError`` instead of failing
+against Exchange again. A version published after the stop is tried again. `email-router mailbox
+resume` clears the stop in the store; ``resumed`` tells the service which stopped lanes to restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from router.config.profile import Direction
+from router.config.published import PublishedConfig
+from router.crm.codes import MailboxTestStatus
+from router.errors import MailboxStoppedError, RouterError
+from router.service.crm_status import CrmMailboxStatus
+from router.service.directory import MailboxDirectory
+from router.service.lane import LaneKey
+from router.service.metrics import Direction as MetricsDirection
+from router.service.metrics import MailboxState, Metrics
+from router.service.observer import NullObserver
+from router.service.outcome import Closeable, LaneWork, RunKind, RunReport, WorkContext, WorkResult
+from router.state import Alert, HealthStatus, MailboxHealth, StateStore
+from router.state import Direction as StateDirection
+
+log = logging.getLogger(__name__)
+
+STOP_ALERT = "mailbox_stopped_{direction}"
+_WAY: dict[Direction, MetricsDirection] = {Direction.INCOMING: "incoming", Direction.OUTGOING: "outgoing"}
+_STATE: dict[HealthStatus, MailboxState] = {HealthStatus.NOT_RUN: "not_run", HealthStatus.SUCCESS: "success",
+                                            HealthStatus.FAILURE: "failure"}
+
+
+def stop_alert_kind(direction: Direction) -> str:
+    """The alert kind raised when ``direction`` of a mailbox stops."""
+    return STOP_ALERT.format(direction=Direction(direction).value)
+
+
+def describe(error: BaseException) -> tuple[str, str | None]:
+    """The text and code of a failure as health records them (a bug shows its exception type)."""
+    if isinstance(error, RouterError):
+        return error.message, getattr(error, "code", None)
+    return f"{type(error).__name__}: {error}", None
+
+
+class MailboxHealthMonitor(NullObserver):
+    """Keeps mailbox health, alerts, status gauges and the CRM's mailbox status; see the module docstring."""
+
+    def __init__(self, store: StateStore, metrics: Metrics, directory: MailboxDirectory,
+                 crm: CrmMailboxStatus | None = None) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._directory = directory
+        self._crm = crm
+        self._lock = threading.Lock()
+        self._stopped: set[LaneKey] = set()
+
+    # Lane events.
+
+    def lane_added(self, key: LaneKey) -> None:
+        health = self._health(key)
+        self._gauge(key, health)
+        if health.stopped:
+            with self._lock:
+                self._stopped.add(key)
+
+    def run_finished(self, report: RunReport) -> None:
+        if report.superseded:
+            return
+        if report.kind in (RunKind.WORKED, RunKind.IDLE):
+            self._succeeded(report.key)
+        elif report.kind in (RunKind.RETRY, RunKind.THROTTLED) and report.error is not None:
+            self._failed(report.key, report.error)
+
+    def lane_stopped(self, key: LaneKey, error: BaseException) -> None:
+        if isinstance(error, MailboxStoppedError):
+            self._gauge(key, self._health(key))
+        else:
+            self._stop(key, error)
+        # Only once the store says "stopped" may ``resumed`` look at the lane: seen earlier, the stop not
+        # yet written would read as an admin's resume and restart the lane at once.
+        with self._lock:
+            self._stopped.add(key)
+
+    def lane_removed(self, key: LaneKey) -> None:
+        with self._lock:
+            self._stopped.discard(key)
+        if self._store.alerts.resolve(stop_alert_kind(key.direction), mailbox=key.mailbox,
+                                      resolution="no longer served") is not None:
+            log.info("lane %s is no longer served; its alert is resolved", key,
+                     extra={"mailbox": key.mailbox})
+
+    # For the service.
+
+    def guard(self, key: LaneKey, config: PublishedConfig, work: LaneWork) -> LaneWork:
+        """``work``, held stopped when the lane's stop is newer than ``config`` (see the module docstring)."""
+        health = self._health(key)
+        if not health.stopped:
+            return work
+        stopped_at = health.last_error_at or health.last_run_at
+        if stopped_at is not None and stopped_at < config.published_at:
+            log.info("lane %s was stopped (%s); version %d was published since, so it is tried again", key,
+                     health.stopped_reason, config.version, extra={"mailbox": key.mailbox})
+            return work
+        return HeldLane(work, key, self)
+
+    def resumed(self) -> list[LaneKey]:
+        """Stopped lanes whose stop was lifted in the store (`email-router mailbox resume`) since."""
+        with self._lock:
+            candidates = sorted(self._stopped)
+        lifted = [key for key in candidates if not self._health(key).stopped]
+        with self._lock:
+            self._stopped.difference_update(lifted)
+        return lifted
+
+    def is_stopped(self, key: LaneKey) -> bool:
+        """True while the store says ``key`` is stopped."""
+        return self._health(key).stopped
+
+    def health(self, key: LaneKey) -> MailboxHealth:
+        """The stored health of one lane."""
+        return self._health(key)
+
+    def open_alerts(self) -> list[Alert]:
+        """Every open alert."""
+        return self._store.alerts.open_alerts()
+
+    # Internals.
+
+    def _succeeded(self, key: LaneKey) -> None:
+        mailbox, way = key.mailbox, _state_direction(key.direction)
+        before = self._store.health.get(mailbox, way)
+        if before.stopped:
+            self._store.health.resume(mailbox, way)
+        after = self._store.health.record_success(mailbox, way).after
+        with self._lock:
+            self._stopped.discard(key)
+        self._gauge(key, after)
+        if before.status is HealthStatus.FAILURE or before.stopped:
+            self._recovered(key, before)
+        elif before.status is HealthStatus.NOT_RUN:
+            self._crm_status(key, MailboxTestStatus.SUCCESS)
+
+    def _recovered(self, key: LaneKey, before: MailboxHealth) -> None:
+        alert = self._store.alerts.resolve(stop_alert_kind(key.direction), mailbox=key.mailbox,
+                                           resolution="recovered")
+        log.info("lane %s recovered after %d failure(s)%s", key, before.consecutive_failures,
+                 "; its alert is resolved" if alert is not None else "", extra={"mailbox": key.mailbox})
+        view = self._directory.current()
+        if self._crm is not None and view is not None:
+            self._crm.clear(view, key.mailbox)
+            self._crm.status(view, key.mailbox, key.direction, MailboxTestStatus.SUCCESS)
+
+    def _failed(self, key: LaneKey, error: BaseException) -> None:
+        text, code = describe(error)
+        after = self._store.health.record_failure(key.mailbox, _state_direction(key.direction), error=text,
+                                                  code=code).after
+        self._gauge(key, after)
+        view = self._directory.current()
+        if self._crm is not None and view is not None:
+            self._crm.error(view, key.mailbox, text, code)
+
+    def _stop(self, key: LaneKey, error: BaseException) -> None:
+        text, code = describe(error)
+        way = _state_direction(key.direction)
+        failures = self._store.health.record_failure(key.mailbox, way, error=text, code=code).after
+        after = self._store.health.stop(key.mailbox, way, text).after
+        self._gauge(key, after)
+        alert, new = self._store.alerts.raise_alert(stop_alert_kind(key.direction),
+                                                    _alert_text(key, error, failures), mailbox=key.mailbox)
+        log.error("lane %s stopped%s: %s", key, "; alert raised" if new else f" (alert {alert.id} again)",
+                  text, extra={"mailbox": key.mailbox})
+        view = self._directory.current()
+        if self._crm is not None and view is not None:
+            self._crm.error(view, key.mailbox, text, code)
+            self._crm.status(view, key.mailbox, key.direction, MailboxTestStatus.FAILURE)
+
+    def _crm_status(self, key: LaneKey, status: MailboxTestStatus) -> None:
+        view = self._directory.current()
+        if self._crm is not None and view is not None:
+            self._crm.status(view, key.mailbox, key.direction, status)
+
+    def _health(self, key: LaneKey) -> MailboxHealth:
+        return self._store.health.get(key.mailbox, _state_direction(key.direction))
+
+    def _gauge(self, key: LaneKey, health: MailboxHealth) -> None:
+        self._metrics.set_status(key.mailbox, _WAY[key.direction], _STATE[health.status],
+                                 health.consecutive_failures, health.last_success_at)
+
+
+class HeldLane:
+    """Lane work that stays stopped while the store says its lane is stopped, then runs ``work``."""
+
+    def __init__(self, work: LaneWork, key: LaneKey, monitor: MailboxHealthMonitor) -> None:
+        self._work = work
+        self._key = key
+        self._monitor = monitor
+        self._released = False
+
+    def __call__(self, context: WorkContext) -> WorkResult:
+        if not self._released:
+            health = self._monitor.health(self._key)
+            if health.stopped:
+                raise MailboxStoppedError(
+                    f"{self._key.direction.value} mail of {self._key.mailbox} is stopped since "
+                    f"{health.last_error_at or health.last_run_at}: {health.stopped_reason}",
+                    mailbox=self._key.mailbox,
+                    hint=f"fix the cause, then publish a new version or run `email-router mailbox resume "
+                    f"{self._key.mailbox}`")
+            self._released = True
+        return self._work(context)
+
+    def close(self) -> None:
+        """Release the wrapped work's resources."""
+        if isinstance(self._work, Closeable):
+            self._work.close()
+
+
+def _alert_text(key: LaneKey, error: BaseException, failures: MailboxHealth) -> str:
+    text, _ = describe(error)
+    transient = not isinstance(error, RouterError) or error.transient
+    cause = (f" after {failures.consecutive_failures} failures in a row; the last: {text}" if transient
+             else f": {text}")
+    hint = error.hint if isinstance(error, RouterError) and error.hint else (
+        "fix the cause, then publish a new version or run `email-router mailbox resume`")
+    return f"{key.direction.value} mail of {key.mailbox} stopped{cause}. What to do: {hint}"
+
+
+def _state_direction(direction: Direction) -> StateDirection:
+    return StateDirection(Direction(direction).value)

@@ -1,0 +1,114 @@
+"""Exactly once: a worker killed (SIGKILL) at each step re-runs to the same result.
+
+A child process runs the lane against the simulator this process runs, and kills itself at one step
+boundary. Then the lane runs again here, with a clock past the dead worker's claim leases (a restart
+some minutes later). Every message must then be in the CRM exactly once, acknowledged on the server,
+and final in the ledger; nothing may be lost or quarantined.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from router.pipeline.incoming.checkpoints import Step
+from router.state import LedgerStage
+from tests.flows.incoming.rig import ALICE, CAROL, LOGBOOK, Rig, ShiftedClock, binding
+
+pytestmark = [pytest.mark.flow, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[3]
+MESSAGES = [f"<once{n}@fabrikam.com>" for n in range(3)]
+LATER = timedelta(minutes=10)
+"""Past the default claim lease (5 minutes): the dead worker's claims can be taken over."""
+
+
+def kill_at(rig: Rig, mailbox: str, step: Step, nth: int, *options: str, killed: bool = True) -> None:
+    """Run the lane in a child process that SIGKILLs itself the ``nth`` time it reaches ``step``."""
+    child = subprocess.run([sys.executable, "-m", "tests.flows.incoming.lane_child", str(rig.home.root),
+                            mailbox, step.value, str(nth), *options], cwd=REPO, capture_output=True,
+                           text=True, timeout=120)
+    assert child.returncode == (-signal.SIGKILL if killed else 0), child.stderr
+
+
+def inject(rig: Rig, mailbox: str) -> None:
+    for n, message_id in enumerate(MESSAGES):
+        rig.sim.control.inject(mailbox, from_=CAROL, to=[mailbox], subject=f"Once {n}", body="only once",
+                               message_id=message_id)
+
+
+def assert_exactly_once(rig: Rig, mailbox: str, folder: str = "inbox") -> None:
+    for message_id in MESSAGES:
+        assert len(rig.activities(message_id)) == 1, message_id
+    items = {m.message_id: m for m in rig.sim.control.messages(mailbox, folder)}
+    assert set(items) == set(MESSAGES), "every message is still (or now) where acknowledging put it"
+    with rig.store() as store:
+        for message_id in MESSAGES:
+            [entry] = store.ledger.find_by_message_id(message_id)
+            assert entry.stage is LedgerStage.ACKNOWLEDGED, entry
+            assert entry.activity_id == rig.activities(message_id)[0]
+        assert store.quarantine.entries(status=None) == []
+        assert store.ledger.unfinished_count(mailbox) == 0
+
+
+@pytest.mark.parametrize(("step", "nth"), [
+    (Step.FETCHED, 1),
+    (Step.CRM_DELIVERED, 2),
+    (Step.RECORDED, 1),
+    (Step.ACKNOWLEDGED, 1),
+])
+def test_killed_at_each_step_the_lane_reruns_to_exactly_once(rig: Rig, step: Step, nth: int) -> None:
+    rig.publish()
+    inject(rig, ALICE)
+    kill_at(rig, ALICE, step, nth)
+    delivered_before = sum(len(rig.activities(m)) for m in MESSAGES)
+    assert delivered_before == {Step.FETCHED: 0, Step.CRM_DELIVERED: 2}.get(step, 3)
+    rig.drain(ALICE, clock=ShiftedClock(LATER))
+    assert_exactly_once(rig, ALICE)
+    for item in rig.sim.control.messages(ALICE):
+        assert item.categories == ["Tracked to Dynamics 365"]
+    with rig.store() as store:
+        results = [d.result for m in MESSAGES for d in store.trail.for_message_id(m) if d.stage == "deliver"]
+    assert results.count("delivered") == 3 - (1 if step is Step.CRM_DELIVERED else 0)
+
+
+def test_killed_after_moving_to_storage_the_logging_mailbox_finishes_without_a_second_move(rig: Rig) -> None:
+    rig.publish(binding("queues", LOGBOOK, '[queues.shared_logging]\nstorage_folder = "Inbox/Logged"\n'))
+    inject(rig, LOGBOOK)
+    kill_at(rig, LOGBOOK, Step.ACKNOWLEDGED, 1)
+    assert len(rig.sim.control.messages(LOGBOOK, "Inbox/Logged")) == 3
+    rig.drain(LOGBOOK, clock=ShiftedClock(LATER))
+    assert_exactly_once(rig, LOGBOOK, "Inbox/Logged")
+    assert rig.sim.control.messages(LOGBOOK) == []
+
+
+@pytest.mark.parametrize(("step", "stage", "final"), [
+    (Step.CRM_DELIVERED, LedgerStage.QUARANTINED, "quarantined"),
+    (Step.ACKNOWLEDGED, LedgerStage.ACKNOWLEDGED, "given-up"),
+])
+def test_a_message_that_kills_the_worker_every_time_is_given_up_not_retried_forever(
+        rig: Rig, step: Step, stage: LedgerStage, final: str) -> None:
+    rig.publish()
+    rig.sim.control.inject(ALICE, from_=CAROL, to=[ALICE], subject="Poison", body="boom",
+                           message_id="<poison@fabrikam.com>")
+    # Each restart comes after the dead worker's lease ran out. With at most one crash takeover
+    # allowed (five in production), the second takeover gives the message up.
+    for restart in range(2):
+        kill_at(rig, ALICE, step, 1, "--minutes", str(10 * restart), "--max-recoveries", "1")
+    kill_at(rig, ALICE, step, 1, "--minutes", "20", "--max-recoveries", "1", killed=False)
+    with rig.store() as store:
+        [entry] = store.ledger.find_by_message_id("<poison@fabrikam.com>")
+        last = store.trail.for_message_id("<poison@fabrikam.com>")[-1]
+    assert entry.stage is stage and entry.recoveries == 2 and last.result == final
+    assert "the worker died 2 times" in (last.text or "")
+    assert len(rig.activities("<poison@fabrikam.com>")) == 1, "one activity, however often the worker died"
+    if stage is LedgerStage.QUARANTINED:
+        with rig.store() as store:
+            [quarantined] = store.quarantine.entries()
+        assert quarantined.reason_code == "worker-crashed" and quarantined.mime is not None
+        assert rig.sim.control.messages(ALICE)[0].categories == ["Undeliverable"]

@@ -1,0 +1,85 @@
+"""The mailbox directory: Load Data through the CRM source, fallbacks and alerts when it fails, storage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from router.clock import FrozenClock
+from router.config import PublishedConfig, load_published
+from router.crm.embedded import EmbeddedGateway
+from router.crm.gateway import CrmGateway
+from router.errors import CrmTransientError
+from router.home import Home
+from router.service.directory import LOAD_DATA_ALERT, MailboxDirectory
+from router.state import NO_MAILBOX, StateStore
+from router.state import Direction as StateDirection
+from tests.support.crm import crm_clock, crm_org, embedded_crm, embedded_gateway
+from tests.unit.service.conftest import Publisher
+
+__all__ = ["crm_clock", "crm_org", "embedded_crm", "embedded_gateway"]
+BINDING = '[[users]]\naddress = "alice@contoso.com"\noutgoing = false\n'
+
+
+class FlakyCrm:
+    """A CRM source that can be taken down, as a Dynamics organisation that stops answering."""
+
+    def __init__(self, gateway: CrmGateway) -> None:
+        self.gateway = gateway
+        self.down = False
+
+    def __call__(self, config: PublishedConfig, deployment: str) -> CrmGateway:
+        if self.down:
+            raise CrmTransientError("the CRM did not answer (HTTP 503)", back_off=30.0)
+        return self.gateway
+
+
+@pytest.fixture
+def store(home: Home, crm_clock: FrozenClock) -> Iterator[StateStore]:
+    home.root.mkdir(parents=True, exist_ok=True)
+    with StateStore.open_home(home, crm_clock) as opened:
+        yield opened
+
+
+def test_load_data_is_merged_stored_and_replaced_by_fallbacks_while_the_crm_is_down(
+        publisher: Publisher, embedded_gateway: EmbeddedGateway, store: StateStore,
+        crm_clock: FrozenClock) -> None:
+    publisher.publish(mailboxes=BINDING)
+    config = load_published(publisher.home)
+    source = FlakyCrm(embedded_gateway)
+    directory = MailboxDirectory(source, store=store, clock=crm_clock)
+
+    first = directory.resolve(config)
+    served = {a.address: (a.incoming_profile, a.outgoing_profile) for a in first.assignments}
+    assert served == {"alice@contoso.com": ("in", None), "bert@contoso.com": ("in", "out"),
+                      "sales@contoso.com": ("in", "out"), "support@contoso.com": ("in", "out")}
+    assert first.crm_answered and first.crm_errors == {}
+    rows = {(r.mailbox, r.direction): r for r in store.directory.all()}
+    alice_out = rows[("alice@contoso.com", StateDirection.OUTGOING)]
+    assert (alice_out.served, alice_out.source, alice_out.config_version) == (False, "both", 1)
+
+    source.down = True
+    second = directory.resolve(config)
+    assert {a.address for a in second.assignments} == set(served), "the last good answer is kept"
+    assert not second.crm_answered and "its last good answer" in second.crm_errors["main"]
+    (alert,) = store.alerts.open_alerts()
+    assert (alert.kind, alert.mailbox) == (f"{LOAD_DATA_ALERT}:main", NO_MAILBOX)
+    assert "the CRM did not answer (HTTP 503)" in alert.text
+
+    cold = MailboxDirectory(source, clock=crm_clock).resolve(config)
+    assert [a.address for a in cold.assignments] == ["alice@contoso.com"], "only the published bindings"
+    assert "its published bindings" in cold.crm_errors["main"]
+
+    source.down = False
+    assert directory.resolve(config).crm_answered
+    assert store.alerts.open_alerts() == []
+    assert store.alerts.get(alert.id).resolution == "recovered"  # type: ignore[union-attr]
+
+
+def test_without_a_crm_source_the_published_bindings_are_served(publisher: Publisher,
+                                                                crm_clock: FrozenClock) -> None:
+    publisher.publish(mailboxes=BINDING)
+    view = MailboxDirectory(clock=crm_clock).resolve(load_published(publisher.home))
+    assert [(a.address, a.crm_mailbox_id) for a in view.assignments] == [("alice@contoso.com", None)]
+    assert view.crm_answered and view.infos == {} and view.info("alice@contoso.com") is None
