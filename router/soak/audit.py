@@ -44,6 +44,8 @@ class Verdict:
     quarantine: list[dict[str, str]] = field(default_factory=list)
     kills: int = 0
     fault_hits: dict[str, int] = field(default_factory=dict)
+    requests_under_faults: int = 0
+    seconds: float = 0.0
 
     @property
     def passed(self) -> bool:
@@ -55,7 +57,8 @@ class Verdict:
                 "composed": self.composed, "sent_in_crm": self.sent_in_crm,
                 "received_by_recipients": self.received_by_recipients, "lost_sends": len(self.lost_sends),
                 "duplicate_sends": self.duplicate_sends, "quarantined": len(self.quarantine),
-                "quarantine": self.quarantine, "kills": self.kills, "fault_hits": self.fault_hits}
+                "quarantine": self.quarantine, "kills": self.kills, "fault_hits": self.fault_hits,
+                "ews_requests_under_faults": self.requests_under_faults, "seconds": round(self.seconds, 1)}
 
 
 def _incoming_counts(crm: EmbeddedCrm) -> Counter[str]:

@@ -10,6 +10,9 @@ from router.harness.routerprocess import RouterProcess
 from router.harness.simprocess import SimulatorProcess
 from router.soak.settings import FAULT_KINDS, SoakSettings
 
+REQUEST_LOG = 10000
+"""How many recent EWS requests the simulator's control API remembers."""
+
 
 def start_faults(sim: SimulatorProcess, settings: SoakSettings) -> None:
     """Every EWS operation fails at ``fault_rate`` overall, split evenly between the fault kinds."""
@@ -17,13 +20,16 @@ def start_faults(sim: SimulatorProcess, settings: SoakSettings) -> None:
         sim.fault(kind, rate=settings.rate_per_kind, back_off_ms=500, delay_seconds=settings.slow_seconds)
 
 
-def stop_faults(sim: SimulatorProcess) -> dict[str, int]:
-    """Clear the faults; return how many requests each kind hit."""
+def stop_faults(sim: SimulatorProcess) -> tuple[dict[str, int], int]:
+    """Clear the faults; return how many requests each kind hit, and how many EWS requests were served.
+
+    The simulator keeps the last ``REQUEST_LOG`` requests, so a larger count is reported as that many.
+    """
     hits: dict[str, int] = {}
     for fault in sim.call("GET", "faults"):
         hits[str(fault["kind"])] = hits.get(str(fault["kind"]), 0) + int(fault["hits"])
     sim.clear_faults()
-    return hits
+    return hits, len(sim.call("GET", "requests"))
 
 
 class Killer:

@@ -6,6 +6,7 @@ import json
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import click
@@ -14,6 +15,7 @@ from rich.table import Table
 
 from router.errors import HarnessError, RouterError
 from router.soak.audit import Verdict
+from router.soak.chaos import REQUEST_LOG
 from router.soak.run import run_soak
 from router.soak.settings import SoakSettings
 
@@ -23,6 +25,7 @@ def verdict_table(verdict: Verdict) -> Table:
     table.add_column("check")
     table.add_column("count", justify="right")
     table.add_column("must be")
+    at_least = " (at least)" if verdict.requests_under_faults >= REQUEST_LOG else ""
     rows = [("inbound injected", verdict.injected, ""),
             ("inbound delivered to the CRM", verdict.delivered, ""),
             ("lost inbound messages", len(verdict.lost_inbound), "0"),
@@ -33,6 +36,7 @@ def verdict_table(verdict: Verdict) -> Table:
             ("lost sends", len(verdict.lost_sends), "0"),
             ("duplicate sends", verdict.duplicate_sends, "0"),
             ("router SIGKILLs", verdict.kills, ""),
+            (f"EWS requests while faults were on{at_least}", verdict.requests_under_faults, ""),
             ("requests hit by a fault", sum(verdict.fault_hits.values()), ""),
             ("quarantined", len(verdict.quarantine), "")]
     for name, count, must in rows:
@@ -81,7 +85,9 @@ def soak_command(messages: int, outbound: int | None, mailboxes: int, feed_secon
                             sends_during_kills=not sends_after_kills)
     workdir = Path(tempfile.mkdtemp(prefix="email-router-soak-"))
     try:
-        verdict = run_soak(settings, workdir, lambda text: console.print(f"[dim]· {text}[/]"))
+        started = time.monotonic()
+        verdict = run_soak(settings, workdir, lambda text: console.print(
+            f"[dim]{time.monotonic() - started:6.1f} s · {text}[/]"))
     except RouterError as exc:
         console.print(f"[red]soak failed:[/] {exc}")
         sys.exit(exc.exit_code)
@@ -98,10 +104,11 @@ def soak_command(messages: int, outbound: int | None, mailboxes: int, feed_secon
         Path(json_path).write_text(json.dumps(document, indent=2), encoding="utf-8")
         console.print(f"JSON verdict: {json_path}")
     if not verdict.passed:
-        console.print(f"[red]FAILED[/]: lost inbound {verdict.lost_inbound[:5]}, "
-                      f"lost sends {verdict.lost_sends[:5]}")
+        console.print(f"[red]FAILED[/] after {verdict.seconds:.0f} s: lost inbound "
+                      f"{verdict.lost_inbound[:5]}, lost sends {verdict.lost_sends[:5]}")
         sys.exit(HarnessError.exit_code)
-    console.print("[green]PASSED[/]: nothing lost, nothing duplicated.")
+    console.print(f"[green]PASSED[/] in {verdict.seconds:.0f} s: nothing lost, nothing duplicated "
+                  f"(faults hit: {', '.join(f'{k} {v}' for k, v in sorted(verdict.fault_hits.items()))}).")
 
 
 def main() -> None:

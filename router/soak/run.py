@@ -32,6 +32,7 @@ is retried after 2 s instead of PendingStatusDelay's 300 s; and an e-mail left i
 router is recovered after 20 s instead of SendingStatusDelay's 1800 s. These only change *when*
 recovery happens, not what is recovered or how."""
 PROGRESS_SECONDS = 5.0
+DRAIN_POLL_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Soak:
         self.router = RouterProcess(self.home)
 
     def run(self) -> Verdict:
+        started = time.monotonic()
         try:
             self.sim.start()
             records = self.home.prepare(self.org, self.sim.url, self.sim.ca_file, ROUTER_SETTINGS,
@@ -81,12 +83,13 @@ class Soak:
                                    self.settings.seed)
             self.router.start()
             killer = self._abuse(traffic)
-            hits = stop_faults(self.sim)
-            self.say(f"faults stopped ({sum(hits.values())} requests hit); the router drains")
+            hits, served = stop_faults(self.sim)
+            self.say(f"faults stopped ({sum(hits.values())} of {served} requests hit); the router drains")
             self._drain(traffic)
             self.router.stop()
             verdict = audit(traffic, self.home.home, self.sim.journal())
-            verdict.kills, verdict.fault_hits = killer.kills, hits
+            verdict.kills, verdict.fault_hits, verdict.requests_under_faults = killer.kills, hits, served
+            verdict.seconds = time.monotonic() - started
             return verdict
         finally:
             self.router.stop()
@@ -125,18 +128,24 @@ class Soak:
     def _drain(self, traffic: Traffic) -> None:
         """Wait until every message is delivered or quarantined and every e-mail Sent, or the deadline."""
         deadline = time.monotonic() + self.settings.drain_seconds
+        last = 0.0
         while time.monotonic() < deadline:
-            now = self._report(traffic)
+            now = progress(traffic, self.home)
             if now.delivered + now.quarantined >= traffic.injected and now.sent >= traffic.composed:
+                self._say_progress(traffic, now)
                 return
-            time.sleep(PROGRESS_SECONDS)
+            if time.monotonic() - last >= PROGRESS_SECONDS:
+                last = time.monotonic()
+                self._say_progress(traffic, now)
+            time.sleep(DRAIN_POLL_SECONDS)
         self.say(f"[red]the router did not finish within {self.settings.drain_seconds:g} s of draining[/]")
 
-    def _report(self, traffic: Traffic) -> Progress:
-        now = progress(traffic, self.home)
+    def _report(self, traffic: Traffic) -> None:
+        self._say_progress(traffic, progress(traffic, self.home))
+
+    def _say_progress(self, traffic: Traffic, now: Progress) -> None:
         self.say(f"inbound {now.delivered}/{traffic.injected} delivered ({now.quarantined} quarantined); "
                  f"outbound {now.sent}/{traffic.composed} sent")
-        return now
 
 
 def run_soak(settings: SoakSettings, workdir: Path, say: Say) -> Verdict:
