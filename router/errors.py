@@ -37,7 +37,8 @@ Outcomes (skip, defer, reject, quarantine) are values, never exceptions.
     ├── MessageError                 exit 8   one message could not be parsed or rendered
     ├── MailboxStoppedError          exit 1   a mailbox direction stopped earlier and is held until resumed
     ├── LegacyImportError            exit 9   a legacy E-mail Router file could not be read
-    └── SimulatorError               exit 10  the EWS / CRM simulator was misused
+    ├── SimulatorError               exit 10  the EWS / CRM simulator was misused
+    └── HarnessError                 exit 11  the demo, benchmark or soak did not see what it expected
 
 ``EXIT_CODES`` maps the classes to the documented process exit codes; ``email-router --help`` prints
 the table.
@@ -264,6 +265,12 @@ class SimulatorError(RouterError):
     exit_code = 10
 
 
+class HarnessError(RouterError):
+    """The demo, benchmark or soak harness failed: a process died, a deadline passed, or a check failed."""
+
+    exit_code = 11
+
+
 EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "unexpected error (a bug: please report it with the log)",
@@ -276,4 +283,5 @@ EXIT_CODES: dict[int, str] = {
     8: "message error",
     9: "legacy import error",
     10: "simulator error",
+    11: "demo / benchmark / soak failed (see its report)",
 }

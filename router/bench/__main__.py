@@ -1,0 +1,5 @@
+"""``python -m router.bench``: what `scripts/bench` runs."""
+
+from router.bench.cli import main
+
+main()

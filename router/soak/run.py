@@ -1,0 +1,153 @@
+"""The soak from start to verdict: set up, feed traffic under faults and kills, drain, audit."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from router.clock import SystemClock
+from router.crm.codes import EmailStatus
+from router.crm.embedded import EmbeddedCrm
+from router.crm.embedded.schema import email
+from router.harness.org import Organisation, numbered
+from router.harness.routerhome import RouterHome
+from router.harness.routerprocess import RouterProcess
+from router.harness.simprocess import SimulatorProcess
+from router.soak.audit import Verdict, audit
+from router.soak.chaos import Killer, start_faults, stop_faults
+from router.soak.settings import SoakSettings
+from router.soak.traffic import Traffic
+from router.state import StateStore
+
+Say = Callable[[str], None]
+ROUTER_SETTINGS = {"scheduling_period_seconds": 1, "send_rate_per_minute": 10000,
+                   "pending_status_delay_seconds": 2, "sending_status_delay_seconds": 20}
+"""The soak compresses the router's waits so that recovery happens within the run: sends do not wait
+on Exchange Online's 30 per mailbox-minute; an e-mail put back to Pending Send after a failed attempt
+is retried after 2 s instead of PendingStatusDelay's 300 s; and an e-mail left in Sending by a killed
+router is recovered after 20 s instead of SendingStatusDelay's 1800 s. These only change *when*
+recovery happens, not what is recovered or how."""
+PROGRESS_SECONDS = 5.0
+DRAIN_POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far the router has got: inbound delivered or quarantined, outbound Sent."""
+
+    delivered: int
+    quarantined: int
+    sent: int
+
+
+def progress(traffic: Traffic, router_home: RouterHome) -> Progress:
+    """Read the CRM and the quarantine (safe while the router runs: SQLite WAL readers never block)."""
+    ids = [m.message_id for m in traffic.inbound[:traffic.injected]]
+    outgoing = list(traffic.email_ids.values())
+    with EmbeddedCrm(router_home.home.crm_db) as crm, crm.reading() as conn:
+        delivered = conn.execute(select(func.count(func.distinct(email.c.messageid)))
+                                 .where(email.c.messageid.in_(ids))).scalar() or 0
+        sent = conn.execute(select(func.count()).where(email.c.activityid.in_(outgoing),
+                                                       email.c.statuscode == int(EmailStatus.SENT))).scalar()
+    store = StateStore.open_home(router_home.home, SystemClock())
+    try:
+        quarantined = store.quarantine.count()
+    finally:
+        store.close()
+    return Progress(int(delivered), quarantined, int(sent or 0))
+
+
+class Soak:
+    """One soak run in ``workdir``; see the package docstring."""
+
+    def __init__(self, settings: SoakSettings, workdir: Path, say: Say) -> None:
+        self.settings = settings
+        self.say = say
+        self.people = numbered(settings.mailboxes)
+        self.org = Organisation(self.people)
+        self.sim = SimulatorProcess(workdir, self.org.simulator_seed())
+        self.home = RouterHome(workdir / "home")
+        self.router = RouterProcess(self.home)
+
+    def run(self) -> Verdict:
+        started = time.monotonic()
+        try:
+            self.sim.start()
+            records = self.home.prepare(self.org, self.sim.url, self.sim.ca_file, ROUTER_SETTINGS,
+                                        read_seconds=self.settings.read_timeout_seconds)
+            traffic = Traffic.plan(self.people, records, self.settings.inbound, self.settings.outbound,
+                                   self.settings.seed)
+            self.router.start()
+            killer = self._abuse(traffic)
+            hits, served = stop_faults(self.sim)
+            self.say(f"faults stopped ({sum(hits.values())} of {served} requests hit); the router drains")
+            self._drain(traffic)
+            self.router.stop()
+            verdict = audit(traffic, self.home.home, self.sim.journal())
+            verdict.kills, verdict.fault_hits, verdict.requests_under_faults = killer.kills, hits, served
+            verdict.seconds = time.monotonic() - started
+            return verdict
+        finally:
+            self.router.stop()
+            self.sim.stop()
+
+    def _abuse(self, traffic: Traffic) -> Killer:
+        """Feed all traffic over ``feed_seconds`` under faults, killing the router at random moments."""
+        s = self.settings
+        start_faults(self.sim, s)
+        self.say(f"feeding {s.inbound} inbound + {s.outbound} outbound over {s.feed_seconds:g} s; faults at "
+                 f"{s.fault_rate:.0%} of requests; SIGKILL every {s.kill_min_seconds:g}-"
+                 f"{s.kill_max_seconds:g} s")
+        killer = Killer(self.router, s, self.say)
+        sends = 1.0 if s.sends_during_kills else 0.0
+        self._feed(traffic, lambda: not (traffic.inbound_done and killer.kills >= s.min_kills and
+                                         (traffic.outbound_done or not s.sends_during_kills)),
+                   inbound=1.0, outbound=sends, tick=killer.tick)
+        if not s.sends_during_kills:
+            self.say(f"kills over; feeding {s.outbound} outbound over {s.feed_seconds:g} s, faults still on")
+            self._feed(traffic, lambda: not traffic.outbound_done, inbound=1.0, outbound=1.0)
+        return killer
+
+    def _feed(self, traffic: Traffic, going: Callable[[], bool], *, inbound: float, outbound: float,
+              tick: Callable[[], None] = lambda: None) -> None:
+        """Feed the given shares of the traffic, spread over ``feed_seconds``, while ``going()``."""
+        started = last = time.monotonic()
+        while going():
+            share = (time.monotonic() - started) / self.settings.feed_seconds
+            traffic.feed(share * inbound, share * outbound, self.sim, self.home.home.crm_db)
+            tick()
+            if time.monotonic() - last >= PROGRESS_SECONDS:
+                last = time.monotonic()
+                self._report(traffic)
+            time.sleep(0.2)
+
+    def _drain(self, traffic: Traffic) -> None:
+        """Wait until every message is delivered or quarantined and every e-mail Sent, or the deadline."""
+        deadline = time.monotonic() + self.settings.drain_seconds
+        last = 0.0
+        while time.monotonic() < deadline:
+            now = progress(traffic, self.home)
+            if now.delivered + now.quarantined >= traffic.injected and now.sent >= traffic.composed:
+                self._say_progress(traffic, now)
+                return
+            if time.monotonic() - last >= PROGRESS_SECONDS:
+                last = time.monotonic()
+                self._say_progress(traffic, now)
+            time.sleep(DRAIN_POLL_SECONDS)
+        self.say(f"[red]the router did not finish within {self.settings.drain_seconds:g} s of draining[/]")
+
+    def _report(self, traffic: Traffic) -> None:
+        self._say_progress(traffic, progress(traffic, self.home))
+
+    def _say_progress(self, traffic: Traffic, now: Progress) -> None:
+        self.say(f"inbound {now.delivered}/{traffic.injected} delivered ({now.quarantined} quarantined); "
+                 f"outbound {now.sent}/{traffic.composed} sent")
+
+
+def run_soak(settings: SoakSettings, workdir: Path, say: Say) -> Verdict:
+    """Run the soak in ``workdir``; every process it started is stopped when it returns."""
+    return Soak(settings, workdir, say).run()

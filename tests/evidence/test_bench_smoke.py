@@ -1,0 +1,75 @@
+"""Smoke test of the benchmark: every scenario runs with tiny counts and the report has its shape.
+
+No figure is asserted on (the suite never times anything); only that each scenario ran, counted the
+items it was given, and that the JSON and the tables say what the README documents. One test, so
+that pytest-xdist does not run the (slow) benchmark once per worker.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from router.bench.run import BenchSettings, run_bench
+from router.ews import perf
+
+pytestmark = pytest.mark.slow
+
+TINY = BenchSettings(repeats=1, messages_8kb=4, messages_50kb=2, sends=3, router_mailboxes=2,
+                     router_per_mailbox_8kb=2, router_per_mailbox_50kb=1, router_sends=2, latency_messages=2,
+                     latency_interval=0.05, scale_mailboxes=(10,), scale_warm_up=1.0, scale_window=1.0)
+THROUGHPUT_KEYS = {"id", "group", "label", "title", "size", "items", "repeats", "per_second",
+                   "client_cpu_us_per_item", "server_cpu_us_per_item", "note", "samples"}
+
+
+def test_a_tiny_benchmark_runs_every_scenario_and_reports_them(tmp_path: Path) -> None:
+    before = perf.is_installed()
+    report = run_bench(TINY, lambda _text: None, tmp_path / "work")
+    assert perf.is_installed() == before, "the benchmark must leave exchangelib as it found it"
+    data: dict[str, Any] = json.loads(report.write(tmp_path / "bench.json").read_text())
+    console = Console(file=io.StringIO(), width=200)
+    report.render(console)
+    _check_transport(data)
+    _check_router(data)
+    _check_report(data, console.file.getvalue())  # type: ignore[attr-defined]
+
+
+def _check_transport(data: dict[str, Any]) -> None:
+    rows = {row["id"]: row for row in data["throughput"]}
+    assert set(rows) >= {"naive-8KB", "ceiling-8KB-stock", "ceiling-8KB-patched", "naive-50KB",
+                         "ceiling-50KB-stock", "ceiling-50KB-patched", "sends"}
+    assert rows["naive-8KB"]["items"] == rows["ceiling-8KB-patched"]["items"] == 4
+    assert rows["naive-50KB"]["items"] == rows["ceiling-50KB-stock"]["items"] == 2
+    assert rows["sends"]["items"] == 3
+    for row in rows.values():
+        assert set(row) == THROUGHPUT_KEYS
+        assert row["repeats"] == len(row["samples"]) == 1
+        assert row["per_second"] > 0
+
+
+def _check_router(data: dict[str, Any]) -> None:
+    rows = {row["id"]: row for row in data["throughput"]}
+    assert rows["router-incoming-8KB"]["items"] == 4 and rows["router-incoming-50KB"]["items"] == 2
+    assert rows["router-outgoing"]["items"] == 2
+    latency = {x["mode"]: x for x in data["latency"]}
+    assert set(latency) == {"notifications", "polling only"}
+    assert all(x["messages"] == 2 and x["p99_s"] >= x["p50_s"] >= 0 for x in latency.values())
+    (scale,) = data["scale"]
+    assert scale["mailboxes"] == 10 and scale["rss_mib"] > 0
+
+
+def _check_report(data: dict[str, Any], rendered: str) -> None:
+    assert {"date", "cpu_model", "nproc", "python", "exchangelib"} <= set(data["machine"])
+    assert data["settings"]["messages_8kb"] == 4
+    ratios = {r["numerator"] + "/" + r["denominator"]: r["value"] for r in data["ratios"]}
+    assert {"ceiling-8KB-patched/ceiling-8KB-stock", "router-incoming-8KB/naive-8KB",
+            "router-outgoing/sends"} <= set(ratios)
+    assert all(value > 0 for value in ratios.values())
+    for label in ("hand-written script (stock)", "fetch ceiling (stock)", "fetch ceiling (perf)",
+                  "send ceiling (perf)", "router incoming (perf)", "Latency", "Scale", "Ratios"):
+        assert label in rendered
