@@ -27,7 +27,7 @@ def credentials_group() -> None:
     """Manage the encrypted credentials that profiles name."""
 
 
-@credentials_group.command("set")
+@credentials_group.command("set", short_help="Store a credential, encrypted (prompted, never echoed).")
 @click.argument("name")
 @click.option("--kind", type=click.Choice([k.value for k in CredentialKind]), default="password",
               show_default=True, help="password (user name + password) or oauth_client_secret.")
@@ -83,7 +83,7 @@ def delete_command(app: AppContext, name: str) -> None:
                    "it until you publish again")
 
 
-@credentials_group.command("rotate-key")
+@credentials_group.command("rotate-key", short_help="Re-encrypt the vault and published versions anew.")
 @pass_app
 def rotate_key_command(app: AppContext) -> None:
     """Create a new home key and re-encrypt the vault and every published version with it.

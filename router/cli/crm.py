@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from router.cli.context import AppContext
+from router.cli.homes import crm_database
 from router.cli.simulate_crm import crm as serve_command
 from router.crm.codes import (
     Approval,
@@ -55,11 +55,7 @@ def open_crm(ctx: click.Context) -> EmbeddedCrm:
     """The embedded CRM of this invocation, opened once and closed when the command ends."""
     root = ctx.find_root()
     if "crm" not in root.meta:
-        app = ctx.find_object(AppContext)
-        path = root.meta.get("crm_db") or (app.home.crm_db if app else None)
-        if path is None:
-            raise UsageError("no CRM database given", hint="run as `email-router crm ...` or pass --db")
-        root.meta["crm"] = root.with_resource(EmbeddedCrm(Path(path)))
+        root.meta["crm"] = root.with_resource(EmbeddedCrm(crm_database(ctx)))
     crm: EmbeddedCrm = root.meta["crm"]
     return crm
 
@@ -72,7 +68,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
 
 
-@click.group(name="crm")
+@click.group(name="crm", short_help="Administer and exercise the embedded CRM.")
 @click.option(
     "--db",
     type=click.Path(dir_okay=False),
@@ -137,7 +133,7 @@ ORG_OPTIONS = {
 }
 
 
-@crm_group.command("org")
+@crm_group.command("org", short_help="Show or change the organisation's e-mail settings.")
 @click.option("--tracking-prefix", default=None, help="Tracking token prefix (1-20 characters), e.g. CRM:.")
 @click.option("--token-base", type=int, default=None, help="Deployment base tracking number.")
 @click.option("--user-digits", type=int, default=None, help="Digits of the user number (1-9).")
@@ -195,7 +191,7 @@ def user_add(
 user_add.params.extend(_mailbox_options("customers"))
 
 
-@user.command("disable")
+@user.command("disable", short_help="Disable (or re-enable) a user.")
 @click.argument("address")
 @click.option("--enable", is_flag=True, help="Re-enable the user instead.")
 @click.pass_context
@@ -233,7 +229,9 @@ queue_add.params.extend(_mailbox_options("all"))
 
 
 def _customer_command(logical_name: str) -> click.Command:
-    @click.command("add", help=f"Add a {logical_name} NAME with an e-mail address.")
+    article = "an" if logical_name[0] in "aeiou" else "a"
+
+    @click.command("add", help=f"Add {article} {logical_name} NAME with an e-mail address.")
     @click.argument("name")
     @click.option("--email", "address", required=True, help="The e-mail address.")
     @click.option("--company", default=None, help="Company name (leads).", hidden=logical_name != "lead")
@@ -261,7 +259,7 @@ def _record(crm: EmbeddedCrm, address: str, kinds: Sequence[str]) -> RecordRef:
     return ref
 
 
-@crm_group.command("mailboxes")
+@crm_group.command("mailboxes", short_help="List the mailboxes that use the router (Load Data).")
 @click.pass_context
 def mailboxes(ctx: click.Context) -> None:
     """List the mailboxes that use the router (Load Data), with approval, filter and last error."""
@@ -318,7 +316,7 @@ def mailbox_set(ctx: click.Context, mailbox_key: str, incoming: str | None, outg
     click.echo(f"mailbox {row['emailaddress']} updated")
 
 
-@crm_group.command("compose")
+@crm_group.command("compose", short_help="Compose an e-mail as a user or queue (and send it).")
 @click.option("--from", "sender", required=True, help="The sending user's or queue's address.")
 @click.option("--to", "to", multiple=True, help="A To recipient (repeatable).")
 @click.option("--cc", multiple=True, help="A Cc recipient (repeatable).")
@@ -384,7 +382,7 @@ def _attachment(path: Path) -> Attachment:
     return Attachment(path.name, mime, path.read_bytes())
 
 
-@crm_group.command("send")
+@crm_group.command("send", short_help="Send a draft or resubmit a Failed e-mail.")
 @click.argument("email_id")
 @click.option("--token", default=None, help="Use this tracking token instead of generating one.")
 @click.pass_context
@@ -418,7 +416,7 @@ def activities(ctx: click.Context, status: str | None, incoming: bool | None, li
     click.echo(table(["ID", "DIR", "STATUS", "TRIES", "CREATED", "SUBJECT"], rows))
 
 
-@crm_group.command("show")
+@crm_group.command("show", short_help="Show one e-mail with its parties and correlation.")
 @click.argument("email_id")
 @click.pass_context
 def show(ctx: click.Context, email_id: str) -> None:

@@ -24,7 +24,7 @@ from router.legacy.report import CREDENTIALS_FILE, REPORT_FILE, sorted_findings
 _STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
 
 
-@click.command("import-legacy")
+@click.command("import-legacy", short_help="Import a legacy E-mail Router configuration.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the generated profiles and reports (new or empty).")

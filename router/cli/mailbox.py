@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from router.cli.context import AppContext, pass_app
-from router.cli.status import open_existing_store
+from router.cli.homes import open_existing_store
 from router.state import Direction
 
 DIRECTIONS = {"incoming": (Direction.INCOMING,), "outgoing": (Direction.OUTGOING,),
@@ -17,7 +17,7 @@ def mailbox_group() -> None:
     """Act on the health of mailboxes (see `email-router status`)."""
 
 
-@mailbox_group.command("resume")
+@mailbox_group.command("resume", short_help="Resume mailboxes stopped after a permanent error.")
 @click.argument("addresses", nargs=-1, required=True, metavar="ADDRESS...")
 @click.option("--direction", type=click.Choice(list(DIRECTIONS)), default="both", show_default=True,
               help="Which direction of the mailbox to resume.")

@@ -31,7 +31,8 @@ from router.cli.trace import trace_command
 from router.errors import EXIT_CODES, RouterError
 from router.home import ENV_HOME, Home, default_home, resolve_home
 
-EPILOG = "Exit codes:\n\n" + "\n\n".join(f"  {code}  {text}" for code, text in EXIT_CODES.items())
+EPILOG = "Exit codes:\n\n\b\n" + "\n".join(f"{code:>3}  {text}" for code, text in EXIT_CODES.items())
+"""The exit codes table of ``--help`` (``\b`` keeps click from rewrapping its lines into one paragraph)."""
 
 
 class RouterGroup(click.Group):

@@ -28,7 +28,7 @@ def profiles_group() -> None:
     """Check profiles before publishing them."""
 
 
-@profiles_group.command("validate")
+@profiles_group.command("validate", short_help="Validate a profiles directory.")
 @profiles_dir_argument
 @click.option("--no-vault", is_flag=True, help="Do not check credential references against the vault.")
 @pass_app
@@ -44,7 +44,7 @@ def validate_command(app: AppContext, directory: Path, no_vault: bool) -> None:
                f"deployments, {len(profile_set.mailboxes())} mailboxes; {note}")
 
 
-@profiles_group.command("schema")
+@profiles_group.command("schema", short_help="Print the JSON Schema of a profiles file.")
 def schema_command() -> None:
     """Print the JSON Schema of a profiles file, for editors that complete and check TOML."""
     schema = ProfileFile.model_json_schema()

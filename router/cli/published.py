@@ -17,7 +17,7 @@ def published_group() -> None:
     """Inspect published configurations; the newest one is what the service runs."""
 
 
-@published_group.command("list")
+@published_group.command("list", short_help="List every published version.")
 @pass_app
 def list_command(app: AppContext) -> None:
     """List every published version, oldest first; the newest is marked as running."""
@@ -36,7 +36,7 @@ def list_command(app: AppContext) -> None:
         click.echo(f"{s.version:>7}  {s.published_at:<25}  {s.mailboxes:>9}  {s.source}{suffix}")
 
 
-@published_group.command("show")
+@published_group.command("show", short_help="Show a published version as TOML (no secrets).")
 @click.argument("version", type=click.IntRange(min=1), required=False)
 @pass_app
 def show_command(app: AppContext, version: int | None) -> None:

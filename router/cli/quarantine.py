@@ -15,9 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from router.cli.context import AppContext, pass_app
-from router.clock import SystemClock
+from router.cli.homes import open_existing_store
 from router.pipeline.incoming.drain import drain_home
-from router.state import QuarantineEntry, QuarantineStatus, StateStore
+from router.state import QuarantineEntry, QuarantineStatus
 
 STATUSES = [s.value for s in QuarantineStatus] + ["all"]
 
@@ -36,7 +36,7 @@ def quarantine_group() -> None:
 def list_command(app: AppContext, mailbox: str | None, status: str, limit: int) -> None:
     """List quarantined messages, newest first."""
     wanted = None if status == "all" else QuarantineStatus(status)
-    with StateStore.open_home(app.home, SystemClock()) as store:
+    with open_existing_store(app.home) as store:
         entries = store.quarantine.entries(mailbox=mailbox.lower() if mailbox else None, status=wanted,
                                            limit=limit)
     console = Console(highlight=False)
@@ -54,14 +54,14 @@ def list_command(app: AppContext, mailbox: str | None, status: str, limit: int) 
     console.print(table)
 
 
-@quarantine_group.command("show")
+@quarantine_group.command("show", short_help="Show one entry: where and why it failed.")
 @click.argument("entry_id", type=click.IntRange(min=1))
 @click.option("--save-mime", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the kept raw message (RFC 822) to this file, e.g. to open it in a mail client.")
 @pass_app
 def show_command(app: AppContext, entry_id: int, save_mime: Path | None) -> None:
     """Show one entry: where and why it failed, and the message's decisions."""
-    with StateStore.open_home(app.home, SystemClock()) as store:
+    with open_existing_store(app.home) as store:
         entry = store.quarantine.get(entry_id)
         decisions = store.trail.for_message(entry.mailbox, entry.message_key)
     console = Console(highlight=False)
@@ -101,13 +101,13 @@ def _details(entry: QuarantineEntry) -> Table:
 @pass_app
 def retry_command(app: AppContext, entry_id: int, now: bool) -> None:
     """Process quarantined message ENTRY_ID again."""
-    with StateStore.open_home(app.home, SystemClock()) as store:
+    with open_existing_store(app.home) as store:
         entry = store.quarantine.retry(entry_id)
     click.echo(f"quarantine entry {entry_id} ({entry.internet_message_id or entry.message_key}) of "
                f"{entry.mailbox} will be processed again (retry {entry.retry_count})")
     if now:
         report = drain_home(app.home, entry.mailbox)
-        with StateStore.open_home(app.home, SystemClock()) as store:
+        with open_existing_store(app.home) as store:
             after = store.quarantine.get(entry_id)
         click.echo(f"ran {entry.mailbox}: {report.processed} message(s) processed; entry {entry_id} is now "
                    f"{after.status.value}" + (f": {after.resolution}" if after.resolution else
@@ -120,6 +120,6 @@ def retry_command(app: AppContext, entry_id: int, now: bool) -> None:
 @pass_app
 def resolve_command(app: AppContext, entry_id: int, note: str) -> None:
     """Close entry ENTRY_ID: nothing more will be done about the message."""
-    with StateStore.open_home(app.home, SystemClock()) as store:
+    with open_existing_store(app.home) as store:
         store.quarantine.resolve(entry_id, note)
     click.echo(f"quarantine entry {entry_id} resolved")

@@ -29,7 +29,7 @@ def rules_group() -> None:
     """Inbox rules that forward users' mail to a forward mailbox."""
 
 
-@rules_group.command("deploy")
+@rules_group.command("deploy", short_help="Create missing forwarding rules.")
 @click.option("--mailbox", help="Only this user's mailbox.")
 @click.option("--forward-mailbox", help="The forward mailbox to point at, when a deployment has several.")
 @pass_app

@@ -108,7 +108,7 @@ def ews(
         control_file.unlink(missing_ok=True)
 
 
-@simulate.command("send")
+@simulate.command("send", short_help="Send one message; show what the recipient sees.")
 @click.option("--as", "mode", flag_value="as", help="The caller holds Send As on the principal.")
 @click.option("--on-behalf", "mode", flag_value="on-behalf", help="The caller holds Send On Behalf only.")
 @click.option("--none", "mode", flag_value="none", help="The caller holds FullAccess but no send right.")
@@ -188,7 +188,7 @@ def revoke(app: AppContext, right: str, mailbox: str, to: str, state_dir: str | 
     click.echo(f"revoked {right} on {mailbox or 'all mailboxes'} from {to}")
 
 
-@simulate.command("inject")
+@simulate.command("inject", short_help="Deliver inbound mail into a simulator mailbox.")
 @click.option("--mailbox", required=True, help="Recipient mailbox.")
 @click.option("--eml", type=click.Path(exists=True, dir_okay=False), default=None, help="An RFC 822 file.")
 @click.option("--from", "from_", default="customer@fabrikam.com", show_default=True)
@@ -206,7 +206,7 @@ def inject(
     _echo(_client(app, state_dir).call("POST", "inject", payload))
 
 
-@simulate.command("mailbox")
+@simulate.command("mailbox", short_help="List a folder's messages on a running simulator.")
 @click.argument("address")
 @click.option("--folder", default="inbox", show_default=True, help="Folder path, e.g. inbox or Inbox/CRM.")
 @STATE_OPTION
@@ -272,7 +272,7 @@ def clear_faults(app: AppContext, state_dir: str | None) -> None:
     click.echo("faults cleared")
 
 
-@simulate.command("bench")
+@simulate.command("bench", short_help="Measure the simulator's own CPU cost.")
 @click.option("--items", default=1000, show_default=True, help="Messages fetched with GetItem.")
 @click.option("--batch", default=100, show_default=True, help="Item ids per GetItem.")
 @click.option("--sends", default=300, show_default=True, help="Messages sent with CreateItem.")

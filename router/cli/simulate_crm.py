@@ -18,7 +18,7 @@ from types import FrameType
 import click
 from pydantic import SecretStr
 
-from router.cli.context import AppContext
+from router.cli.homes import crm_database
 from router.crm.embedded import EmbeddedCrm
 from router.crm.facade import CrmFacade, FacadeCredentials
 from router.errors import UsageError
@@ -58,7 +58,7 @@ def _tls(cert: str | None, key: str | None) -> ssl.SSLContext | None:
     return context
 
 
-@click.command("crm")
+@click.command("crm", short_help="Serve the Dynamics Web API over the embedded CRM.")
 @click.option(
     "--db",
     type=click.Path(dir_okay=False),
@@ -96,11 +96,7 @@ def crm(
     ready_file: str | None,
 ) -> None:
     """Serve the Dynamics Web API over the embedded CRM until interrupted."""
-    app = ctx.find_object(AppContext)
-    chosen = db or ctx.find_root().meta.get("crm_db")
-    path = Path(chosen) if chosen else (app.home.crm_db if app else None)
-    if path is None:
-        raise UsageError("no CRM database given", hint="pass --db")
+    path = crm_database(ctx, db)
     credentials = _credentials(account, client_id, anonymous_as)
     with (
         EmbeddedCrm(path) as embedded,

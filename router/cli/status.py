@@ -15,11 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from router.cli.context import AppContext, pass_app
-from router.clock import SystemClock
-from router.errors import StateStoreError
-from router.home import Home
+from router.cli.homes import open_existing_store
 from router.service.status_report import DirectionStatus, StatusReport, collect_status
-from router.state import Direction, HealthStatus, StateStore
+from router.state import Direction, HealthStatus
 
 STYLE = {HealthStatus.SUCCESS: "green", HealthStatus.FAILURE: "red", HealthStatus.NOT_RUN: "dim"}
 LABEL = {HealthStatus.SUCCESS: "Success", HealthStatus.FAILURE: "Failure", HealthStatus.NOT_RUN: "Not Run"}
@@ -46,15 +44,6 @@ def status_command(app: AppContext, mailboxes: tuple[str, ...], as_json: bool) -
         console.print(_alerts(report))
     else:
         console.print(Text("No open alerts.", style="green"))
-
-
-def open_existing_store(home: Home) -> StateStore:
-    """The home's state store; a StateStoreError when there is none (a wrong home, or a service never run)."""
-    if not home.state_db.exists():
-        raise StateStoreError(f"there is no state database at {home.state_db}",
-                              hint="check --home / EMAIL_ROUTER_HOME; the service creates it when it first "
-                              "runs (`email-router run`)")
-    return StateStore.open_home(home, SystemClock())
 
 
 def _header(console: Console, report: StatusReport) -> None:

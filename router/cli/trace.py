@@ -14,8 +14,9 @@ from rich.table import Table
 from rich.text import Text
 
 from router.cli.context import AppContext, pass_app
-from router.clock import SystemClock
-from router.state import Decision, LedgerEntry, StateStore
+from router.cli.homes import open_existing_store
+from router.errors import StateStoreError
+from router.state import Decision, LedgerEntry
 from router.state.keys import normalize_message_id
 
 
@@ -25,14 +26,14 @@ from router.state.keys import normalize_message_id
 def trace_command(app: AppContext, message_id: str) -> None:
     """Show the decision trail of MESSAGE-ID (with or without angle brackets), across all mailboxes."""
     normalized = normalize_message_id(message_id) or message_id
-    with StateStore.open_home(app.home, SystemClock()) as store:
+    with open_existing_store(app.home) as store:
         entries = store.ledger.find_by_message_id(normalized)
         decisions = store.trail.for_message_id(normalized)
-    console = Console(highlight=False)
     if not entries and not decisions:
-        console.print(Text(f"nothing is recorded about {normalized}: the router has not seen it (check the "
-                           "id, or whether the mailbox is served and its process-from date)"))
-        raise click.exceptions.Exit(1)
+        raise StateStoreError(f"nothing is recorded about {normalized}: the router has not seen it",
+                              hint="check the id, or whether the mailbox is served (`email-router status`) "
+                              "and its process-from date")
+    console = Console(highlight=False)
     if entries:
         console.print(_ledger_table(normalized, entries))
     for line in _trail_lines(decisions):

@@ -23,8 +23,9 @@ class SystemSettings(StrictModel):
     max_threads: int = Field(
         default=50, ge=1, le=1000, description="Most mailbox lanes working at once (legacy: MaxThreads).")
     max_thread_execution_seconds: float = Field(
-        default=600.0, gt=0, description="Longest one mailbox's work may run before it is abandoned and "
-        "rescheduled (legacy: MaxThreadExecution, 600000 ms).")
+        default=600.0, gt=0, description="Longest one mailbox's run may take before the log reports it as "
+        "overrunning; the run keeps going and its mailbox waits for it to end, because a worker thread "
+        "cannot be stopped safely (legacy: MaxThreadExecution, 600000 ms).")
     scheduling_period_seconds: float = Field(
         default=1.0, gt=0, description="Interval of the scheduler's tick that starts due mailbox work "
         "(legacy: SchedulingPeriod, 1000 ms).")

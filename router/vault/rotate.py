@@ -46,6 +46,8 @@ def rotate_key(home: Home, *, also: Sequence[Resealable] = ()) -> VaultKey:
             hint=f"write the key to {home.key_file} (mode 0600), unset {ENV_KEY}, run rotate-key, "
             "then move the new key from that file into your secret store",
         )
+    # The key must be there before the lock is taken: a wrong home gets "run init", not a lock file.
+    read_key_file(home.key_file)
     with vault_lock(home.vault_file):
         return _rotate(home, also)
 

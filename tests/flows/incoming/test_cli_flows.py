@@ -35,7 +35,7 @@ def test_trace_shows_screening_reason_correlation_and_activity(rig: Rig) -> None
                      "acknowledge: acknowledged", "category 'Tracked to Dynamics 365' added"):
         assert expected in output, expected
     code, output = invoke("trace", "<nobody@nowhere.example>")
-    assert code == 1 and "nothing is recorded about <nobody@nowhere.example>" in output
+    assert code == 5 and "nothing is recorded about <nobody@nowhere.example>" in output
 
 
 def test_a_quarantined_message_is_delivered_on_retry_after_the_crm_is_fixed(rig: Rig) -> None:

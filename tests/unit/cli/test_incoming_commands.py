@@ -42,6 +42,8 @@ def seed(home: Home) -> int:
 
 def test_quarantine_list_show_and_resolve(home: Home, run: Invoke, tmp_path: Path) -> None:
     home.root.mkdir(parents=True)
+    assert "there is no state database" in run("quarantine", "list").output, "a wrong home creates nothing"
+    StateStore.open_home(home, SystemClock()).close()
     assert run("quarantine", "list").output.strip() == "no open quarantine entries"
     entry = seed(home)
     listed = run("quarantine", "list", "--mailbox", "Alice@Example.test")
@@ -60,11 +62,12 @@ def test_quarantine_list_show_and_resolve(home: Home, run: Invoke, tmp_path: Pat
 
 def test_unknown_entries_and_messages_are_named(home: Home, run: Invoke) -> None:
     home.root.mkdir(parents=True)
+    StateStore.open_home(home, SystemClock()).close()
     missing = run("quarantine", "show", "42")
     assert missing.exit_code == 5 and "there is no quarantine entry 42" in missing.output
     assert "quarantine list" in missing.output
     traced = run("trace", "nothing@example.test")
-    assert traced.exit_code == 1 and "nothing is recorded about <nothing@example.test>" in traced.output
+    assert traced.exit_code == 5 and "nothing is recorded about <nothing@example.test>" in traced.output
 
 
 def test_commands_that_need_a_published_configuration_say_so(home: Home, run: Invoke) -> None:

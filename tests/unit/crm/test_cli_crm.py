@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from click.testing import CliRunner, Result
 from requests_ntlm import HttpNtlmAuth
@@ -17,6 +18,12 @@ from router.cli.main import cli
 from router.crm.codes import Approval, EmailStatus
 from router.crm.embedded import EmbeddedCrm
 from router.home import Home
+
+
+@pytest.fixture(autouse=True)
+def initialised(home: Home) -> None:
+    """The home exists (as `email-router init` leaves it): the CRM commands create its CRM at first use."""
+    home.root.mkdir(parents=True, exist_ok=True)
 
 
 def run(*args: str, **env: str) -> Result:
