@@ -163,14 +163,15 @@ def scale(workdir: Path, mailboxes: int, warm_up: float, window: float, progress
         startup = time.perf_counter() - started
         progress(f"scale: ready after {startup:.1f} s; settling for up to {warm_up:g} s")
         _settle(rig, warm_up)
-        before, wall0 = rig.router.usage(), time.perf_counter()
+        before, sim0, wall0 = rig.router.usage(), rig.sim_cpu(), time.perf_counter()
         peak = before.rss_bytes
         while time.perf_counter() - wall0 < window:
             time.sleep(IDLE_SAMPLE_SECONDS)
             peak = max(peak, rig.router.usage().rss_bytes)
-        cpu = rig.router.usage().cpu_seconds - before.cpu_seconds
+        cpu, sim = rig.router.usage().cpu_seconds - before.cpu_seconds, rig.sim_cpu() - sim0
         elapsed = time.perf_counter() - wall0
-    return Scale(f"scale-{mailboxes}", mailboxes, startup, 100 * cpu / elapsed, peak / (1024 * 1024), elapsed)
+    return Scale(f"scale-{mailboxes}", mailboxes, startup, 100 * cpu / elapsed, peak / (1024 * 1024), elapsed,
+                 100 * sim / elapsed)
 
 
 def _settle(rig: RouterRig, warm_up: float) -> None:

@@ -7,7 +7,8 @@ JSON shape (``BenchReport.as_json``)::
      "throughput": [{"id", "group", "label", "title", "size", "items", "repeats", "per_second",
                      "client_cpu_us_per_item", "server_cpu_us_per_item", "note", "samples": [...]}],
      "latency": [{"id", "title", "mode", "messages", "p50_s", "p99_s", "max_s"}],
-     "scale": [{"id", "mailboxes", "startup_s", "idle_cpu_percent_of_one_core", "rss_mib", "window_s"}],
+     "scale": [{"id", "mailboxes", "startup_s", "idle_cpu_percent_of_one_core",
+                "simulator_cpu_percent_of_one_core", "rss_mib", "window_s", "note"}],
      "ratios": [{"title", "numerator", "denominator", "value"}]}
 """
 
@@ -75,11 +76,12 @@ class BenchReport:
 
     def _scale(self) -> Table:
         table = Table(title="Scale: idle mailboxes", title_justify="left")
-        for name in ("mailboxes", "start-up s", "idle CPU % of a core", "resident MiB", "window s"):
+        for name in ("mailboxes", "start-up s", "router CPU % of a core", "resident MiB",
+                     "simulator CPU % of a core", "window s"):
             table.add_column(name, justify="right")
         for s in self.scale:
             table.add_row(f"{s.mailboxes:,}", f"{s.startup_s:.1f}", f"{s.idle_cpu_percent:.1f}",
-                          f"{s.rss_mib:.0f}", f"{s.window_s:.0f}")
+                          f"{s.rss_mib:.0f}", f"{s.simulator_cpu_percent:.1f}", f"{s.window_s:.0f}")
         return table
 
     def _ratios(self) -> Table:

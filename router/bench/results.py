@@ -85,11 +85,13 @@ class Scale:
     idle_cpu_percent: float
     rss_mib: float
     window_s: float
+    simulator_cpu_percent: float = 0.0
     note: str = ""
 
     def as_json(self) -> dict[str, object]:
         return {"id": self.id, "mailboxes": self.mailboxes, "startup_s": round(self.startup_s, 2),
                 "idle_cpu_percent_of_one_core": round(self.idle_cpu_percent, 2),
+                "simulator_cpu_percent_of_one_core": round(self.simulator_cpu_percent, 2),
                 "rss_mib": round(self.rss_mib, 1), "window_s": round(self.window_s, 1), "note": self.note}
 
 
