@@ -16,7 +16,10 @@ Public API (import from the modules)::
     roster.build_roster(profile_set, {deployment: [MailboxInfo] | None}, ignore_enabled=) -> Roster
         (.assignments, .entries: RosterEntry(mailbox, direction, served, reason, source, ...))
     directory.MailboxDirectory(crm_source=None, store=, clock=) .resolve(config) -> DirectoryView
-        .current();  DirectoryView .assignments .assignment(addr) .info(addr) .crm_errors .crm_answered
+        .current() .next_refresh(settings);  DirectoryView .assignments .assignment(addr) .info(addr)
+        .crm_errors .crm_answered
+    directory.served_assignment(config, mailbox, direction, source=, clock=) -> MailboxAssignment
+        (a mailbox as the service serves it, with crm_mailbox_id / crm_mailbox_name; for tools and tests)
     mailbox_health.MailboxHealthMonitor(store, metrics, directory, crm=CrmMailboxStatus)  (a LaneObserver)
         .guard(key, config, work) .resumed() .open_alerts();  stop_alert_kind(direction)
     crm_status.CrmMailboxStatus(crm_source, clock) .status() .error() .clear()
@@ -30,6 +33,8 @@ Public API (import from the modules)::
     registry.LaneWorkRegistry: register(direction, factory), call_on_close(fn), build(...), close()
         factory(assignment: MailboxAssignment, direction: Direction, config: PublishedConfig) -> LaneWork
     wiring.lane_work_registry(home, clock, metrics)          the one place pipelines are registered
+    resources.Resources(home, clock, metrics) .store .accounts .gateway(config, deployment) .close()
+        (a context manager; one gateway per deployment and CRM connection, shared across versions)
     outcome: LaneWork = (WorkContext) -> WorkResult(processed, waiting, resume_in); WorkContext.cancelled;
              RunKind (worked/idle/throttled/retry/stopped); RunReport; optional close() on work
     lane: LaneKey(mailbox, direction), LaneSpec;  policy: SchedulePolicy (idle/retry back-off, jitter)
