@@ -65,7 +65,9 @@ class SyncStates:
             current: datetime | None = conn.execute(query).scalar_one_or_none()
             if current is not None:
                 return current
-            value = default or self._clock.now()
+            # Exchange reports received times to the second: a "now" with microseconds would skip mail
+            # that arrived in the same second as the mailbox's first sync.
+            value = default or self._clock.now().replace(microsecond=0)
             try:
                 with conn.begin_nested():
                     conn.execute(M.insert().values(mailbox=mailbox, process_from=value,

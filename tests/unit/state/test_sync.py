@@ -61,3 +61,10 @@ def test_mailboxes_lists_every_known_mailbox(store: StateStore) -> None:
     store.sync.ensure_process_from("a@x.test")
     store.sync.ensure_process_from("b@x.test")
     assert store.sync.mailboxes() == ["a@x.test", "b@x.test"]
+
+
+def test_process_from_now_drops_sub_second_so_mail_of_the_same_second_is_kept(store: StateStore,
+                                                                               clock: FrozenClock) -> None:
+    clock.advance(0.75)
+    started = store.sync.ensure_process_from("late@example.test")
+    assert started.microsecond == 0 and started <= clock.now()
