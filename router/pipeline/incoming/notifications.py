@@ -143,10 +143,17 @@ class _Stream(threading.Thread):
         with self._service_lock:
             service = self._service
         if service is not None:
-            try:
-                service.stop_streaming()
-            except Exception:  # The response may be closing already; the thread ends either way.
-                log.debug("closing the stream of %s", self.watch.key, exc_info=True)
+            # exchangelib's stop_streaming() closes the response, which blocks while this stream's thread
+            # is reading the same TLS socket; closing it from a helper thread keeps stop() (and so the
+            # service's shutdown) from hanging on a quiet stream.
+            threading.Thread(target=self._close_quietly, args=(service,), name=f"{self.name}-close",
+                             daemon=True).start()
+
+    def _close_quietly(self, service: GetStreamingEvents) -> None:
+        try:
+            service.stop_streaming()
+        except Exception:  # The response may be closing already; the thread ends either way.
+            log.debug("closing the stream of %s", self.watch.key, exc_info=True)
 
     def run(self) -> None:
         failures = 0
