@@ -143,11 +143,13 @@ class _Stream(threading.Thread):
         with self._service_lock:
             service = self._service
         if service is not None:
-            # exchangelib's stop_streaming() closes the response, which blocks while this stream's thread
-            # is reading the same TLS socket; closing it from a helper thread keeps stop() (and so the
-            # service's shutdown) from hanging on a quiet stream.
-            threading.Thread(target=self._close_quietly, args=(service,), name=f"{self.name}-close",
-                             daemon=True).start()
+            # exchangelib's stop_streaming() closes the response, which can block while this stream's
+            # thread is reading the same TLS socket; closing it from a helper thread and waiting a bounded
+            # time keeps stop() (and so the service's shutdown) from hanging on a quiet stream.
+            closer = threading.Thread(target=self._close_quietly, args=(service,), name=f"{self.name}-close",
+                                      daemon=True)
+            closer.start()
+            closer.join(JOIN_SECONDS)
 
     def _close_quietly(self, service: GetStreamingEvents) -> None:
         try:
