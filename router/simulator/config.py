@@ -16,6 +16,10 @@ class ServerConfig:
     auth_schemes: tuple[str, ...] = ("ntlm", "basic", "bearer")
     max_request_bytes: int = 64 * 1024 * 1024
     max_message_bytes: int = 35 * 1024 * 1024
+    max_response_bytes: int | None = None
+    """A reverse proxy's limit on one EWS response (None: no proxy): a larger response is answered with
+    502 Bad Gateway, as such a proxy in front of Exchange answers. Tests use it to make every fetch
+    that includes one item fail."""
     streaming_minute: float = 60.0
     """Seconds in one GetStreamingEvents ``ConnectionTimeout`` minute (tests shorten it)."""
     heartbeat_seconds: float = 30.0

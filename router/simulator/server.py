@@ -106,7 +106,7 @@ class Handler(BaseHTTPRequestHandler):
                     self.conn_auth,
                 )
             )
-            self._send(reply)
+            self._send(self._through_proxy(reply))
         elif path in ("/autodiscover/autodiscover.svc", "/autodiscover/autodiscover.xml"):
             self._autodiscover(path, body or b"")
         elif TOKEN_PATH.search(path):
@@ -169,6 +169,14 @@ class Handler(BaseHTTPRequestHandler):
             return
         status, data = self.server.simulator.control_http.handle(method, self.path, body)
         self._json(status, data)
+
+    def _through_proxy(self, reply: Reply) -> Reply:
+        """Replace an EWS response above the configured proxy limit with the proxy's 502."""
+        limit = self.server.simulator.config.max_response_bytes
+        if limit is None or reply.stream is not None or len(reply.body) <= limit:
+            return reply
+        text = f"502 Bad Gateway: the response ({len(reply.body)} bytes) exceeds the proxy's {limit}".encode()
+        return Reply(502, [("Content-Type", "text/plain")], text)
 
     def _json(self, status: int, data: object) -> None:
         self._send(

@@ -17,27 +17,41 @@ from lxml import etree
 from router.errors import SimulatorError
 
 ENV_SCHEMA_DIR = "EWS_SCHEMA_DIR"
+_COPY_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+"""Re-reads an element the simulator built; huge_tree because items carry MIME of up to 35 MB."""
 
 
-def find_schema_dir(start: Path | None = None) -> Path:
-    """Locate the shared schema: ``$EWS_SCHEMA_DIR``, else ``shared/ews-schema`` beside a parent."""
+def find_schema_dir(start: Path | None = None) -> Path | None:
+    """Locate the shared schema: ``$EWS_SCHEMA_DIR``, else ``shared/ews-schema`` beside a parent.
+
+    Returns None when the variable is unset and no parent has the schema (a user's clone has no
+    ``shared/`` beside it). A variable that names a directory without ``messages.xsd`` is an error: the
+    caller asked for validation explicitly.
+    """
     env = os.environ.get(ENV_SCHEMA_DIR)
     if env:
+        if not (Path(env) / "messages.xsd").is_file():
+            raise SimulatorError(
+                f"{ENV_SCHEMA_DIR}={env} holds no messages.xsd",
+                hint=f"point {ENV_SCHEMA_DIR} at the directory with messages.xsd and types.xsd, or unset it",
+            )
         return Path(env)
     here = (start or Path(__file__)).resolve()
     for parent in here.parents:
         candidate = parent / "shared" / "ews-schema"
         if (candidate / "messages.xsd").is_file():
             return candidate
-    raise SimulatorError(
-        "the EWS schema (messages.xsd) was not found",
-        hint=f"set {ENV_SCHEMA_DIR} to the directory holding messages.xsd and types.xsd",
-    )
+    return None
 
 
 def load_schema(schema_dir: Path | None = None) -> etree.XMLSchema:
     """Compile messages.xsd (with types.xsd); about 0.2 s, so load it once and share it."""
     directory = schema_dir or find_schema_dir()
+    if directory is None:
+        raise SimulatorError(
+            "the EWS schema (messages.xsd) was not found",
+            hint=f"set {ENV_SCHEMA_DIR} to the directory holding messages.xsd and types.xsd",
+        )
     try:
         return etree.XMLSchema(etree.parse(str(directory / "messages.xsd")))
     except (OSError, etree.XMLSchemaParseError) as exc:
@@ -72,7 +86,7 @@ class SchemaValidator:
 
     def check(self, direction: str, operation: str, element: etree._Element) -> None:
         """Validate ``element`` (a body child or a header); record a Violation when it fails."""
-        copy = etree.fromstring(etree.tostring(element))
+        copy = etree.fromstring(etree.tostring(element), _COPY_PARSER)
         ok = self._schema.validate(copy)
         with self._lock:
             self.checked += 1

@@ -1,5 +1,11 @@
 """The simulator's tests use the shared EWS simulator fixtures."""
 
-from tests.support.ews_simulator import ews_schema, ews_simulator, ews_tls_dir, exchangelib_trust
+from tests.support.ews_simulator import (
+    ews_schema,
+    ews_simulator,
+    ews_tls_dir,
+    exchangelib_trust,
+    requires_ews_schema,
+)
 
-__all__ = ["ews_schema", "ews_simulator", "ews_tls_dir", "exchangelib_trust"]
+__all__ = ["ews_schema", "ews_simulator", "ews_tls_dir", "exchangelib_trust", "requires_ews_schema"]
