@@ -145,7 +145,9 @@ class Console:
         return self._login_form(request)
 
     def _login_form(self, request: Request, error: str = "", status: int = 200) -> Response:
-        nonce = secrets.token_urlsafe(24)
+        kept = request.cookies.get(LOGIN_COOKIE, "")  # Reused: a 2nd tab (or favicon) must not void a form.
+        nonce = kept if 24 <= len(kept) <= 64 and kept.replace("-", "").replace("_", "").isalnum() \
+            else secrets.token_urlsafe(24)
         response = self.render("login.html", None, status, error=error, next=_safe_next(request),
                                login_token=self.sessions.login_token(nonce),
                                configured=console_password_hash(self.home) is not None)
