@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".txt": "text/plain"}
+STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".txt": "text/plain", ".svg": "image/svg+xml"}
 
 
 class RunningService(Protocol):
@@ -120,6 +120,8 @@ class Console:
         path = request.path
         if path.startswith("/static/"):
             return _static(path.removeprefix("/static/"))
+        if path == "/favicon.ico":
+            return _redirect("/static/favicon.svg")
         if path == "/login":
             return self._login(request)
         session = self.sessions.get(request.cookies.get(SESSION_COOKIE))
@@ -224,7 +226,9 @@ def _static(name: str) -> Response:
     resource = resources.files("router.console").joinpath("static", name)
     if not resource.is_file():
         raise NotFound()
-    response = Response(resource.read_bytes(), content_type=f"{STATIC_TYPES[suffix]}; charset=utf-8")
+    kind = STATIC_TYPES[suffix]
+    response = Response(resource.read_bytes(),
+                        content_type=kind if "svg" in kind else f"{kind}; charset=utf-8")
     response.headers["Cache-Control"] = "max-age=3600"
     return response
 

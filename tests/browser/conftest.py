@@ -67,6 +67,7 @@ class Live:
     service: Service
     url: str
     page: Page
+    errors: list[str]
 
     def login(self) -> None:
         """Sign in through the login form."""
@@ -108,13 +109,16 @@ def live_console(rig: Rig, browser: BrowserContext) -> Iterator[Live]:
     browser.clear_cookies()
     page = browser.new_page()
     page.set_default_timeout(30_000)
+    errors: list[str] = []  # Script errors and console errors (a CSP violation is one).
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
     try:
         with console_mount(rig.home, clock, metrics, service, host="127.0.0.1") as mount, \
                 StatusServer(metrics, health=service.health, ready=service.ready,
                              console=mount.console) as server:
             service.start()
             try:
-                yield Live(rig, service, server.url, page)
+                yield Live(rig, service, server.url, page, errors)
             finally:
                 service.stop(grace=10)
     finally:

@@ -78,6 +78,10 @@ def test_a_mailbox_turns_to_failure_and_back_to_success_in_the_console(rig: Rig,
         expect(page.locator(".health-incoming")).to_contain_text("Success")
         expect(page.get_by_role("button", name="Resume incoming")).to_have_count(0)
 
+        page.get_by_role("button", name="Run Test Access").click()
+        expect(page.get_by_role("status")).to_contain_text("Test Access: incoming Success", timeout=WAIT_MS)
+        assert live.errors == []
+
 
 def test_a_quarantined_message_is_retried_from_the_console_and_delivered(rig: Rig,
                                                                          browser: BrowserContext) -> None:
@@ -115,6 +119,14 @@ def test_a_quarantined_message_is_retried_from_the_console_and_delivered(rig: Ri
         assert rig.crm.email(activity).row["subject"] == "Via the forward mailbox"
         page.get_by_role("link", name="<fw@fabrikam.com>").first.click()
         expect(page.get_by_role("cell", name="delivered", exact=True).first).to_be_visible()
+
+        page.get_by_role("link", name="Charts").click()
+        expect(page.locator("#chart-traffic canvas")).to_have_count(1)
+        expect(page.locator("#chart-latency canvas")).to_have_count(1)
+        expect(page.get_by_role("status")).to_contain_text("minute")
+        page.get_by_role("link", name="Published").click()
+        expect(page.get_by_text("The service runs version 1.")).to_be_visible()
+        assert live.errors == []
 
 
 def test_a_form_without_its_csrf_token_is_refused(rig: Rig, browser: BrowserContext) -> None:
