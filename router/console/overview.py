@@ -58,7 +58,7 @@ def mailbox_page(store: StateStore, *, query: str = "", health: HealthFilter = H
     pages = max(1, -(-len(matching) // per_page))
     page = min(max(1, page), pages)
     shown = matching[(page - 1) * per_page: page * per_page]
-    return MailboxPage(_rows(store, shown), len(matching), page, pages, query, health)
+    return MailboxPage(mailbox_rows(store, shown), len(matching), page, pages, query, health)
 
 
 def _matches(states: list[tuple[str, bool]], wanted: HealthFilter) -> bool:
@@ -69,8 +69,9 @@ def _matches(states: list[tuple[str, bool]], wanted: HealthFilter) -> bool:
     return wanted.value in ({status for status, _ in states} or {HealthStatus.NOT_RUN.value})
 
 
-def _rows(store: StateStore, names: list[str]) -> tuple[MailboxStatus, ...]:
-    """The status rows of ``names`` (as `email-router status` shows them), reading only their rows."""
+def mailbox_rows(store: StateStore, names: list[str]) -> tuple[MailboxStatus, ...]:
+    """The status rows of ``names`` (lower case), as `email-router status` shows them, reading only their
+    rows; a name the directory and the health table both do not know is left out."""
     if not names:
         return ()
     with store.db.read() as conn:
@@ -85,7 +86,7 @@ def _rows(store: StateStore, names: list[str]) -> tuple[MailboxStatus, ...]:
         rows.setdefault(row.mailbox.lower(), {})[row.direction] = row
     health = {(h.mailbox.lower(), h.direction): h for h in healths}
     result = []
-    for name in names:
+    for name in (n for n in names if n in rows or any(h for h in health if h[0] == n)):
         mine, any_row = rows.get(name, {}), next(iter(rows.get(name, {}).values()), None)
 
         def direction(way: StateDirection, name: str = name, mine: dict[StateDirection, DirectoryRow] = mine

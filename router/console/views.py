@@ -14,9 +14,8 @@ from werkzeug.wrappers import Response
 
 from router.config.publish import list_published
 from router.console.app import Context, Handler
-from router.console.overview import HealthFilter, mailbox_page
+from router.console.overview import HealthFilter, mailbox_page, mailbox_rows
 from router.errors import RouterError
-from router.service.status_report import collect_status
 from router.state import QuarantineStatus
 from router.state.keys import normalize_message_id
 
@@ -44,11 +43,11 @@ def mailbox(ctx: Context) -> Response:
     """One mailbox: both directions, open alerts, quarantine, recent decisions; Resume and Test Access."""
     store = ctx.console.store()
     address = str(ctx.args["address"]).strip().lower()
-    report = collect_status(store, (address,))
-    if not report.mailboxes:
+    found = mailbox_rows(store, [address])
+    if not found:
         raise NotFound(f"no mailbox {address} is known to the router")
     return ctx.console.render(
-        "mailbox.html", ctx, m=report.mailboxes[0], decisions=store.trail.recent(address, limit=50),
+        "mailbox.html", ctx, m=found[0], decisions=store.trail.recent(address, limit=50),
         quarantined=store.quarantine.entries(mailbox=address, status=None, limit=20),
         notice=ctx.request.args.get("notice", ""))
 

@@ -63,6 +63,11 @@ def test_a_mailbox_turns_to_failure_and_back_to_success_in_the_console(rig: Rig,
             keep.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(shot, keep / "mailboxes.png")
 
+        page.get_by_label("Health").select_option("failure")  # htmx swaps the table in place
+        expect(page.locator(f'tr[data-mailbox="{BERT}"]')).to_have_count(0)
+        page.get_by_label("Address contains").fill("alice")
+        expect(page.locator(".summary")).to_have_text("1 mailbox(es)")
+        expect(page).to_have_url(re.compile(r"q=alice"))
         page.get_by_role("link", name=ALICE).click()
         expect(page.get_by_role("heading", name=ALICE)).to_be_visible()
         expect(page.locator(".health-incoming")).to_contain_text("Failure")

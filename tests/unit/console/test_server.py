@@ -129,6 +129,11 @@ def test_resume_lifts_the_stop(site: Site) -> None:
     assert site.store.health.get(ALICE, Direction.INCOMING).stopped is False
 
 
+def test_an_unknown_mailbox_is_a_404(site: Site) -> None:
+    answer = site.signed_in().get(f"{site.url}/mailboxes/nobody@contoso.com")
+    assert answer.status_code == 404 and "no mailbox nobody@contoso.com" in answer.text
+
+
 def test_logout_ends_the_session(site: Site) -> None:
     session = site.signed_in()
     token = CSRF_FIELD.search(session.get(f"{site.url}/alerts").text)
