@@ -28,6 +28,7 @@ from router.config.published import PublishedConfig
 from router.console.history import MetricHistory
 from router.console.password import console_password_hash, verify_password
 from router.console.sessions import LOGIN_COOKIE, SESSION_COOKIE, LoginLimiter, Session, Sessions, csrf_ok
+from router.errors import RouterError
 from router.home import Home
 from router.service.lane import LaneKey
 from router.state import StateStore
@@ -113,6 +114,12 @@ class Console:
             response = self._dispatch(request)
         except HTTPException as exc:
             response = exc.get_response(environ)
+        except RouterError as exc:  # A refused action (e.g. retrying a resolved entry): say why.
+            response = Response(str(exc), status=409, content_type="text/plain; charset=utf-8")
+        except Exception:
+            log.exception("console: %s %s failed", request.method, request.path)
+            response = Response("The console failed to answer; the service log has the details.", status=500,
+                                content_type="text/plain; charset=utf-8")
         _harden(response)
         return response(environ, start_response)
 

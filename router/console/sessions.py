@@ -27,6 +27,8 @@ from router.clock import Clock
 SESSION_COOKIE = "er_session"
 LOGIN_COOKIE = "er_login"
 IDLE_SECONDS = 3600.0
+MAX_CLIENTS = 10_000
+"""Addresses with failed logins remembered before those whose window has passed are forgotten."""
 
 
 @dataclass
@@ -50,8 +52,11 @@ class Sessions:
 
     def create(self) -> Session:
         """Start a new session (after a successful login)."""
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), self._now())
+        now = self._now()
+        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now)
         with self._lock:
+            for token in [t for t, s in self._sessions.items() if now - s.last_seen > self._idle]:
+                del self._sessions[token]
             self._sessions[session.token] = session
         return session
 
@@ -115,6 +120,9 @@ class LoginLimiter:
         """Record one failed login of ``client``; returns its failures within the window."""
         now = self._clock.now().timestamp()
         with self._lock:
+            if len(self._failures) > MAX_CLIENTS:  # Forget addresses whose window has passed.
+                for other in [c for c in self._failures if not self._recent(c, now)]:
+                    del self._failures[other]
             recent = self._recent(client, now)
             recent.append(now)
             return len(recent)

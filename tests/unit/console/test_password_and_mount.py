@@ -15,6 +15,7 @@ from router.clock import FrozenClock
 from router.console.overview import HealthFilter, mailbox_page
 from router.console.password import CONSOLE_CREDENTIAL, console_password_hash, hash_password, verify_password
 from router.console.serve import console_mount, is_loopback
+from router.console.sessions import LoginLimiter, Sessions
 from router.errors import ConfigError
 from router.home import Home
 from router.service.metrics import Metrics
@@ -52,6 +53,24 @@ def test_hashes_are_salted_and_junk_never_verifies() -> None:
     assert first != second and verify_password("same password", first)
     for junk in ("", "scrypt$x", "md5$1$2$3$aa$bb", "scrypt$1024$8$1$!!$??"):
         assert not verify_password("same password", junk)
+
+
+def test_sessions_expire_when_unused_and_the_limiter_forgets_old_addresses() -> None:
+    clock = FrozenClock()
+    sessions = Sessions(clock, idle_seconds=60)
+    first = sessions.create()
+    clock.advance(30)
+    assert sessions.get(first.token) is first, "used within the hour: still valid, and renewed"
+    clock.advance(61)
+    assert sessions.get(first.token) is None
+    assert sessions.get("") is None and sessions.get("made-up") is None
+    limiter = LoginLimiter(clock, attempts=2, window_seconds=10)
+    limiter.failed("10.0.0.1")
+    assert limiter.retry_after("10.0.0.1") == 0
+    limiter.failed("10.0.0.1")
+    assert 0 < limiter.retry_after("10.0.0.1") <= 11 and limiter.retry_after("10.0.0.2") == 0
+    clock.advance(11)
+    assert limiter.retry_after("10.0.0.1") == 0
 
 
 def test_loopback_addresses() -> None:

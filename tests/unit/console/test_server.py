@@ -129,6 +129,16 @@ def test_resume_lifts_the_stop(site: Site) -> None:
     assert site.store.health.get(ALICE, Direction.INCOMING).stopped is False
 
 
+def test_a_refused_action_says_why(site: Site) -> None:
+    session = site.signed_in()
+    token = CSRF_FIELD.search(session.get(f"{site.url}/quarantine/1").text)
+    assert token is not None
+    session.post(f"{site.url}/quarantine/1/resolve", data={"csrf": token.group(1), "note": "done"})
+    again = session.post(f"{site.url}/quarantine/1/retry", data={"csrf": token.group(1)})
+    assert again.status_code == 409
+    assert "is resolved and cannot be retried" in again.text and "hint: " in again.text
+
+
 def test_an_unknown_mailbox_is_a_404(site: Site) -> None:
     answer = site.signed_in().get(f"{site.url}/mailboxes/nobody@contoso.com")
     assert answer.status_code == 404 and "no mailbox nobody@contoso.com" in answer.text
