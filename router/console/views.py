@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from email.parser import BytesHeaderParser
+from email.policy import compat32
 from email.policy import default as default_policy
 
 from werkzeug.exceptions import NotFound
@@ -75,13 +76,23 @@ def quarantine_entry(ctx: Context) -> Response:
         entry = store.quarantine.get(int(ctx.args["entry_id"]))
     except RouterError as exc:
         raise NotFound(str(exc)) from exc
-    headers: list[tuple[str, str]] = []
-    if entry.mime:
-        parsed = BytesHeaderParser(policy=default_policy).parsebytes(entry.mime)
-        headers = [(name, str(value)) for name, value in parsed.items()]
-    return ctx.console.render("quarantine_entry.html", ctx, e=entry, headers=headers,
+    return ctx.console.render("quarantine_entry.html", ctx, e=entry, headers=message_headers(entry.mime),
                               decisions=store.trail.for_message(entry.mailbox, entry.message_key),
                               notice=ctx.request.args.get("notice", ""))
+
+
+def message_headers(mime: bytes | None) -> list[tuple[str, str]]:
+    """The header fields of a kept message, decoded (RFC 2047) where they can be, raw where they cannot."""
+    if not mime:
+        return []
+    raw = [(name, " ".join(str(value).split())) for name, value in
+           BytesHeaderParser(policy=compat32).parsebytes(mime).raw_items()]
+    try:
+        decoded = BytesHeaderParser(policy=default_policy).parsebytes(mime).items()
+        return [(name, text if getattr(value, "defects", None) else str(value))
+                for (name, text), (_, value) in zip(raw, decoded, strict=True)]
+    except Exception:  # A hostile header must not hide the others: show them undecoded.
+        return raw
 
 
 def trace(ctx: Context) -> Response:

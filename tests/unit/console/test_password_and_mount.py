@@ -40,6 +40,16 @@ def test_console_password_from_stdin_keeps_only_a_scrypt_hash_in_the_vault(home:
     assert PASSWORD.encode() not in home.vault_file.read_bytes()
 
 
+def test_console_password_prompts_twice_without_echo(home: Home) -> None:
+    assert CliRunner().invoke(cli, ["--home", str(home.root), "init"]).exit_code == 0
+    result = CliRunner().invoke(cli, ["--home", str(home.root), "console", "password"],
+                                input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert "Repeat for confirmation" in result.output and PASSWORD not in result.output
+    stored = console_password_hash(home)
+    assert stored is not None and verify_password(PASSWORD, stored)
+
+
 def test_a_short_password_is_refused_with_a_hint(home: Home) -> None:
     assert CliRunner().invoke(cli, ["--home", str(home.root), "init"]).exit_code == 0
     result = CliRunner().invoke(cli, ["--home", str(home.root), "console", "password", "--stdin"],

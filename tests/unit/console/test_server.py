@@ -8,6 +8,7 @@ import logging
 import pytest
 import requests
 
+from router.console.views import message_headers
 from router.state import Direction, QuarantineStatus
 from tests.unit.console.conftest import ALICE, BOB, CSRF_FIELD, PASSWORD, Site
 
@@ -178,3 +179,9 @@ def test_the_chart_series_counts_per_minute(site: Site) -> None:
     assert series["delivered"] == [3.0, 0.0] and series["sent"] == [1.0, 0.0]
     assert series["quarantined"] == [0.0, 1.0] and series["latency"] == [5.0, None]
     assert series["t"][1] - series["t"][0] == 60
+
+
+def test_kept_headers_are_decoded_and_broken_ones_shown_raw() -> None:
+    mime = (b"Subject: =?utf-8?q?caf=C3=A9?=\r\nTo: ;;;<<<@@@\r\nX-Folded: one\r\n two\r\n\r\nbody")
+    assert message_headers(mime) == [("Subject", "café"), ("To", ";;;<<<@@@"), ("X-Folded", "one two")]
+    assert message_headers(None) == []
