@@ -90,6 +90,9 @@ def test_a_mailbox_turns_to_failure_and_back_to_success_in_the_console(rig: Rig,
 
 def test_a_quarantined_message_is_retried_from_the_console_and_delivered(rig: Rig,
                                                                          browser: BrowserContext) -> None:
+    # Bert's mail is not for the router yet (so his own lane cannot deliver it): the wrapper that his
+    # forwarding rule puts in the forward mailbox is quarantined until the CRM says Forward Mailbox.
+    rig.crm.set_mailbox(BERT, incomingemaildeliverymethod=int(IncomingDeliveryMethod.NONE))
     rig.publish(binding("forward_mailboxes", FORWARD), settings=SETTINGS)
     rig.sim.control.seed({"rules": [{"mailbox": BERT, "name": "fw", "forward_as_attachment_to": [FORWARD]}]})
     rig.sim.control.inject(BERT, from_=CAROL, to=[BERT], subject="Via the forward mailbox", body="hi",
