@@ -12,6 +12,7 @@ import click
 
 from router.cli.access import test_access_command
 from router.cli.backfill import backfill_command
+from router.cli.console import console_group
 from router.cli.context import AppContext
 from router.cli.credentials import credentials_group
 from router.cli.crm import crm_group
@@ -84,3 +85,4 @@ cli.add_command(trace_command)
 cli.add_command(quarantine_group)
 cli.add_command(backfill_command)
 cli.add_command(rules_group)
+cli.add_command(console_group)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
 from router.cli.context import AppContext, pass_app
 from router.clock import SystemClock
+from router.console.serve import console_mount
 from router.service.assembly import router_service
 from router.service.logs import LogFormat, ServiceLogging
 from router.service.metrics import Metrics
@@ -23,6 +25,11 @@ DEFAULT_STATUS_PORT = 9468
               "Prometheus scrapes from another host.")
 @click.option("--status-port", type=click.IntRange(0, 65535), default=DEFAULT_STATUS_PORT, show_default=True,
               help="Port of the status endpoint; 0 picks a free one (printed at start).")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="PEM certificate (chain) for HTTPS on the status address; needed to serve the web "
+              "console on an address other than loopback.")
+@click.option("--tls-key", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="PEM private key of --tls-cert (when not in the same file).")
 @click.option("--grace", type=click.FloatRange(min=0), default=DEFAULT_GRACE_SECONDS, show_default=True,
               help="Seconds runs in flight may take to finish after SIGTERM / Ctrl-C.")
 @click.option("--log-format", type=click.Choice([f.value for f in LogFormat]), default=LogFormat.TEXT.value,
@@ -30,8 +37,8 @@ DEFAULT_STATUS_PORT = 9468
 @click.option("--log-stderr/--no-log-stderr", default=True, show_default=True,
               help="Also write log lines to stderr (the journal under systemd), besides the log file.")
 @pass_app
-def run_command(app: AppContext, status_host: str, status_port: int, grace: float, log_format: str,
-                log_stderr: bool) -> None:
+def run_command(app: AppContext, status_host: str, status_port: int, tls_cert: Path | None,
+                tls_key: Path | None, grace: float, log_format: str, log_stderr: bool) -> None:
     """Run the router: serve the mailboxes of the newest published configuration until stopped.
 
     A newly published version is picked up without a restart. The first SIGTERM or Ctrl-C stops
@@ -44,10 +51,14 @@ def run_command(app: AppContext, status_host: str, status_port: int, grace: floa
     try:
         clock, metrics = SystemClock(), Metrics()
         service = router_service(app.home, clock, metrics, logs=logs)
-        with StatusServer(metrics, health=service.health, ready=service.ready, host=status_host,
-                          port=status_port) as status:
+        with console_mount(app.home, clock, metrics, service, host=status_host, tls_cert=tls_cert,
+                           tls_key=tls_key) as mount, \
+                StatusServer(metrics, health=service.health, ready=service.ready, host=status_host,
+                             port=status_port, console=mount.console,
+                             ssl_context=mount.ssl_context) as status:
             click.echo(f"email-router running configuration version {config.version}; status at "
                        f"{status.url}; log in {logs.path}. Stop with Ctrl-C or SIGTERM.")
+            click.echo(f"warning: {mount.note}" if mount.note else f"console at {status.url}/login", err=True)
             drained = service.run_until_signalled(grace, config)
         click.echo("email-router stopped." if drained else
                    f"email-router stopped; work still running after {grace:g} s was abandoned.")

@@ -11,12 +11,16 @@ as unavailable and its error is reported, never a traceback.
 The server is a threading WSGI server from the standard library on its own daemon thread, listening
 on an IPv4 address: 127.0.0.1 unless Prometheus scrapes from another host (then 0.0.0.0 or the
 host's address). Port 0 picks a free port (see ``port``).
+
+Any other path goes to an optional ``console`` WSGI application (the admin's web console, which does
+its own sign-in); without one it is a 404. With an ``ssl_context`` the server speaks HTTPS only.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import ssl
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -63,8 +67,10 @@ class StatusServer:
     """Serves /metrics, /healthz and /readyz until ``stop``; usable as a context manager."""
 
     def __init__(self, metrics: Metrics, *, health: Probe = always_ok, ready: Probe = always_ok,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
-        self._app = status_app(metrics, health=health, ready=ready)
+                 host: str = "127.0.0.1", port: int = 0, console: WsgiApp | None = None,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        self._app = status_app(metrics, health=health, ready=ready, console=console)
+        self._ssl = ssl_context
         self._host = host
         self._requested_port = port
         self._server: WSGIServer | None = None
@@ -79,8 +85,8 @@ class StatusServer:
 
     @property
     def url(self) -> str:
-        """``http://host:port`` of the running server."""
-        return f"http://{self._host}:{self.port}"
+        """``http(s)://host:port`` of the running server."""
+        return f"{'https' if self._ssl else 'http'}://{self._host}:{self.port}"
 
     def start(self) -> StatusServer:
         """Bind and serve on a background thread; returns ``self``.
@@ -98,6 +104,8 @@ class StatusServer:
                 hint="choose another host or port for the metrics endpoint in the settings, "
                 "or stop the process that holds the port",
             ) from exc
+        if self._ssl is not None:
+            server.socket = self._ssl.wrap_socket(server.socket, server_side=True)
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="status-server", daemon=True)
@@ -122,13 +130,16 @@ class StatusServer:
         self.stop()
 
 
-def status_app(metrics: Metrics, *, health: Probe = always_ok, ready: Probe = always_ok) -> WsgiApp:
+def status_app(metrics: Metrics, *, health: Probe = always_ok, ready: Probe = always_ok,
+               console: WsgiApp | None = None) -> WsgiApp:
     """Return the WSGI application behind ``StatusServer`` (also mountable in another WSGI server)."""
     metrics_app = make_wsgi_app(metrics.registry)
     probes = {"/healthz": health, "/readyz": ready}
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
+        if console is not None and path != "/metrics" and path not in probes:
+            return console(environ, start_response)
         if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
             return _respond(start_response, "405 Method Not Allowed", {"error": "use GET"})
         if path == "/metrics":

@@ -63,6 +63,7 @@ COMMANDS: dict[str, list[str]] = {
     "quarantine resolve": ["1", "--note", "done"],
     "backfill": ["alice@contoso.com", "--since", "2024-01-01"],
     "rules deploy": [],
+    "console password": ["--stdin"],
 }
 """Each command with arguments that would do something in a configured home."""
 
