@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 
 from router.config import load_published
 from router.pipeline.incoming.drain import drain_mailbox
 from router.pipeline.incoming.lanes import IncomingLanes
 from router.service.metrics import Metrics
+from router.state import LedgerEntry, StateStore
+from router.state.schema import incoming_ledger
 from tests.flows.incoming.rig import Rig
 
 FATES = ("delivered", "duplicate", "screened_out", "quarantined", "deferred")
@@ -41,3 +44,13 @@ def assert_counts_add_up(metrics: Metrics, mailbox: str) -> dict[str, float]:
     counted = totals(metrics, mailbox)
     assert counted["fetched"] == sum(counted[f] for f in FATES), counted
     return counted
+
+
+def ledger_by_item(store: StateStore, mailbox: str) -> dict[str, list[LedgerEntry]]:
+    """Every ledger row of ``mailbox``, by the item id it records."""
+    found: dict[str, list[LedgerEntry]] = {}
+    with store.db.read() as conn:
+        for row in conn.execute(select(incoming_ledger).where(incoming_ledger.c.mailbox == mailbox)):
+            entry = LedgerEntry.from_row(row)
+            found.setdefault(entry.item_id or "", []).append(entry)
+    return found
