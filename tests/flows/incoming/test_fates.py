@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from router.state import LedgerStage
+from router.state import LedgerStage, StateStore
+from router.state.trail import Decision
 from tests.flows.incoming.fates_kit import assert_counts_add_up, drain_counted
 from tests.flows.incoming.rig import BERT, CAROL, Rig, binding
 from tests.unit.pipeline.incoming.builders import mime
@@ -67,3 +68,40 @@ def test_a_cross_mailbox_copy_is_a_duplicate_naming_the_activity(rig: Rig) -> No
         [dup] = [d for d in store.trail.for_message(BERT, "<both@fabrikam.com>") if d.stage == "deliver"]
     assert dup.result == "duplicate" and (dup.text or "").startswith(f"duplicate of activity {activity}")
     assert "the same content" in (dup.text or "")
+
+
+LIST_REPLY = ("From: Carol <carol@fabrikam.com>", "To: bert@contoso.com",
+              "Message-ID: <list-reply@fabrikam.com>", "Precedence: list",
+              "List-Id: <users.lists.fabrikam.com>", "In-Reply-To: <question@fabrikam.com>")
+
+
+def screens(store: StateStore, message_id: str) -> list[Decision]:
+    return [d for d in store.trail.for_message_id(message_id) if d.stage == "screen"]
+
+
+def test_a_human_reply_on_a_mailing_list_is_delivered_and_the_trail_says_why(rig: Rig) -> None:
+    rig.publish(binding("users", BERT))
+    rig.sim.control.inject(BERT, mime(*LIST_REPLY, body="I have the same problem."))
+    rig.sim.control.inject(BERT, mime("From: Carol <carol@fabrikam.com>", "To: bert@contoso.com",
+                                      "Message-ID: <list-oof@fabrikam.com>", "Precedence: list",
+                                      "Auto-Submitted: auto-replied", body="I am away."))
+    assert_counts_add_up(drain_counted(rig, BERT), BERT)
+    assert rig.activities("<list-reply@fabrikam.com>") and not rig.activities("<list-oof@fabrikam.com>")
+    with rig.store() as store:
+        [accepted] = screens(store, "<list-reply@fabrikam.com>")
+        [skipped] = screens(store, "<list-oof@fabrikam.com>")
+    assert accepted.result == "accepted"
+    assert 'Precedence: list is only a hint (RFC 3834)' in (accepted.text or "")
+    assert 'incoming.precedence = "hint"' in (accepted.text or "")
+    assert skipped.reason_code == "auto-submitted"
+
+
+def test_precedence_screens_list_mail_when_set_to_screen(rig: Rig) -> None:
+    rig.publish(binding("users", BERT), settings='[settings.incoming]\nprecedence = "screen"\n')
+    rig.sim.control.inject(BERT, mime(*LIST_REPLY, body="I have the same problem."))
+    counted = assert_counts_add_up(drain_counted(rig, BERT), BERT)
+    assert counted["screened_out"] == 1 and not rig.activities("<list-reply@fabrikam.com>")
+    with rig.store() as store:
+        [skipped] = screens(store, "<list-reply@fabrikam.com>")
+    assert skipped.reason_code == "precedence"
+    assert skipped.text == 'Precedence: list (setting incoming.precedence = "screen")'
