@@ -2,7 +2,8 @@
 
 ``to_incoming_email`` maps a ``ParsedMessage`` to the gateway's ``IncomingEmail``: bare addresses
 for From, To, Cc and Bcc (the CRM resolves them to users, contacts and accounts, so all are passed),
-the HTML body (plain text is escaped into HTML), the attachments the size policy kept, and the
+the description (every inline text part in order, plain text escaped into HTML: ``body_parts``), the
+attachments the size policy kept (less the inline text parts the description shows), and the
 mailbox the message was read from as ``receiving_address``. A message without a Message-ID goes to
 the CRM under its derived key, the same in every mailbox, so the CRM's duplicate check still works.
 
@@ -26,6 +27,7 @@ from router.crm.gateway import CrmGateway, DeliverResult, IncomingEmail
 from router.errors import CrmError, CrmPermanentError, MessageError
 from router.pipeline.incoming.addresses import Mailbox
 from router.pipeline.incoming.attachments import Attachment
+from router.pipeline.incoming.body_parts import description_html
 from router.pipeline.incoming.parse import Importance, ParsedMessage
 
 _IMPORTANCE = {Importance.LOW: CrmImportance.LOW, Importance.NORMAL: CrmImportance.NORMAL,
@@ -102,7 +104,11 @@ def _first(boxes: tuple[Mailbox, ...]) -> str:
 
 
 def _body(parsed: ParsedMessage) -> str:
-    """The HTML body, else the text body escaped into HTML (line breaks kept), else nothing."""
+    """Every inline text part in order (``description_html``); else the HTML body, else the text body
+    escaped into HTML (line breaks kept), else nothing."""
+    described = description_html(parsed.body_parts)
+    if described is not None:
+        return described
     if parsed.body_html is not None:
         return parsed.body_html
     if parsed.body_text is None:
@@ -115,6 +121,8 @@ def _attachments(attachments: tuple[Attachment, ...]) -> tuple[tuple[CrmAttachme
     kept: list[CrmAttachment] = []
     unreadable: list[str] = []
     for attachment in attachments:
+        if attachment.in_description:
+            continue
         try:
             content = attachment.content()
         except MessageError:

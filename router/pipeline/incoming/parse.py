@@ -26,6 +26,7 @@ from enum import StrEnum
 from router.errors import MessageError
 from router.pipeline.incoming.addresses import Mailbox, parse_address_headers
 from router.pipeline.incoming.attachments import Attachment
+from router.pipeline.incoming.body_parts import BodyPart
 from router.pipeline.incoming.defects import ParseDefect, short_detail
 from router.pipeline.incoming.header_text import HeaderView, decode_header_value
 from router.pipeline.incoming.message_ids import (
@@ -81,6 +82,8 @@ class ParsedMessage:
     attachments: tuple[Attachment, ...]
     size: int
     defects: tuple[ParseDefect, ...]
+    body_parts: tuple[BodyPart, ...] = ()
+    """Every inline text part in order (``body_parts``): what the activity's description shows."""
 
     @property
     def from_address(self) -> str | None:
@@ -153,6 +156,7 @@ def _build(message: Message, size: int, defects: list[ParseDefect]) -> ParsedMes
         attachments=structure.attachments,
         size=size,
         defects=tuple(structure.defects) + tuple(defects),
+        body_parts=structure.body_parts,
     )
 
 
