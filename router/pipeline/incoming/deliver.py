@@ -28,6 +28,7 @@ from router.errors import CrmError, CrmPermanentError, MessageError
 from router.pipeline.incoming.addresses import Mailbox
 from router.pipeline.incoming.attachments import Attachment
 from router.pipeline.incoming.body_parts import description_html
+from router.pipeline.incoming.content_changes import fit_subject
 from router.pipeline.incoming.parse import Importance, ParsedMessage
 
 _IMPORTANCE = {Importance.LOW: CrmImportance.LOW, Importance.NORMAL: CrmImportance.NORMAL,
@@ -86,7 +87,7 @@ def to_incoming_email(parsed: ParsedMessage, *, receiving_address: str, received
     if notes:
         body += "".join(f'<p style="color:#a00"><i>{html.escape(n)}</i></p>' for n in notes)
     email = IncomingEmail(
-        message_id=parsed.message_id or parsed.key.value, subject=parsed.subject,
+        message_id=parsed.message_id or parsed.key.value, subject=fit_subject(parsed.subject)[0],
         sender=_first(parsed.from_), received_on=received_on,
         to=_bare(parsed.to), cc=_bare(parsed.cc), bcc=_bare(parsed.bcc), sent_on=parsed.date,
         submitted_by=_first(parsed.sender), importance=_IMPORTANCE[parsed.importance], body=body,

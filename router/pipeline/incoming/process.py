@@ -30,6 +30,7 @@ from router.crm.gateway import CrmGateway, IncomingEmail
 from router.errors import MessageError
 from router.pipeline.incoming.acknowledge import AckKind
 from router.pipeline.incoming.checkpoints import Checkpoint, Step
+from router.pipeline.incoming.content_changes import content_changes, fit_subject
 from router.pipeline.incoming.decisions import Decisions, Note, Subject
 from router.pipeline.incoming.deliver import CrmRefusal, Delivered, Refused, offer, to_incoming_email
 from router.pipeline.incoming.duplicates import duplicate_text, held_result, recovered_text
@@ -216,6 +217,9 @@ class ItemProcessor:
                                               notice=notice)
         if unreadable:
             notes.append(Note("size", "attachments-unreadable", text=", ".join(unreadable)))
+        changed = content_changes(original, fit_subject(original.subject)[1])
+        if changed:
+            notes.append(Note(CONTENT_STAGE, "changed", text=changed))
         return self._deliver(envelope, claim, email, notes)
 
     def _deliver(self, envelope: Envelope, claim: LedgerClaim, email: IncomingEmail,

@@ -158,3 +158,45 @@ def test_every_inline_text_part_and_attachment_reaches_the_crm(rig: Rig) -> None
     said = base64.b64decode(str(pointer["body"])).decode()
     assert "a pointer to content stored elsewhere (message/external-body)" in said
     assert "url=https://files.fabrikam.com/q3.pdf" in said and "Content-Type: application/pdf" in said
+
+
+def changes(rig: Rig, message_id: str) -> str:
+    with rig.store() as store:
+        found = [d.text or "" for d in store.trail.for_message_id(message_id)
+                 if (d.stage, d.result) == ("content", "changed")]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_header_bytes_decode_as_utf8_with_only_the_bad_bytes_replaced_and_noted(rig: Rig) -> None:
+    rig.publish(binding("users", BERT))
+    plain = "Content-Type: text/plain; charset=utf-8\n\nBonjour.\n"
+    rig.sim.control.inject(BERT, message("<bad-byte@fabrikam.com>", plain,
+                                         subject=b"caf\xc3\xa9 \xff au lait"))
+    rig.sim.control.inject(BERT, message("<encoded@fabrikam.com>", plain,
+                                         subject=b"=?utf-8?q?Gr=C3=BC=C3=9Fe_=FF=FE_und_caf=C3=A9?="))
+    assert_counts_add_up(drain_counted(rig, BERT), BERT)
+    assert delivered(rig, "<bad-byte@fabrikam.com>").row["subject"] == "café \ufffd au lait"
+    assert delivered(rig, "<encoded@fabrikam.com>").row["subject"] == "Grüße \ufffd\ufffd und café"
+    for message_id in ("<bad-byte@fabrikam.com>", "<encoded@fabrikam.com>"):
+        assert "replaced bytes that are valid in no charset tried with U+FFFD in the subject" in \
+            changes(rig, message_id)
+
+
+def test_every_change_to_the_content_is_noted_in_the_trail(rig: Rig) -> None:
+    rig.publish(binding("users", BERT))
+    rig.sim.control.inject(BERT, message("<long@fabrikam.com>", "Content-Type: text/plain\n\nHi.\n",
+                                         subject=b"s" * 2000))
+    rig.sim.control.inject(BERT, message("<control@fabrikam.com>",
+                                         "Content-Type: text/plain\n\nring \x07 the bell\n"))
+    rig.sim.control.inject(BERT, message("<boundary@fabrikam.com>", WRONG_BOUNDARY))
+    rig.sim.control.inject(BERT, message("<clean@fabrikam.com>", "Content-Type: text/plain\n\nHi.\n"))
+    assert_counts_add_up(drain_counted(rig, BERT), BERT)
+    assert delivered(rig, "<long@fabrikam.com>").row["subject"] == "s" * 800
+    assert "cut the subject from 2000 to 800 characters (the CRM's limit)" in \
+        changes(rig, "<long@fabrikam.com>")
+    assert "removed control characters from message" in changes(rig, "<control@fabrikam.com>")
+    assert str(delivered(rig, "<control@fabrikam.com>").row["description"]).startswith("ring  the bell")
+    assert "read message with the boundary its body uses" in changes(rig, "<boundary@fabrikam.com>")
+    with rig.store() as store:
+        assert not [d for d in store.trail.for_message_id("<clean@fabrikam.com>") if d.result == "changed"]
