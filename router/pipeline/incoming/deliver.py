@@ -29,6 +29,7 @@ from router.pipeline.incoming.addresses import Mailbox
 from router.pipeline.incoming.attachments import Attachment
 from router.pipeline.incoming.body_parts import description_html
 from router.pipeline.incoming.content_changes import fit_subject
+from router.pipeline.incoming.defects import short_detail
 from router.pipeline.incoming.parse import Importance, ParsedMessage
 
 _IMPORTANCE = {Importance.LOW: CrmImportance.LOW, Importance.NORMAL: CrmImportance.NORMAL,
@@ -75,6 +76,22 @@ def offer(gateway: CrmGateway, email: IncomingEmail) -> CrmOutcome:
     except CrmPermanentError as exc:
         gateway.who_am_i()  # Raises when the router itself is refused: that stops the lane, not the message.
         return CrmRefusal(exc)
+
+
+def refusal_text(reason: ReasonCode, parsed: ParsedMessage) -> str:
+    """Why CheckIncomingEmail declined ``parsed``, saying what the message shows."""
+    said = reason.name.lower().replace("_", " ")
+    if reason is ReasonCode.INVALID_SENDER:
+        raw = parsed.headers.get_raw("From")
+        if raw is None:
+            return "CheckIncomingEmail declined it: invalid sender — the message has no From header"
+        if parsed.from_address is None:
+            return (f"CheckIncomingEmail declined it: invalid sender — the From header "
+                    f"'{short_detail(raw)}' holds no usable address")
+        return f"CheckIncomingEmail declined it: invalid sender {parsed.from_address}"
+    if reason is ReasonCode.NO_RECIPIENT_MATCH:
+        return "CheckIncomingEmail declined it: no recipient is a CRM user or queue that tracks this mail"
+    return f"CheckIncomingEmail declined it: {said}"
 
 
 def to_incoming_email(parsed: ParsedMessage, *, receiving_address: str, received_on: datetime,

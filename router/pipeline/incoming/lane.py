@@ -263,7 +263,8 @@ class IncomingLane:
                     self.deps.clock.now())
         for _ in range(fetched - len(batch.outcomes)):
             self.deps.metrics.deferred(mailbox)
-        log_fates(mailbox, [(e.subject.internet_message_id, o) for e, o in batch.outcomes])
+        log_fates(mailbox, [(e.subject.internet_message_id or e.subject.message_key, o)
+                            for e, o in batch.outcomes])
 
     def _one(self, item: FetchedItem | Unreadable, known_key: str | None,
              held: list[LedgerClaim]) -> tuple[Envelope, Outcome]:

@@ -115,7 +115,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     if len(message) == 0:
         raise MessageError(
             "the data has no header fields, so it is not an Internet message "
-            f"(it starts with {short_detail(raw[:40].decode('latin-1'))!r})",
+            f"(it starts with '{short_detail(raw[:40].decode('latin-1'))}')",
             hint="the item's MIME content is not a mail message; quarantine it and check it in Outlook",
         )
     defects: list[ParseDefect] = []
@@ -189,7 +189,7 @@ def _message_id(headers: HeaderView, defects: list[ParseDefect]) -> str | None:
     normalized = normalize_message_id(raw)
     if normalized is None:
         defects.append(ParseDefect("message-id-invalid", "Message-ID",
-                                   f"{short_detail(raw)!r}; the message key is derived"))
+                                   f"'{short_detail(raw)}'; the message key is derived"))
     return normalized
 
 

@@ -32,7 +32,14 @@ from router.pipeline.incoming.acknowledge import AckKind
 from router.pipeline.incoming.checkpoints import Checkpoint, Step
 from router.pipeline.incoming.content_changes import content_changes, fit_subject
 from router.pipeline.incoming.decisions import Decisions, Note, Subject
-from router.pipeline.incoming.deliver import CrmRefusal, Delivered, Refused, offer, to_incoming_email
+from router.pipeline.incoming.deliver import (
+    CrmRefusal,
+    Delivered,
+    Refused,
+    offer,
+    refusal_text,
+    to_incoming_email,
+)
 from router.pipeline.incoming.duplicates import duplicate_text, held_result, recovered_text
 from router.pipeline.incoming.fetch import FetchedItem
 from router.pipeline.incoming.fingerprint import CONTENT_RESULT, CONTENT_STAGE, fingerprint
@@ -231,7 +238,8 @@ class ItemProcessor:
             return self._quarantine(envelope, claim, reason)
         if isinstance(answer, Refused):
             code = _reason(answer.reason.name)
-            notes.append(Note("deliver", "refused", reason_code=code, text="CheckIncomingEmail declined it"))
+            notes.append(Note("deliver", "refused", reason_code=code,
+                              text=refusal_text(answer.reason, original_of(envelope))))
             return self._unaccepted(envelope, claim, notes, "refused", code)
         return self._record(envelope, claim, answer, notes)
 

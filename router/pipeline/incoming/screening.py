@@ -111,6 +111,9 @@ def screen(parsed: ParsedMessage, item_class: str, policy: ScreeningPolicy, *,
         if decision is not None:
             return decision
     decision = ScreenDecision.deliver() if breaker is None else breaker.admit(mailbox, parsed.from_address)
+    if decision.delivers and not parsed.from_:
+        decision = ScreenDecision.deliver(f"{decision.text}; the message has no From header, so the CRM "
+                                          "will see no sender")
     hint = _precedence_hint(parsed)
     if decision.delivers and hint is not None:
         return ScreenDecision.deliver(f"{decision.text}; Precedence: {hint} is only a hint (RFC 3834) and "
@@ -143,7 +146,10 @@ def _report(parsed: ParsedMessage) -> ScreenDecision | None:
     if kind == "disposition-notification":
         return ScreenDecision.skip(SkipReason.DISPOSITION_NOTIFICATION,
                                    "a message disposition notification (read or deletion receipt)")
-    return ScreenDecision.skip(SkipReason.OTHER_REPORT, f"a machine report (report-type={kind or 'none'})")
+    if kind is None:
+        return ScreenDecision.skip(SkipReason.OTHER_REPORT,
+                                   "a machine report (multipart/report without a report-type parameter)")
+    return ScreenDecision.skip(SkipReason.OTHER_REPORT, f"a machine report (report-type={kind})")
 
 
 def _null_return_path(parsed: ParsedMessage) -> ScreenDecision | None:
