@@ -8,6 +8,7 @@ the router changes content in these ways, each collected here as one sentence of
 * the subject is cut to the CRM's limit (``SUBJECT_LIMIT``, the e-mail activity's subject length);
 * bytes valid in no charset tried are replaced by U+FFFD (in a header or a body);
 * control characters are removed from a header or body;
+* a line without a colon inside the header block is dropped (``header_repair``);
 * MIME parts nested too deep are dropped; a body whose boundary was not the declared one is re-read
   with the one it uses; a multipart whose boundary is never found is kept as text.
 """
@@ -27,6 +28,7 @@ _STRUCTURAL = {
     "boundary-mismatch": "read {where} with the boundary its body uses ({detail})",
     "multipart-unreadable": "kept {where} as text: its MIME boundary is missing or never found",
     "control-characters": "removed control characters from {where}",
+    "header-line-dropped": "dropped {detail}, so the header fields after it stay headers",
 }
 
 

@@ -28,6 +28,7 @@ from router.pipeline.incoming.addresses import Mailbox, parse_address_headers
 from router.pipeline.incoming.attachments import Attachment
 from router.pipeline.incoming.body_parts import BodyPart
 from router.pipeline.incoming.defects import ParseDefect, short_detail
+from router.pipeline.incoming.header_repair import repair_header_block
 from router.pipeline.incoming.header_text import HeaderView, decode_header_value
 from router.pipeline.incoming.message_ids import (
     STABLE_HEADERS,
@@ -105,6 +106,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
             f"the message is empty ({len(raw)} bytes, no header and no body)",
             hint="Exchange returned no MIME content for this item; quarantine it and check it in Outlook",
         )
+    content, dropped = repair_header_block(content)
     try:
         message = email.message_from_bytes(content)
     except RecursionError as exc:
@@ -119,8 +121,12 @@ def parse_message(raw: bytes) -> ParsedMessage:
             hint="the item's MIME content is not a mail message; quarantine it and check it in Outlook",
         )
     defects: list[ParseDefect] = []
-    if len(content) != len(raw):
+    if raw[:1] in (b"\r", b"\n"):
         defects.append(ParseDefect("leading-blank-lines", "message", "blank lines before the headers"))
+    if dropped:
+        defects.append(ParseDefect("header-line-dropped", "message",
+                                   f"{len(dropped)} line(s) without a colon inside the header block, first "
+                                   f"'{short_detail(dropped[0])}'"))
     return _build(message, len(raw), defects)
 
 

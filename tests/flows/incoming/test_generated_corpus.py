@@ -60,8 +60,12 @@ def test_every_generated_message_ends_with_a_recorded_fate(rig: Rig) -> None:
             last = [d for d in trail if d.stage not in ("content", "acknowledge")][-1]
             fates[f"{entry.stage.value}/{last.result}/{last.reason_code}"] += 1
             categories = on_server[item_id].categories
+            changed = [d.text or "" for d in trail if (d.stage, d.result) == ("content", "changed")]
+            fates.update(f"change: {c.split(' ', 1)[0]}" for text in changed for c in text.split("; "))
             if entry.stage is LedgerStage.ACKNOWLEDGED:
                 assert categories == TRACKED and trail[-1].stage == "acknowledge", trail
+                description = str(rig.crm.email(entry.activity_id or "").row["description"])
+                assert "Content-Type:" not in description and "\n--b" not in description, description
             elif entry.stage is LedgerStage.QUARANTINED:
                 assert categories == UNDELIVERABLE
             else:
