@@ -13,6 +13,7 @@ from collections import Counter
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from router.pipeline.incoming.ledger_keys import ITEM_SUFFIX
 from router.state import LedgerStage
 from tests.flows.incoming.fates_kit import assert_counts_add_up, drain_counted, ledger_by_item
 from tests.flows.incoming.rig import BERT, Rig, binding
@@ -60,6 +61,8 @@ def test_every_generated_message_ends_with_a_recorded_fate(rig: Rig) -> None:
             last = [d for d in trail if d.stage not in ("content", "acknowledge")][-1]
             fates[f"{entry.stage.value}/{last.result}/{last.reason_code}"] += 1
             categories = on_server[item_id].categories
+            fates["own ledger key (#item-)"] += ITEM_SUFFIX in entry.message_key
+            fates["precedence only a hint"] += any("only a hint" in (d.text or "") for d in trail)
             changed = [d.text or "" for d in trail if (d.stage, d.result) == ("content", "changed")]
             fates.update(f"change: {c.split(' ', 1)[0]}" for text in changed for c in text.split("; "))
             if entry.stage is LedgerStage.ACKNOWLEDGED:
