@@ -30,6 +30,9 @@ from router.service.metrics import Metrics
 
 log = logging.getLogger("router.pipeline.incoming.decisions")
 
+MAX_LOGGED = 500
+"""Longest reason text logged for one item (the trail keeps the whole text)."""
+
 
 class Fate(StrEnum):
     """The five ends of a fetched item in one run."""
@@ -95,6 +98,8 @@ def log_fates(mailbox: str, outcomes: Iterable[tuple[str | None, Told]]) -> None
             continue
         level = logging.WARNING if fate is Fate.QUARANTINED else logging.INFO
         detail = outcome.detail or outcome.reason or outcome.result
+        if len(detail) > MAX_LOGGED:
+            detail = detail[:MAX_LOGGED - 1] + "…"
         log.log(level, "%s %s in %s at stage %s: %s", fate.value, message_id or "(no Message-ID)", mailbox,
                 _stage(outcome), detail, extra={"mailbox": mailbox})
 
