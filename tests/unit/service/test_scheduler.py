@@ -31,6 +31,7 @@ from tests.unit.service.lanes_kit import (
     Gate,
     Recorder,
     ScriptedWork,
+    SlowToClose,
     builder,
     key,
     keys,
@@ -419,21 +420,6 @@ def test_stop_gives_up_on_a_run_that_outlives_the_grace_period(
     assert scheduler.stop(grace=0.01) is False
     gate.open()
     recorder.wait_runs(1)
-
-
-class SlowToClose(ScriptedWork):
-    """Idle lane work whose close blocks (a quiet notification stream) until ``release`` or WAIT."""
-
-    def __init__(self, release: threading.Event) -> None:
-        super().__init__()
-        self.release = release
-        self.entered = threading.Event()
-        self.finished = False
-
-    def close(self) -> None:
-        self.entered.set()
-        self.release.wait(WAIT)
-        self.finished = True
 
 
 def test_stop_fits_in_the_grace_period_however_long_idle_lanes_take_to_close(
