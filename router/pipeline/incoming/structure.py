@@ -10,7 +10,9 @@ Python's recursion limit):
   ``attachment`` disposition, no filename) are the bodies. A later one (Apple Mail splits text around
   inline images) is kept as an inline attachment marked ``in_description``: every such inline text
   part is also recorded, in order, as a ``BodyPart``, and the activity's description shows them all
-  as a mail client does (``body_parts``), so none is lost and none is shown twice.
+  as a mail client does (``body_parts``), so none is lost and none is shown twice. A message with no
+  such part whose first text part is named but not ``attachment`` (mailers that call the body
+  ``msg.txt``) shows that part as its description.
 * A ``multipart/*`` whose declared boundary is never found is re-read with the boundary its body
   does use, when one line of it is plainly a boundary (``--token`` followed by part headers), with a
   ``boundary-mismatch`` defect. Otherwise it is read as plain text: its content is kept as the text
@@ -67,6 +69,7 @@ class _Walk:
         self.defects: list[ParseDefect] = []
         self.body_parts: list[BodyPart] = []
         self.alternatives: set[str] = set()
+        self.named_text: tuple[Message, str, int] | None = None
 
     def visit(self, part: Message, path: str) -> list[tuple[Message, str]]:
         """Handle one part; return the children still to walk, with their paths."""
@@ -107,7 +110,20 @@ class _Walk:
                 return
             self._attach(part, path, in_description=True)
             return
+        if content_type in ("text/plain", "text/html") and self.named_text is None and _not_attachment(part):
+            self.named_text = (part, path, len(self.attachments))
         self._attach(part, path)
+
+    def finish(self) -> None:
+        """A message whose only text is a named part that is not ``attachment`` (mailers that name the
+        body ``msg.txt``): clients show that part as the body, so the description does too."""
+        if self.body_parts or self.named_text is None:
+            return
+        part, path, index = self.named_text
+        is_html = part.get_content_type() == "text/html"
+        self.body_parts.append(BodyPart(self._decode_body(part, path, html=is_html), is_html,
+                                        group_of(path, self.alternatives)))
+        self.attachments[index] = replace(self.attachments[index], in_description=True)
 
     def _attach(self, part: Message, path: str, *, in_description: bool = False) -> None:
         attachment = attachment_from_part(part, len(self.attachments) + 1, path or "root")
@@ -143,8 +159,14 @@ def walk_structure(message: Message) -> Structure:
             continue
         children = walk.visit(part, path)
         stack.extend((child, child_path, depth + 1) for child, child_path in reversed(children))
+    walk.finish()
     return Structure(walk.text, walk.html, tuple(walk.attachments), tuple(walk.defects),
                      tuple(walk.body_parts))
+
+
+def _not_attachment(part: Message) -> bool:
+    """Return whether a part's disposition is anything but ``attachment`` (inline, or none)."""
+    return str(part.get("Content-Disposition", "")).split(";", 1)[0].strip().lower() != "attachment"
 
 
 def _is_body_candidate(part: Message) -> bool:

@@ -93,6 +93,19 @@ second log, longer
 --X--
 """
 
+NAMED_BODY = """Content-Type: multipart/mixed; boundary="X"
+
+--X
+Content-Type: text/plain; name="msg.txt"
+
+The body, named as a file by its mailer.
+--X
+Content-Type: text/plain; name="msg.txt"
+
+the log
+--X--
+"""
+
 WRONG_BOUNDARY = """Content-Type: multipart/mixed; boundary="DECLARED"
 
 --ACTUAL
@@ -126,11 +139,11 @@ def test_every_inline_text_part_and_attachment_reaches_the_crm(rig: Rig) -> None
     rig.publish(binding("users", BERT))
     cases = (("<mixed@fabrikam.com>", MIXED), ("<alt@fabrikam.com>", ALTERNATIVE_THEN_NOTE),
              ("<names@fabrikam.com>", SAME_NAMES), ("<boundary@fabrikam.com>", WRONG_BOUNDARY),
-             ("<external@fabrikam.com>", EXTERNAL))
+             ("<external@fabrikam.com>", EXTERNAL), ("<named@fabrikam.com>", NAMED_BODY))
     for message_id, rest in cases:
         rig.sim.control.inject(BERT, message(message_id, rest))
     counted = assert_counts_add_up(drain_counted(rig, BERT), BERT)
-    assert counted["delivered"] == 5
+    assert counted["delivered"] == 6
 
     mixed = delivered(rig, "<mixed@fabrikam.com>")
     text = str(mixed.row["description"])
@@ -150,6 +163,10 @@ def test_every_inline_text_part_and_attachment_reaches_the_crm(rig: Rig) -> None
     boundary = delivered(rig, "<boundary@fabrikam.com>")
     assert str(boundary.row["description"]).strip() == "The real text."
     assert attachments(boundary) == [("a.pdf", 9)]
+
+    named = delivered(rig, "<named@fabrikam.com>")
+    assert str(named.row["description"]) == "The body, named as a file by its mailer."
+    assert attachments(named) == [("msg.txt", 7)]
 
     external = delivered(rig, "<external@fabrikam.com>")
     [(name, _)] = attachments(external)
