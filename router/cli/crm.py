@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
+import lxml.etree
+import lxml.html
 
 from router.cli.homes import crm_database
 from router.cli.simulate_crm import crm as serve_command
@@ -416,11 +418,12 @@ def activities(ctx: click.Context, status: str | None, incoming: bool | None, li
     click.echo(table(["ID", "DIR", "STATUS", "TRIES", "CREATED", "SUBJECT"], rows))
 
 
-@crm_group.command("show", short_help="Show one e-mail with its parties and correlation.")
+@crm_group.command("show", short_help="Show one e-mail: parties, correlation, attachments, description.")
 @click.argument("email_id")
 @click.pass_context
 def show(ctx: click.Context, email_id: str) -> None:
-    """Show one e-mail: status, parties, correlation, regarding record, attachments and notes."""
+    """Show one e-mail: status, parties, correlation, regarding record, attachments with their sizes,
+    notes, and the description's text (what landed in the CRM)."""
     view = open_crm(ctx).email(email_id)
     row = view.row
     lines = [
@@ -444,8 +447,27 @@ def show(ctx: click.Context, email_id: str) -> None:
     lines += [
         f"  attachment:   {a['filename']} ({a['mimetype']}, {a['filesize']} bytes)" for a in view.attachments
     ]
+    if not view.attachments:
+        lines.append("  attachments:  none")
     lines += [f"  note:         {n['subject']}: {n['notetext']}" for n in view.notes]
+    lines += ["  description:", *(f"    {line}" for line in description_text(row["description"]))]
     click.echo("\n".join(lines))
+
+
+def description_text(description: object) -> list[str]:
+    """The activity's description as a tester reads it: the HTML's text, line by line ("(empty)")."""
+    html = str(description or "").strip()
+    if not html:
+        return ["(empty)"]
+    try:
+        tree = lxml.html.fromstring(html.replace("<br>", "\n").replace("<br/>", "\n"))
+        for block in tree.iter("p", "div", "li", "tr"):
+            block.tail = "\n" + (block.tail or "")
+        text = "".join(str(piece) for piece in tree.itertext())
+    except (lxml.etree.ParserError, ValueError):
+        text = html
+    lines = [line.rstrip() for line in text.splitlines()]
+    return [line for line in lines if line.strip()] or ["(empty)"]
 
 
 def _ref(ref: RecordRef | None) -> str:

@@ -85,6 +85,16 @@ class OversizeAction(StrEnum):
     """Quarantine it whole for an admin to decide."""
 
 
+class PrecedenceHandling(StrEnum):
+    """What a ``Precedence: bulk``, ``junk`` or ``list`` header alone decides (RFC 3834 §2: a hint)."""
+
+    HINT = "hint"
+    """Only a hint: such mail is delivered unless another auto-reply sign is present (the default;
+    people reply to mailing lists, and those replies carry the list's Precedence)."""
+    SCREEN = "screen"
+    """Screen it out, as an auto-reply (what the legacy router and many filters do)."""
+
+
 class IncomingSettings(StrictModel):
     """Limits of the incoming pipeline (``[settings.incoming]``)."""
 
@@ -107,6 +117,11 @@ class IncomingSettings(StrictModel):
     deliver_out_of_office: bool = Field(
         default=False, description="Deliver out-of-office replies (IPM.Note.Rules.OofTemplate.Microsoft) to "
         "the CRM, as the legacy router tracked them.")
+    precedence: PrecedenceHandling = Field(
+        default=PrecedenceHandling.HINT,
+        description="`hint` (default): `Precedence: bulk`, `junk` or `list` alone does not make an "
+        "auto-reply (RFC 3834), such mail is delivered unless another auto-reply sign is present; "
+        "`screen`: screen it out. `Precedence: auto_reply` is screened either way.")
     quarantine_category: str = Field(
         default="Undeliverable", min_length=1, max_length=255,
         description="Outlook category put on a message that was quarantined (server-side sync uses "

@@ -10,6 +10,8 @@ Series (all prefixed ``email_router_``)::
 
     messages_fetched_total{mailbox}                      incoming items fetched from Exchange
     messages_delivered_total{mailbox}                    incoming items delivered to the CRM
+    messages_duplicate_total{mailbox}                    items the CRM already held (duplicate of activity X)
+    messages_deferred_total{mailbox}                     items left for a later run (fetched again then)
     messages_screened_out_total{mailbox,reason}          loops, auto-replies, bounces, too large, ...
     messages_quarantined_total{mailbox,stage}            items set aside for an admin
     sends_total{mailbox}                                 outgoing emails submitted successfully
@@ -18,6 +20,9 @@ Series (all prefixed ``email_router_``)::
     throttle_events_total{mailbox,direction}             server back-off requests (ErrorServerBusy)
     incoming_latency_seconds                             arrival in Exchange -> CRM activity created
     outgoing_latency_seconds                             Pending Send -> Sent
+
+Every fetched item has one fate per run, so ``fetched = delivered + duplicate + screened_out +
+quarantined + deferred`` holds per mailbox (``router.pipeline.incoming.fates``).
     mailbox_backlog{mailbox,direction}                   items waiting
     mailbox_status{mailbox,direction,email_router_mailbox_status}
                                                          one series per state: not_run / success /
@@ -69,6 +74,10 @@ class Metrics:
 
         self._fetched = counter("messages_fetched", "Incoming items fetched from Exchange.")
         self._delivered = counter("messages_delivered", "Incoming items delivered to the CRM.")
+        self._duplicates = counter("messages_duplicate", "Incoming items the CRM already held (or the ledger "
+                                   "had finished): recorded as a duplicate of the activity.")
+        self._deferred = counter("messages_deferred", "Incoming items left for a later run (failed alone, "
+                                 "held elsewhere, cancelled); fetched and counted again then.")
         self._screened = counter("messages_screened_out", "Incoming items screened out, by reason.", "reason")
         self._quarantined = counter("messages_quarantined", "Items quarantined, by pipeline stage.", "stage")
         self._sends = counter("sends", "Outgoing emails submitted to Exchange.")
@@ -105,6 +114,14 @@ class Metrics:
     def delivered(self, mailbox: str, count: int = 1) -> None:
         """Count ``count`` items of ``mailbox`` delivered to the CRM."""
         self._child(self._delivered, mailbox).inc(count)
+
+    def duplicate(self, mailbox: str) -> None:
+        """Count one item of ``mailbox`` recorded as a duplicate of an activity the CRM holds."""
+        self._child(self._duplicates, mailbox).inc()
+
+    def deferred(self, mailbox: str) -> None:
+        """Count one item of ``mailbox`` left unfinished for a later run."""
+        self._child(self._deferred, mailbox).inc()
 
     def screened_out(self, mailbox: str, reason: str) -> None:
         """Count one item of ``mailbox`` screened out for ``reason`` (e.g. "auto_reply", "loop")."""

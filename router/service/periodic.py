@@ -38,11 +38,12 @@ class Periodic:
         """True while the thread runs."""
         return self._thread is not None and self._thread.is_alive()
 
-    def stop(self) -> None:
-        """Stop the thread (a call in progress finishes first)."""
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop the thread: a call in progress finishes first, waited for up to ``timeout`` seconds
+        (the thread is a daemon: one still running then is left to end on its own)."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(timeout)
 
     def _loop(self) -> None:
         while not self._stop.wait(self._period()):

@@ -106,7 +106,7 @@ class ConfigWatcher:
         """True while the background thread runs."""
         return self._periodic is not None and self._periodic.alive
 
-    def stop(self) -> None:
-        """Stop the background thread (a check in progress finishes first)."""
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop the background thread (a check in progress finishes first, waited up to ``timeout``)."""
         if self._periodic is not None:
-            self._periodic.stop()
+            self._periodic.stop(timeout)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -167,6 +168,7 @@ class Scheduler:
         daemons). Idle lanes' work is closed. The scheduler cannot be started again; calling ``stop``
         again only reports whether runs are still in flight.
         """
+        deadline = time.monotonic() + grace
         with self._cond:
             if self._stopping:
                 return self._busy == 0
@@ -182,8 +184,8 @@ class Scheduler:
             pool, self._pool = self._pool, None
             idle = [lane for lane in self._lanes.values() if lane.running is None]
         if pool is not None:
-            pool.shutdown(timeout=grace if drained else 0.0)
-        _close([w for lane in idle for w in (*lane.to_close, lane.work) if w is not None])
+            pool.shutdown(timeout=max(0.0, deadline - time.monotonic()) if drained else 0.0)
+        _close_within([w for lane in idle for w in (*lane.to_close, lane.work) if w is not None], deadline)
         return drained
 
     def wait_idle(self, timeout: float | None) -> bool:
@@ -384,6 +386,21 @@ def _superseded(lane: LaneState, run: Run, result: WorkResult | None, error: Bas
 def _fire(events: Iterable[Event]) -> None:
     for event in events:
         event()
+
+
+def _close_within(works: list[LaneWork], deadline: float) -> None:
+    """Close ``works`` side by side, waiting until ``deadline`` (monotonic) at most: closing one lane
+    (ending its notification stream) can take seconds, and the stop must fit in its grace period."""
+    closers = [threading.Thread(target=_close, args=([work],), name="close-lane-work", daemon=True)
+               for work in works]
+    for closer in closers:
+        closer.start()
+    for closer in closers:
+        closer.join(max(0.0, deadline - time.monotonic()))
+    left = sum(1 for closer in closers if closer.is_alive())
+    if left:
+        log.warning("%d lane(s) were still closing when the grace period ended; left to finish on their own",
+                    left)
 
 
 def _close(works: Iterable[LaneWork]) -> None:

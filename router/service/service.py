@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Iterable
 
 from router.clock import Clock, SystemClock
@@ -141,11 +142,12 @@ class Service:
         if self._stopping:
             return self.scheduler.wait_idle(0)
         self._stopping = True
+        deadline = time.monotonic() + grace  # The whole stop fits in the grace period.
         for periodic in self._periodic:
-            periodic.stop()
+            periodic.stop(_left(deadline))
         if self._watcher is not None:
-            self._watcher.stop()
-        drained = self.scheduler.stop(grace)
+            self._watcher.stop(_left(deadline))
+        drained = self.scheduler.stop(_left(deadline))
         self._registry.close()
         if drained:
             log.info("service stopped")
@@ -293,3 +295,8 @@ class _LaneBuilder:
     def __call__(self, spec: LaneSpec) -> LaneWork:
         work = self._registry.build(self._planned[spec.key].assignment, spec.key.direction, self._config)
         return work if self._monitor is None else self._monitor.guard(spec.key, self._config, work)
+
+
+def _left(deadline: float) -> float:
+    """Seconds left until ``deadline`` (monotonic), never negative."""
+    return max(0.0, deadline - time.monotonic())

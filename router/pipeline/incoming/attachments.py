@@ -77,6 +77,8 @@ class Attachment:
     inline: bool = False
     part: str = ""
     _loader: Callable[[], bytes] = field(default=bytes, repr=False, compare=False)
+    in_description: bool = field(default=False, compare=False)
+    """An inline text part the activity's description already shows (``body_parts``): not uploaded."""
 
     def content(self) -> bytes:
         """Decode and return the content; raises ``MessageError`` only if it cannot be serialised."""
@@ -98,6 +100,11 @@ def attachment_from_part(part: Message, number: int, path: str) -> Attachment:
     content_type = part.get_content_type()
     content_id = _content_id(part)
     disposition = _disposition(part)
+    if content_type == EXTERNAL_BODY:
+        pointer = external_body_text(part)
+        name = part_filename(part) or f"external-body-{number}-{_pointer_target(part)}.txt"
+        return Attachment(name, "text/plain", len(pointer), len(pointer), content_id, False, path,
+                          lambda: pointer)
     if part.is_multipart():
         size = encoded = estimate_flat_size(part)
         loader = partial(message_part_bytes, part)
@@ -107,6 +114,32 @@ def attachment_from_part(part: Message, number: int, path: str) -> Attachment:
     inline = disposition == "inline" or (disposition is None and content_id is not None)
     name = part_filename(part) or _default_name(number, content_type)
     return Attachment(name, content_type, size, encoded, content_id, inline, path, loader)
+
+
+EXTERNAL_BODY = "message/external-body"
+
+
+def external_body_text(part: Message) -> bytes:
+    """What a ``message/external-body`` part is: a pointer (RFC 2046 §5.2.3) to content kept elsewhere.
+
+    Its parameters (access type, URL, site, name) say where; its body holds the headers of the content.
+    Kept as a small text file (``external-body-N-<target>.txt``) naming both, so the CRM shows a pointer,
+    not a file that pretends to be the content.
+    """
+    params = [f"{key}={value}" for key, value in (part.get_params() or [])[1:]]
+    inner = message_part_bytes(part).decode("utf-8", "replace").strip()
+    lines = ["This part of the message is a pointer to content stored elsewhere (message/external-body),",
+             "not the content itself.", *params]
+    if inner:
+        lines += ["", "Headers of the content it points to:", inner]
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+def _pointer_target(part: Message) -> str:
+    """A short name for what an external-body part points to: its file's name, else the access type."""
+    target = str(part.get_param("name") or part.get_param("url") or part.get_param("access-type")
+                 or "pointer")
+    return safe_filename(target.rstrip("/").rsplit("/", 1)[-1])[:60] or "pointer"
 
 
 def part_filename(part: Message) -> str:

@@ -14,9 +14,10 @@ rules, applied in order, follow what mail clients and the WHATWG Encoding Standa
    finally the declared charset with replacement characters.
 4. Without a usable label, UTF-8 is tried, then ``windows-1252`` with replacement characters.
 
-Text that is *mostly* UTF-8 (at least as many well-formed non-ASCII characters as broken sequences,
-typically a multi-byte character cut by a truncation) is decoded as UTF-8 with U+FFFD for the broken
-bytes, rather than turning every character into windows-1252 mojibake.
+Text that holds UTF-8 (declared so, or any well-formed multi-byte UTF-8 sequence among undeclared
+bytes) but also some bad bytes — a multi-byte character cut by a truncation, one stray Latin-1 byte —
+is decoded as UTF-8 with U+FFFD for the bad bytes only, rather than turning every character into
+windows-1252 mojibake ("cafÃ©").
 
 Python-internal codecs (``unicode_escape``, ``undefined``, ``idna``…) and bytes-to-bytes codecs
 (``base64``, ``zlib``) are never used for a charset label: a message does not get to choose them.
@@ -127,11 +128,12 @@ def decode_text(data: bytes, label: str | None) -> DecodedText:
 
 
 def _mostly_utf8(data: bytes) -> str | None:
-    """Return ``data`` decoded as UTF-8 with replacements when it is mostly UTF-8, else ``None``."""
+    """Return ``data`` decoded as UTF-8 with replacements when it holds any well-formed multi-byte
+    UTF-8 sequence, else ``None``. Single-byte text (windows-1252, Latin-1) practically never forms
+    one by chance, so one valid sequence says the writer meant UTF-8 and only the other bytes are bad."""
     text = data.decode("utf-8", errors="replace")
-    broken = text.count("\ufffd")
-    well_formed = sum(1 for ch in text if ord(ch) > 0x7F) - broken
-    return text if well_formed >= broken > 0 or (broken == 0 and well_formed > 0) else None
+    well_formed = sum(1 for ch in text if ord(ch) > 0x7F and ch != "\ufffd")
+    return text if well_formed > 0 else None
 
 
 @cache

@@ -7,9 +7,14 @@ the ledger never holds a step without its reason. The stage names used in the tr
 * ``screen`` — ``accepted`` or ``skipped`` (reason code: the screening rule; see ``SkipReason``);
 * ``size`` — ``stripped`` when the size policy removed attachments;
 * ``unwrap`` — forward mailboxes: who forwarded the original;
-* ``deliver`` — ``delivered``, ``already-tracked`` (the activity existed: another mailbox or an
-  earlier attempt) or ``refused`` by CheckIncomingEmail (reason code: the CRM's ``ReasonCode``), with
-  the correlation method and the activity id;
+* ``deliver`` — ``delivered``, ``duplicate`` (the activity existed: another mailbox's copy or an
+  earlier item of this one; the text names the activity and how this copy differs), ``recovered``
+  (an interrupted attempt of this item created the activity) or ``refused`` by CheckIncomingEmail
+  (reason code: the CRM's ``ReasonCode``; the text says what the message shows), with the correlation
+  method and the activity id;
+* ``content`` — ``recorded``: the accepted message's fingerprint (``fingerprint``), which a later
+  duplicate is compared with; ``changed``: every change the router made to the content
+  (``content_changes``);
 * ``acknowledge`` — what was done on the server (and, after a move, the item's new id and web link);
 * ``quarantine`` — the stage that failed and why (see ``quarantine``).
 """

@@ -34,8 +34,12 @@ MAX_DETAIL = 160
 
 
 def short_detail(text: str) -> str:
-    """Return ``text`` made printable and cut to ``MAX_DETAIL`` characters, for a defect's detail."""
-    printable = "".join(ch if ch.isprintable() else "?" for ch in text[: MAX_DETAIL + 1])
+    """Return ``text`` made printable and cut to ``MAX_DETAIL`` characters, for a defect's detail.
+
+    Control and other unprintable characters are shown as escapes (``\\x07``), so an admin sees what
+    was there instead of a row of question marks."""
+    printable = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                        for ch in text[: MAX_DETAIL + 1])
     return printable if len(printable) <= MAX_DETAIL else printable[: MAX_DETAIL - 1] + "…"
 
 

@@ -2,7 +2,8 @@
 
 ``to_incoming_email`` maps a ``ParsedMessage`` to the gateway's ``IncomingEmail``: bare addresses
 for From, To, Cc and Bcc (the CRM resolves them to users, contacts and accounts, so all are passed),
-the HTML body (plain text is escaped into HTML), the attachments the size policy kept, and the
+the description (every inline text part in order, plain text escaped into HTML: ``body_parts``), the
+attachments the size policy kept (less the inline text parts the description shows), and the
 mailbox the message was read from as ``receiving_address``. A message without a Message-ID goes to
 the CRM under its derived key, the same in every mailbox, so the CRM's duplicate check still works.
 
@@ -26,6 +27,9 @@ from router.crm.gateway import CrmGateway, DeliverResult, IncomingEmail
 from router.errors import CrmError, CrmPermanentError, MessageError
 from router.pipeline.incoming.addresses import Mailbox
 from router.pipeline.incoming.attachments import Attachment
+from router.pipeline.incoming.body_parts import description_html
+from router.pipeline.incoming.content_changes import fit_subject
+from router.pipeline.incoming.defects import short_detail
 from router.pipeline.incoming.parse import Importance, ParsedMessage
 
 _IMPORTANCE = {Importance.LOW: CrmImportance.LOW, Importance.NORMAL: CrmImportance.NORMAL,
@@ -74,6 +78,22 @@ def offer(gateway: CrmGateway, email: IncomingEmail) -> CrmOutcome:
         return CrmRefusal(exc)
 
 
+def refusal_text(reason: ReasonCode, parsed: ParsedMessage) -> str:
+    """Why CheckIncomingEmail declined ``parsed``, saying what the message shows."""
+    said = reason.name.lower().replace("_", " ")
+    if reason is ReasonCode.INVALID_SENDER:
+        raw = parsed.headers.get_raw("From")
+        if raw is None:
+            return "CheckIncomingEmail declined it: invalid sender — the message has no From header"
+        if parsed.from_address is None:
+            return (f"CheckIncomingEmail declined it: invalid sender — the From header "
+                    f"'{short_detail(raw)}' holds no usable address")
+        return f"CheckIncomingEmail declined it: invalid sender {parsed.from_address}"
+    if reason is ReasonCode.NO_RECIPIENT_MATCH:
+        return "CheckIncomingEmail declined it: no recipient is a CRM user or queue that tracks this mail"
+    return f"CheckIncomingEmail declined it: {said}"
+
+
 def to_incoming_email(parsed: ParsedMessage, *, receiving_address: str, received_on: datetime,
                       attachments: tuple[Attachment, ...], notice: str | None = None
                       ) -> tuple[IncomingEmail, tuple[str, ...]]:
@@ -84,7 +104,7 @@ def to_incoming_email(parsed: ParsedMessage, *, receiving_address: str, received
     if notes:
         body += "".join(f'<p style="color:#a00"><i>{html.escape(n)}</i></p>' for n in notes)
     email = IncomingEmail(
-        message_id=parsed.message_id or parsed.key.value, subject=parsed.subject,
+        message_id=parsed.message_id or parsed.key.value, subject=fit_subject(parsed.subject)[0],
         sender=_first(parsed.from_), received_on=received_on,
         to=_bare(parsed.to), cc=_bare(parsed.cc), bcc=_bare(parsed.bcc), sent_on=parsed.date,
         submitted_by=_first(parsed.sender), importance=_IMPORTANCE[parsed.importance], body=body,
@@ -102,7 +122,11 @@ def _first(boxes: tuple[Mailbox, ...]) -> str:
 
 
 def _body(parsed: ParsedMessage) -> str:
-    """The HTML body, else the text body escaped into HTML (line breaks kept), else nothing."""
+    """Every inline text part in order (``description_html``); else the HTML body, else the text body
+    escaped into HTML (line breaks kept), else nothing."""
+    described = description_html(parsed.body_parts)
+    if described is not None:
+        return described
     if parsed.body_html is not None:
         return parsed.body_html
     if parsed.body_text is None:
@@ -115,6 +139,8 @@ def _attachments(attachments: tuple[Attachment, ...]) -> tuple[tuple[CrmAttachme
     kept: list[CrmAttachment] = []
     unreadable: list[str] = []
     for attachment in attachments:
+        if attachment.in_description:
+            continue
         try:
             content = attachment.content()
         except MessageError:

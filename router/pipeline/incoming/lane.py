@@ -42,6 +42,7 @@ from router.ews import ConnectionSpec
 from router.pipeline.incoming.acknowledge import AckKind
 from router.pipeline.incoming.checkpoints import Step
 from router.pipeline.incoming.decisions import Note, Subject
+from router.pipeline.incoming.fates import count_fates, log_fates
 from router.pipeline.incoming.fetch import Failing, Fetched, FetchedItem, Missing, Unreadable, fetch_resilient
 from router.pipeline.incoming.finish import Finisher
 from router.pipeline.incoming.lane_deps import LaneDeps
@@ -134,7 +135,6 @@ class IncomingLane:
         for start in range(0, len(refs), budget):
             chunk = refs[start:start + budget]
             fetched = fetch_resilient(session, [(r.item_id, r.changekey) for r in chunk])
-            self.deps.metrics.fetched(self.options.mailbox, sum(isinstance(f, FetchedItem) for f in fetched))
             items = [f for f in (self._struck(f) for f in fetched) if f is not None]
             processed += self._batch(session, items, {}, context) if items else 0
             # An item that failed to fetch, or a cancelled batch, leaves items without a ledger row.
@@ -238,6 +238,7 @@ class IncomingLane:
     def _batch(self, session: MailboxSession, items: Sequence[FetchedItem | Unreadable],
                retrying: dict[str, int], context: WorkContext, keys: dict[str, str] | None = None) -> int:
         self.deps.checkpoint(Step.FETCHED)
+        self.deps.metrics.fetched(self.options.mailbox, len(items))
         batch = Batch(retrying=retrying)
         held: list[LedgerClaim] = []
         try:
@@ -252,21 +253,18 @@ class IncomingLane:
             raise
         self._resolve_retries(batch)
         self.deps.checkpoint(Step.FINISHED)
-        self._count(batch)
+        self._count(batch, len(items))
         return batch.worked
 
-    def _count(self, batch: Batch) -> None:
-        """Report the batch to the service's metrics (delivered, screened out, quarantined, latency)."""
-        metrics, mailbox, now = self.deps.metrics, self.options.mailbox, self.deps.clock.now()
-        for envelope, outcome in batch.outcomes:
-            if outcome.result in ("delivered", "already-tracked"):
-                metrics.delivered(mailbox)
-                if outcome.result == "delivered" and envelope.item.received is not None:
-                    metrics.incoming_latency((now - envelope.item.received).total_seconds())
-            elif outcome.result in ("screened", "refused"):
-                metrics.screened_out(mailbox, outcome.reason or outcome.result)
-            elif outcome.result == "quarantined":
-                metrics.quarantined(mailbox, outcome.reason or "process")
+    def _count(self, batch: Batch, fetched: int) -> None:
+        """Report each item's fate to the metrics and the log; items a cancel left are deferred."""
+        mailbox = self.options.mailbox
+        count_fates(self.deps.metrics, mailbox, [(e.item.received, o) for e, o in batch.outcomes],
+                    self.deps.clock.now())
+        for _ in range(fetched - len(batch.outcomes)):
+            self.deps.metrics.deferred(mailbox)
+        log_fates(mailbox, [(e.subject.internet_message_id or e.subject.message_key, o)
+                            for e, o in batch.outcomes])
 
     def _one(self, item: FetchedItem | Unreadable, known_key: str | None,
              held: list[LedgerClaim]) -> tuple[Envelope, Outcome]:
@@ -286,7 +284,7 @@ class IncomingLane:
                 raise
             return envelope, self._defer(envelope, claim, exc)
         except ClaimLostError:
-            return envelope, Outcome("taken-over")
+            return envelope, Outcome("taken-over", envelope.subject)
         except Exception as exc:  # One message must never stop the lane: defer it, then quarantine.
             log.exception("processing %s of %s failed", envelope.subject.message_key, self.options.mailbox)
             return envelope, self._defer(envelope, claim, exc)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from router.config import Direction, MailboxAssignment, MailboxRole
-from router.config.incoming import Acknowledgement, IncomingSettings, OversizeAction
+from router.config.incoming import Acknowledgement, IncomingSettings, OversizeAction, PrecedenceHandling
 from router.config.published import PublishedConfig
 from router.errors import ConfigError
 from router.pipeline.incoming.acknowledge import AckPlan
@@ -61,7 +61,8 @@ def lane_options(config: PublishedConfig, assignment: MailboxAssignment) -> Lane
     logging_mailbox = assignment.shared_logging
     try:
         screening = ScreeningPolicy(deployment.loop_name(assignment.deployment),
-                                    deliver_out_of_office=incoming.deliver_out_of_office)
+                                    deliver_out_of_office=incoming.deliver_out_of_office,
+                                    precedence_screens=incoming.precedence is PrecedenceHandling.SCREEN)
     except ConfigError as exc:
         raise ConfigError(exc.message, hint=exc.hint, mailbox=assignment.address) from exc
     return LaneOptions(

@@ -26,7 +26,9 @@ from enum import StrEnum
 from router.errors import MessageError
 from router.pipeline.incoming.addresses import Mailbox, parse_address_headers
 from router.pipeline.incoming.attachments import Attachment
+from router.pipeline.incoming.body_parts import BodyPart
 from router.pipeline.incoming.defects import ParseDefect, short_detail
+from router.pipeline.incoming.header_repair import repair_header_block
 from router.pipeline.incoming.header_text import HeaderView, decode_header_value
 from router.pipeline.incoming.message_ids import (
     STABLE_HEADERS,
@@ -81,6 +83,8 @@ class ParsedMessage:
     attachments: tuple[Attachment, ...]
     size: int
     defects: tuple[ParseDefect, ...]
+    body_parts: tuple[BodyPart, ...] = ()
+    """Every inline text part in order (``body_parts``): what the activity's description shows."""
 
     @property
     def from_address(self) -> str | None:
@@ -102,6 +106,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
             f"the message is empty ({len(raw)} bytes, no header and no body)",
             hint="Exchange returned no MIME content for this item; quarantine it and check it in Outlook",
         )
+    content, dropped = repair_header_block(content)
     try:
         message = email.message_from_bytes(content)
     except RecursionError as exc:
@@ -112,12 +117,16 @@ def parse_message(raw: bytes) -> ParsedMessage:
     if len(message) == 0:
         raise MessageError(
             "the data has no header fields, so it is not an Internet message "
-            f"(it starts with {short_detail(raw[:40].decode('latin-1'))!r})",
+            f"(it starts with '{short_detail(raw[:40].decode('latin-1'))}')",
             hint="the item's MIME content is not a mail message; quarantine it and check it in Outlook",
         )
     defects: list[ParseDefect] = []
-    if len(content) != len(raw):
+    if raw[:1] in (b"\r", b"\n"):
         defects.append(ParseDefect("leading-blank-lines", "message", "blank lines before the headers"))
+    if dropped:
+        defects.append(ParseDefect("header-line-dropped", "message",
+                                   f"{len(dropped)} line(s) without a colon inside the header block, first "
+                                   f"'{short_detail(dropped[0])}'"))
     return _build(message, len(raw), defects)
 
 
@@ -153,6 +162,7 @@ def _build(message: Message, size: int, defects: list[ParseDefect]) -> ParsedMes
         attachments=structure.attachments,
         size=size,
         defects=tuple(structure.defects) + tuple(defects),
+        body_parts=structure.body_parts,
     )
 
 
@@ -185,7 +195,7 @@ def _message_id(headers: HeaderView, defects: list[ParseDefect]) -> str | None:
     normalized = normalize_message_id(raw)
     if normalized is None:
         defects.append(ParseDefect("message-id-invalid", "Message-ID",
-                                   f"{short_detail(raw)!r}; the message key is derived"))
+                                   f"'{short_detail(raw)}'; the message key is derived"))
     return normalized
 
 

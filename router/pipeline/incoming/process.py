@@ -7,14 +7,17 @@ the item is to be acknowledged on the server. The steps, each committed before t
 1. parse (pure; MIME the parser rejects is quarantined with the raw bytes kept) and, in a forward
    mailbox, unwrap the forwarded original (pure);
 2. claim the message in the ledger; a message already final is left alone, one held by a live worker
-   is skipped, one a crash left at ``delivered`` goes straight to acknowledgement;
+   is skipped, one a crash left at ``delivered`` goes straight to acknowledgement; a further item
+   with the message key of another item of the mailbox gets a key of its own (``ledger_keys``);
 3. forward mailboxes: find the CRM user who forwarded it;
 4. screen the original (loops, auto-replies, bounces, the sender's rate) — a skip is recorded;
 5. apply the size policy — strip oversized attachments (noted on the activity) or quarantine;
 6. CheckIncomingEmail and DeliverIncomingEmail (``deliver.offer``) — a refusal is recorded, an error
    about this message quarantines it;
 7. record the activity in the trail and the ledger (one transaction) — the lane acknowledges on the
-   server only after this.
+   server only after this. An activity the CRM already held is ``recovered`` (an earlier attempt of
+   this item created it) or a ``duplicate`` with the difference to the first copy (``duplicates``);
+   every accepted message leaves its content fingerprint in the trail for that comparison.
 """
 
 from __future__ import annotations
@@ -27,18 +30,29 @@ from router.crm.gateway import CrmGateway, IncomingEmail
 from router.errors import MessageError
 from router.pipeline.incoming.acknowledge import AckKind
 from router.pipeline.incoming.checkpoints import Checkpoint, Step
+from router.pipeline.incoming.content_changes import content_changes, fit_subject
 from router.pipeline.incoming.decisions import Decisions, Note, Subject
-from router.pipeline.incoming.deliver import CrmRefusal, Delivered, Refused, offer, to_incoming_email
+from router.pipeline.incoming.deliver import (
+    CrmRefusal,
+    Delivered,
+    Refused,
+    offer,
+    refusal_text,
+    to_incoming_email,
+)
+from router.pipeline.incoming.duplicates import duplicate_text, held_result, recovered_text
 from router.pipeline.incoming.fetch import FetchedItem
+from router.pipeline.incoming.fingerprint import CONTENT_RESULT, CONTENT_STAGE, fingerprint
 from router.pipeline.incoming.forward import ForwardUsers
 from router.pipeline.incoming.forward_unwrap import UnwrapResult, resolve_forwarder, unwrap_forward
+from router.pipeline.incoming.ledger_keys import ledger_key
 from router.pipeline.incoming.options import LaneOptions
 from router.pipeline.incoming.parse import ParsedMessage, parse_message
 from router.pipeline.incoming.quarantine import Reason, Stage, quarantine
 from router.pipeline.incoming.rate_breaker import RateBreaker
 from router.pipeline.incoming.screening import ITEM_CLASS_NOTE, screen
 from router.pipeline.incoming.size_policy import SizeAction, SizeReason, apply_size_policy
-from router.state import ClaimOutcome, LedgerClaim, LedgerStage, StateStore
+from router.state import ClaimOutcome, LedgerClaim, LedgerEntry, LedgerStage, StateStore
 from router.state.keys import derive_message_key
 
 
@@ -50,7 +64,8 @@ class Outcome:
     to acknowledge it on the server (None: leave it as it is); ``finish`` is the ledger stage the lane
     writes once acknowledged (``acknowledged`` for delivered mail, ``screened`` for the unaccepted
     mail of service mailboxes; None when the ledger is already final). ``reason`` is the screening
-    or CRM reason code of a skip, or the stage of a quarantine.
+    or CRM reason code of a skip, or the stage of a quarantine; ``detail`` its code and text for the
+    log (``fates``).
     """
 
     result: str
@@ -60,6 +75,7 @@ class Outcome:
     finish: LedgerStage | None = None
     activity_id: str | None = None
     reason: str | None = None
+    detail: str | None = None
 
     @property
     def worked(self) -> bool:
@@ -76,6 +92,8 @@ class Envelope:
     error: MessageError | None
     unwrap: UnwrapResult | None
     subject: Subject
+    earlier: LedgerEntry | None = None
+    """Another item of this mailbox that has the same message key (``ledger_keys``)."""
 
     @property
     def original(self) -> ParsedMessage | None:
@@ -104,7 +122,7 @@ class ItemProcessor:
     # Entry points -------------------------------------------------------------------------------
 
     def open(self, item: FetchedItem, known_key: str | None = None) -> Envelope:
-        """Parse (and unwrap) an item; pure apart from the clock. ``known_key``: the ledger's key."""
+        """Parse (and unwrap) an item and find its ledger key. ``known_key``: the ledger's key."""
         try:
             parsed, error = parse_message(item.mime), None
         except MessageError as exc:
@@ -112,10 +130,13 @@ class ItemProcessor:
         unwrap = unwrap_forward(parsed) if parsed is not None and self.options.forward else None
         key = known_key or (parsed.key.value if parsed is not None else
                             derive_message_key(None, [b"unparseable", item.item_id, item.mime]))
+        earlier = None
+        if known_key is None:
+            key, earlier = ledger_key(self.store.ledger, self.options.mailbox, key, item.item_id)
         shown = unwrap.original if unwrap is not None and unwrap.original is not None else parsed
         message_id = (shown.message_id or shown.key.value) if shown is not None else None
         return Envelope(item, parsed, error, unwrap,
-                        Subject(self.options.mailbox, key, message_id, item.item_id))
+                        Subject(self.options.mailbox, key, message_id, item.item_id), earlier)
 
     def claim(self, envelope: Envelope) -> LedgerClaim:
         """Claim the envelope's message in the ledger."""
@@ -203,6 +224,9 @@ class ItemProcessor:
                                               notice=notice)
         if unreadable:
             notes.append(Note("size", "attachments-unreadable", text=", ".join(unreadable)))
+        changed = content_changes(original, fit_subject(original.subject)[1])
+        if changed:
+            notes.append(Note(CONTENT_STAGE, "changed", text=changed))
         return self._deliver(envelope, claim, email, notes)
 
     def _deliver(self, envelope: Envelope, claim: LedgerClaim, email: IncomingEmail,
@@ -214,7 +238,8 @@ class ItemProcessor:
             return self._quarantine(envelope, claim, reason)
         if isinstance(answer, Refused):
             code = _reason(answer.reason.name)
-            notes.append(Note("deliver", "refused", reason_code=code, text="CheckIncomingEmail declined it"))
+            notes.append(Note("deliver", "refused", reason_code=code,
+                              text=refusal_text(answer.reason, original_of(envelope))))
             return self._unaccepted(envelope, claim, notes, "refused", code)
         return self._record(envelope, claim, answer, notes)
 
@@ -222,13 +247,19 @@ class ItemProcessor:
                 notes: list[Note]) -> Outcome:
         self.checkpoint(Step.CRM_DELIVERED)
         result = answer.result
-        notes.append(Note("deliver", "delivered" if result.created_new else "already-tracked",
-                          reason_code=_reason(answer.check.name),
+        outcome, text = "delivered", _delivered_text(answer)
+        if not result.created_new:
+            outcome = held_result(claim)
+            text = (recovered_text(claim, result.email_id) if outcome == "recovered" else
+                    duplicate_text(self.store.trail, envelope.subject.internet_message_id or "",
+                                   original_of(envelope), result.email_id, envelope.earlier)) + "; " + text
+        notes.append(Note("deliver", outcome, reason_code=_reason(answer.check.name),
                           correlation_method=_reason(answer.correlation.name), activity_id=result.email_id,
-                          text=_delivered_text(answer)))
+                          text=text))
+        notes.append(Note(CONTENT_STAGE, CONTENT_RESULT, activity_id=result.email_id,
+                          text=fingerprint(original_of(envelope)).to_text()))
         self.decisions.delivered(claim, envelope.subject, result.email_id, notes)
-        return self._accepted(envelope, claim, result.email_id,
-                              "delivered" if result.created_new else "already-tracked")
+        return self._accepted(envelope, claim, result.email_id, outcome)
 
     # Outcomes -----------------------------------------------------------------------------------
 
@@ -238,12 +269,13 @@ class ItemProcessor:
 
     def _unaccepted(self, envelope: Envelope, claim: LedgerClaim, notes: list[Note], result: str,
                     reason: str) -> Outcome:
+        detail = f"{reason}: {notes[-1].text}"
         if self.options.ack.touch_unaccepted:
             self.decisions.note(envelope.subject, notes)
             return Outcome(result, envelope.subject, claim, AckKind.UNACCEPTED, LedgerStage.SCREENED,
-                           reason=reason)
+                           reason=reason, detail=detail)
         self.decisions.screened(claim, envelope.subject, notes)
-        return Outcome(result, envelope.subject, claim, reason=reason)
+        return Outcome(result, envelope.subject, claim, reason=reason, detail=detail)
 
     def _give_up_acknowledging(self, envelope: Envelope, claim: LedgerClaim, why: str) -> Outcome:
         """The CRM holds the message but acknowledging it keeps killing the worker: stop trying."""
@@ -254,10 +286,18 @@ class ItemProcessor:
 
     def _quarantine(self, envelope: Envelope, claim: LedgerClaim, reason: Reason) -> Outcome:
         quarantine(self.store, claim, envelope.subject, reason, envelope.item.mime)
-        return Outcome("quarantined", envelope.subject, claim, AckKind.QUARANTINED, reason=reason.stage.value)
+        return Outcome("quarantined", envelope.subject, claim, AckKind.QUARANTINED, reason=reason.stage.value,
+                       detail=f"{reason.code}: {reason.text}")
 
     def _received(self, envelope: Envelope) -> datetime:
         return envelope.item.received or self.clock.now()
+
+
+def original_of(envelope: Envelope) -> ParsedMessage:
+    """The parsed message the CRM was given (the forwarded original in a forward mailbox)."""
+    original = envelope.original
+    assert original is not None
+    return original
 
 
 def _reason(name: str) -> str:

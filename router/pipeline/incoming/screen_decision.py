@@ -39,7 +39,8 @@ class SkipReason(StrEnum):
     AUTO_RESPONSE_SUPPRESS = "auto-response-suppress"
     """``X-Auto-Response-Suppress`` asking for no automatic replies: the sender is an automaton."""
     PRECEDENCE = "precedence"
-    """``Precedence: bulk``, ``junk``, ``list`` or ``auto_reply``."""
+    """``Precedence: auto_reply``; ``bulk``, ``junk`` or ``list`` only with the setting
+    ``incoming.precedence = "screen"``."""
     RATE_LIMITED = "rate-limited"
     """The sender exceeded the per-mailbox rate: the breaker tripped."""
 

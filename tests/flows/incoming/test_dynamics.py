@@ -44,7 +44,7 @@ def test_delivery_through_the_dynamics_web_api(rig: Rig, facade: CrmFacade) -> N
         deliveries = {(d.mailbox, d.result) for d in store.trail.for_message_id("<dyn@fabrikam.com>")
                       if d.stage == "deliver"}
         [reply] = [d for d in store.trail.for_message_id("<dyn2@fabrikam.com>") if d.stage == "deliver"]
-    assert deliveries == {(ALICE, "delivered"), (BERT, "already-tracked")}
+    assert deliveries == {(ALICE, "delivered"), (BERT, "duplicate")}
     assert reply.correlation_method == "in-reply-to" and reply.activity_id == second
     assert all(m.categories == ["Tracked to Dynamics 365"] for box in (ALICE, BERT)
                for m in rig.sim.control.messages(box))

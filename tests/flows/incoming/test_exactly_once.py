@@ -73,8 +73,15 @@ def test_killed_at_each_step_the_lane_reruns_to_exactly_once(rig: Rig, step: Ste
     for item in rig.sim.control.messages(ALICE):
         assert item.categories == ["Tracked to Dynamics 365"]
     with rig.store() as store:
-        results = [d.result for m in MESSAGES for d in store.trail.for_message_id(m) if d.stage == "deliver"]
+        delivers = [d for m in MESSAGES for d in store.trail.for_message_id(m) if d.stage == "deliver"]
+    results = [d.result for d in delivers]
     assert results.count("delivered") == 3 - (1 if step is Step.CRM_DELIVERED else 0)
+    # The activity the killed worker created is recovered, not reported as a duplicate (#15, case 7).
+    assert "duplicate" not in results
+    if step is Step.CRM_DELIVERED:
+        [recovered] = [d for d in delivers if d.result == "recovered"]
+        assert (recovered.text or "").startswith(f"recovered: activity {recovered.activity_id} was created "
+                                                 "by an earlier attempt that was interrupted")
 
 
 def test_killed_after_moving_to_storage_the_logging_mailbox_finishes_without_a_second_move(rig: Rig) -> None:

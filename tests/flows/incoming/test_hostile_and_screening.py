@@ -48,7 +48,8 @@ def test_auto_replies_bounces_and_loops_are_screened_with_their_reasons(rig: Rig
         "bounce": corpus("dsn-bounce.eml"),
         "receipt": corpus("mdn-read-receipt.eml"),
         "loop": mime("Message-ID: <loop@fabrikam.example>", "X-Email-Router-Loop: contoso"),
-        "bulk": mime("Message-ID: <bulk@fabrikam.example>", "Precedence: bulk"),
+        "bulk": mime("Message-ID: <bulk@fabrikam.example>", "Precedence: bulk",
+                     "Auto-Submitted: auto-generated"),
         "person": mime("Message-ID: <person@fabrikam.example>", "X-Email-Router-Loop: other-org"),
     }
     for raw in machine.values():
@@ -60,7 +61,7 @@ def test_auto_replies_bounces_and_loops_are_screened_with_their_reasons(rig: Rig
     assert codes["<oof@fabrikam.example>"] == "auto-submitted"
     assert codes["<dsn-1@mail.contoso.example>"] == "delivery-report"
     assert codes["<loop@fabrikam.example>"] == "own-loop"
-    assert codes["<bulk@fabrikam.example>"] == "precedence"
+    assert codes["<bulk@fabrikam.example>"] == "auto-submitted"
     assert codes["<person@fabrikam.example>"] == "accepted"
     assert rig.activities("<person@fabrikam.example>") and not rig.activities("<oof@fabrikam.example>")
     untouched = [m for m in rig.sim.control.messages(BERT) if m.message_id != "<person@fabrikam.example>"]

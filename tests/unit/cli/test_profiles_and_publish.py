@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from router.clock import SystemClock
 from router.home import Home
+from router.state import Direction, StateStore
+from router.state.directory import DirectoryRow
 from tests.unit.cli.conftest import Invoke
 from tests.unit.config.test_samples import SAMPLE_CREDENTIALS, SAMPLES
 
@@ -69,7 +73,15 @@ def test_publish_list_show_rollback(home: Home, run: Invoke) -> None:
     rolled = run("published", "rollback", "1")
     assert rolled.exit_code == 0 and "republished as version 3" in rolled.output
     listing = run("published", "list").output
-    assert "rollback of 1, running" in listing and listing.count(str(SAMPLES)) == 3
+    assert "rollback of 1, newest" in listing and listing.count(str(SAMPLES)) == 3
+    assert "running" not in listing, "no service has run: nothing is said to be running"
+    with StateStore.open_home(home, SystemClock()) as store:
+        at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+        store.directory.replace([DirectoryRow("a@contoso.com", Direction.INCOMING, "contoso", "user",
+                                              "published", True, "", None, None, 2, at)])
+    listing = run("published", "list").output
+    assert "(a running service reported it at 2026-01-02T03:04:05+00:00)" in listing
+    assert "rollback of 1, newest)" in listing
     shown = run("published", "show", "2")
     assert shown.exit_code == 0 and "[profiles.onprem-send-as]" in shown.output
     assert "#   svc-exchange: password" in shown.output and "secret-of-" not in shown.output

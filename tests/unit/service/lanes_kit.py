@@ -161,3 +161,18 @@ def builder(works: dict[LaneKey, ScriptedWork]) -> Callable[[LaneSpec], Scripted
 
 def keys(reports: Iterable[RunReport]) -> list[LaneKey]:
     return [r.key for r in reports]
+
+
+class SlowToClose(ScriptedWork):
+    """Idle lane work whose close blocks (a quiet notification stream) until ``release`` or WAIT."""
+
+    def __init__(self, release: threading.Event) -> None:
+        super().__init__()
+        self.release = release
+        self.entered = threading.Event()
+        self.finished = False
+
+    def close(self) -> None:
+        self.entered.set()
+        self.release.wait(WAIT)
+        self.finished = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -30,6 +31,7 @@ from tests.unit.service.lanes_kit import (
     Gate,
     Recorder,
     ScriptedWork,
+    SlowToClose,
     builder,
     key,
     keys,
@@ -418,6 +420,18 @@ def test_stop_gives_up_on_a_run_that_outlives_the_grace_period(
     assert scheduler.stop(grace=0.01) is False
     gate.open()
     recorder.wait_runs(1)
+
+
+def test_stop_fits_in_the_grace_period_however_long_idle_lanes_take_to_close(
+        clock: FrozenClock, recorder: Recorder) -> None:
+    scheduler = Scheduler(clock, observer=recorder)
+    release = threading.Event()
+    works = [SlowToClose(release), SlowToClose(release)]
+    install(scheduler, (spec(A), works[0]), (spec(B), works[1]))
+    assert scheduler.stop(grace=0.2) is True, "no run was in flight"
+    assert all(w.entered.is_set() for w in works), "every lane is asked to close, side by side"
+    assert not any(w.finished for w in works), "stop returned within the grace, not after the closes"
+    release.set()
 
 
 def test_the_background_loop_runs_due_lanes_without_manual_ticks(

@@ -22,7 +22,7 @@ from router.service.reload import ReloadKind
 from router.service.service import Service
 from router.vault import PasswordCredential
 from tests.unit.service.conftest import CANARY, MAILBOXES, SETTINGS, Publisher
-from tests.unit.service.lanes_kit import WAIT, FixedJitter, Recorder, ScriptedWork
+from tests.unit.service.lanes_kit import WAIT, FixedJitter, Recorder, ScriptedWork, SlowToClose
 
 IN, OUT = Direction.INCOMING, Direction.OUTGOING
 ALICE, SUPPORT, CAROL = "alice@example.test", "support@example.test", "carol@example.test"
@@ -207,3 +207,26 @@ def test_run_until_signalled_returns_after_a_stop_request(
     assert service.run_until_signalled(grace=WAIT) is True
     helper.join()
     assert not service.scheduler.alive
+
+
+def test_stop_fits_in_the_grace_period_when_idle_lanes_are_slow_to_close(
+        home: Home, publisher: Publisher, recorder: Recorder, frozen: FrozenClock) -> None:
+    release = threading.Event()
+    built: list[SlowToClose] = []
+
+    def build(assignment: MailboxAssignment, direction: Direction, config: PublishedConfig) -> LaneWork:
+        built.append(SlowToClose(release))
+        return built[-1]
+
+    registry = LaneWorkRegistry()
+    registry.register(IN, build)
+    service = Service(home, registry, clock=frozen, observers=[recorder], rng=FixedJitter())
+    publisher.publish()
+    service.start()
+    recorder.wait_runs(1)
+    try:
+        assert service.stop(grace=0.3) is True
+        assert built and all(w.entered.is_set() for w in built), "every idle lane was asked to close"
+        assert not any(w.finished for w in built), "stop returned within its grace, not after the closes"
+    finally:
+        release.set()

@@ -103,8 +103,23 @@ def test_auto_response_suppress_all_oof_or_autoreply_means_automated(
 @pytest.mark.parametrize(("value", "skipped"), [
     ("bulk", True), ("Junk", True), ("list", True), ("auto_reply", True), ("first-class", False),
 ])
-def test_precedence(policy: ScreeningPolicy, value: str, skipped: bool) -> None:
+def test_precedence_screens_when_the_setting_says_so(value: str, skipped: bool) -> None:
+    policy = ScreeningPolicy("contoso", precedence_screens=True)
     assert (decide(policy, f"Precedence: {value}").reason is SkipReason.PRECEDENCE) is skipped
+
+
+@pytest.mark.parametrize("value", ["bulk", "Junk", "list"])
+def test_precedence_alone_is_a_hint_by_default_and_the_decision_says_so(policy: ScreeningPolicy,
+                                                                         value: str) -> None:
+    decision = decide(policy, f"Precedence: {value}")
+    assert decision.delivers
+    assert f"Precedence: {value.lower()} is only a hint (RFC 3834)" in decision.text
+    assert decide(policy, f"Precedence: {value}", "Auto-Submitted: auto-replied").reason \
+        is SkipReason.AUTO_SUBMITTED
+
+
+def test_auto_reply_precedence_screens_either_way(policy: ScreeningPolicy) -> None:
+    assert decide(policy, "Precedence: auto_reply").reason is SkipReason.PRECEDENCE
 
 
 @pytest.mark.parametrize("header", ["X-Autoreply: yes", "X-Autorespond: vacation", "X-AutoReply-From: a@b.c",

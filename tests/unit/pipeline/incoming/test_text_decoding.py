@@ -109,3 +109,10 @@ def test_header_view_is_case_insensitive_and_ordered() -> None:
     assert "RECEIVED" in view and "Date" not in view and len(view) == 3
     assert view.get("Date") is None and view.get_all("Date") == ()
     assert view.names() == ("Received", "Subject", "received")
+
+
+def test_utf8_with_more_bad_bytes_than_good_characters_replaces_only_the_bad_bytes() -> None:
+    decoded = decode_text("café ".encode() + b"\xff\xfe\xfd", None)
+    assert decoded.text == "café \ufffd\ufffd\ufffd" and decoded.codec == "utf-8"
+    labelled = decode_text("café ".encode() + b"\xff\xfe\xfd", "utf-8")
+    assert labelled.text == "café \ufffd\ufffd\ufffd"

@@ -1,0 +1,59 @@
+"""Ledger keys that tell items apart, the fingerprint difference a duplicate records, and fates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from router.clock import FrozenClock
+from router.pipeline.incoming.fates import Fate, fate_of
+from router.pipeline.incoming.fingerprint import Fingerprint, difference, fingerprint
+from router.pipeline.incoming.ledger_keys import ITEM_SUFFIX, ledger_key, message_key_of
+from router.pipeline.incoming.parse import parse_message
+from router.state import StateStore
+from router.state.engine import sqlite_url
+from tests.unit.pipeline.incoming.builders import mime
+
+BOX = "bert@contoso.com"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[StateStore]:
+    with StateStore.open(sqlite_url(tmp_path / "state.sqlite"), FrozenClock()) as opened:
+        yield opened
+
+
+def test_the_first_item_keeps_the_message_key_and_later_items_get_their_own(store: StateStore) -> None:
+    assert ledger_key(store.ledger, BOX, "<m@x>", "item-1") == ("<m@x>", None)
+    store.ledger.claim(BOX, "<m@x>", owner="w", item_id="item-1")
+    assert ledger_key(store.ledger, BOX, "<m@x>", "item-1") == ("<m@x>", None), "the same item, re-read"
+    second, first = ledger_key(store.ledger, BOX, "<m@x>", "item-2")
+    third, _ = ledger_key(store.ledger, BOX, "<m@x>", "item-3")
+    assert second.startswith("<m@x>" + ITEM_SUFFIX) and third != second
+    assert first is not None and first.item_id == "item-1"
+    assert ledger_key(store.ledger, BOX, "<m@x>", "item-2")[0] == second, "stable for one item"
+    assert message_key_of(second) == "<m@x>" and message_key_of("<m@x>") == "<m@x>"
+    assert ledger_key(store.ledger, "other@contoso.com", "<m@x>", "item-9") == ("<m@x>", None)
+
+
+def test_the_difference_names_what_changed() -> None:
+    first = fingerprint(parse_message(mime("Cc: a@x.example", body="one")))
+    more_cc = fingerprint(parse_message(mime("Cc: a@x.example, b@x.example, c@x.example", body="one")))
+    resent = fingerprint(parse_message(mime("Cc: a@x.example", "Subject: Re: other", body="two")))
+    assert difference(first, first) == "the same content"
+    assert difference(first, more_cc) == "Cc +b@x.example +c@x.example"
+    assert difference(first, resent) == "another subject; another body"
+    assert Fingerprint.from_text(more_cc.to_text()) == more_cc
+    assert Fingerprint.from_text("not json") is None
+
+
+@pytest.mark.parametrize(("result", "fate"), [
+    ("delivered", Fate.DELIVERED), ("recovered", Fate.DELIVERED), ("duplicate", Fate.DUPLICATE),
+    ("done", Fate.DUPLICATE), ("screened", Fate.SCREENED), ("refused", Fate.SCREENED),
+    ("quarantined", Fate.QUARANTINED), ("deferred", Fate.DEFERRED), ("busy", Fate.DEFERRED),
+    ("taken-over", Fate.DEFERRED),
+])
+def test_every_outcome_has_one_fate(result: str, fate: Fate) -> None:
+    assert fate_of(result) is fate

@@ -1,0 +1,25 @@
+"""A line without a colon inside the header block is dropped, so the fields after it stay headers."""
+
+from __future__ import annotations
+
+from router.pipeline.incoming.header_repair import repair_header_block
+from router.pipeline.incoming.parse import parse_message
+
+BROKEN = (b"From: carol@fabrikam.com\r\nSubject: hello\r\nHeader-Without-Colon\r\n"
+          b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+          b"caf=C3=A9\r\n")
+
+
+def test_the_fields_after_a_stray_line_stay_headers_and_the_repair_is_a_defect() -> None:
+    parsed = parse_message(BROKEN)
+    assert parsed.body_text == "café\n"
+    [defect] = [d for d in parsed.defects if d.code == "header-line-dropped"]
+    assert "'Header-Without-Colon'" in defect.detail
+
+
+def test_a_sound_block_folds_and_bodies_are_left_alone() -> None:
+    sound = b"From: a@b.c\r\nSubject: one\r\n two\r\n\r\nBody line without colon\r\nX: y\r\n"
+    assert repair_header_block(sound) == (sound, [])
+    trailing = b"From: a@b.c\r\nSubject: s\r\nnot a field\r\n\r\nbody\r\n"
+    assert repair_header_block(trailing) == (trailing, []), "nothing after it is a field: left to the parser"
+    assert repair_header_block(b"just text\r\nFrom: a@b.c\r\n\r\n")[1] == [], "no header before it"
