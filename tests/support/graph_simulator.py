@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from router.clock import SystemClock
+from router.clock import Clock, SystemClock
 from router.graph.client import GraphClient
 from router.graph.clouds import NationalCloud, endpoints
 from router.graph.mailbox import GraphMailbox
@@ -119,12 +119,13 @@ def graph_client(
     secret: str | None = APP_SECRET,
     certificate: CertificateCredential | None = None,
     cloud: NationalCloud = NationalCloud.GLOBAL,
+    clock: Clock | None = None,
 ) -> GraphClient:
     """The router's Graph client for an app of GRAPH_ORG, with the simulator as authority and Graph."""
     session = sim_session(sim)
     creds = AppCredentials(TENANT, client_id, secret=secret, certificate=certificate)
     tokens = TokenSource(creds, endpoints(cloud), session, authority_host=sim.base_url)
-    return GraphClient(tokens, sim.graph_url, session, SystemClock())
+    return GraphClient(tokens, sim.graph_url, session, clock or SystemClock())
 
 
 def graph_mailbox(sim: Controller, address: str, **kwargs: object) -> GraphMailbox:
