@@ -12,6 +12,7 @@ packages each one brings. The simulator runs in this process (both clients share
 from __future__ import annotations
 
 import asyncio
+import importlib
 import importlib.metadata as md
 import statistics
 import subprocess
@@ -59,7 +60,8 @@ def _requests_session(sim: Controller) -> Any:
 
 def _thin(sim: Controller) -> GraphClient:
     session = _requests_session(sim)
-    tokens = TokenSource(AppCredentials(TENANT, APP, secret=SECRET), endpoints("global"), session, sim.base_url)
+    credentials = AppCredentials(TENANT, APP, secret=SECRET)
+    tokens = TokenSource(credentials, endpoints("global"), session, sim.base_url)
     return GraphClient(tokens, sim.graph_url, session, SystemClock())
 
 
@@ -73,7 +75,7 @@ def thin_one_by_one(client: GraphClient, box: str) -> int:
     ids = _delta_ids(mailbox)
     root = f"/users/{box}/messages"
     for mid in ids:
-        client.request("GET", box, f"{root}/{mid}/$value").content
+        assert client.request("GET", box, f"{root}/{mid}/$value").content
         client.request("PATCH", box, f"{root}/{mid}", json={"categories": [CATEGORY], "isRead": True})
     return len(ids)
 
@@ -103,38 +105,35 @@ def sdk_one_by_one(sim: Controller, token: Callable[[], str], box: str) -> int:
 
 
 async def _sdk_run(sim: Controller, token: Callable[[], str], box: str) -> int:
-    import httpx
-    from kiota_abstractions.authentication import (
-        AccessTokenProvider,
-        AllowedHostsValidator,
-        BaseBearerTokenAuthenticationProvider,
-    )
-    from msgraph import GraphRequestAdapter, GraphServiceClient
-    from msgraph.generated.models.message import Message
+    # The SDK is optional and loaded by name, so the module type-checks with and without it installed.
+    httpx: Any = importlib.import_module("httpx")
+    auth: Any = importlib.import_module("kiota_abstractions.authentication")
+    msgraph: Any = importlib.import_module("msgraph")
+    message: Any = importlib.import_module("msgraph.generated.models.message").Message
 
-    class Tokens(AccessTokenProvider):  # type: ignore[misc]
-        async def get_authorization_token(self, uri: str, additional_authentication_context: Any = None) -> str:
+    class Tokens(auth.AccessTokenProvider):  # type: ignore[misc]
+        async def get_authorization_token(self, uri: str, additional_context: Any = None) -> str:
             return token()
 
-        def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
-            return AllowedHostsValidator([])
+        def get_allowed_hosts_validator(self) -> Any:
+            return auth.AllowedHostsValidator([])
 
     async with httpx.AsyncClient(verify=str(sim.ca_file), trust_env=False) as http:
-        adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(Tokens()), client=http)
+        provider = auth.BaseBearerTokenAuthenticationProvider(Tokens())
+        adapter = msgraph.GraphRequestAdapter(provider, client=http)
         adapter.base_url = sim.graph_url
-        client = GraphServiceClient(request_adapter=adapter)
-        user = client.users.by_user_id(box)
+        user = msgraph.GraphServiceClient(request_adapter=adapter).users.by_user_id(box)
         delta = user.mail_folders.by_mail_folder_id("inbox").messages.delta
         ids: list[str] = []
         page = await delta.get()
         while True:
-            ids += [m.id for m in page.value or []]
+            ids += [str(m.id) for m in page.value or []]
             if not page.odata_next_link:
                 break
             page = await delta.with_url(page.odata_next_link).get()
         for mid in ids:
             await user.messages.by_message_id(mid).content.get()
-            await user.messages.by_message_id(mid).patch(Message(is_read=True, categories=[CATEGORY]))
+            await user.messages.by_message_id(mid).patch(message(is_read=True, categories=[CATEGORY]))
         return len(ids)
 
 

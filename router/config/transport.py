@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from router.config.common import AuthMethod
+from router.errors import ConfigError
 
 if TYPE_CHECKING:
     from router.config.profile import Profile
@@ -78,6 +79,27 @@ def graph_problems(p: Profile) -> Iterator[tuple[str, str]]:
         if host not in expected:
             yield ("oauth.authority", f"national_cloud = \"{p.national_cloud}\" signs in at "
                    f"https://{expected[0]}, not https://{host}: fix oauth.authority or national_cloud")
+
+
+NOT_SERVED_YET = (
+    'this version validates transport = "graph" profiles but its service does not serve them yet'
+)
+
+
+def graph_not_served(profile_set: ProfileSet) -> list[str]:
+    """Names of Graph profiles, which this version validates but does not serve (publish refuses them)."""
+    return sorted(n for n, p in profile_set.profiles.items() if p.transport is Transport.GRAPH)
+
+
+def refuse_unserved(profile_set: ProfileSet) -> None:
+    """Raise ConfigError when ``profile_set`` has a Graph profile: the service would hold its mailboxes."""
+    names = graph_not_served(profile_set)
+    if names:
+        raise ConfigError(
+            f"{NOT_SERVED_YET}: {', '.join(names)}",
+            hint='keep transport = "ews" on these profiles until the release that serves Microsoft Graph; '
+            "`profiles validate` checks them already",
+        )
 
 
 def ews_switch_off_warnings(profile_set: ProfileSet, today: date) -> list[str]:

@@ -120,7 +120,7 @@ def mime_value(ctx: GraphCtx) -> GraphResponse:
 def update_message(ctx: GraphCtx) -> GraphResponse:
     """PATCH of ``categories`` and ``isRead`` (what the router acknowledges with)."""
     item = ctx.item()
-    changes = ctx.json_body()
+    changes = {k: v for k, v in ctx.json_body().items() if not k.startswith("@")}  # OData annotations
     unknown = set(changes) - PATCHABLE
     if unknown:
         raise GraphError(

@@ -49,8 +49,9 @@ ROUTES = (
 
 
 def normalise(path: str) -> str:
-    """``/users/a%40b/mailFolders('inbox')/...`` -> ``/users/a@b/mailFolders/inbox/...``."""
-    return _KEY_SEGMENT.sub(lambda m: "/" + m.group(1), unquote(path.rstrip("/")))
+    """``/users/a%40b/mailFolders('inbox')/messages/delta()`` -> ``/users/a@b/mailFolders/inbox/messages/
+    delta`` (key segments and OData function-call parentheses, which Graph accepts both ways)."""
+    return _KEY_SEGMENT.sub(lambda m: "/" + m.group(1), unquote(path.rstrip("/"))).replace("()", "")
 
 
 def match(method: str, path: str) -> tuple[Route, dict[str, str]] | None:

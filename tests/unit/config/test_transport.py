@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from router.cli.main import cli
 from router.config import Deployment, Profile, ProfileSet, check_profile_set
-from router.config.transport import ews_switch_off_warnings
-from router.errors import Problem
+from router.config.transport import ews_switch_off_warnings, refuse_unserved
+from router.errors import ConfigError, Problem
 from router.vault.credentials import CredentialKind
 from tests.unit.config.conftest import BASE_FILES, write_profiles
 
@@ -121,4 +121,33 @@ client_id = "abc"
                                       str(directory)])
     assert result.exit_code == 0, result.output
     assert 'warning: profile "cloud" reaches Exchange Online over EWS' in result.stderr
-    assert "cloud-graph" not in result.stderr and "OK:" in result.stdout
+    assert 'profile "cloud-graph" reaches' not in result.stderr and "OK:" in result.stdout
+
+
+def test_graph_profiles_validate_but_this_version_refuses_to_publish_them(tmp_path: Path) -> None:
+    ps = ProfileSet(profiles={"g": Profile.model_validate(GRAPH)})
+    with pytest.raises(ConfigError, match='does not serve them yet: g') as caught:
+        refuse_unserved(ps)
+    assert 'transport = "ews"' in caught.value.hint
+    refuse_unserved(ProfileSet(profiles={}))
+    files = dict(BASE_FILES)
+    files["graph.toml"] = """
+[profiles.cloud-graph]
+direction = "incoming"
+server_type = "exchange_online"
+transport = "graph"
+auth = "oauth"
+credentials = "other_specified"
+credential = "app"
+user_type = "administrator"
+access_type = "impersonation"
+[profiles.cloud-graph.oauth]
+tenant_id = "example.onmicrosoft.com"
+client_id = "abc"
+"""
+    directory = write_profiles(tmp_path / "profiles", files)
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "profiles", "validate", "--no-vault",
+                                      str(directory)])
+    assert result.exit_code == 0, result.output
+    assert 'profile "cloud-graph": this version validates' in result.stderr
+    assert "publish refuses" in result.stderr
