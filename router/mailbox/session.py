@@ -27,6 +27,10 @@ class ItemRef:
 class SyncPage:
     """One page of a folder's changes.
 
+    ``items`` are the messages the folder gained since the state; Graph's delta cannot tell a new
+    message from a changed one, so over Graph they include messages changed since (by our own
+    acknowledgement, say), which the ledger recognises. ``removed`` are ids that left the folder.
+
     ``state`` is what to save (like an EWS sync state or a Graph delta/next link) and pass to the next
     call; ``more`` says the folder has further changes right now. ``reset`` means the saved state was
     refused by the server (expired, corrupt): the caller drops it and syncs again from the start, with

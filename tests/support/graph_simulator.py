@@ -34,6 +34,8 @@ APP_SECRET = "graph-app-secret-Kx9"
 READONLY = "11111111-aaaa-4bbb-8ccc-000000000002"
 CERT_APP = "11111111-aaaa-4bbb-8ccc-000000000003"
 SVC = "crm.service@contoso.com"
+SVC_PASSWORD = "svc-Pa55-for-ews"
+"""The service mailbox also logs on to EWS (Basic), so one organisation serves both transports."""
 ALICE = "alice@contoso.com"
 BOB = "bob@contoso.com"
 CAROL = "carol@contoso.com"
@@ -69,7 +71,7 @@ CERTIFICATE = _certificate()
 def graph_org() -> dict[str, object]:
     return {
         "users": [
-            {"address": SVC, "name": "CRM Service"},
+            {"address": SVC, "name": "CRM Service", "password": SVC_PASSWORD},
             {"address": ALICE, "name": "Alice", "send_as": [SVC]},
             {"address": BOB, "name": "Bob", "send_on_behalf": [SVC]},
             {"address": CAROL, "name": "Carol"},
