@@ -7,9 +7,13 @@ import threading
 from email import message_from_bytes
 from email.message import EmailMessage
 
+import pytest
 import requests
+from exchangelib import Message
+from exchangelib.protocol import BaseProtocol, close_connections
 
 from router.simulator import Controller
+from tests.support.ews_simulator import make_account, simulator_adapter
 from tests.support.graph_simulator import (
     ALICE,
     BOB,
@@ -17,6 +21,7 @@ from tests.support.graph_simulator import (
     DAVE,
     READONLY,
     SVC,
+    SVC_PASSWORD,
     app_token,
     graph_sim,
     graph_tls_dir,
@@ -186,3 +191,30 @@ def test_a_fifth_concurrent_request_on_one_mailbox_is_throttled(graph_sim: Contr
     assert graph_sim.simulator.graph.peak[SVC] == 4
     codes = {r.code for r in graph_sim.simulator.graph.log if r.status == 429}
     assert codes == {"ApplicationThrottled"}
+
+
+def test_both_faces_share_mailboxes_and_journal(
+    graph_sim: Controller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(BaseProtocol, "HTTP_ADAPTER_CLS", simulator_adapter(graph_sim.ca_file))
+    account = make_account(graph_sim, SVC, password=SVC_PASSWORD)
+    graph_sim.control.inject(SVC, from_="a@fabrikam.com", subject="seen twice", message_id="<twice@x>")
+    try:
+        assert [m.message_id for m in account.inbox.all().only("message_id")] == ["<twice@x>"]
+        graph = Graph(graph_sim)
+        delta = graph("GET", f"/users/{SVC}/mailFolders/inbox/messages/delta").json()["value"]
+        assert [v["internetMessageId"] for v in delta] == ["<twice@x>"]
+        Message(
+            account=account,
+            folder=account.sent,
+            mime_content=_mime(SVC, "z@fabrikam.com", "ews", "<e@x>"),
+        ).send_and_save()
+        assert _send(graph, SVC, _mime(SVC, "z@fabrikam.com", "graph", "<g@x>")).status_code == 202
+    finally:
+        close_connections()
+    assert [message_from_bytes(e.mime)["Message-ID"] for e in graph_sim.control.journal()] == [
+        "<e@x>",
+        "<g@x>",
+    ]
+    sent = graph("GET", f"/users/{SVC}/mailFolders/sentitems/messages").json()["value"]
+    assert sorted(v["internetMessageId"] for v in sent) == ["<e@x>", "<g@x>"]

@@ -20,6 +20,7 @@ from router.errors import (
 from router.graph import send_right
 from router.graph.clouds import NationalCloud, endpoints
 from router.graph.mailbox import GraphMailbox
+from router.graph.throttle import Throttle
 from router.simulator import Controller
 from tests.support.graph_simulator import (
     ALICE,
@@ -178,3 +179,29 @@ def test_the_client_keeps_to_four_concurrent_requests_per_mailbox(graph_sim: Con
     assert errors == []
     assert graph_sim.simulator.graph.peak[SVC] == 4
     assert {r.status for r in graph_sim.simulator.graph.log} == {200}
+
+
+def test_one_token_serves_many_requests_and_a_401_renews_it_once(graph_sim: Controller) -> None:
+    client = graph_client(graph_sim)
+    for _ in range(5):
+        client.request("GET", SVC, f"/users/{SVC}/mailFolders/inbox")
+    issued = graph_sim.simulator.tokens._tokens
+    assert len(issued) == 1
+    graph_sim.control.fault("http_401", "graph.folder")
+    client.request("GET", SVC, f"/users/{SVC}/mailFolders/inbox")
+    assert len(issued) == 2
+    statuses = [r.status for r in graph_sim.simulator.graph.log]
+    assert statuses[-2:] == [401, 200]
+
+
+def test_a_503_holds_back_the_whole_app_and_a_429_only_its_mailbox() -> None:
+    clock = FrozenClock()
+    throttle = Throttle(clock)
+    throttle.back_off(SVC, 3.0)
+    throttle.wait(ALICE)
+    assert clock.monotonic() == 0.0
+    throttle.wait(SVC)
+    assert clock.monotonic() == 3.0
+    throttle.back_off(None, 2.0)
+    throttle.wait(ALICE)
+    assert clock.monotonic() == 5.0
