@@ -8,4 +8,6 @@
 - ``mailbox``    one mailbox's operations: delta page, $batch MIME fetch, acknowledge, send MIME,
                  find by Message-ID in Sent Items.
 - ``send_right`` the send right actually held, asked of Exchange by a probe.
+- ``session``    the mailbox-session contract (router.mailbox.session) over Graph.
+- ``factory``    ``GraphSpec`` (what the service builds from a profile) -> a shared client per app.
 """

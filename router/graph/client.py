@@ -34,6 +34,7 @@ class GraphClient:
         *,
         throttle: Throttle | None = None,
         attempts: int = 4,
+        timeout: tuple[float, float] = TIMEOUT,
     ) -> None:
         self.graph_url = graph_url.rstrip("/")
         self._tokens = tokens
@@ -41,6 +42,7 @@ class GraphClient:
         self._clock = clock
         self.throttle = throttle or Throttle(clock)
         self._attempts = attempts
+        self._timeout = timeout
 
     def url(self, path: str) -> str:
         """An absolute URL for ``path`` (links Graph returned are used as they are)."""
@@ -74,7 +76,7 @@ class GraphClient:
             auth = {"Authorization": f"Bearer {self._tokens.token()}"}
             try:
                 return self._session.request(
-                    method, self.url(path), headers=headers | auth, timeout=TIMEOUT, **kwargs
+                    method, self.url(path), headers=headers | auth, timeout=self._timeout, **kwargs
                 )
             except requests.RequestException as exc:
                 raise connection_failed(exc, mailbox=mailbox) from None
