@@ -62,7 +62,7 @@ class GraphClient:
                 continue
             if response.status_code in RETRIED and attempt < self._attempts:
                 self.throttle.back_off(
-                    mailbox if response.status_code == 429 else None, retry_after(response)
+                    mailbox if response.status_code == 429 else None, retry_after(response.headers)
                 )
                 continue
             raise translate(response, mailbox=mailbox)

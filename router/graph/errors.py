@@ -8,6 +8,7 @@ a delta link is not an error but a reset (the caller turns it into a value befor
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import requests
 
@@ -56,34 +57,56 @@ _TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 BUSY_HINT = "Graph is throttling or busy: the router waits as Retry-After says and tries again"
 
 
-def retry_after(response: requests.Response, default: float = 1.0) -> float:
+def retry_after(headers: Mapping[str, str], default: float = 1.0) -> float:
     """Seconds Retry-After asks for (delta-seconds form; Graph does not send dates)."""
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
     try:
-        return max(0.0, float(response.headers.get("Retry-After", default)))
+        return max(0.0, float(value)) if value is not None else default
     except ValueError:
         return default
 
 
-def error_code(response: requests.Response) -> tuple[str, str]:
-    """Graph's (code, message) of an error answer; the HTTP status when the body is not Graph's."""
+def error_code(body: object, status: int) -> tuple[str, str]:
+    """Graph's (code, message) of an error answer's JSON body; the HTTP status when it is not Graph's."""
     try:
-        err = json.loads(response.content)["error"]
+        err = (json.loads(body) if isinstance(body, (bytes, str)) else body)["error"]  # type: ignore[index]
         return str(err["code"]), str(err.get("message", ""))[:500]
     except (ValueError, KeyError, TypeError):
-        return str(response.status_code), response.reason or ""
+        return str(status), ""
 
 
 def translate(
     response: requests.Response, *, mailbox: str | None = None, item_id: str | None = None
 ) -> TransportError:
     """The router error for a failed Graph answer (the caller raises it)."""
-    code, message = error_code(response)
-    text = f"Graph {response.request.method if response.request else ''} failed: {code}: {message}".strip()
-    if response.status_code in _TRANSIENT_STATUS:
+    method = response.request.method if response.request is not None else None
+    return from_answer(
+        response.status_code,
+        response.headers,
+        response.content,
+        method=method,
+        mailbox=mailbox,
+        item_id=item_id,
+    )
+
+
+def from_answer(
+    status: int,
+    headers: Mapping[str, str],
+    body: object,
+    *,
+    method: str | None = None,
+    mailbox: str | None = None,
+    item_id: str | None = None,
+) -> TransportError:
+    """The router error for a failed answer given by its parts (a response, or a ``$batch`` step)."""
+    code, message = error_code(body, status)
+    text = f"Graph {method or 'request'} failed: {code}" + (f": {message}" if message else "")
+    if status in _TRANSIENT_STATUS:
         return TransientTransportError(
-            text, hint=BUSY_HINT, mailbox=mailbox, item_id=item_id, back_off=retry_after(response), code=code
+            text, hint=BUSY_HINT, mailbox=mailbox, item_id=item_id, back_off=retry_after(headers), code=code
         )
-    cls, hint = _BY_CODE.get(code, (_by_status(response.status_code), ""))
+    cls, hint = _BY_CODE.get(code, (_by_status(status), ""))
     return cls(text, hint=hint, mailbox=mailbox, item_id=item_id, code=code)
 
 

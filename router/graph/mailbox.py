@@ -7,16 +7,14 @@ failures inside a ``$batch`` are values (an error in the result), never an abort
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
-
-import requests
 
 from router.errors import TransportError
 from router.graph.client import GraphClient
-from router.graph.errors import retry_after, translate
+from router.graph.errors import from_answer, retry_after
 
 MAX_BATCH = 20
 """Graph's limit of steps in one JSON batch."""
@@ -48,13 +46,12 @@ class DeltaPage:
     reset: bool = False
 
 
-def _step_error(mailbox: str, item_id: str, step: dict[str, object]) -> TransportError:
+def _step_error(mailbox: str, item_id: str, step: dict[str, Any]) -> TransportError:
     """The router error for a failed batch step (its status, headers and JSON body)."""
-    fake = requests.Response()
-    fake.status_code = int(str(step.get("status", 500)))
-    fake.headers.update({str(k): str(v) for k, v in dict(step.get("headers") or {}).items()})  # type: ignore[call-overload]
-    fake._content = json.dumps(step.get("body") or {}).encode()
-    return translate(fake, mailbox=mailbox, item_id=item_id)
+    headers = {str(k): str(v) for k, v in dict(step.get("headers") or {}).items()}
+    return from_answer(
+        int(step.get("status", 500)), headers, step.get("body") or {}, mailbox=mailbox, item_id=item_id
+    )
 
 
 class GraphMailbox:
@@ -107,10 +104,8 @@ class GraphMailbox:
             retry: list[dict[str, object]] = []
             for step in data.get("responses", []):
                 answers[str(step["id"])] = step
-                if int(step.get("status", 500)) in (429, 503) and pending:
-                    fake = requests.Response()
-                    fake.headers.update(dict(step.get("headers") or {}))
-                    self.client.throttle.back_off(self.address, retry_after(fake))
+                if int(step.get("status", 500)) in (429, 503):
+                    self.client.throttle.back_off(self.address, retry_after(dict(step.get("headers") or {})))
                     retry.extend(s for s in pending if s["id"] == step["id"])
             pending = retry
         return answers

@@ -205,3 +205,17 @@ def test_a_503_holds_back_the_whole_app_and_a_429_only_its_mailbox() -> None:
     throttle.back_off(None, 2.0)
     throttle.wait(ALICE)
     assert clock.monotonic() == 5.0
+
+
+def test_a_throttled_batch_step_is_sent_again_after_its_retry_after(graph_sim: Controller) -> None:
+    for n in range(3):
+        graph_sim.control.inject(SVC, from_="a@fabrikam.com", subject=f"b{n}")
+    clock = FrozenClock()
+    box = GraphMailbox(graph_client(graph_sim, clock=clock), SVC)
+    ids, _ = _drain(box)
+    graph_sim.control.fault("server_busy", "graph.value", back_off_ms=2000)
+    mime = box.fetch_mime(ids)
+    assert all(isinstance(m, bytes) for m in mime.values())
+    assert clock.monotonic() == 2.0
+    values = [r.status for r in graph_sim.simulator.graph.log if r.operation == "graph.value"]
+    assert values == [429, 200, 200, 200]
