@@ -13,11 +13,12 @@ error response surfaces as an ``AttributeError``; ``_SyncFolderItems`` checks th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from exchangelib import Message
 from exchangelib.errors import EWSError
-from exchangelib.items import ID_ONLY
+from exchangelib.items import ID_ONLY, MOVE_TO_DELETED_ITEMS
 from exchangelib.services import SyncFolderItems
 from exchangelib.services.common import EWSService
 from exchangelib.util import MNS
@@ -28,6 +29,7 @@ from router.ews.errors import ews_errors, translate
 from router.mailbox.session import Acknowledge, ItemRef, SyncPage
 
 INVALID_STATE = "ErrorInvalidSyncStateData"
+SYNC_FIELDS = ("message_id", "datetime_received")
 WELL_KNOWN = {
     "inbox": "inbox",
     "deleteditems": "trash",
@@ -35,6 +37,11 @@ WELL_KNOWN = {
     "drafts": "drafts",
     "junkemail": "junk",
 }
+
+
+def _utc(value: object) -> datetime | None:
+    """An aware UTC datetime from exchangelib's EWSDateTime (other libraries refuse its tzinfo)."""
+    return datetime.fromtimestamp(value.timestamp(), tz=UTC) if isinstance(value, datetime) else None
 
 
 class _SyncFolderItems(SyncFolderItems):  # type: ignore[misc]
@@ -62,7 +69,11 @@ class EwsSession:
                 return SyncPage(reset=True)
             raise
         created = [
-            ItemRef(str(item.id), getattr(item, "message_id", None))
+            ItemRef(
+                str(item.id),
+                getattr(item, "message_id", None),
+                _utc(getattr(item, "datetime_received", None)),
+            )
             for kind, item in changes
             if kind == SyncFolderItems.CREATE
         ]
@@ -74,7 +85,7 @@ class EwsSession:
         """One SyncFolderItems call on the Inbox: ids and Message-IDs of the changes after ``state``."""
         with ews_errors(mailbox=self.address):
             folder = self._account.inbox
-            fields = {f for f in folder.normalize_fields(fields=["message_id"]) if not f.field.is_attribute}
+            fields = {f for f in folder.normalize_fields(fields=SYNC_FIELDS) if not f.field.is_attribute}
             service = _SyncFolderItems(account=self._account)
             changes = list(
                 service.call(
@@ -104,6 +115,13 @@ class EwsSession:
 
     def acknowledge(self, ids: Sequence[str], action: Acknowledge) -> dict[str, str | TransportError]:
         out: dict[str, str | TransportError] = {i: i for i in ids}
+        if action.delete:
+            with ews_errors(mailbox=self.address):
+                answers = list(
+                    self._account.bulk_delete(ids=[(i, None) for i in ids], delete_type=MOVE_TO_DELETED_ITEMS)
+                )
+            self._settle(out, ids, answers)
+            return out
         fields = (["categories"] if action.categories is not None else []) + (
             ["is_read"] if action.mark_read else []
         )
@@ -139,12 +157,12 @@ class EwsSession:
             elif isinstance(answer, tuple) and answer and isinstance(answer[0], str):
                 out[item_id] = answer[0]
 
-    def _folder(self, name: str) -> Any:
-        attribute = WELL_KNOWN.get(name.lower())
-        if attribute is not None:
-            return getattr(self._account, attribute)
-        node = self._account.msg_folder_root
-        for part in (p for p in name.replace("\\", "/").split("/") if p):
+    def _folder(self, path: str) -> Any:
+        """A folder path from the top of the mailbox (``Inbox/CRM``; the first name may be well-known)."""
+        parts = [p for p in path.replace("\\", "/").split("/") if p]
+        attribute = WELL_KNOWN.get(parts[0].lower()) if parts else None
+        node = getattr(self._account, attribute) if attribute else self._account.msg_folder_root
+        for part in parts[1:] if attribute else parts:
             node = node / part
         return node
 

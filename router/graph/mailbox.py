@@ -9,10 +9,12 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from router.errors import TransportError
+from router.graph import folders
 from router.graph.client import GraphClient
 from router.graph.errors import from_answer, retry_after
 
@@ -32,6 +34,7 @@ class DeltaMessage:
     subject: str
     is_read: bool
     categories: tuple[str, ...]
+    received: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,16 @@ class DeltaPage:
     next_link: str | None = None
     delta_link: str | None = None
     reset: bool = False
+
+
+def _when(text: object) -> datetime | None:
+    """An aware datetime from Graph's ISO 8601 text (``2026-12-07T18:09:37Z``), None when absent."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _step_error(mailbox: str, item_id: str, step: dict[str, Any]) -> TransportError:
@@ -62,6 +75,7 @@ class GraphMailbox:
         self.address = address
         self.folder = folder
         self._root = f"/users/{quote(address)}"
+        self._folders: dict[str, str] = {}
 
     def delta_page(self, link: str | None, *, page_size: int = 50) -> DeltaPage:
         """The next page of the folder's changes from ``link`` (a saved delta or next link; None: start)."""
@@ -88,6 +102,7 @@ class GraphMailbox:
                         str(entry.get("subject") or ""),
                         bool(entry.get("isRead")),
                         tuple(entry.get("categories") or ()),
+                        _when(entry.get("receivedDateTime")),
                     )
                 )
         return page
@@ -135,10 +150,15 @@ class GraphMailbox:
         categories: Sequence[str] | None = None,
         mark_read: bool = False,
         move_to: str | None = None,
+        delete: bool = False,
     ) -> dict[str, str | TransportError]:
-        """Mark each message (categories / isRead by PATCH) then move it (``move_to``: a well-known
-        folder name or folder id). Returns each message's id afterwards (moved: its new id) or its error."""
+        """Mark each message (categories / isRead by PATCH), then move it (``move_to``: a folder path
+        such as ``Inbox/CRM``, or a well-known name) or delete it (to Deleted Items). Returns each
+        message's id afterwards (moved: its new id) or its error."""
         out: dict[str, str | TransportError] = {mid: mid for mid in ids}
+        if delete:
+            self._each(out, lambda mid: {"method": "DELETE", "url": f"{self._root}/messages/{mid}"})
+            return out
         patch: dict[str, object] = {}
         if categories is not None:
             patch["categories"] = list(categories)
@@ -155,12 +175,13 @@ class GraphMailbox:
                 },
             )
         if move_to:
+            destination = self.folder_id(move_to)
             moved = self._each(
                 out,
                 lambda mid: {
                     "method": "POST",
                     "url": f"{self._root}/messages/{mid}/move",
-                    "body": {"destinationId": move_to},
+                    "body": {"destinationId": destination},
                     "headers": {"Content-Type": "application/json"},
                 },
             )
@@ -216,6 +237,13 @@ class GraphMailbox:
         """The Graph id of our message in Sent Items, or None: asked before sending again after a crash."""
         found = self.find(message_id)
         return str(found[0]["id"]) if found else None
+
+    def folder_id(self, path: str) -> str:
+        """The Graph id of a folder path (``Inbox/CRM``), resolved once per mailbox session."""
+        key = path.casefold()
+        if key not in self._folders:
+            self._folders[key] = folders.resolve(self.client, self.address, path)
+        return self._folders[key]
 
     def delete(self, message_id: str) -> None:
         self.client.request("DELETE", self.address, f"{self._root}/messages/{message_id}")

@@ -30,7 +30,7 @@ class GraphSession:
         if page.reset:
             return SyncPage(reset=True)
         return SyncPage(
-            items=[ItemRef(m.id, m.internet_message_id) for m in page.messages],
+            items=[ItemRef(m.id, m.internet_message_id, m.received) for m in page.messages],
             removed=list(page.removed),
             state=page.next_link or page.delta_link,
             more=page.next_link is not None,
@@ -41,7 +41,11 @@ class GraphSession:
 
     def acknowledge(self, ids: Sequence[str], action: Acknowledge) -> dict[str, str | TransportError]:
         return self._mailbox.acknowledge(
-            ids, categories=action.categories, mark_read=action.mark_read, move_to=action.move_to
+            ids,
+            categories=action.categories,
+            mark_read=action.mark_read,
+            move_to=action.move_to,
+            delete=action.delete,
         )
 
     def send_mime(self, mime: bytes) -> None:

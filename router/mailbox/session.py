@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from router.errors import TransportError
@@ -17,10 +18,12 @@ from router.errors import TransportError
 
 @dataclass(frozen=True)
 class ItemRef:
-    """A message a sync page reports: the transport's id and the Internet Message-ID when known."""
+    """A message a sync page reports: the transport's id, the Internet Message-ID and when it arrived
+    (the pipelines skip mail received before a mailbox's process-from instant)."""
 
     id: str
     message_id: str | None = None
+    received: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,10 @@ class Acknowledge:
     """The message's categories afterwards (None: left as they are)."""
     mark_read: bool = False
     move_to: str | None = None
-    """A well-known folder name (``deleteditems``) or the transport's folder id."""
+    """A folder path from the top of the mailbox (``Inbox/CRM``, first name may be ``Inbox``) or a
+    well-known folder name (``deleteditems``)."""
+    delete: bool = False
+    """Delete the message (to Deleted Items) instead of marking or moving it."""
 
 
 @runtime_checkable

@@ -77,6 +77,7 @@ def graph_org() -> dict[str, object]:
             {"address": CAROL, "name": "Carol"},
             {"address": DAVE, "name": "Dave"},
         ],
+        "folders": [{"mailbox": SVC, "path": "Inbox/CRM"}],
         "apps": [
             {
                 "client_id": APP,

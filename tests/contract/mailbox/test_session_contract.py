@@ -7,7 +7,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from router.errors import ItemNotFoundError, SendAsDeniedError
+from router.errors import ItemNotFoundError, SendAsDeniedError, TransportError
 from router.mailbox.session import Acknowledge, MailboxSession
 from tests.contract.mailbox.conftest import Box
 from tests.support.graph_simulator import ALICE, CAROL, SVC
@@ -95,3 +95,30 @@ def test_wait_for_changes_returns_within_the_timeout(box: Box) -> None:
     before = box.clock.monotonic()
     box.session.wait_for_changes(30.0)
     assert box.clock.monotonic() - before <= 30.0
+
+
+def test_sync_reports_when_each_message_arrived(box: Box) -> None:
+    _inject(box, 2)
+    items = box.session.sync_page(None).items
+    assert len(items) == 2 and all(i.received is not None and i.received.tzinfo for i in items)
+
+
+def test_acknowledge_moves_to_a_folder_path_or_deletes(box: Box) -> None:
+    _inject(box, 2)
+    ids, _ = _sync_all(box.session, None)
+    moved = box.session.acknowledge(ids[:1], Acknowledge(move_to="Inbox/CRM"))
+    assert isinstance(moved[ids[0]], str)
+    deleted = box.session.acknowledge(ids[1:], Acknowledge(delete=True))
+    assert not isinstance(deleted[ids[1]], Exception)
+    assert [v.subject for v in box.sim.control.messages(SVC, "Inbox/CRM")] == ["m0"]
+    assert [v.subject for v in box.sim.control.messages(SVC, "deleteditems")] == ["m1"]
+    assert box.sim.control.messages(SVC) == []
+
+
+def test_a_missing_folder_is_a_permanent_error(box: Box) -> None:
+    _inject(box, 1)
+    ids, _ = _sync_all(box.session, None)
+    with pytest.raises(TransportError) as caught:
+        box.session.acknowledge(ids, Acknowledge(move_to="Inbox/Nowhere"))
+    assert not caught.value.transient
+    assert [v.subject for v in box.sim.control.messages(SVC)] == ["m0"]
