@@ -38,7 +38,7 @@ class Simulator:
         self.endpoint = EwsEndpoint(self.store, self.config, self.auth, self.faults, validator, self.stopping)
         self.graph = GraphEndpoint(self.store, self.config, self.tokens, self.faults)
         self.autodiscover = Autodiscover(self.store, self.config.build, "")
-        self.control = ControlAPI(self.store, self.endpoint, self.tokens)
+        self.control = ControlAPI(self.store, self.endpoint, self.tokens, self.graph)
         self.control_http = ControlHttp(self.control)
 
     def set_base_url(self, base_url: str) -> None:

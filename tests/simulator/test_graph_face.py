@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import threading
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -16,9 +17,11 @@ from router.simulator import Controller
 from tests.support.ews_simulator import make_account, simulator_adapter
 from tests.support.graph_simulator import (
     ALICE,
+    APP,
     BOB,
     CAROL,
     DAVE,
+    GRAPH_SCOPE,
     READONLY,
     SVC,
     SVC_PASSWORD,
@@ -218,3 +221,16 @@ def test_both_faces_share_mailboxes_and_journal(
     ]
     sent = graph("GET", f"/users/{SVC}/mailFolders/sentitems/messages").json()["value"]
     assert sorted(v["internetMessageId"] for v in sent) == ["<e@x>", "<g@x>"]
+
+
+def test_the_control_api_issues_graph_tokens_and_lists_graph_requests(graph_sim: Controller) -> None:
+    http = graph_sim.simulator.control_http
+    status, data = http.handle(
+        "POST", "/_control/token", json.dumps({"client_id": APP, "scope": GRAPH_SCOPE}).encode()
+    )
+    assert status == 200
+    assert Graph(graph_sim, data["access_token"])("GET", f"/users/{SVC}/mailFolders/inbox").status_code == 200
+    status, records = http.handle("GET", "/_control/graph-requests", b"")
+    assert status == 200 and records == [
+        {"operation": "graph.folder", "app": APP, "mailbox": SVC, "status": 200, "code": ""}
+    ]
