@@ -20,6 +20,7 @@ from tests.support.graph_simulator import (
     APP,
     BOB,
     CAROL,
+    CERT_APP,
     DAVE,
     GRAPH_SCOPE,
     READONLY,
@@ -234,3 +235,19 @@ def test_the_control_api_issues_graph_tokens_and_lists_graph_requests(graph_sim:
     assert status == 200 and records == [
         {"operation": "graph.folder", "app": APP, "mailbox": SVC, "status": 200, "code": ""}
     ]
+
+
+def test_the_concurrency_limit_is_per_app(graph_sim: Controller) -> None:
+    graph_sim.control.fault("slow", "graph.folder", count=5, delay_seconds=1.0)
+    tokens = [app_token(graph_sim)] * 4 + [graph_sim.control.token(client_id=CERT_APP, scope=GRAPH_SCOPE)]
+    statuses: list[int] = []
+
+    def call(token: str) -> None:
+        statuses.append(Graph(graph_sim, token)("GET", f"/users/{SVC}/mailFolders/inbox").status_code)
+
+    threads = [threading.Thread(target=call, args=(t,)) for t in tokens]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 5

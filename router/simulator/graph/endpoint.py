@@ -1,8 +1,9 @@
 """The Graph endpoint: authenticate the app, check its permissions and access policy, throttle, serve.
 
 Every failure is Graph's JSON error. A missing, unknown, expired or non-Graph token is 401
-``InvalidAuthenticationToken``. Each mailbox serves at most ``concurrency`` requests at once (Graph's
-limit is 4); one more is 429 ``ApplicationThrottled`` with Retry-After. Scripted faults target the
+``InvalidAuthenticationToken``. Each mailbox serves at most ``concurrency`` requests of one app at once
+(Graph's limit is 4 per app per mailbox); one more is 429 ``ApplicationThrottled`` with Retry-After.
+``peak`` records the most concurrent requests of one app each mailbox has seen. Scripted faults target the
 operation names of ``routes`` (``graph.delta``...): ``server_busy`` is a 429 with Retry-After of its
 back-off, ``http_503`` a 503 with Retry-After, ``slow`` holds the mailbox's slot while it waits.
 """
@@ -139,22 +140,23 @@ class GraphEndpoint:
         return user
 
     def _throttled(self, operation: str, mailbox: str, ctx: GraphCtx, route: routes.Route) -> GraphResponse:
+        slot = f"{ctx.app.client_id}|{mailbox}"  # Graph counts per app per mailbox
         with self._lock:
-            if self._active.get(mailbox, 0) >= self.concurrency:
+            if self._active.get(slot, 0) >= self.concurrency:
                 raise GraphError(
                     429,
                     "ApplicationThrottled",
                     "Application is over its MailboxConcurrency limit.",
                     [("Retry-After", "1")],
                 )
-            self._active[mailbox] = self._active.get(mailbox, 0) + 1
-            self.peak[mailbox] = max(self.peak.get(mailbox, 0), self._active[mailbox])
+            self._active[slot] = self._active.get(slot, 0) + 1
+            self.peak[mailbox] = max(self.peak.get(mailbox, 0), self._active[slot])
         try:
             broken = self._fault(operation)
             return broken if broken is not None else self._run(route, ctx)
         finally:
             with self._lock:
-                self._active[mailbox] -= 1
+                self._active[slot] -= 1
 
     def _fault(self, operation: str) -> GraphResponse | None:
         """Apply a scripted fault: raise Graph's error, or return a broken answer, or wait."""
