@@ -219,6 +219,22 @@ class GraphMailbox:
             headers={"Content-Type": "text/plain"},
         )
 
+    def create_draft(self, mime: bytes) -> str:
+        """Create a draft from the MIME in the mailbox's Drafts; return its id (then ``send_draft``).
+        The two-step form lets a caller record the draft before it is sent."""
+        response = self.client.request(
+            "POST",
+            self.address,
+            f"{self._root}/messages",
+            data=base64.b64encode(mime),
+            headers={"Content-Type": "text/plain"},
+        )
+        return str(response.json()["id"])
+
+    def send_draft(self, draft_id: str) -> None:
+        """Send a draft made by ``create_draft``; Exchange saves it to Sent Items."""
+        self.client.request("POST", self.address, f"{self._root}/messages/{draft_id}/send")
+
     def find(self, message_id: str, folder: str = "sentitems") -> list[dict[str, object]]:
         """Messages of ``folder`` whose Internet Message-ID is ``message_id`` (Sent Items by default)."""
         quoted = message_id.replace("'", "''")

@@ -219,3 +219,15 @@ def test_a_throttled_batch_step_is_sent_again_after_its_retry_after(graph_sim: C
     assert clock.monotonic() == 2.0
     values = [r.status for r in graph_sim.simulator.graph.log if r.operation == "graph.value"]
     assert values == [429, 200, 200, 200]
+
+
+def test_a_draft_from_mime_then_sent_on_behalf(graph_sim: Controller) -> None:
+    box = graph_mailbox(graph_sim, SVC)
+    draft = box.create_draft(_mime(BOB, "<draft.1@crm>"))
+    assert [v.subject for v in graph_sim.control.messages(SVC, "drafts")] == ["from the CRM"]
+    box.send_draft(draft)
+    assert graph_sim.control.messages(SVC, "drafts") == []
+    assert box.find_sent("<draft.1@crm>") is not None
+    sent = message_from_bytes(graph_sim.control.journal()[0].mime)
+    assert sent["From"] == "Bob <bob@contoso.com>"
+    assert sent["Sender"] == "CRM Service <crm.service@contoso.com>"
