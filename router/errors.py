@@ -20,7 +20,7 @@ Outcomes (skip, defer, reject, quarantine) are values, never exceptions.
     │   └── CredentialNotFoundError           a profile names a credential that is not set
     ├── StateStoreError              exit 5   the router's own state database
     │   └── ClaimLostError                    another worker took over a claim this worker held
-    ├── TransportError               exit 6   talking to Exchange (EWS)
+    ├── TransportError               exit 6   talking to Exchange (EWS or Microsoft Graph)
     │   ├── TransientTransportError           retry with back-off (ServerBusy, timeouts, 5xx)
     │   └── PermanentTransportError           stop the mailbox and alert (unless ``stops_mailbox`` is False)
     │       ├── AuthenticationError           bad credentials (HTTP 401)
@@ -165,7 +165,7 @@ class ClaimLostError(StateStoreError):
 
 
 class TransportError(RouterError):
-    """Talking to Exchange over EWS failed."""
+    """Talking to Exchange (over EWS or Microsoft Graph) failed."""
 
     exit_code = 6
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from router.cli.context import AppContext, pass_app
 from router.config.publish import PublishedResealer
@@ -14,6 +15,7 @@ from router.errors import RouterError, UsageError
 from router.vault.credentials import (
     Credential,
     CredentialKind,
+    OAuthCertificateCredential,
     OAuthClientSecretCredential,
     PasswordCredential,
 )
@@ -30,17 +32,28 @@ def credentials_group() -> None:
 @credentials_group.command("set", short_help="Store a credential, encrypted (prompted, never echoed).")
 @click.argument("name")
 @click.option("--kind", type=click.Choice([k.value for k in CredentialKind]), default="password",
-              show_default=True, help="password (user name + password) or oauth_client_secret.")
+              show_default=True,
+              help="password (user name + password), oauth_client_secret or oauth_certificate.")
 @click.option("--username", help="Account name for a password credential (prompted when missing).")
 @click.option("--stdin", "from_stdin", is_flag=True,
               help="Read the secret from standard input (first line) instead of prompting.")
+@click.option("--certificate-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="oauth_certificate: the PEM certificate uploaded to the app registration.")
+@click.option("--private-key-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="oauth_certificate: its unencrypted PEM private key (delete the file once stored).")
 @pass_app
-def set_command(app: AppContext, name: str, kind: str, username: str | None, from_stdin: bool) -> None:
+def set_command(app: AppContext, name: str, kind: str, username: str | None, from_stdin: bool,
+                certificate_file: Path | None, private_key_file: Path | None) -> None:
     """Store the credential NAME, encrypted; the secret is prompted without echo."""
     check_credential_name(name)
     vault = Vault.open(app.home)
     credential: Credential
-    if kind == CredentialKind.PASSWORD:
+    if kind == CredentialKind.OAUTH_CERTIFICATE:
+        credential = _certificate(certificate_file, private_key_file)
+    elif certificate_file or private_key_file:
+        raise UsageError("--certificate-file and --private-key-file apply to oauth_certificate only",
+                         hint="pass --kind oauth_certificate, or drop them")
+    elif kind == CredentialKind.PASSWORD:
         user = (username if username is not None else click.prompt("user name")).strip()
         if not user:
             raise UsageError("the user name is empty", hint="pass --username or answer the prompt")
@@ -53,6 +66,19 @@ def set_command(app: AppContext, name: str, kind: str, username: str | None, fro
     vault.set(name, credential)
     click.echo(f"credential {name!r} ({kind}) stored in {vault.path}; publish again for the service "
                "to use it")
+
+
+def _certificate(certificate_file: Path | None, private_key_file: Path | None) -> Credential:
+    if certificate_file is None or private_key_file is None:
+        raise UsageError("an oauth_certificate credential needs --certificate-file and --private-key-file",
+                         hint="give the PEM certificate registered on the app and its private key")
+    try:
+        return OAuthCertificateCredential(
+            certificate=certificate_file.read_text(encoding="ascii"),
+            private_key=SecretStr(private_key_file.read_text(encoding="ascii")))
+    except (OSError, UnicodeDecodeError, ValidationError) as exc:
+        raise UsageError(f"cannot read the certificate {certificate_file} or its key: {type(exc).__name__}",
+                         hint="both must be PEM text files (-----BEGIN CERTIFICATE----- ...)") from None
 
 
 @credentials_group.command("list")

@@ -19,7 +19,7 @@ from router.legacy import read_installation
 from router.legacy.importer import ImportResult, plan_import
 from router.legacy.model import Severity
 from router.legacy.output import check_target, write_import
-from router.legacy.report import CREDENTIALS_FILE, REPORT_FILE, sorted_findings
+from router.legacy.report import CREDENTIALS_FILE, REPORT_FILE, graph_lines, graph_profiles, sorted_findings
 
 _STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
 
@@ -44,6 +44,8 @@ def import_legacy_command(paths: tuple[Path, ...], out_dir: Path, force: bool) -
     _summary(console, result, out_dir)
     _credentials(console, result)
     _findings(console, result)
+    for line in graph_lines(result) if graph_profiles(result) else []:
+        console.print(Text(line, style="yellow"), soft_wrap=True)
     if foreign:
         names = ", ".join(p.name for p in foreign)
         console.print(Text(f"note: {out_dir} also holds {names}; `email-router profiles validate` reads "

@@ -9,8 +9,10 @@ from pathlib import Path
 import click
 
 from router.cli.context import AppContext, pass_app
+from router.clock import SystemClock
 from router.config.loader import load_profiles
-from router.config.profileset import ProfileFile
+from router.config.profileset import ProfileFile, ProfileSet
+from router.config.transport import NOT_SERVED_YET, ews_switch_off_warnings, graph_not_served
 from router.errors import KeyFileError
 from router.vault.credentials import CredentialKind
 from router.vault.key import ENV_KEY
@@ -42,6 +44,15 @@ def validate_command(app: AppContext, directory: Path, no_vault: bool) -> None:
     profile_set = load_profiles(directory, credentials=kinds)
     click.echo(f"OK: {directory}: {len(profile_set.profiles)} profiles, {len(profile_set.deployments)} "
                f"deployments, {len(profile_set.mailboxes())} mailboxes; {note}")
+    warn_ews_switch_off(profile_set)
+
+
+def warn_ews_switch_off(profile_set: ProfileSet) -> None:
+    """Warn (on stderr) about every Exchange Online profile still on EWS, with the days left."""
+    for line in ews_switch_off_warnings(profile_set, SystemClock().now().date()):
+        click.echo(line, err=True)
+    for name in graph_not_served(profile_set):
+        click.echo(f'warning: profile "{name}": {NOT_SERVED_YET} (publish refuses it)', err=True)
 
 
 @profiles_group.command("schema", short_help="Print the JSON Schema of a profiles file.")

@@ -93,6 +93,7 @@ def ews(
     click.echo(f"EWS endpoint:   {controller.url}")
     click.echo(f"Autodiscover:   {controller.autodiscover_url}")
     click.echo(f"OAuth token:    {controller.token_url}")
+    click.echo(f"Graph:          {controller.graph_url}  (authority {controller.authority()})")
     click.echo(f"CA certificate: {ca or '(plain HTTP)'}")
     click.echo(f"Control API:    {controller.base_url}/_control/ (token in {control_file})")
     click.echo(f"Seed:           {seed or sample_seed()}")

@@ -13,6 +13,7 @@ from pydantic import Field, HttpUrl
 
 from router.config.common import AuthMethod, OAuthSettings, StrictModel, Timeouts, Tls
 from router.config.incoming import Acknowledgement
+from router.config.transport import NationalCloud, Transport
 
 
 class Direction(StrEnum):
@@ -70,6 +71,19 @@ class Profile(StrictModel):
     server_type: ServerType = Field(
         description="`exchange_2013`, `exchange_2016`, `exchange_2019`, `exchange_se` (Subscription "
         "Edition) or `exchange_online` (legacy: E-mail Server Type).")
+    transport: Transport = Field(
+        default=Transport.EWS,
+        description="`ews` (default) or `graph`: Microsoft Graph, for Exchange Online after Microsoft "
+        "switches EWS off there on 2027-04-01. Graph needs `auth = \"oauth\"` (app-only) and no EWS "
+        "location.")
+    national_cloud: NationalCloud = Field(
+        default=NationalCloud.GLOBAL,
+        description="Graph only: `global`, `us-gov` (GCC High), `us-gov-dod` or `china` (21Vianet); "
+        "chooses the Graph endpoint and the token scope.")
+    graph_url: HttpUrl | None = Field(
+        default=None,
+        description="Graph only: override the Graph root (default: the national cloud's, e.g. "
+        "`https://graph.microsoft.com/v1.0`), e.g. the simulator's `https://localhost:8443/v1.0`.")
     ews_url: HttpUrl | None = Field(
         default=None,
         description="EWS endpoint, e.g. `https://mail.contoso.com/EWS/Exchange.asmx`; set this or "

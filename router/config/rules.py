@@ -10,7 +10,8 @@ references, and report every problem with the file and key path where the admin 
 - ``local_system`` is incoming-only and uses Windows (ntlm) authentication;
 - ``user_specified`` is not allowed for Exchange Online; ``other_specified`` names a credential;
 - an administrator needs an access type; ``send_as`` is outgoing-only; app-only OAuth needs impersonation;
-- every profile, deployment and credential reference resolves, with the right direction or kind.
+- every profile, deployment and credential reference resolves, with the right direction or kind;
+- ``transport = "graph"``: Exchange Online, app-only OAuth, no EWS location (router/config/transport.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from router.config.common import AuthMethod, OAuthSettings, Tls
 from router.config.deployment import Deployment, DynamicsCrm
 from router.config.profile import AccessType, CredentialSource, Direction, Profile, UserType
 from router.config.profileset import ProfileSet
+from router.config.transport import Transport, graph_problems
 from router.errors import Problem
 from router.vault.credentials import CredentialKind
 from router.vault.names import is_valid_credential_name
@@ -34,6 +36,7 @@ Locator = Callable[[str, str | int], tuple[str, str]]
 
 KIND_FOR_AUTH = {AuthMethod.BASIC: CredentialKind.PASSWORD, AuthMethod.NTLM: CredentialKind.PASSWORD,
                  AuthMethod.OAUTH: CredentialKind.OAUTH_CLIENT_SECRET}
+GRAPH_KINDS = (CredentialKind.OAUTH_CLIENT_SECRET, CredentialKind.OAUTH_CERTIFICATE)
 
 
 def check_profile_set(profile_set: ProfileSet, locate: Locator,
@@ -77,7 +80,10 @@ class _Checker:
     # Profiles -------------------------------------------------------------------------------------
 
     def profile(self, p: Profile) -> None:
-        self.location(p)
+        for key, message in graph_problems(p):
+            self.add(key, message)
+        if p.transport is not Transport.GRAPH:
+            self.location(p)
         self.oauth_table(p.auth, p.oauth)
         self.online(p)
         self.clear_text(p.ews_url, p.auth, p.insecure_allow_clear_text_over_http, "ews_url")
@@ -132,7 +138,9 @@ class _Checker:
             if p.credential is None:
                 self.add("credential", "other_specified needs the name of the service account's credential")
             else:
-                self.credential_ref("credential", p.credential, KIND_FOR_AUTH[p.auth])
+                graph = p.transport is Transport.GRAPH and p.auth is AuthMethod.OAUTH
+                kinds = GRAPH_KINDS if graph else KIND_FOR_AUTH[p.auth]
+                self.credential_ref("credential", p.credential, kinds)
         elif p.credential is not None:
             self.add("credential", f"a profile credential is only used with other_specified (this profile "
                      f"uses {source.value}): remove it")
@@ -255,17 +263,18 @@ class _Checker:
             return None
         return profile
 
-    def credential_ref(self, key: str, name: str, kind: CredentialKind) -> None:
+    def credential_ref(self, key: str, name: str, kind: CredentialKind | tuple[CredentialKind, ...]) -> None:
+        kinds = kind if isinstance(kind, tuple) else (kind,)
         if not is_valid_credential_name(name):
             self.add(key, f"{name!r} is not a valid credential name (letters, digits, '.', '_', '@', '-')")
         elif self.credentials is None:
             return
         elif name not in self.credentials:
             self.add(key, f"no credential named {name!r} in the vault: run "
-                     f"`email-router credentials set {name} --kind {kind.value}`")
-        elif self.credentials[name] is not kind:
+                     f"`email-router credentials set {name} --kind {kinds[0].value}`")
+        elif self.credentials[name] not in kinds:
             self.add(key, f"credential {name!r} is of kind {self.credentials[name].value}; a credential "
-                     f"of kind {kind.value} is needed here")
+                     f"of kind {' or '.join(k.value for k in kinds)} is needed here")
 
 
 def _known(names: Mapping[str, object]) -> str:

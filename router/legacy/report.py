@@ -8,7 +8,9 @@ never reads one.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 
+from router.config.transport import EWS_SWITCH_OFF, README_SECTION
 from router.legacy.importer import ImportResult
 from router.legacy.mapcontext import CredentialNeed
 from router.legacy.model import Finding, Severity
@@ -44,6 +46,30 @@ def finding_line(finding: Finding) -> str:
     return text + (f"\n        value: {finding.value}" if finding.value else "")
 
 
+def graph_profiles(result: ImportResult) -> list[str]:
+    """Names of the imported profiles that reach Exchange Online, so will need Microsoft Graph."""
+    return sorted(
+        name for pf in result.files.values() for name, profile in pf.profiles.items() if profile.is_online
+    )
+
+
+def graph_lines(result: ImportResult) -> list[str]:
+    """The report's section on profiles that must move to Graph before EWS is switched off online."""
+    names = graph_profiles(result)
+    if not names:
+        return ["Microsoft Graph: no imported profile reaches Exchange Online (on-premises keeps EWS)."]
+    try:
+        left = (EWS_SWITCH_OFF - date.fromisoformat(result.imported_at[:10])).days
+        days = f", {left} days after this import"
+    except ValueError:
+        days = ""
+    return [
+        f"Profiles that will need Microsoft Graph ({len(names)}): Exchange Online switches EWS off on "
+        f"{EWS_SWITCH_OFF.isoformat()}{days}; set transport = \"graph\" on each (see {README_SECTION})",
+        *(f"  {name}" for name in names),
+    ]
+
+
 def report_text(result: ImportResult) -> str:
     """Return the import report: sources, what was written, credentials to set, every finding."""
     stats = result.stats
@@ -59,6 +85,8 @@ def report_text(result: ImportResult) -> str:
         "",
         f"Credentials to set ({len(result.credentials)}): see {CREDENTIALS_FILE}",
         *(f"  {need.command()}" for need in result.credentials),
+        "",
+        *graph_lines(result),
         "",
         f"Findings: {counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s), "
         f"{counts[Severity.INFO]} note(s)",

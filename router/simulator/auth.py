@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import parse_qs
 
-from router.simulator.model import User
+from router.simulator.graph import tokens as graph_tokens
+from router.simulator.model import App, User
 from router.simulator.ntlm import NtlmAcceptor, NtlmError
 from router.simulator.permissions import Principal
 from router.simulator.store import Store
@@ -45,6 +46,7 @@ class AuthResult:
 class IssuedToken:
     principal: Principal
     expires: datetime
+    audience: str = ""
 
 
 class TokenIssuer:
@@ -56,28 +58,37 @@ class TokenIssuer:
         self._tokens: dict[str, IssuedToken] = {}
         self._lock = threading.Lock()
 
-    def issue(self, principal: Principal) -> str:
+    def issue(self, principal: Principal, audience: str = "") -> str:
         token = secrets.token_urlsafe(32)
         with self._lock:
             self._tokens[token] = IssuedToken(
-                principal, self._store.clock.now() + timedelta(seconds=self._lifetime)
+                principal, self._store.clock.now() + timedelta(seconds=self._lifetime), audience
             )
         return token
 
     def check(self, token: str) -> Principal | None:
+        issued = self.lookup(token)
+        return issued.principal if issued else None
+
+    def lookup(self, token: str) -> IssuedToken | None:
+        """The live token issued under ``token`` (its principal and audience), or None."""
         with self._lock:
             issued = self._tokens.get(token)
         if issued is None or issued.expires <= self._store.clock.now():
             return None
-        return issued.principal
+        return issued
 
     def grant(self, form_body: bytes) -> tuple[int, dict[str, object]]:
         """Handle a token-endpoint POST; return (HTTP status, JSON body) as Azure AD shapes them."""
         form = {k: v[0] for k, v in parse_qs(form_body.decode("utf-8", "replace")).items()}
         grant = form.get("grant_type", "")
         if grant == "client_credentials":
-            app = self._store.apps.get(form.get("client_id", ""))
-            if app is None or not secrets.compare_digest(app.client_secret, form.get("client_secret", "")):
+            app = (
+                graph_tokens.assertion_app(self._store, form)
+                if "client_assertion" in form
+                else self._secret_app(form)
+            )
+            if app is None:
                 return 401, {
                     "error": "invalid_client",
                     "error_description": "Invalid client secret or client id.",
@@ -97,13 +108,21 @@ class TokenIssuer:
                 "error": "unsupported_grant_type",
                 "error_description": f"'{grant}' is not supported.",
             }
+        scope = form.get("scope", f"{EXCHANGE_RESOURCE}/.default")
         return 200, {
-            "access_token": self.issue(principal),
+            "access_token": self.issue(principal, graph_tokens.audience_of(scope)),
             "token_type": "Bearer",
             "expires_in": self._lifetime,
             "ext_expires_in": self._lifetime,
-            "scope": form.get("scope", f"{EXCHANGE_RESOURCE}/.default"),
+            "scope": scope,
         }
+
+
+    def _secret_app(self, form: dict[str, str]) -> App | None:
+        app = self._store.apps.get(form.get("client_id", ""))
+        if app is None or not secrets.compare_digest(app.client_secret, form.get("client_secret", "")):
+            return None
+        return app
 
 
 class Authenticator:

@@ -19,6 +19,8 @@ from router.simulator import mime
 from router.simulator.auth import TokenIssuer
 from router.simulator.dispatch import EwsEndpoint, RequestRecord
 from router.simulator.faults import Fault, make_fault
+from router.simulator.graph.endpoint import GraphEndpoint, GraphRecord
+from router.simulator.graph.tokens import audience_of
 from router.simulator.model import Item, JournalEntry, User
 from router.simulator.permissions import Principal
 from router.simulator.seed import SeedFile, apply_seed, load_seed, parse_seed
@@ -81,10 +83,13 @@ class MessageView:
 class ControlAPI:
     """Seed, inject, grant and revoke, read mailboxes and the journal, script faults."""
 
-    def __init__(self, store: Store, endpoint: EwsEndpoint, tokens: TokenIssuer) -> None:
+    def __init__(
+        self, store: Store, endpoint: EwsEndpoint, tokens: TokenIssuer, graph: GraphEndpoint | None = None
+    ) -> None:
         self.store = store
         self.endpoint = endpoint
         self.tokens = tokens
+        self.graph = graph
 
     def seed(self, seed: SeedFile | dict[str, Any] | Path | str) -> None:
         """Load users, apps, folders, messages and rules from a file path, a dict or a SeedFile."""
@@ -193,13 +198,18 @@ class ControlAPI:
         """The EWS requests served so far (most recent last)."""
         return list(self.endpoint.log)
 
-    def token(self, user: str | None = None, client_id: str | None = None) -> str:
-        """Issue a bearer token directly (no token endpoint round trip) for a user or an app."""
+    def graph_requests(self) -> list[GraphRecord]:
+        """The Microsoft Graph requests served so far (most recent last)."""
+        return list(self.graph.log) if self.graph is not None else []
+
+    def token(self, user: str | None = None, client_id: str | None = None, scope: str | None = None) -> str:
+        """Issue a bearer token directly (no token endpoint round trip) for a user or an app; ``scope``
+        (e.g. ``https://graph.microsoft.com/.default``) sets its audience, as the token endpoint does."""
         if client_id is not None:
             app = self.store.apps.get(client_id)
             if app is None:
                 raise SimulatorError(f"no application {client_id}", hint="seed it in [[apps]] first")
-            return self.tokens.issue(Principal(app=app))
+            return self.tokens.issue(Principal(app=app), audience_of(scope) if scope else "")
         return self.tokens.issue(Principal(user=self.store.require_user(user or "")))
 
     def state(self) -> dict[str, object]:
@@ -294,11 +304,15 @@ class ControlHttp:
             return self._faults(method, d)
         if (method, route) == ("GET", "/requests"):
             return [asdict(r) for r in api.requests()]
+        if (method, route) == ("GET", "/graph-requests"):
+            return [asdict(r) for r in api.graph_requests()]
         if (method, route) == ("POST", "/token"):
-            return {"access_token": api.token(d.get("user"), d.get("client_id")), "token_type": "Bearer"}
+            token = api.token(d.get("user"), d.get("client_id"), d.get("scope"))
+            return {"access_token": token, "token_type": "Bearer"}
         raise SimulatorError(
             f"no control route {method} /_control{route}",
-            hint="routes: state, seed, inject, grant, revoke, mailbox, journal, faults, requests, token",
+            hint="routes: state, seed, inject, grant, revoke, mailbox, journal, faults, requests, "
+            "graph-requests, token",
         )
 
     def _faults(self, method: str, d: dict[str, Any]) -> object:

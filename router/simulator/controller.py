@@ -92,6 +92,15 @@ class Controller:
         return self.base_url + "/common/oauth2/v2.0/token"
 
     @property
+    def graph_url(self) -> str:
+        """The Microsoft Graph root (``.../v1.0``)."""
+        return self.base_url + "/v1.0"
+
+    def authority(self, tenant: str = "common") -> str:
+        """The MSAL authority of ``tenant`` on this simulator."""
+        return f"{self.base_url}/{tenant}"
+
+    @property
     def ca_file(self) -> Path:
         if self.tls_files is None:
             raise SimulatorError("the simulator runs without TLS", hint="start it without plain_http")

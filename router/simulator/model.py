@@ -107,6 +107,12 @@ class App:
     name: str = ""
     full_access_as_app: bool = True
     scope: set[str] | None = None
+    graph_permissions: set[str] = field(default_factory=set)
+    """Microsoft Graph application permissions granted with admin consent (Mail.ReadWrite, Mail.Send)."""
+    graph_mailboxes: set[str] | None = None
+    """The mailboxes an application access policy lets the app reach over Graph (None: all)."""
+    certificate: str | None = None
+    """A PEM certificate whose key may sign client assertions instead of the secret."""
 
 
 @dataclass

@@ -16,6 +16,9 @@ Format (all sections optional)::
 
     [[apps]]                        # OAuth client-credentials applications
     client_id = "..."; client_secret = "..."; scope = []   # full_access_as_app, optionally scoped
+    graph_permissions = ["Mail.ReadWrite", "Mail.Send"]      # Microsoft Graph application permissions
+    graph_mailboxes = []            # application access policy for Graph (empty = every mailbox)
+    certificate = "-----BEGIN CERTIFICATE-----..."          # client assertions may be signed with it
 
     [[folders]]
     mailbox = "queue@contoso.com"; path = "Inbox/CRM"
@@ -35,7 +38,7 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -69,6 +72,13 @@ class AppSeed(_Strict):
     name: str = ""
     tenant: str = "common"
     scope: list[str] = Field(default_factory=list, description="Mailboxes the app may use (empty = all).")
+    graph_permissions: list[Literal["Mail.ReadWrite", "Mail.Send"]] = Field(
+        default_factory=list, description="Microsoft Graph application permissions (admin-consented)."
+    )
+    graph_mailboxes: list[str] = Field(
+        default_factory=list, description="Application access policy: Graph mailboxes allowed (empty = all)."
+    )
+    certificate: str | None = Field(None, description="PEM certificate for client assertions.")
 
 
 class FolderSeed(_Strict):
@@ -172,6 +182,9 @@ def apply_seed(store: Store, seed: SeedFile, base: Path | None = None) -> None:
                     a.tenant,
                     a.name,
                     scope={store.require_user(s).key for s in a.scope} or None,
+                    graph_permissions=set(a.graph_permissions),
+                    graph_mailboxes={store.require_user(s).key for s in a.graph_mailboxes} or None,
+                    certificate=a.certificate,
                 )
             )
         for f in seed.folders:

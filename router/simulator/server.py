@@ -1,9 +1,11 @@
 """The HTTP(S) server: TLS per connection, HTTP/1.1 keep-alive, one thread per connection, routing.
 
 Routes (paths case-insensitive): ``/EWS/Exchange.asmx`` (EWS), ``/autodiscover/autodiscover.svc``
-(SOAP), ``/autodiscover/autodiscover.xml`` (POX), ``.../oauth2[/v2.0]/token`` (OAuth token endpoint)
-and ``/_control/...`` (the JSON control API). TLS handshakes run in the connection's thread, so a
-slow client never blocks the accept loop; TCP_NODELAY avoids delayed-ACK stalls on small responses.
+(SOAP), ``/autodiscover/autodiscover.xml`` (POX), ``.../oauth2[/v2.0]/token`` (OAuth token endpoint),
+``/{tenant}/v2.0/.well-known/openid-configuration`` (discovery, for MSAL), ``/v1.0/...`` (Microsoft
+Graph, router/simulator/graph) and ``/_control/...`` (the JSON control API). TLS handshakes run in the
+connection's thread, so a slow client never blocks the accept loop; TCP_NODELAY avoids delayed-ACK
+stalls on small responses.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from typing import Any
 
 from router.simulator.auth import ConnectionAuth
 from router.simulator.dispatch import Reply, sleep_for
+from router.simulator.graph.tokens import openid_configuration
 from router.simulator.simulator import Simulator
 
 log = logging.getLogger(__name__)
 TOKEN_PATH = re.compile(r"/oauth2(/v2\.0)?/token$")
+OPENID_PATH = re.compile(r"^/([^/]+)/v2\.0/\.well-known/openid-configuration$")
 
 
 class SimulatorHTTPServer(ThreadingHTTPServer):
@@ -89,7 +93,34 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length) if length else b""
 
+    def _graph(self, method: str) -> bool:
+        """Serve a Microsoft Graph request (``/v1.0/...``); False when the path is not Graph's."""
+        if not self.path.lower().startswith("/v1.0/"):
+            return False
+        body = self._body() if method in ("POST", "PATCH") else b""
+        scheme = "https" if self.server.tls is not None else "http"
+        base = f"{scheme}://{self.headers.get('Host', 'localhost')}"
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        graph = self.server.simulator.graph
+        self._send(graph.handle(method, self.path, headers, body or b"", base))
+        return True
+
+    def _openid(self) -> bool:
+        found = OPENID_PATH.match(self.path.split("?", 1)[0])
+        if found is None:
+            return False
+        scheme = "https" if self.server.tls is not None else "http"
+        base = f"{scheme}://{self.headers.get('Host', 'localhost')}"
+        self._json(200, openid_configuration(base, found.group(1)))
+        return True
+
+    def do_PATCH(self) -> None:
+        if not self._graph("PATCH"):
+            self._send(Reply(405, [("Content-Type", "text/plain")], b"Method Not Allowed"))
+
     def do_POST(self) -> None:
+        if self._graph("POST"):
+            return
         body = self._body()
         sim = self.server.simulator
         path = self.path.split("?", 1)[0].lower()
@@ -116,6 +147,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(Reply(404, [("Content-Type", "text/plain")], b"Not Found"))
 
     def do_GET(self) -> None:
+        if self._graph("GET") or self._openid():
+            return
         path = self.path.split("?", 1)[0].lower()
         if path.startswith("/_control/"):
             self._control("GET", b"")
@@ -141,6 +174,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(Reply(404, [("Content-Type", "text/plain")], b"Not Found"))
 
     def do_DELETE(self) -> None:
+        if self._graph("DELETE"):
+            return
         body = self._body()
         if self.path.lower().startswith("/_control/"):
             self._control("DELETE", body or b"")

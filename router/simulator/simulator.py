@@ -1,4 +1,5 @@
-"""The simulator's parts wired together: store, authentication, EWS endpoint, autodiscover, control API."""
+"""The simulator's parts wired together: store, authentication, EWS and Graph endpoints, autodiscover,
+control API."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from router.simulator.config import ServerConfig
 from router.simulator.control import ControlAPI, ControlHttp
 from router.simulator.dispatch import EwsEndpoint
 from router.simulator.faults import FaultPlan
+from router.simulator.graph.endpoint import GraphEndpoint
 from router.simulator.store import Store
 from router.simulator.validation import SchemaValidator
 
@@ -34,8 +36,9 @@ class Simulator:
         self.faults = FaultPlan()
         self.validator = validator
         self.endpoint = EwsEndpoint(self.store, self.config, self.auth, self.faults, validator, self.stopping)
+        self.graph = GraphEndpoint(self.store, self.config, self.tokens, self.faults)
         self.autodiscover = Autodiscover(self.store, self.config.build, "")
-        self.control = ControlAPI(self.store, self.endpoint, self.tokens)
+        self.control = ControlAPI(self.store, self.endpoint, self.tokens, self.graph)
         self.control_http = ControlHttp(self.control)
 
     def set_base_url(self, base_url: str) -> None:

@@ -5,7 +5,8 @@ Public API::
     VaultKey, load_key(home), parse_key(text, source=), write_new_key_file(path, key), ENV_KEY
     Vault.open(home, key=None, clock=None) -> Vault: names() kinds() info() get(name) set(name, c)
                                                      delete(name) save()
-    Credential = PasswordCredential | OAuthClientSecretCredential; CredentialKind; CredentialInfo
+    Credential = PasswordCredential | OAuthClientSecretCredential | OAuthCertificateCredential;
+    CredentialKind; CredentialInfo
     CREDENTIAL_ADAPTER (validates a credential dict), secret_values(credential)
     rotate_key(home, also=[Resealable, ...]) -> VaultKey
     SecretRedactor(secrets).install(logger=None) -> uninstall; .add(secret); .scrub(text)
@@ -16,6 +17,7 @@ from router.vault.credentials import (
     CREDENTIAL_ADAPTER,
     Credential,
     CredentialKind,
+    OAuthCertificateCredential,
     OAuthClientSecretCredential,
     PasswordCredential,
     secret_values,
@@ -33,6 +35,7 @@ __all__ = [
     "Credential",
     "CredentialInfo",
     "CredentialKind",
+    "OAuthCertificateCredential",
     "OAuthClientSecretCredential",
     "PasswordCredential",
     "Resealable",

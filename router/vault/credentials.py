@@ -2,7 +2,8 @@
 
 Profiles never contain secrets; they name a credential, and the credential's ``kind`` must fit the
 authentication that uses it: ``password`` for Basic (Clear Text) and NTLM, ``oauth_client_secret`` for
-OAuth 2.0 client credentials.
+OAuth 2.0 client credentials, ``oauth_certificate`` (certificate + private key) for Microsoft Graph apps
+that authenticate with a certificate.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class CredentialKind(StrEnum):
 
     PASSWORD = "password"
     OAUTH_CLIENT_SECRET = "oauth_client_secret"
+    OAUTH_CERTIFICATE = "oauth_certificate"
 
 
 class _CredentialBase(BaseModel):
@@ -49,7 +51,18 @@ class OAuthClientSecretCredential(_CredentialBase):
         description="The app registration's client secret; never shown or logged.")
 
 
-Credential = PasswordCredential | OAuthClientSecretCredential
+class OAuthCertificateCredential(_CredentialBase):
+    """A certificate registered on an app registration, with its private key (Microsoft Graph)."""
+
+    kind: Literal[CredentialKind.OAUTH_CERTIFICATE] = Field(
+        default=CredentialKind.OAUTH_CERTIFICATE, description="Always `oauth_certificate`.")
+    certificate: str = Field(
+        pattern=r"-----BEGIN CERTIFICATE-----",
+        description="The public certificate (PEM) uploaded to the app registration.")
+    private_key: SecretStr = Field(description="Its private key (PEM, unencrypted); never shown or logged.")
+
+
+Credential = PasswordCredential | OAuthClientSecretCredential | OAuthCertificateCredential
 """Any credential the vault stores, told apart by ``kind``."""
 
 CREDENTIAL_ADAPTER: TypeAdapter[Credential] = TypeAdapter(
@@ -60,6 +73,8 @@ def secret_values(credential: Credential) -> list[str]:
     """Return the secret strings of ``credential``, e.g. to register them with the log redactor."""
     if isinstance(credential, PasswordCredential):
         return [credential.password.get_secret_value()]
+    if isinstance(credential, OAuthCertificateCredential):
+        return [credential.private_key.get_secret_value()]
     return [credential.client_secret.get_secret_value()]
 
 
@@ -68,6 +83,8 @@ def to_plain(credential: Credential) -> dict[str, Any]:
     data = credential.model_dump(mode="json")
     if isinstance(credential, PasswordCredential):
         data["password"] = credential.password.get_secret_value()
+    elif isinstance(credential, OAuthCertificateCredential):
+        data["private_key"] = credential.private_key.get_secret_value()
     else:
         data["client_secret"] = credential.client_secret.get_secret_value()
     return data

@@ -122,3 +122,27 @@ def test_empty_username_is_refused(home: Home, run: Invoke) -> None:
     run("init")
     result = run("credentials", "set", "svc", "--username", " ", "--stdin", input="pw-123456\n")
     assert result.exit_code == 2 and "user name is empty" in result.output
+
+
+def test_an_oauth_certificate_credential_is_stored_from_pem_files(
+        home: Home, run: Invoke, tmp_path: Path) -> None:
+    from router.vault.credentials import OAuthCertificateCredential
+    from router.vault.store import Vault
+    from tests.support.graph_simulator import CERTIFICATE
+
+    run("init")
+    cert, key = tmp_path / "app.crt", tmp_path / "app.key"
+    cert.write_text(CERTIFICATE.certificate_pem)
+    key.write_text(CERTIFICATE.private_key_pem)
+    cert_set = ("credentials", "set", "graph-app", "--kind", "oauth_certificate",
+                "--certificate-file", str(cert))
+    missing = run(*cert_set)
+    assert missing.exit_code == 2 and "--private-key-file" in missing.output
+    stored = run(*cert_set, "--private-key-file", str(key))
+    assert stored.exit_code == 0, stored.output
+    credential = Vault.open(home).get("graph-app")
+    assert isinstance(credential, OAuthCertificateCredential)
+    assert credential.private_key.get_secret_value() == CERTIFICATE.private_key_pem
+    assert "PRIVATE KEY" not in repr(credential) and "PRIVATE KEY" not in run("credentials", "list").output
+    wrong = run("credentials", "set", "pw", "--certificate-file", str(cert), "--stdin", input="x\n")
+    assert wrong.exit_code == 2 and "oauth_certificate only" in wrong.output

@@ -107,3 +107,17 @@ def test_command_is_listed_and_requires_out(home: Home) -> None:
     assert "import-legacy" in _run("--help").output
     missing = _run("import-legacy", "x.xml")
     assert missing.exit_code == 2 and "--out" in missing.output
+
+
+def test_the_report_names_the_profiles_that_will_need_graph(home: Home, data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = _run("import-legacy", str(data / "full" / "Microsoft.Crm.Tools.EmailAgent.xml"),
+                  "--out", str(out))
+    assert result.exit_code == 0, result.output
+    report = (out / "IMPORT-REPORT.txt").read_text(encoding="utf-8")
+    assert ("Profiles that will need Microsoft Graph (1): Exchange Online switches EWS off on 2027-04-01"
+            in report)
+    assert "\n  Online-outgoing\n" in report and "Online-outgoing" in result.output
+    profiles = tomllib.loads((out / "profiles.toml").read_text(encoding="utf-8"))["profiles"]
+    assert profiles["Online-outgoing"]["server_type"] == "exchange_online"
+    assert not any("transport" in p for p in profiles.values()), "the import output is unchanged"

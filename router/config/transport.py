@@ -1,0 +1,115 @@
+"""Which transport a profile uses to reach Exchange (EWS or Microsoft Graph), and the rules for Graph.
+
+Microsoft switches EWS off in Exchange Online on 2027-04-01 (on-premises Exchange keeps it). A profile
+chooses ``transport = "graph"`` to reach Exchange Online mailboxes through Microsoft Graph instead;
+``validate`` and ``publish`` warn about every Exchange Online profile still on EWS, with the days left.
+
+Graph profiles use app-only OAuth: an app registration (tenant, client id) whose client secret
+(``oauth_client_secret``) or certificate (``oauth_certificate``) is in the vault, in one national cloud.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from router.config.common import AuthMethod
+from router.errors import ConfigError
+
+if TYPE_CHECKING:
+    from router.config.profile import Profile
+    from router.config.profileset import ProfileSet
+
+EWS_SWITCH_OFF = date(2027, 4, 1)
+"""The day Microsoft switches EWS off in Exchange Online."""
+README_SECTION = 'README "Exchange Online after EWS: Microsoft Graph"'
+
+
+class Transport(StrEnum):
+    """The protocol a profile speaks to Exchange."""
+
+    EWS = "ews"
+    """Exchange Web Services (on-premises Exchange, and Exchange Online until 2027-04-01)."""
+    GRAPH = "graph"
+    """Microsoft Graph (Exchange Online only)."""
+
+
+class NationalCloud(StrEnum):
+    """The Microsoft cloud an Exchange Online tenant lives in (its Entra ID and Graph endpoints)."""
+
+    GLOBAL = "global"
+    US_GOV = "us-gov"
+    """US Government L4 (GCC High): login.microsoftonline.us, graph.microsoft.us."""
+    US_GOV_DOD = "us-gov-dod"
+    """US Government L5 (DoD): login.microsoftonline.us, dod-graph.microsoft.us."""
+    CHINA = "china"
+    """Operated by 21Vianet: login.chinacloudapi.cn, microsoftgraph.chinacloudapi.cn."""
+
+
+AUTHORITY = {
+    NationalCloud.GLOBAL: ("login.microsoftonline.com",),
+    NationalCloud.US_GOV: ("login.microsoftonline.us",),
+    NationalCloud.US_GOV_DOD: ("login.microsoftonline.us",),
+    NationalCloud.CHINA: ("login.chinacloudapi.cn", "login.partner.microsoftonline.cn"),
+}
+"""The Entra ID hosts each cloud signs in at (21Vianet has a current and an older name)."""
+
+
+def graph_problems(p: Profile) -> Iterator[tuple[str, str]]:
+    """(key, message) for every rule a Graph profile breaks; nothing for an EWS profile."""
+    if p.transport is not Transport.GRAPH:
+        if p.graph_url is not None or p.national_cloud is not NationalCloud.GLOBAL:
+            yield ("transport", 'graph_url and national_cloud are used with transport = "graph" only: '
+                   "remove them, or switch the profile to Graph")
+        return
+    if not p.is_online:
+        yield ("server_type", 'transport = "graph" serves Exchange Online only: set server_type = '
+               '"exchange_online", or keep transport = "ews" for on-premises Exchange')
+    if p.auth is not AuthMethod.OAUTH:
+        yield ("auth", 'Microsoft Graph takes app-only OAuth: set auth = "oauth" with an oauth table '
+               "(tenant_id, client_id) and a credential holding the client secret or certificate")
+    if p.ews_url is not None or p.autodiscover:
+        yield ("ews_url" if p.ews_url is not None else "autodiscover",
+               'EWS locations are not used with transport = "graph": remove ews_url / autodiscover')
+    if p.oauth is not None and p.oauth.token_endpoint is None:
+        host = p.oauth.authority.host or ""
+        expected = AUTHORITY[p.national_cloud]
+        if host not in expected:
+            yield ("oauth.authority", f"national_cloud = \"{p.national_cloud}\" signs in at "
+                   f"https://{expected[0]}, not https://{host}: fix oauth.authority or national_cloud")
+
+
+NOT_SERVED_YET = (
+    'this version validates transport = "graph" profiles but its service does not serve them yet'
+)
+
+
+def graph_not_served(profile_set: ProfileSet) -> list[str]:
+    """Names of Graph profiles, which this version validates but does not serve (publish refuses them)."""
+    return sorted(n for n, p in profile_set.profiles.items() if p.transport is Transport.GRAPH)
+
+
+def refuse_unserved(profile_set: ProfileSet) -> None:
+    """Raise ConfigError when ``profile_set`` has a Graph profile: the service would hold its mailboxes."""
+    names = graph_not_served(profile_set)
+    if names:
+        raise ConfigError(
+            f"{NOT_SERVED_YET}: {', '.join(names)}",
+            hint='keep transport = "ews" on these profiles until the release that serves Microsoft Graph; '
+            "`profiles validate` checks them already",
+        )
+
+
+def ews_switch_off_warnings(profile_set: ProfileSet, today: date) -> list[str]:
+    """One warning per Exchange Online profile still on EWS, with the date and the days left."""
+    days = (EWS_SWITCH_OFF - today).days
+    when = (f"on {EWS_SWITCH_OFF.isoformat()} ({days} days left)" if days >= 0
+            else f"since {EWS_SWITCH_OFF.isoformat()} ({-days} days ago)")
+    return [
+        f'warning: profile "{name}" reaches Exchange Online over EWS, which Microsoft switches off {when}: '
+        f'set transport = "graph" (see {README_SECTION})'
+        for name, p in sorted(profile_set.profiles.items())
+        if p.is_online and p.transport is Transport.EWS
+    ]

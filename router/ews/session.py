@@ -1,0 +1,182 @@
+"""The mailbox-session contract (router.mailbox.session) over EWS, through exchangelib.
+
+The same operations the Graph implementation offers, on an exchangelib ``Account`` that the account
+factory built: SyncFolderItems pages of the Inbox (the sync state is the saved state), GetItem with
+MimeContent, UpdateItem / MoveItem for acknowledgement, CreateItem with MimeContent and SendAndSaveCopy,
+and FindItem on Sent Items by Message-ID. Per-item failures are values, as the contract says.
+
+exchangelib 5.6's SyncFolderItems reads ``m:SyncState`` before it looks at the response class, so an
+error response surfaces as an ``AttributeError``; ``_SyncFolderItems`` checks the response class first
+(the same fix as router/pipeline/incoming/sync.py, which moves here when the pipelines use the contract).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from exchangelib import Message
+from exchangelib.errors import EWSError
+from exchangelib.items import ID_ONLY, MOVE_TO_DELETED_ITEMS
+from exchangelib.services import SyncFolderItems
+from exchangelib.services.common import EWSService
+from exchangelib.util import MNS
+
+from router.clock import Clock
+from router.errors import TransportError
+from router.ews.errors import ews_errors, translate
+from router.mailbox.session import Acknowledge, ItemRef, SyncPage
+
+INVALID_STATE = "ErrorInvalidSyncStateData"
+SYNC_FIELDS = ("message_id", "datetime_received")
+WELL_KNOWN = {
+    "inbox": "inbox",
+    "deleteditems": "trash",
+    "sentitems": "sent",
+    "drafts": "drafts",
+    "junkemail": "junk",
+}
+
+
+def _utc(value: object) -> datetime | None:
+    """An aware UTC datetime from exchangelib's EWSDateTime (other libraries refuse its tzinfo)."""
+    return datetime.fromtimestamp(value.timestamp(), tz=UTC) if isinstance(value, datetime) else None
+
+
+class _SyncFolderItems(SyncFolderItems):  # type: ignore[misc]
+    """SyncFolderItems that reports error responses as their EWS error (see the module docstring)."""
+
+    def _get_element_container(self, message: Any, name: Any = None) -> Any:
+        if message.find(f"{{{MNS}}}SyncState") is None:
+            return EWSService._get_element_container(self, message=message, name=name)
+        return super()._get_element_container(message=message, name=name)
+
+
+class EwsSession:
+    """``MailboxSession`` for one mailbox over EWS (``account``: an exchangelib Account on it)."""
+
+    def __init__(self, account: Any, clock: Clock) -> None:
+        self.address = str(account.primary_smtp_address)
+        self._account = account
+        self._clock = clock
+
+    def sync_page(self, state: str | None, *, max_changes: int = 50) -> SyncPage:
+        try:
+            service, changes = self._changes(state, max_changes)
+        except TransportError as err:
+            if err.code == INVALID_STATE:
+                return SyncPage(reset=True)
+            raise
+        created = [
+            ItemRef(
+                str(item.id),
+                getattr(item, "message_id", None),
+                _utc(getattr(item, "datetime_received", None)),
+            )
+            for kind, item in changes
+            if kind == SyncFolderItems.CREATE
+        ]
+        removed = [str(getattr(item, "id", item)) for kind, item in changes if kind == SyncFolderItems.DELETE]
+        more = not service.includes_last_item_in_range and service.sync_state != state
+        return SyncPage(items=created, removed=removed, state=service.sync_state, more=more)
+
+    def _changes(self, state: str | None, max_changes: int) -> tuple[_SyncFolderItems, list[Any]]:
+        """One SyncFolderItems call on the Inbox: ids and Message-IDs of the changes after ``state``."""
+        with ews_errors(mailbox=self.address):
+            folder = self._account.inbox
+            fields = {f for f in folder.normalize_fields(fields=SYNC_FIELDS) if not f.field.is_attribute}
+            service = _SyncFolderItems(account=self._account)
+            changes = list(
+                service.call(
+                    folder=folder,
+                    shape=ID_ONLY,
+                    additional_fields=fields,
+                    sync_state=state,
+                    ignore=None,
+                    max_changes_returned=max_changes,
+                    sync_scope=None,
+                )
+            )
+            for change in changes:
+                if isinstance(change, EWSError):
+                    raise change
+        return service, changes
+
+    def fetch_mime(self, ids: Sequence[str]) -> dict[str, bytes | TransportError]:
+        with ews_errors(mailbox=self.address):
+            answers = list(self._account.fetch(ids=[(i, None) for i in ids], only_fields=["mime_content"]))
+        return {i: self._mime(i, answer) for i, answer in zip(ids, answers, strict=True)}
+
+    def _mime(self, item_id: str, answer: object) -> bytes | TransportError:
+        if isinstance(answer, BaseException):
+            return translate(answer, mailbox=self.address, item_id=item_id)
+        return bytes(getattr(answer, "mime_content", b"") or b"")
+
+    def acknowledge(self, ids: Sequence[str], action: Acknowledge) -> dict[str, str | TransportError]:
+        out: dict[str, str | TransportError] = {i: i for i in ids}
+        if action.delete:
+            with ews_errors(mailbox=self.address):
+                answers = list(
+                    self._account.bulk_delete(ids=[(i, None) for i in ids], delete_type=MOVE_TO_DELETED_ITEMS)
+                )
+            self._settle(out, ids, answers)
+            return out
+        fields = (["categories"] if action.categories is not None else []) + (
+            ["is_read"] if action.mark_read else []
+        )
+        if fields:
+            items = [
+                Message(
+                    account=self._account,
+                    id=i,
+                    changekey=None,
+                    categories=list(action.categories or []),
+                    is_read=True,
+                )
+                for i in ids
+            ]
+            with ews_errors(mailbox=self.address):
+                answers = list(self._account.bulk_update(items=[(m, fields) for m in items]))
+            self._settle(out, ids, answers)
+        if action.move_to:
+            live = [i for i in ids if not isinstance(out[i], TransportError)]
+            with ews_errors(mailbox=self.address):
+                moved = list(
+                    self._account.bulk_move(
+                        ids=[(i, None) for i in live], to_folder=self._folder(action.move_to)
+                    )
+                )
+            self._settle(out, live, moved)
+        return out
+
+    def _settle(self, out: dict[str, str | TransportError], ids: Sequence[str], answers: list[Any]) -> None:
+        for item_id, answer in zip(ids, answers, strict=True):
+            if isinstance(answer, BaseException):
+                out[item_id] = translate(answer, mailbox=self.address, item_id=item_id)
+            elif isinstance(answer, tuple) and answer and isinstance(answer[0], str):
+                out[item_id] = answer[0]
+
+    def _folder(self, path: str) -> Any:
+        """A folder path from the top of the mailbox (``Inbox/CRM``; the first name may be well-known)."""
+        parts = [p for p in path.replace("\\", "/").split("/") if p]
+        attribute = WELL_KNOWN.get(parts[0].lower()) if parts else None
+        node = getattr(self._account, attribute) if attribute else self._account.msg_folder_root
+        for part in parts[1:] if attribute else parts:
+            node = node / part
+        return node
+
+    def send_mime(self, mime: bytes) -> None:
+        with ews_errors(mailbox=self.address):
+            Message(account=self._account, folder=self._account.sent, mime_content=mime).send_and_save()
+
+    def find_sent(self, message_id: str) -> str | None:
+        with ews_errors(mailbox=self.address):
+            found = list(self._account.sent.filter(message_id=message_id).only("id")[:1])
+        return str(found[0].id) if found else None
+
+    def wait_for_changes(self, timeout: float) -> bool:
+        # The pipelines' streaming notifications (router/pipeline/incoming/notifications.py) move behind
+        # this call when they use the contract; until then a plain wait, as for Graph.
+        self._clock.sleep(timeout)
+        return False

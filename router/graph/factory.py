@@ -1,0 +1,123 @@
+"""From a mailbox's Graph settings to a ready session: one client per app registration, shared.
+
+``GraphSpec`` is to Graph what ``router.ews.ConnectionSpec`` is to EWS: what the service builds from a
+profile and its vault credential. ``GraphFactory`` keeps one ``GraphClient`` (HTTP session, MSAL token
+cache, throttle) per app registration and endpoint, so every mailbox of that app shares one token and
+Graph's per-app-per-mailbox limits are counted where Graph counts them. A changed secret or certificate
+(a new published version) gets a new client. TLS is verified against the spec's CA bundle whatever
+REQUESTS_CA_BUNDLE says, or the system store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from router.clock import Clock
+from router.graph.client import GraphClient
+from router.graph.clouds import NationalCloud, endpoints
+from router.graph.mailbox import GraphMailbox
+from router.graph.session import GraphSession
+from router.graph.tokens import AppCredentials, CertificateCredential, TokenSource
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """One mailbox reached over Graph: the app registration, its cloud and how to verify TLS."""
+
+    mailbox: str
+    tenant: str
+    client_id: str
+    secret: str | None = field(default=None, repr=False)
+    certificate: CertificateCredential | None = field(default=None, repr=False)
+    cloud: NationalCloud = NationalCloud.GLOBAL
+    authority_host: str | None = None
+    """Override of the cloud's Entra ID host (a profile's ``oauth.authority``; the simulator)."""
+    graph_url: str | None = None
+    """Override of the cloud's Graph root (a profile's ``graph_url``; the simulator's ``/v1.0``)."""
+    tls_verify: bool = True
+    ca_bundle: Path | None = None
+    timeout: float = 120.0
+    connect_timeout: float = 10.0
+
+    def app_key(self) -> tuple[object, ...]:
+        """What makes two specs share a client: the app, its credential, endpoints and TLS."""
+        secret = self.secret or (self.certificate.private_key_pem if self.certificate else "")
+        digest = hashlib.sha256(secret.encode()).hexdigest()
+        return (
+            self.tenant.lower(),
+            self.client_id,
+            digest,
+            self.cloud,
+            self.authority_host,
+            self.graph_url,
+            self.tls_verify,
+            self.ca_bundle,
+            self.timeout,
+            self.connect_timeout,
+        )
+
+
+class _VerifyingAdapter(HTTPAdapter):
+    """Verifies every request with one fixed setting, so the environment cannot change it."""
+
+    def __init__(self, verify: bool | str) -> None:
+        super().__init__()
+        self._verify = verify
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs["verify"] = self._verify
+        return super().send(request, **kwargs)
+
+
+class GraphFactory:
+    """Builds and shares Graph clients; ``close()`` closes their HTTP sessions."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._clients: dict[tuple[object, ...], tuple[GraphClient, requests.Session]] = {}
+        self._lock = threading.Lock()
+
+    def client(self, spec: GraphSpec) -> GraphClient:
+        key = spec.app_key()
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self._build(spec)
+            return self._clients[key][0]
+
+    def mailbox(self, spec: GraphSpec) -> GraphMailbox:
+        return GraphMailbox(self.client(spec), spec.mailbox)
+
+    def session(self, spec: GraphSpec) -> GraphSession:
+        """The mailbox-session contract for ``spec``'s mailbox."""
+        return GraphSession(self.mailbox(spec), self._clock)
+
+    def _build(self, spec: GraphSpec) -> tuple[GraphClient, requests.Session]:
+        cloud = endpoints(spec.cloud)
+        session = requests.Session()
+        verify: bool | str = str(spec.ca_bundle) if spec.ca_bundle else True
+        session.mount("https://", _VerifyingAdapter(verify if spec.tls_verify else False))
+        credentials = AppCredentials(
+            spec.tenant, spec.client_id, secret=spec.secret, certificate=spec.certificate
+        )
+        tokens = TokenSource(credentials, cloud, session, spec.authority_host or cloud.authority_host)
+        client = GraphClient(
+            tokens,
+            spec.graph_url or cloud.graph_url,
+            session,
+            self._clock,
+            timeout=(spec.connect_timeout, spec.timeout),
+        )
+        return client, session
+
+    def close(self) -> None:
+        with self._lock:
+            for _, session in self._clients.values():
+                session.close()
+            self._clients.clear()

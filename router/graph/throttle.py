@@ -1,0 +1,51 @@
+"""Graph's limits on the client side: at most 4 requests at once per mailbox, and Retry-After kept.
+
+A 429 names a mailbox's budget: that mailbox waits. A 503 is the service's: the whole app waits. Both
+waits are "not before" instants on the injected clock, so every request of that mailbox (or app) holds
+back, not only the one that was told.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from router.clock import Clock
+
+MAILBOX_CONCURRENCY = 4
+"""Graph's documented limit of concurrent requests per app per mailbox."""
+
+
+class Throttle:
+    """Concurrency slots per mailbox and Retry-After back-offs per mailbox and per app."""
+
+    def __init__(self, clock: Clock, per_mailbox: int = MAILBOX_CONCURRENCY) -> None:
+        self._clock = clock
+        self._per_mailbox = per_mailbox
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._not_before: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def slot(self, mailbox: str) -> Iterator[None]:
+        """Hold one of the mailbox's concurrent-request slots (blocks while all are in use)."""
+        with self._lock:
+            sem = self._slots.setdefault(mailbox.lower(), threading.BoundedSemaphore(self._per_mailbox))
+        with sem:
+            yield
+
+    def wait(self, mailbox: str) -> None:
+        """Sleep until neither the mailbox nor the app is held back."""
+        with self._lock:
+            until = max(self._not_before.get(mailbox.lower(), 0.0), self._not_before.get("", 0.0))
+        delay = until - self._clock.monotonic()
+        if delay > 0:
+            self._clock.sleep(delay)
+
+    def back_off(self, mailbox: str | None, seconds: float) -> None:
+        """Hold back ``mailbox`` (None: the whole app) for ``seconds``."""
+        key = (mailbox or "").lower()
+        until = self._clock.monotonic() + seconds
+        with self._lock:
+            self._not_before[key] = max(self._not_before.get(key, 0.0), until)
