@@ -21,6 +21,7 @@ from router.crm.codes import ErrorCode
 from router.crm.facade.auth import ConnectionState
 from router.crm.facade.dispatch import dispatch
 from router.crm.facade.faults import DROP, Fault
+from router.crm.facade.journal import DROPPED
 from router.crm.facade.routing import Reply, Request, split_path
 
 if TYPE_CHECKING:
@@ -106,7 +107,9 @@ class FacadeHandler(BaseHTTPRequestHandler):
             body=body,
             principal=principal,
         )
-        self._send(dispatch(facade.crm, request, facade.behaviour))
+        reply = dispatch(facade.crm, request, facade.behaviour)
+        facade.journal.record(self.command, self.path, reply.status)
+        self._send(reply)
 
     def _discard(self, length: int) -> None:
         # Read the refused body so the client sees the 413 rather than a reset connection; past
@@ -167,9 +170,11 @@ class FacadeHandler(BaseHTTPRequestHandler):
 
     def _fault(self, fault: Fault) -> None:
         if fault.status == DROP:
+            self.server.facade.journal.record(self.command, self.path, DROPPED)
             self.close_connection = True
             return
         reply = _error(fault.status, fault.code, fault.message)
+        self.server.facade.journal.record(self.command, self.path, fault.status)
         if fault.retry_after is not None:
             reply.headers["Retry-After"] = f"{fault.retry_after:g}"
         self._send(reply)

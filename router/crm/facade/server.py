@@ -18,6 +18,7 @@ from router.crm.facade.auth import Authenticator, FacadeCredentials
 from router.crm.facade.dispatch import DEFAULT_BEHAVIOUR, Behaviour
 from router.crm.facade.faults import FaultPlan
 from router.crm.facade.handler import FacadeHandler
+from router.crm.facade.journal import Journal
 from router.errors import SimulatorError
 
 #: The largest request body the facade reads (IIS' default maxAllowedContentLength is far lower; the
@@ -76,6 +77,8 @@ class CrmFacade:
         self.behaviour = behaviour
         self.authenticator = Authenticator(credentials, crm.clock)
         self.faults = FaultPlan()
+        self.journal = Journal()
+        """Every authenticated request and what the facade did with it (tests read it)."""
         self.max_request_bytes = max_request_bytes
         self.scheme = "https" if ssl_context else "http"
         self._address = (host, port)
