@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from router.crm.codes import ErrorCode
+from router.crm.facade import iis
 from router.crm.facade.auth import ConnectionState
 from router.crm.facade.dispatch import dispatch
 from router.crm.facade.faults import DROP, Fault
@@ -72,6 +73,12 @@ class FacadeHandler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         facade = self.server.facade
         length = int(self.headers.get("Content-Length") or 0)
+        refused = iis.refusal(self.path, facade.limits)
+        if refused is not None:
+            # IIS refuses before the application reads the body; the connection is not reused.
+            self.close_connection = True
+            self._send(refused)
+            return
         if length > facade.max_request_bytes:
             self._discard(length)
             message = (
@@ -107,7 +114,8 @@ class FacadeHandler(BaseHTTPRequestHandler):
             body=body,
             principal=principal,
         )
-        reply = dispatch(facade.crm, request, facade.behaviour)
+        holders = facade.authenticator.credentials.act_on_behalf
+        reply = dispatch(facade.crm, request, facade.behaviour, holders)
         facade.journal.record(self.command, self.path, reply.status)
         self._send(reply)
 
