@@ -6,7 +6,8 @@ server: it proves the adapter and the facade agree with each other and with the 
 decisions. What is known only from the real service (``../shared/reference/dynamics-webapi.md``:
 status codes, error shapes, URL limits, the CSDL) is asserted separately, on the facade alone, in
 ``tests/unit/crm/test_facade_http.py`` (routing errors, status codes, versions),
-``test_facade_iis_and_batch.py`` (IIS URL limits, ``$batch``, ``MSCRMCallerID``); the adapter's agreement
+``test_facade_iis_and_batch.py`` (IIS URL limits, ``$batch``, ``MSCRMCallerID``) and
+``test_facade_metadata.py`` (the CSDL type model); the adapter's agreement
 with a real server rests on those.
 """
 
