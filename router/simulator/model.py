@@ -177,6 +177,8 @@ class Item:
     attachments: list[Attachment] = field(default_factory=list)
     has_attachments: bool = False
     version: int = 1
+    article: int = 0
+    """PR_INTERNET_ARTICLE_NUMBER: positive, increasing per folder, new when the item enters a folder."""
     _b64: str | None = None
 
     @property
@@ -222,6 +224,12 @@ class Folder:
     items: dict[bytes, Item] = field(default_factory=dict)
     version: int = 1
     changes: ChangeLog = field(default_factory=ChangeLog)
+    next_article: int = 1
+
+    def number(self, item: Item) -> None:
+        """Give ``item``, arriving in this folder, the folder's next article number."""
+        item.article = self.next_article
+        self.next_article += 1
 
     @property
     def ews_id(self) -> str:

@@ -7,6 +7,8 @@ transport headers, sender); other extended properties are whatever a client stor
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,12 +94,14 @@ MAPI_TAGS: dict[int, Callable[[Item], object]] = {
     0x0E07: _flags,
     0x0E08: lambda i: i.size,
     0x0E1B: lambda i: i.has_attachments,
+    0x0E23: lambda i: i.article,
     0x0E69: lambda i: i.is_read,
     0x1035: lambda i: i.message_id,
     0x1039: lambda i: i.references,
     0x1042: lambda i: i.in_reply_to,
     0x3007: lambda i: i.date_created,
     0x3008: lambda i: i.last_modified,
+    0x300B: lambda i: hashlib.md5(i.uid, usedforsecurity=False).digest(),
 }
 """MAPI property tags computed from the item (PR_SUBJECT, PR_MESSAGE_DELIVERY_TIME, ...)."""
 
@@ -157,4 +161,6 @@ def format_value(value: object) -> str:
         return fbool(value)
     if isinstance(value, datetime):
         return fdate(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
     return str(value)

@@ -76,7 +76,9 @@ NOT_IN_FIND = frozenset(
         "message:BccRecipients",
     }
 )
-"""Properties FindItem refuses (ErrorInvalidPropertyRequest), as Exchange does."""
+"""Properties FindItem cannot return. Named in AdditionalProperties they are refused
+(ErrorInvalidPropertyRequest); implied by BaseShape Default or AllProperties (the EWS Managed API's
+default) they are left out of the answer, as Exchange does."""
 
 
 @dataclass
@@ -86,6 +88,12 @@ class ItemShape:
     fields: set[str] = field(default_factory=lambda: set(ID_ONLY))
     extended: list[ExtendedKey] = field(default_factory=list)
     body_type: str = "Best"
+    named: set[str] = field(default_factory=set)
+    """Properties the request names itself (AdditionalProperties, IncludeMimeContent), not by BaseShape."""
+
+    def for_find(self) -> ItemShape:
+        """The shape FindItem answers with: what it cannot return is dropped from the base shape."""
+        return ItemShape(self.fields - (NOT_IN_FIND - self.named), self.extended, self.body_type, self.named)
 
     @classmethod
     def parse(cls, el: Element | None) -> ItemShape:
@@ -94,10 +102,12 @@ class ItemShape:
         shape = cls(fields, [], text_of(el, "BodyType", "Best") or "Best")
         if (text_of(el, "IncludeMimeContent") or "").lower() in ("true", "1"):
             shape.fields.add("item:MimeContent")
+            shape.named.add("item:MimeContent")
         for path_el in children(child(el, "AdditionalProperties")):
             path = parse_path(path_el)
             if isinstance(path, FieldPath):
                 shape.fields.add(path.uri)
+                shape.named.add(path.uri)
             elif path is not None:
                 shape.extended.append(path)
         return shape

@@ -3,6 +3,7 @@
 from router.simulator.operations import (  # noqa: F401  (imported for their @operation registrations)
     convert,
     directory,
+    folder_changes,
     folders,
     inbox_rules,
     items,
