@@ -17,7 +17,7 @@ from router.clock import Clock, SystemClock
 from router.errors import SimulatorError
 from router.simulator import ids, mime
 from router.simulator.events import Event, EventHub, EventType
-from router.simulator.model import Address, App, Folder, Item, JournalEntry, User
+from router.simulator.model import Address, App, Attachment, Folder, Item, JournalEntry, User
 from router.simulator.rules import Rule
 
 STANDARD_FOLDERS: tuple[tuple[str, str, str | None, str], ...] = (
@@ -243,6 +243,15 @@ class Store:
 
     def item(self, uid: bytes) -> Item | None:
         return self._items.get(uid)
+
+    def attachment(self, uid: bytes) -> tuple[Item, Attachment] | None:
+        """The item holding the file attachment ``uid``, and the attachment (a scan: attachments are few)."""
+        with self.lock:
+            for item in self._items.values():
+                for att in item.attachments:
+                    if att.uid == uid:
+                        return item, att
+        return None
 
     def add_item(
         self, folder: Folder, raw: bytes, *, summary: mime.Summary | None = None, **props: object

@@ -271,3 +271,35 @@ def test_another_users_folders_cannot_be_changed_without_rights(ews_simulator: C
     finally:
         bob.close()
     assert answer.ResponseCode == "ErrorAccessDenied"
+
+
+def test_attachments_are_added_read_and_removed_one_at_a_time(ews_simulator: Controller,
+                                                              alice: SoapEws) -> None:
+    [created] = alice.messages("CreateItem", MessageDisposition="SaveOnly",
+                               SavedItemFolderId={"DistinguishedFolderId": {"Id": "drafts"}},
+                               Items={"_value_1": [{"Message": {"Subject": "With a file", "Body": {
+                                   "_value_1": "see attached", "BodyType": "Text"}}}]})
+    [entry] = created.Items._value_1
+    item_id = entry["Message"].ItemId.Id
+    content = b"%PDF-1.4 quarterly figures"
+    file = {"FileAttachment": {"Name": "q3.pdf", "ContentType": "application/pdf", "Content": content}}
+    [added] = alice.messages("CreateAttachment", ParentItemId={"Id": item_id},
+                             Attachments={"_value_1": [file]})
+    assert added.ResponseClass == "Success", added.MessageText
+    [attachment] = added.Attachments._value_1
+    attachment_id = attachment["FileAttachment"].AttachmentId
+    assert attachment_id.RootItemId == item_id and attachment_id.RootItemChangeKey
+    [got] = alice.messages("GetAttachment", AttachmentIds={"_value_1": [{"AttachmentId": {
+        "Id": attachment_id.Id}}]})
+    [fetched] = got.Attachments._value_1
+    assert fetched["FileAttachment"].Name == "q3.pdf" and fetched["FileAttachment"].Content == content
+    [stored] = ews_simulator.control.messages(ALICE, "drafts")
+    assert b"q3.pdf" in stored.mime, "the item's MIME carries the new part"
+    [removed] = alice.messages("DeleteAttachment", AttachmentIds={"_value_1": [{"AttachmentId": {
+        "Id": attachment_id.Id}}]})
+    assert removed.ResponseClass == "Success" and removed.RootItemId.RootItemId == item_id
+    [again] = alice.messages("GetAttachment", AttachmentIds={"_value_1": [{"AttachmentId": {
+        "Id": attachment_id.Id}}]})
+    assert again.ResponseCode == "ErrorInvalidAttachmentId"
+    [stored] = ews_simulator.control.messages(ALICE, "drafts")
+    assert b"q3.pdf" not in stored.mime

@@ -1,6 +1,7 @@
 """EWS operations, one module per family; importing this package registers them all in OPERATIONS."""
 
 from router.simulator.operations import (  # noqa: F401  (imported for their @operation registrations)
+    attachments,
     convert,
     directory,
     folder_changes,
