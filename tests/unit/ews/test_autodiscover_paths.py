@@ -1,5 +1,6 @@
 """Autodiscover as production takes it, against the simulator: the profile's explicit endpoint (SOAP
-GetUserSettings with its redirects) and the DNS path with an injected resolver.
+GetUserSettings with its redirects) and the DNS path with an injected resolver; and the POX
+autodiscover.xml that Outlook-style clients (and the legacy router) ask.
 
 No test writes the account factory's cache or calls ``discover_at`` itself: each builds an account
 from a ConnectionSpec as the service does, and the factory discovers.
@@ -9,15 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import dns.resolver
 import pytest
+import requests
+from exchangelib.autodiscover import clear_cache
+from exchangelib.protocol import BaseProtocol
+from lxml import etree
 from pydantic import SecretStr
 
 from router.errors import AuthenticationError, PermanentTransportError, TransientTransportError
-from router.ews import AccountFactory, ConnectionSpec
+from router.ews import PROCESS_TLS, AccountFactory, ConnectionSpec, TlsPolicy
+from router.ews.tls import HostTlsAdapter
 from router.simulator import Controller
-from tests.support.ews_simulator import ALICE, BOB, PASSWORD
+from tests.support.ews_simulator import ALICE, BOB, PASSWORD, simulator_adapter
 
 ALIAS = "alice.adams@contoso.com"
 
@@ -80,12 +87,15 @@ class FakeDns:
 
     def __init__(self, srv: dict[str, str]) -> None:
         self.srv = srv
+        self.hosts: set[str] = set()
         self.asked: list[tuple[str, str]] = []
 
     def resolve(self, qname: str, rdtype: str, *, lifetime: float | None = None) -> Any:
         self.asked.append((qname, rdtype))
         if rdtype == "SRV" and qname in self.srv:
             return [_Rdata(self.srv[qname])]
+        if rdtype == "A" and qname in self.hosts:
+            return [_Rdata("127.0.0.1")]
         raise dns.resolver.NXDOMAIN(qnames=[qname], responses={})
 
 
@@ -110,3 +120,66 @@ def test_the_dns_path_asks_the_injected_resolver(ews_simulator: Controller, cloc
                                        ca_bundle=ews_simulator.ca_file))
     assert ("contoso.com.", "A") in resolver.asked, "step 1 checked the domain's host in the injected DNS"
     assert ("_autodiscover._tcp.contoso.com.", "SRV") in resolver.asked, "step 4 asked it for SRV records"
+
+
+POX_REQUEST = ('<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.microsoft.com/'
+               'exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>{}</EMailAddress>'
+               '<AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/'
+               'responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>')
+POX = "{http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a}"
+
+
+def _pox(sim: Controller, address: str, password: str = PASSWORD) -> requests.Response:
+    """POST autodiscover.xml as Outlook (and the legacy E-mail Router) does."""
+    with requests.Session() as session:
+        session.mount("https://", simulator_adapter(sim.ca_file)())
+        return session.post(sim.base_url + "/autodiscover/autodiscover.xml", auth=(ALICE, password),
+                            data=POX_REQUEST.format(address).encode(), timeout=30,
+                            headers={"Content-Type": "text/xml; charset=utf-8"})
+
+
+def test_pox_autodiscover_answers_settings_and_redirects(ews_simulator: Controller,
+                                                         redirects: dict[str, str]) -> None:
+    answer = etree.fromstring(_pox(ews_simulator, ALICE).content)
+    assert answer.findtext(f".//{POX}EwsUrl") == ews_simulator.url
+    redirects[ALIAS] = ALICE
+    moved = etree.fromstring(_pox(ews_simulator, ALIAS).content)
+    assert moved.findtext(f".//{POX}Action") == "redirectAddr"
+    assert moved.findtext(f".//{POX}RedirectAddr") == ALICE
+    assert _pox(ews_simulator, ALICE, password="wrong").status_code == 401
+
+
+class FollowsFakeDns(HostTlsAdapter):
+    """Connections go where the fake DNS says (the HTTP side of an injected resolver): a request to a
+    host the table names is sent to that ``host:port`` instead, as if DNS had pointed there."""
+
+    routes: dict[str, str] = {}
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        parts = urlsplit(request.url or "")
+        target = self.routes.get(parts.hostname or "")
+        if target is not None:
+            request.url = urlunsplit(parts._replace(netloc=target))
+        return super().send(request, *args, **kwargs)
+
+
+def test_the_dns_path_finds_the_server_dns_points_autodiscover_at(
+        ews_simulator: Controller, clock: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Step 2 of the algorithm: ``autodiscover.contoso.com`` resolves (in the injected DNS) to the server."""
+    resolver = FakeDns({})
+    resolver.hosts.add("autodiscover.contoso.com.")
+    server = urlsplit(ews_simulator.url).netloc
+    monkeypatch.setattr(FollowsFakeDns, "routes", {"autodiscover.contoso.com": server})
+    PROCESS_TLS.register(ews_simulator.url, TlsPolicy(ca_bundle=ews_simulator.ca_file), "dns-path-test")
+    try:
+        with AccountFactory(clock, resolver=resolver) as factory:
+            monkeypatch.setattr(BaseProtocol, "HTTP_ADAPTER_CLS", FollowsFakeDns)
+            account = factory.account(ConnectionSpec(ALICE, autodiscover=True, username=ALICE,
+                                                     password=SecretStr(PASSWORD),
+                                                     ca_bundle=ews_simulator.ca_file))
+            assert account.protocol.service_endpoint == ews_simulator.url
+            assert account.primary_smtp_address == ALICE
+    finally:
+        PROCESS_TLS.release("dns-path-test")
+        clear_cache()
+    assert ("contoso.com.", "A") in resolver.asked and ("autodiscover.contoso.com.", "A") in resolver.asked
