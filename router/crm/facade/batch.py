@@ -76,6 +76,8 @@ def _inner(outer: Request, payload: bytes) -> Request:
         raise invalid(f"a $batch part does not hold a Web API request: {lines[0][:200]!r}",
                       hint="start each part with e.g. 'GET <base>WhoAmI() HTTP/1.1'")
     version, _, segments = located
+    if segments[:1] == ("$batch",):
+        raise invalid("a $batch part cannot itself be a $batch", hint="send each request as its own part")
     headers = dict(outer.headers)
     headers.update(_headers(lines[1:]))
     return replace(outer, method=method.upper(), version=version, segments=segments,

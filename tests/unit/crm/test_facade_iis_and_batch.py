@@ -117,6 +117,8 @@ def test_a_batch_that_is_no_multipart_or_holds_a_change_set_is_refused(
                           headers={"Content-Type": "multipart/mixed; boundary=b"})
     assert nested.status_code == 400 and "change sets" in nested.json()["error"]["message"]
     assert session.get(base + "$batch").status_code == 405
+    inner = _batch(session, base, f"POST {base}$batch HTTP/1.1")
+    assert inner.status_code == 400 and "cannot itself be a $batch" in inner.json()["error"]["message"]
 
 
 # The adapter's CheckIncomingEmail: a GET while it fits, a $batch beyond -------------------------------
