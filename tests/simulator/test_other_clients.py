@@ -95,7 +95,7 @@ def test_computed_message_properties_are_served_by_tag(ews_simulator: Controller
         ews_simulator.control.inject(ALICE, from_=CAROL, to=[ALICE], subject=f"Tagged {n}",
                                      body="x" * (n + 1))
     tags = ((0x0E23, "Integer"), (0x0E08, "Integer"), (0x0E07, "Integer"), (0x3008, "SystemTime"),
-            (0x300B, "Binary"))
+            (0x300B, "Binary"), (0x0FFF, "Binary"), (0x65E0, "Binary"), (0x3FDE, "Integer"))
     items = _find(alice, {"BaseShape": "IdOnly", "AdditionalProperties": field_paths(alice, tags=tags)})
     values = [_extended(item, tags) for item in items]
     articles = sorted(int(v["0xe23"]) for v in values)
@@ -103,6 +103,14 @@ def test_computed_message_properties_are_served_by_tag(ews_simulator: Controller
     for v in values:
         assert int(v["0xe08"]) > 0 and int(v["0xe07"]) & 1 == 0, "a size; unread (MSGFLAG_READ clear)"
         assert v["0x3008"].endswith("Z") and len(base64.b64decode(v["0x300b"])) == 16
+        assert len(base64.b64decode(v["0x65e0"])) == 22 and v["0x3fde"] == "65001"
+    entry_ids = {item.ItemId.Id: base64.b64decode(v["0xfff"]) for item, v in zip(items, values, strict=True)}
+    for item_id, entry_id in entry_ids.items():
+        body = ('<m:ConvertId DestinationFormat="EwsId"><m:SourceIds><t:AlternateId Format="EntryId" '
+                f'Id="{base64.b64encode(entry_id).decode()}" Mailbox="{ALICE}"/></m:SourceIds></m:ConvertId>')
+        [alternate] = raw.body_of(raw.post(ews_simulator, raw.envelope(body), user=ALICE)).iter(
+            f"{{{raw.M}}}AlternateId")
+        assert alternate.get("Id") == item_id, "PR_ENTRYID is the item's EntryId"
     [moved] = alice.messages("MoveItem", ToFolderId={"DistinguishedFolderId": {"Id": "deleteditems"}},
                              ItemIds={"_value_1": [{"ItemId": {"Id": items[0].ItemId.Id}}]})
     assert moved.ResponseClass == "Success"
@@ -115,7 +123,7 @@ def test_get_folder_counts_and_computed_folder_properties(ews_simulator: Control
     for n in range(2):
         ews_simulator.control.inject(ALICE, from_=CAROL, to=[ALICE], subject=f"Count {n}", body="x")
     tags = ((0x3602, "Integer"), (0x3603, "Integer"), (0x360A, "Boolean"), (0x3613, "String"),
-            (0x670A, "SystemTime"), (0x3001, "String"))
+            (0x670A, "SystemTime"), (0x3001, "String"), (0x0FFF, "Binary"))
     shape = {"BaseShape": "Default", "AdditionalProperties": field_paths(alice, tags=tags)}
     [message] = alice.messages("GetFolder", FolderShape=shape, FolderIds=folder_ids("inbox"))
     [entry] = message.Folders._value_1
