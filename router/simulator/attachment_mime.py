@@ -7,16 +7,38 @@ part per file attachment. Exchange regenerates MIME from its properties in the s
 
 from __future__ import annotations
 
+import hashlib
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
-from router.simulator.model import Attachment
+from router.simulator.model import Attachment, Item
 
 
 def _parse(raw: bytes) -> EmailMessage:
     msg = message_from_bytes(raw, policy=policy.SMTP)
     assert isinstance(msg, EmailMessage)
     return msg
+
+
+def attachments_of(item: Item) -> list[Attachment]:
+    """The item's file attachments; for mail that arrived as MIME they are read from it once, with
+    ids derived from the item's (stable across requests), so GetItem lists them and GetAttachment
+    finds them as Exchange's do."""
+    if item.attachments or item.attachments_read or not item.has_attachments:
+        return item.attachments
+    found: list[Attachment] = []
+    for number, part in enumerate(_parse(item.mime).iter_attachments()):
+        content = part.get_payload(decode=True)
+        if not isinstance(content, bytes):
+            continue
+        uid = hashlib.md5(item.uid + number.to_bytes(2, "big"), usedforsecurity=False).digest()
+        cid = part.get("Content-ID")
+        found.append(Attachment(uid, part.get_filename() or "attachment", part.get_content_type(), content,
+                                cid.strip("<>") if cid else None,
+                                part.get_content_disposition() == "inline"))
+    item.attachments = found
+    item.attachments_read = True
+    return found
 
 
 def with_attachment(raw: bytes, att: Attachment) -> bytes:

@@ -175,6 +175,8 @@ class Item:
     flag: Flag = field(default_factory=Flag)
     extended: dict[ExtendedKey, str | list[str]] = field(default_factory=dict)
     attachments: list[Attachment] = field(default_factory=list)
+    attachments_read: bool = False
+    """Whether ``attachments`` was read from the MIME (``attachment_mime.attachments_of``)."""
     has_attachments: bool = False
     version: int = 1
     article: int = 0

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from router.simulator import mime
+from router.simulator.attachment_mime import attachments_of
 from router.simulator.model import Address, ExtendedKey, Folder, Item
 from router.simulator.paths import FieldPath, Path, ext_attributes, format_value, parse_path, value_of
 from router.simulator.store import Store
@@ -199,10 +200,11 @@ def _html_of(text: str) -> str:
 
 
 def _attachments(r: Renderer, el: Element, item: Item, shape: ItemShape) -> None:
-    if not item.attachments:
+    found = attachments_of(item)
+    if not found:
         return
     box = tsub(el, "Attachments")
-    for att in item.attachments:
+    for att in found:
         from router.simulator import ids
 
         fa = tsub(box, "FileAttachment")

@@ -311,3 +311,27 @@ def test_attachments_are_added_read_and_removed_one_at_a_time(ews_simulator: Con
     assert again.ResponseCode == "ErrorInvalidAttachmentId"
     [stored] = ews_simulator.control.messages(ALICE, "drafts")
     assert b"q3.pdf" not in stored.mime
+
+
+def test_attachments_of_delivered_mail_are_listed_and_fetched(ews_simulator: Controller,
+                                                              alice: SoapEws) -> None:
+    content = b"quarterly figures\x00\x01"
+    eml = (b"From: carol@fabrikam.com\r\nTo: alice@contoso.com\r\nSubject: Report\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n"
+           b"see attached\r\n--b1\r\nContent-Type: application/octet-stream\r\n"
+           b"Content-Transfer-Encoding: base64\r\n"
+           b"Content-Disposition: attachment; filename=report.bin\r\n\r\n"
+           + base64.encodebytes(content).replace(b"\n", b"\r\n") + b"--b1--\r\n")
+    item_id = ews_simulator.control.inject(ALICE, eml)
+    ids = {"_value_1": [{"ItemId": {"Id": item_id}}]}
+    listed = []
+    for _ in range(2):
+        [message] = alice.messages("GetItem", ItemShape={"BaseShape": "Default"}, ItemIds=ids)
+        [entry] = message.Items._value_1
+        [attachment] = entry["Message"].Attachments._value_1
+        listed.append(attachment["FileAttachment"])
+    assert listed[0].Name == "report.bin" and listed[0].AttachmentId.Id == listed[1].AttachmentId.Id
+    [got] = alice.messages("GetAttachment", AttachmentIds={"_value_1": [{"AttachmentId": {
+        "Id": listed[0].AttachmentId.Id}}]})
+    [fetched] = got.Attachments._value_1
+    assert fetched["FileAttachment"].Content == content and fetched["FileAttachment"].Name == "report.bin"

@@ -79,7 +79,7 @@ def create_attachment(ctx: Ctx, req: Element) -> Element:
             failed(msgs, "CreateAttachment", err)
             continue
         with ctx.store.lock:
-            item.attachments.append(att)
+            item.attachments = [*attachment_mime.attachments_of(item), att]
             item.has_attachments = True
             item.set_mime(attachment_mime.with_attachment(item.mime, att))
             ctx.store.touch(item)
@@ -119,7 +119,8 @@ def delete_attachment(ctx: Ctx, req: Element) -> Element:
             failed(msgs, "DeleteAttachment", err)
             continue
         with ctx.store.lock:
-            item.attachments.remove(att)
+            item.attachments = [a for a in item.attachments if a is not att]
+            item.attachments_read = True
             item.has_attachments = bool(item.attachments)
             item.set_mime(attachment_mime.without_attachment(item.mime, att))
             ctx.store.touch(item)
