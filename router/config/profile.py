@@ -91,6 +91,10 @@ class Profile(StrictModel):
     autodiscover: bool = Field(
         default=False, description="Find the EWS endpoint by Autodiscover from each mailbox address "
         "(legacy: Use Autodiscover).")
+    autodiscover_url: HttpUrl | None = Field(
+        default=None, description="With `autodiscover = true`: the Autodiscover endpoint to ask, e.g. "
+        "`https://mail.contoso.com/autodiscover/autodiscover.svc`, where DNS is not set up for "
+        "Autodiscover; without it the mailbox domain's DNS (autodiscover host, SRV) is used.")
     auth: AuthMethod = Field(
         description="`basic` (legacy Clear Text), `ntlm` (Windows authentication) or `oauth` "
         "(OAuth 2.0 client credentials).")

@@ -87,6 +87,7 @@ class _Checker:
         self.oauth_table(p.auth, p.oauth)
         self.online(p)
         self.clear_text(p.ews_url, p.auth, p.insecure_allow_clear_text_over_http, "ews_url")
+        self.clear_text(p.autodiscover_url, p.auth, p.insecure_allow_clear_text_over_http, "autodiscover_url")
         self.access_credentials(p)
         self.user_and_access_type(p)
         self.tls(p.tls)
@@ -97,6 +98,9 @@ class _Checker:
                      "autodiscover = true")
         elif p.ews_url is not None and p.autodiscover:
             self.add("autodiscover", "set either ews_url or autodiscover = true, not both")
+        if p.autodiscover_url is not None and not p.autodiscover:
+            self.add("autodiscover_url", "autodiscover_url is only used with autodiscover = true: set "
+                     "autodiscover = true (and remove ews_url), or remove autodiscover_url")
 
     def oauth_table(self, auth: AuthMethod, oauth: OAuthSettings | None) -> None:
         if auth is AuthMethod.OAUTH and oauth is None:

@@ -8,7 +8,7 @@
 * ``perf.install()``: the tested override that stops exchangelib feeding lxml one byte at a time.
 """
 
-from router.ews.autodiscover import AutodiscoverCache, Discovered
+from router.ews.autodiscover import AutodiscoverCache, Discovered, Resolver
 from router.ews.connection import AccountFactory, is_endpoint_failure
 from router.ews.credentials import RouterOAuth2Credentials
 from router.ews.errors import TRANSPORT_EXCEPTIONS, ews_errors, translate
@@ -18,6 +18,7 @@ from router.ews.tls import PROCESS_TLS, TlsPolicy, TlsRegistry
 
 __all__ = [
     "PROCESS_TLS", "TRANSPORT_EXCEPTIONS", "AccessType", "AccountFactory", "AuthKind", "AutodiscoverCache",
-    "ConnectionSpec", "Discovered", "HttpStatusError", "RouterOAuth2Credentials", "RouterRetryPolicy",
+    "ConnectionSpec", "Discovered", "HttpStatusError", "Resolver", "RouterOAuth2Credentials",
+    "RouterRetryPolicy",
     "TlsPolicy", "TlsRegistry", "ews_errors", "is_endpoint_failure", "translate",
 ]

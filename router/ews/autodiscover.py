@@ -6,7 +6,8 @@ Two ways to discover:
   the router asks that endpoint with SOAP ``GetUserSettings`` through exchangelib's
   ``AutodiscoverProtocol``, following address and URL redirects itself;
 * without one, exchangelib's ``Autodiscovery`` runs the whole published algorithm (the domain, the
-  ``autodiscover.`` host, the HTTP redirect, DNS SRV).
+  ``autodiscover.`` host, the HTTP redirect, DNS SRV), looking names up with the injected
+  ``Resolver`` (the system's DNS unless the account factory is given another).
 
 Either way the result is kept in an ``AutodiscoverCache`` for ``ttl`` and forgotten at once when the
 account factory is told that the endpoint failed, so the next connection discovers again.
@@ -19,6 +20,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from typing import Protocol as Interface
 
 from exchangelib.autodiscover.discovery import Autodiscovery
 from exchangelib.autodiscover.protocol import AutodiscoverProtocol
@@ -114,9 +116,23 @@ def _get_user_settings(url: str, address: str, credentials: Any, auth_type: str 
         protocol.close()
 
 
-def discover_by_algorithm(mailbox: str, *, credentials: Any, clock: Clock) -> Discovered:
-    """Run exchangelib's whole Autodiscover algorithm for a mailbox (needs real DNS for its domain)."""
-    response, protocol = Autodiscovery(email=mailbox, credentials=credentials).discover()
+class Resolver(Interface):
+    """What the DNS path looks names up with: ``dns.resolver.Resolver`` in production, a fake in tests."""
+
+    def resolve(self, qname: str, rdtype: str, *, lifetime: float | None = None) -> Any:
+        """Answer a query (A for host checks, SRV for ``_autodiscover._tcp.<domain>``) or raise
+        dnspython's NXDOMAIN / NoAnswer."""
+        ...
+
+
+def discover_by_algorithm(mailbox: str, *, credentials: Any, clock: Clock,
+                          resolver: Resolver | None = None) -> Discovered:
+    """Run exchangelib's whole Autodiscover algorithm for a mailbox, looking names up with ``resolver``
+    (default: the system's DNS through dnspython)."""
+    discovery = Autodiscovery(email=mailbox, credentials=credentials)
+    if resolver is not None:
+        discovery.resolver = resolver  # exchangelib's cached property: an instance attribute replaces it
+    response, protocol = discovery.discover()
     # exchangelib caches the protocol it built; the account factory builds its own with the router's
     # retry policy and settings, so this one must not linger in the cache and be picked up instead.
     _evict(protocol)

@@ -33,7 +33,13 @@ from exchangelib.version import Version
 
 from router.clock import Clock
 from router.errors import ConfigError, TransportError
-from router.ews.autodiscover import AutodiscoverCache, Discovered, discover_at, discover_by_algorithm
+from router.ews.autodiscover import (
+    AutodiscoverCache,
+    Discovered,
+    Resolver,
+    discover_at,
+    discover_by_algorithm,
+)
 from router.ews.credentials import EXCHANGELIB_AUTH, credentials_for
 from router.ews.errors import ews_errors
 from router.ews.retry import RouterRetryPolicy
@@ -62,8 +68,9 @@ class AccountFactory:
     """Builds exchangelib accounts from connection specs, one factory per published configuration."""
 
     def __init__(self, clock: Clock, *, autodiscover_cache: AutodiscoverCache | None = None,
-                 tls: TlsRegistry = PROCESS_TLS) -> None:
+                 tls: TlsRegistry = PROCESS_TLS, resolver: Resolver | None = None) -> None:
         self._clock = clock
+        self._resolver = resolver
         self._cache = autodiscover_cache or AutodiscoverCache(clock)
         self._tls = tls
         self._owner = f"account-factory-{uuid.uuid4().hex}"
@@ -124,7 +131,8 @@ class AccountFactory:
             return discover_at(spec.autodiscover_url, spec.mailbox, credentials=credentials,
                                auth_type=EXCHANGELIB_AUTH[spec.auth], timeout=spec.timeouts,
                                clock=self._clock)
-        return discover_by_algorithm(spec.mailbox, credentials=credentials, clock=self._clock)
+        return discover_by_algorithm(spec.mailbox, credentials=credentials, clock=self._clock,
+                                     resolver=self._resolver)
 
     def _build(self, spec: ConnectionSpec, credentials: Any, endpoint: Endpoint) -> Account:
         config = Configuration(

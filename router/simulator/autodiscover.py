@@ -33,6 +33,10 @@ class Autodiscover:
         self.store = store
         self.build = build
         self.ews_url = ews_url
+        self.redirects: dict[str, str] = {}
+        """Mailbox (lower case) -> where Autodiscover sends its client instead: another address (with
+        ``@``: RedirectAddress) or another Autodiscover URL (RedirectUrl), as for a mailbox that moved
+        to another forest or organisation."""
 
     def settings(self, user: User) -> dict[str, str]:
         """The user settings this server can answer."""
@@ -93,6 +97,13 @@ class Autodiscover:
 
     def _user_response(self, parent: etree._Element, mailbox: str, wanted: list[str]) -> None:
         resp = etree.SubElement(parent, _a("UserResponse"))
+        target = self.redirects.get(mailbox.strip().lower())
+        if target is not None:
+            code = "RedirectAddress" if "@" in target else "RedirectUrl"
+            etree.SubElement(resp, _a("ErrorCode")).text = code
+            etree.SubElement(resp, _a("ErrorMessage")).text = f"Redirection to {target}."
+            etree.SubElement(resp, _a("RedirectTarget")).text = target
+            return
         user = self.store.user(mailbox)
         if user is None:
             etree.SubElement(resp, _a("ErrorCode")).text = "InvalidUser"
@@ -127,7 +138,13 @@ class Autodiscover:
         out = etree.Element(f"{{{POX_NS}}}Autodiscover", nsmap={None: POX_NS})  # type: ignore[dict-item]
         resp = etree.SubElement(out, f"{{{POX_OUTLOOK_NS}}}Response", nsmap={None: POX_OUTLOOK_NS})  # type: ignore[dict-item]
         user = self.store.user(address.strip())
-        if user is None:
+        target = self.redirects.get(address.strip().lower())
+        if target is not None:
+            account = etree.SubElement(resp, f"{{{POX_OUTLOOK_NS}}}Account")
+            kind = ("redirectAddr", "RedirectAddr") if "@" in target else ("redirectUrl", "RedirectUrl")
+            etree.SubElement(account, f"{{{POX_OUTLOOK_NS}}}Action").text = kind[0]
+            etree.SubElement(account, f"{{{POX_OUTLOOK_NS}}}{kind[1]}").text = target
+        elif user is None:
             err = etree.SubElement(resp, f"{{{POX_OUTLOOK_NS}}}Error", Time="00:00:00", Id="1")
             etree.SubElement(err, f"{{{POX_OUTLOOK_NS}}}ErrorCode").text = "500"
             etree.SubElement(err, f"{{{POX_OUTLOOK_NS}}}Message").text = "The email address can't be found."

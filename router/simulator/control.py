@@ -137,7 +137,8 @@ class ControlAPI:
         )
         with self.store.lock:
             if folder.lower() == "inbox":
-                return deliver(self.store, user, raw).ews_id
+                internal = from_ is not None and self.store.user(from_) is not None
+                return deliver(self.store, user, raw, internal=internal).ews_id
             return self.store.add_item(self.store.folder_by_path(mailbox, folder, create=True), raw).ews_id
 
     def grant(self, right: str, mailbox: str, to: str, scope: list[str] | None = None) -> None:

@@ -71,6 +71,16 @@ def _unb64(text: str) -> bytes:
         raise MalformedIdError(text) from exc
 
 
+def entry_id(oid: ObjectId) -> bytes:
+    """The MAPI PR_ENTRYID of an object: flags, the store provider's uid, the object's kind and uid."""
+    return b"\x00\x00\x00\x00" + PROVIDER_UID + oid.kind.value + oid.uid
+
+
+def source_key(uid: bytes, counter: int) -> bytes:
+    """A PR_SOURCE_KEY: a 16-byte replica guid (here derived from the uid) and a 6-byte counter."""
+    return hashlib.md5(b"replica" + uid, usedforsecurity=False).digest() + counter.to_bytes(6, "big")
+
+
 def encode(oid: ObjectId, fmt: IdFormat = IdFormat.EWS_ID) -> str:
     """Render an id in one of the ConvertId formats."""
     body = oid.kind.value + oid.uid

@@ -181,8 +181,12 @@ class Item:
     flag: Flag = field(default_factory=Flag)
     extended: dict[ExtendedKey, str | list[str]] = field(default_factory=dict)
     attachments: list[Attachment] = field(default_factory=list)
+    attachments_read: bool = False
+    """Whether ``attachments`` was read from the MIME (``attachment_mime.attachments_of``)."""
     has_attachments: bool = False
     version: int = 1
+    article: int = 0
+    """PR_INTERNET_ARTICLE_NUMBER: positive, increasing per folder, new when the item enters a folder."""
     _b64: str | None = None
 
     @property
@@ -228,6 +232,12 @@ class Folder:
     items: dict[bytes, Item] = field(default_factory=dict)
     version: int = 1
     changes: ChangeLog = field(default_factory=ChangeLog)
+    next_article: int = 1
+
+    def number(self, item: Item) -> None:
+        """Give ``item``, arriving in this folder, the folder's next article number."""
+        item.article = self.next_article
+        self.next_article += 1
 
     @property
     def ews_id(self) -> str:

@@ -2,16 +2,20 @@
 
 Used by FindItem restrictions and sort orders, and by the ExtendedProperty rendering. The MAPI tags
 listed are the ones clients use to sort and filter mail (delivery and submit time, size, Message-ID,
-transport headers, sender); other extended properties are whatever a client stored with UpdateItem.
+transport headers, sender) and those Exchange computes for every message (flags, article number,
+entry id, record, search and source keys, code page); other extended properties are whatever a client
+stored with UpdateItem.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from router.simulator import mime
+from router.simulator import ids, mime
 from router.simulator.model import ExtendedKey, Item
 from router.simulator.xml import Element, fbool, fdate, local
 
@@ -92,12 +96,18 @@ MAPI_TAGS: dict[int, Callable[[Item], object]] = {
     0x0E07: _flags,
     0x0E08: lambda i: i.size,
     0x0E1B: lambda i: i.has_attachments,
+    0x0E23: lambda i: i.article,
     0x0E69: lambda i: i.is_read,
     0x1035: lambda i: i.message_id,
     0x1039: lambda i: i.references,
     0x1042: lambda i: i.in_reply_to,
     0x3007: lambda i: i.date_created,
     0x3008: lambda i: i.last_modified,
+    0x300B: lambda i: hashlib.md5(i.uid, usedforsecurity=False).digest(),
+    0x0FFF: lambda i: ids.entry_id(ids.ObjectId(ids.IdKind.ITEM, i.uid)),
+    0x0FF9: lambda i: hashlib.md5(b"record" + i.uid, usedforsecurity=False).digest(),
+    0x3FDE: lambda i: 65001,
+    0x65E0: lambda i: ids.source_key(i.uid, i.article),
 }
 """MAPI property tags computed from the item (PR_SUBJECT, PR_MESSAGE_DELIVERY_TIME, ...)."""
 
@@ -157,4 +167,6 @@ def format_value(value: object) -> str:
         return fbool(value)
     if isinstance(value, datetime):
         return fdate(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
     return str(value)

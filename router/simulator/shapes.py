@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from router.simulator import mime
+from router.simulator.attachment_mime import attachments_of
 from router.simulator.model import Address, ExtendedKey, Folder, Item
 from router.simulator.paths import FieldPath, Path, ext_attributes, format_value, parse_path, value_of
 from router.simulator.store import Store
@@ -76,7 +77,9 @@ NOT_IN_FIND = frozenset(
         "message:BccRecipients",
     }
 )
-"""Properties FindItem refuses (ErrorInvalidPropertyRequest), as Exchange does."""
+"""Properties FindItem cannot return. Named in AdditionalProperties they are refused
+(ErrorInvalidPropertyRequest); implied by BaseShape Default or AllProperties (the EWS Managed API's
+default) they are left out of the answer, as Exchange does."""
 
 
 @dataclass
@@ -86,6 +89,12 @@ class ItemShape:
     fields: set[str] = field(default_factory=lambda: set(ID_ONLY))
     extended: list[ExtendedKey] = field(default_factory=list)
     body_type: str = "Best"
+    named: set[str] = field(default_factory=set)
+    """Properties the request names itself (AdditionalProperties, IncludeMimeContent), not by BaseShape."""
+
+    def for_find(self) -> ItemShape:
+        """The shape FindItem answers with: what it cannot return is dropped from the base shape."""
+        return ItemShape(self.fields - (NOT_IN_FIND - self.named), self.extended, self.body_type, self.named)
 
     @classmethod
     def parse(cls, el: Element | None) -> ItemShape:
@@ -94,10 +103,12 @@ class ItemShape:
         shape = cls(fields, [], text_of(el, "BodyType", "Best") or "Best")
         if (text_of(el, "IncludeMimeContent") or "").lower() in ("true", "1"):
             shape.fields.add("item:MimeContent")
+            shape.named.add("item:MimeContent")
         for path_el in children(child(el, "AdditionalProperties")):
             path = parse_path(path_el)
             if isinstance(path, FieldPath):
                 shape.fields.add(path.uri)
+                shape.named.add(path.uri)
             elif path is not None:
                 shape.extended.append(path)
         return shape
@@ -189,10 +200,11 @@ def _html_of(text: str) -> str:
 
 
 def _attachments(r: Renderer, el: Element, item: Item, shape: ItemShape) -> None:
-    if not item.attachments:
+    found = attachments_of(item)
+    if not found:
         return
     box = tsub(el, "Attachments")
-    for att in item.attachments:
+    for att in found:
         from router.simulator import ids
 
         fa = tsub(box, "FileAttachment")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from router.simulator import content_model
 from router.simulator.versions import ServerBuild
 from router.simulator.xml import E_NS, M_NS, SOAP_NS, T_NS, Element, child, children, local, text_of
 
@@ -79,6 +80,9 @@ def parse_request(data: bytes) -> SoapRequest:
             "ErrorInvalidRequest",
             f"The request is invalid: the element '{local(op)}' is not in the namespace '{M_NS}'.",
         )
+    wrong = content_model.violation(op)
+    if wrong is not None:
+        raise schema_fault(wrong[0], wrong[1])
     header = root.find(f"{{{SOAP_NS}}}Header")
     return SoapRequest(local(op), op, header, _version(header), _impersonation(header), _time_zone(header))
 

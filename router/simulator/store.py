@@ -17,7 +17,7 @@ from router.clock import Clock, SystemClock
 from router.errors import SimulatorError
 from router.simulator import ids, mime
 from router.simulator.events import Event, EventHub, EventType
-from router.simulator.model import Address, App, Folder, Item, JournalEntry, User
+from router.simulator.model import Address, App, Attachment, Folder, Item, JournalEntry, User
 from router.simulator.rules import Rule
 
 STANDARD_FOLDERS: tuple[tuple[str, str, str | None, str], ...] = (
@@ -186,6 +186,35 @@ class Store:
             self.mailboxes[parent.mailbox].next_seq()
             return folder
 
+    def rename_folder(self, folder: Folder, name: str) -> None:
+        """Give ``folder`` a new display name (and a new ChangeKey)."""
+        with self.lock:
+            folder.name = name
+            folder.version += 1
+            self.mailboxes[folder.mailbox].next_seq()
+
+    def remove_folder(self, folder: Folder) -> None:
+        """Delete ``folder`` with its subfolders and items for good."""
+        with self.lock:
+            for sub in list(folder.children):
+                self.remove_folder(sub)
+            for item in list(folder.items.values()):
+                self.delete(item)
+            if folder.parent is not None:
+                folder.parent.children.remove(folder)
+            self._folders.pop(folder.uid, None)
+            self.mailboxes[folder.mailbox].next_seq()
+
+    def reparent_folder(self, folder: Folder, parent: Folder) -> None:
+        """Move ``folder`` (with what it holds) below ``parent`` of the same mailbox."""
+        with self.lock:
+            if folder.parent is not None:
+                folder.parent.children.remove(folder)
+            folder.parent = parent
+            parent.children.append(folder)
+            folder.version += 1
+            self.mailboxes[folder.mailbox].next_seq()
+
     def folder_by_path(self, address: str, path: str, *, create: bool = False) -> Folder:
         """Resolve ``inbox``, ``Inbox/CRM`` or a distinguished name to a folder of ``address``."""
         box = self.mailboxes[self.require_user(address).key]
@@ -214,6 +243,15 @@ class Store:
 
     def item(self, uid: bytes) -> Item | None:
         return self._items.get(uid)
+
+    def attachment(self, uid: bytes) -> tuple[Item, Attachment] | None:
+        """The item holding the file attachment ``uid``, and the attachment (a scan: attachments are few)."""
+        with self.lock:
+            for item in self._items.values():
+                for att in item.attachments:
+                    if att.uid == uid:
+                        return item, att
+        return None
 
     def add_item(
         self, folder: Folder, raw: bytes, *, summary: mime.Summary | None = None, **props: object
@@ -252,6 +290,7 @@ class Store:
     def _place(self, item: Item, folder: Folder, *, new_mail: bool = False) -> None:
         box = self.mailboxes[folder.mailbox]
         item.folder = folder
+        folder.number(item)
         folder.items[item.uid] = item
         self._items[item.uid] = item
         folder.changes.created(item.uid, box.next_seq())
@@ -295,6 +334,7 @@ class Store:
             source = item.folder
             self._unplace(item)
             moved = replace(item, uid=uuid.uuid4().bytes, folder=dest, version=1)
+            dest.number(moved)
             dest.items[moved.uid] = moved
             self._items[moved.uid] = moved
             dest.changes.created(moved.uid, self.mailboxes[dest.mailbox].next_seq())
@@ -311,6 +351,7 @@ class Store:
                 categories=list(item.categories),
                 extended=dict(item.extended),
             )
+            dest.number(copied)
             dest.items[copied.uid] = copied
             self._items[copied.uid] = copied
             dest.changes.created(copied.uid, self.mailboxes[dest.mailbox].next_seq())

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from email.utils import format_datetime
 
-from router.simulator import mime
+from router.simulator import delivery_headers, mime
 from router.simulator.model import Address, Folder, Item, User
 from router.simulator.permissions import SendRight, send_right
 from router.simulator.rules import LOOP_HEADER, Rule, already_forwarded_by, applies
@@ -165,7 +165,7 @@ def transport(
         if user is None:
             external.append(rcpt)
         else:
-            deliver(store, user, wire, summary)
+            deliver(store, user, wire, summary, internal=True)
     if external:
         now = format_datetime(store.clock.now())
         trace = (
@@ -176,12 +176,15 @@ def transport(
         )
 
 
-def deliver(store: Store, user: User, raw: bytes, summary: mime.Summary | None = None) -> Item:
-    """Put a message in ``user``'s Inbox and run their Inbox rules on it (``summary``: the message's
-    already parsed headers, to save parsing them once per recipient)."""
+def deliver(store: Store, user: User, raw: bytes, summary: mime.Summary | None = None, *,
+            internal: bool = False) -> Item:
+    """Put a message in ``user``'s Inbox, with the transport headers Exchange adds at delivery, and run
+    their Inbox rules on it (``summary``: the message's already parsed headers, to save parsing them once
+    per recipient; ``internal``: sent from inside the organisation)."""
     inbox = store.distinguished(user.address, "inbox")
     assert inbox is not None
-    item = store.add_item(inbox, raw, summary=summary, is_read=False)
+    stamped = delivery_headers.stamp(store, raw, internal=internal)
+    item = store.add_item(inbox, stamped, summary=summary, is_read=False)
     for rule in sorted(store.rules.get(user.key, []), key=lambda r: r.priority):
         if not applies(rule, item, user):
             continue

@@ -88,8 +88,12 @@ class WebApiClient:
         *,
         body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
     ) -> requests.Response:
-        """Send one request, retrying transient failures; return a 2xx response or raise a CrmError."""
+        """Send one request, retrying transient failures; return a 2xx response or raise a CrmError.
+
+        ``body`` is sent as JSON; ``content`` as raw bytes (a ``$batch``, with its own Content-Type).
+        """
         url, renewed = self.url(path), False
         attempt = 0
         while True:
@@ -98,6 +102,7 @@ class WebApiClient:
                     method,
                     url,
                     json=body,
+                    data=content,
                     headers=dict(headers or {}),
                     timeout=self.settings.timeout,
                     verify=self.settings.verify,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from router.clock import Clock, SystemClock
 from router.crm.attempts import failure_note, status_after_failure
 from router.crm.codes import CorrelationMethod, EmailStatus, Notification, ReasonCode
-from router.crm.dynamics import odata
+from router.crm.dynamics import batch, odata
 from router.crm.dynamics.client import JsonObject, WebApiClient
 from router.crm.dynamics.convert import LOOKUP_ANNOTATIONS, lookup, mailbox_info, outgoing_email
 from router.crm.dynamics.query_expression import query_expression
@@ -91,7 +91,7 @@ class DynamicsGateway:
         call = odata.function_call(
             "CheckIncomingEmail", {**_envelope(msg), "ExtraProperties": _extra_properties(msg)}
         )
-        body = self.client.get(call)
+        body = batch.get(self.client, call)  # in a $batch when the URL would pass IIS's limits
         return CheckResult(bool(body["ShouldDeliver"]), ReasonCode(int(body["ReasonCode"])))
 
     def deliver_incoming(self, email: IncomingEmail) -> DeliverResult:

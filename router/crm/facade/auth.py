@@ -44,11 +44,14 @@ class FacadeCredentials:
     ``ntlm_accounts`` maps ``DOMAIN\\user`` (or ``user@domain``) to its password, for NTLM/Negotiate and
     the OAuth password grant; ``oauth_clients`` maps client ids to secrets. With ``anonymous_principal``
     set, a request without credentials is served as that principal (for testers browsing the API).
+    ``act_on_behalf`` lists the principals holding prvActOnBehalfOfAnotherUser (on-premises: members of
+    PrivUserGroup), who may send ``MSCRMCallerID``.
     """
 
     ntlm_accounts: Mapping[str, SecretStr] = field(default_factory=dict)
     oauth_clients: Mapping[str, SecretStr] = field(default_factory=dict)
     anonymous_principal: str | None = None
+    act_on_behalf: frozenset[str] = frozenset()
     token_lifetime: timedelta = timedelta(hours=1)
 
 

@@ -7,13 +7,16 @@ caller, 412 for a version mismatch, 503 (with Retry-After) when the database is 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from router.crm.codes import ErrorCode
 from router.crm.embedded.crm import EmbeddedCrm
 from router.crm.embedded.rows import invalid
 from router.crm.facade import operations, resources
+from router.crm.facade.batch import serve_batch
 from router.crm.facade.entities import BY_NAME, ENTITY_SETS
+from router.crm.facade.impersonation import acting
 from router.crm.facade.metadata import metadata_document
 from router.crm.facade.routing import (
     NAMESPACE,
@@ -65,22 +68,34 @@ class Behaviour:
 DEFAULT_BEHAVIOUR = Behaviour()
 
 
-def dispatch(crm: EmbeddedCrm, request: Request, behaviour: Behaviour = DEFAULT_BEHAVIOUR) -> Reply:
-    """Serve ``request`` for an enabled CRM user; CRM errors are returned as error replies, never raised."""
+def dispatch(crm: EmbeddedCrm, request: Request, behaviour: Behaviour = DEFAULT_BEHAVIOUR,
+             act_on_behalf: Collection[str] = ()) -> Reply:
+    """Serve ``request`` for an enabled CRM user; CRM errors are returned as error replies, never raised.
+
+    ``act_on_behalf`` names the principals that may send ``MSCRMCallerID`` (``impersonation``).
+    """
     try:
         with crm.reading() as conn:
             crm.authorize(conn, request.principal)
-        return _route(crm, request, behaviour)
+        served = acting(crm, request, act_on_behalf)
+        if served is not request:
+            with crm.reading() as conn:
+                crm.authorize(conn, served.principal)  # the user acted for must be enabled too
+        return _route(crm, served, behaviour, act_on_behalf)
     except CrmError as exc:
         return error_reply(exc)
 
 
-def _route(crm: EmbeddedCrm, request: Request, behaviour: Behaviour) -> Reply:
+def _route(crm: EmbeddedCrm, request: Request, behaviour: Behaviour, act_on_behalf: Collection[str]) -> Reply:
     if not request.segments or request.segments == ("",):
         return _service_document(request)
     first = parse_segment(request.segments[0])
     if first.name == "$metadata":
         return Reply(200, raw=metadata_document(), content_type="application/xml")
+    if first.name == "$batch" and len(request.segments) == 1:
+        if request.method != "POST":
+            raise method_not_allowed(request.method, first.name)
+        return serve_batch(request, lambda inner: dispatch(crm, inner, behaviour, act_on_behalf))
     if first.name in operations.UNBOUND_FUNCTIONS and len(request.segments) == 1:
         if request.method != "GET":
             raise not_found(request.segments[0])

@@ -28,7 +28,9 @@ from router.crm.embedded.schema import (
     usersettings,
 )
 
-REGARDING_TARGETS = ("account", "contact", "lead", "systemuser", "queue", "email")
+REGARDING_TARGETS = ("account", "contact", "lead")
+"""The e-mail regarding targets the embedded CRM has tables for (the real service has 46, none of them
+systemuser, queue or email)."""
 PARTY_TARGETS = ("systemuser", "contact", "account", "lead", "queue")
 
 
@@ -111,6 +113,9 @@ def _single(column: str, target: str, *navigations: str) -> Lookup:
     return Lookup(column, {n: target for n in navigations})
 
 
+_NOT_ON_THE_REAL_SERVICE = frozenset({"createdon", "modifiedon"})
+"""Audit columns the embedded CRM keeps on parties and attachments, which the real types do not declare."""
+
 _EMAIL_COLLECTIONS = {
     "email_activity_parties": Collection("activityparties", "activityid"),
     "email_activity_mime_attachment": Collection("activitymimeattachments", "objectid"),
@@ -125,14 +130,14 @@ ENTITY_SETS: tuple[EntitySet, ...] = (
         lookups=(
             _poly("regardingobjectid", "regardingobjecttypecode", "_email", REGARDING_TARGETS),
             _poly("emailsender", "emailsendertypecode", "", PARTY_TARGETS),
-            _poly("acceptingentityid", "acceptingentitytypecode", "_email", ("systemuser", "queue")),
             _single("sendermailboxid", "mailbox", "sendermailboxid_email"),
-            _single("receivingmailboxid", "mailbox", "receivingmailboxid_email"),
             _single("parentactivityid", "email", "parentactivityid"),
-            _single("correlatedactivityid", "email", "correlatedactivityid"),
             _single("createdby", "systemuser", "createdby"),
         ),
         collections=_EMAIL_COLLECTIONS,
+        # Kept by the embedded CRM for its own decisions; no v9.0 $metadata declares them.
+        hidden=frozenset({"receivingmailboxid", "correlatedactivityid", "acceptingentityid",
+                          "acceptingentitytypecode"}),
         creatable=True,
         deletable=True,
     ),
@@ -144,12 +149,14 @@ ENTITY_SETS: tuple[EntitySet, ...] = (
             _single("activityid", "email", "activityid_email"),
             _poly("partyid", "partyobjecttypecode", "", PARTY_TARGETS),
         ),
+        hidden=_NOT_ON_THE_REAL_SERVICE,
     ),
     EntitySet(
         "activitymimeattachments",
         "activitymimeattachment",
         activitymimeattachment,
         lookups=(Lookup("objectid", {"objectid_email": "email", "objectid_activitypointer": "email"}),),
+        hidden=_NOT_ON_THE_REAL_SERVICE,
         writable=frozenset({"filename", "mimetype", "body", "attachmentcontentid", "subject"}),
         creatable=True,
         deletable=True,
@@ -225,7 +232,7 @@ ENTITY_SETS: tuple[EntitySet, ...] = (
         "organizations",
         "organization",
         organization,
-        hidden=frozenset({"previoustrackingprefixes"}),
+        hidden=frozenset({"previoustrackingprefixes", "businessunitid"}),
         writable=frozenset(organization.c.keys()) - {"businessunitid", "previoustrackingprefixes"},
     ),
 )

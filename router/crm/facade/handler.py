@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from router.crm.codes import ErrorCode
+from router.crm.facade import iis
 from router.crm.facade.auth import ConnectionState
 from router.crm.facade.dispatch import dispatch
 from router.crm.facade.faults import DROP, Fault
+from router.crm.facade.journal import DROPPED
 from router.crm.facade.routing import Reply, Request, split_path
 
 if TYPE_CHECKING:
@@ -71,6 +73,12 @@ class FacadeHandler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         facade = self.server.facade
         length = int(self.headers.get("Content-Length") or 0)
+        refused = iis.refusal(self.path, facade.limits)
+        if refused is not None:
+            # IIS refuses before the application reads the body; the connection is not reused.
+            self.close_connection = True
+            self._send(refused)
+            return
         if length > facade.max_request_bytes:
             self._discard(length)
             message = (
@@ -106,7 +114,10 @@ class FacadeHandler(BaseHTTPRequestHandler):
             body=body,
             principal=principal,
         )
-        self._send(dispatch(facade.crm, request, facade.behaviour))
+        holders = facade.authenticator.credentials.act_on_behalf
+        reply = dispatch(facade.crm, request, facade.behaviour, holders)
+        facade.journal.record(self.command, self.path, reply.status)
+        self._send(reply)
 
     def _discard(self, length: int) -> None:
         # Read the refused body so the client sees the 413 rather than a reset connection; past
@@ -167,9 +178,11 @@ class FacadeHandler(BaseHTTPRequestHandler):
 
     def _fault(self, fault: Fault) -> None:
         if fault.status == DROP:
+            self.server.facade.journal.record(self.command, self.path, DROPPED)
             self.close_connection = True
             return
         reply = _error(fault.status, fault.code, fault.message)
+        self.server.facade.journal.record(self.command, self.path, fault.status)
         if fault.retry_after is not None:
             reply.headers["Retry-After"] = f"{fault.retry_after:g}"
         self._send(reply)

@@ -18,6 +18,8 @@ from router.crm.facade.auth import Authenticator, FacadeCredentials
 from router.crm.facade.dispatch import DEFAULT_BEHAVIOUR, Behaviour
 from router.crm.facade.faults import FaultPlan
 from router.crm.facade.handler import FacadeHandler
+from router.crm.facade.iis import IIS_DEFAULTS, RequestLimits
+from router.crm.facade.journal import Journal
 from router.errors import SimulatorError
 
 #: The largest request body the facade reads (IIS' default maxAllowedContentLength is far lower; the
@@ -71,12 +73,17 @@ class CrmFacade:
         ssl_context: ssl.SSLContext | None = None,
         max_request_bytes: int = MAX_REQUEST_BYTES,
         behaviour: Behaviour = DEFAULT_BEHAVIOUR,
+        limits: RequestLimits = IIS_DEFAULTS,
     ) -> None:
         self.crm = crm
         self.behaviour = behaviour
         self.authenticator = Authenticator(credentials, crm.clock)
         self.faults = FaultPlan()
+        self.journal = Journal()
+        """Every authenticated request and what the facade did with it (tests read it)."""
         self.max_request_bytes = max_request_bytes
+        self.limits = limits
+        """IIS's URL limits, applied before anything else (``iis``)."""
         self.scheme = "https" if ssl_context else "http"
         self._address = (host, port)
         self._ssl_context = ssl_context

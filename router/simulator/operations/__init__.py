@@ -1,8 +1,10 @@
 """EWS operations, one module per family; importing this package registers them all in OPERATIONS."""
 
 from router.simulator.operations import (  # noqa: F401  (imported for their @operation registrations)
+    attachments,
     convert,
     directory,
+    folder_changes,
     folders,
     inbox_rules,
     items,

@@ -1,4 +1,7 @@
-"""ConvertId: translate ids between EwsId, EwsLegacyId, EntryId, HexEntryId, StoreId and OwaId."""
+"""ConvertId: translate ids between EwsId, EwsLegacyId, EntryId, HexEntryId, StoreId and OwaId.
+
+The answer names the mailbox that owns the item or folder, not the Mailbox attribute the caller sent.
+"""
 
 from __future__ import annotations
 
@@ -32,5 +35,7 @@ def convert_id(ctx: Ctx, req: Element) -> Element:
         alt.set("{http://www.w3.org/2001/XMLSchema-instance}type", "t:AlternateIdType")
         alt.set("Format", target.value)
         alt.set("Id", ids.encode(oid, target))
-        alt.set("Mailbox", src.get("Mailbox", ctx.user.address))
+        # The mailbox that owns the object, whatever the caller wrote in Mailbox (as Exchange answers).
+        owner = ctx.store.user(exists.mailbox)
+        alt.set("Mailbox", owner.address if owner is not None else exists.mailbox)
     return root

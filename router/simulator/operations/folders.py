@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from router.simulator.model import Folder
+from dataclasses import dataclass
+
+from router.simulator.folder_props import folder_value
+from router.simulator.model import ExtendedKey, Folder
 from router.simulator.operations.base import (
     Ctx,
     ItemError,
@@ -13,7 +16,7 @@ from router.simulator.operations.base import (
     response_root,
     success,
 )
-from router.simulator.paths import FieldPath, parse_path
+from router.simulator.paths import FieldPath, ext_attributes, format_value, parse_path
 from router.simulator.permissions import can_see_folder, folder_level
 from router.simulator.xml import Element, child, children, fbool, msub, text_of, tsub
 
@@ -37,19 +40,46 @@ ELEMENT_FOR_CLASS = {
 }
 
 
-def folder_shape(el: Element | None) -> set[str]:
+@dataclass(frozen=True)
+class FolderShape:
+    """A parsed FolderResponseShapeType: field URIs, and extended properties asked for by tag."""
+
+    fields: frozenset[str]
+    extended: tuple[ExtendedKey, ...] = ()
+
+    def __contains__(self, uri: object) -> bool:
+        return uri in self.fields
+
+    def __or__(self, more: set[str]) -> FolderShape:
+        return FolderShape(self.fields | more, self.extended)
+
+
+def folder_shape(el: Element | None) -> FolderShape:
     base = text_of(el, "BaseShape", "IdOnly")
     fields = {"folder:FolderId"} | (
         FOLDER_DEFAULT if base == "Default" else FOLDER_ALL if base == "AllProperties" else set()
     )
+    extended: list[ExtendedKey] = []
     for p in children(child(el, "AdditionalProperties")):
         path = parse_path(p)
         if isinstance(path, FieldPath):
             fields.add(path.uri)
-    return fields
+        elif path is not None:
+            extended.append(path)
+    return FolderShape(frozenset(fields), tuple(extended))
 
 
-def render_folder(ctx: Ctx, parent: Element, folder: Folder, fields: set[str]) -> Element:
+def _extended(el: Element, folder: Folder, keys: tuple[ExtendedKey, ...]) -> None:
+    for key in keys:
+        value = folder_value(folder, key)
+        if value is None:
+            continue
+        prop = tsub(el, "ExtendedProperty")
+        tsub(prop, "ExtendedFieldURI", **ext_attributes(key))
+        tsub(prop, "Value", format_value(value))
+
+
+def render_folder(ctx: Ctx, parent: Element, folder: Folder, fields: FolderShape) -> Element:
     """Append a folder element in BaseFolderType / FolderType order."""
     kind = ELEMENT_FOR_CLASS.get(folder.folder_class or "", "Folder")
     el = tsub(parent, kind)
@@ -64,6 +94,7 @@ def render_folder(ctx: Ctx, parent: Element, folder: Folder, fields: set[str]) -
         tsub(el, "TotalCount", str(len(folder.items)))
     if "folder:ChildFolderCount" in fields:
         tsub(el, "ChildFolderCount", str(sum(1 for c in folder.children if not c.hidden)))
+    _extended(el, folder, fields.extended)
     if "folder:EffectiveRights" in fields:
         _rights(ctx, el, folder)
     if "folder:DistinguishedFolderId" in fields and folder.distinguished and ctx.config.build.minor >= 1:

@@ -91,9 +91,10 @@ def _candidates(ctx: Ctx, folder: Folder, traversal: str) -> list[Item]:
 
 @operation("FindItem")
 def find_item(ctx: Ctx, req: Element) -> Element:
-    shape = ItemShape.parse(child(req, "ItemShape"))
+    asked = ItemShape.parse(child(req, "ItemShape"))
     root, msgs = response_root("FindItem")
-    bad = sorted(shape.fields & NOT_IN_FIND)
+    bad = sorted(asked.named & NOT_IN_FIND)
+    shape = asked.for_find()
     try:
         match = compile_restriction(child(req, "Restriction"))
     except RestrictionError as err:

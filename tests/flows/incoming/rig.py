@@ -95,9 +95,11 @@ class Rig:
         """Write the profiles (simulator profile, deployment, ``mailboxes``, settings) and publish.
 
         ``crm`` replaces the deployment's embedded CRM table (e.g. a ``[deployments.contoso.dynamics]``);
-        ``autodiscover`` locates Exchange by Autodiscover instead of the simulator's EWS URL.
+        ``autodiscover`` locates Exchange by Autodiscover at the simulator's explicit Autodiscover
+        endpoint (the profile's ``autodiscover_url``) instead of the simulator's EWS URL.
         """
-        location = "autodiscover = true" if autodiscover else f'ews_url = "{self.sim.url}"'
+        location = (f'autodiscover = true\n            autodiscover_url = "{self.sim.autodiscover_url}"'
+                    if autodiscover else f'ews_url = "{self.sim.url}"')
         profile = textwrap.dedent(f"""
             [profiles.exchange]
             direction = "incoming"

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from exchangelib.version import Version
 from pydantic import SecretStr
 
 from router.clock import FrozenClock
@@ -17,8 +16,7 @@ from router.config import Direction
 from router.crm.facade import CrmFacade
 from router.crm.gateway import CheckResult, CrmGateway, IncomingEmail
 from router.errors import CrmTransientError, TransientTransportError
-from router.ews import AccountFactory, AutodiscoverCache, Discovered
-from router.ews.spec import exchange_build
+from router.ews import AccountFactory, AutodiscoverCache
 from router.pipeline.incoming.drain import assignment_of
 from router.pipeline.incoming.lanes import IncomingLanes
 from router.service.outcome import WorkContext
@@ -194,16 +192,19 @@ def test_an_item_that_breaks_every_fetch_is_given_up_while_the_rest_flows(rig: R
     assert categories["<huge@fabrikam.com>"] == ["Undeliverable"]
 
 
-VERSION = Version(build=exchange_build("15.2.1544.4"))
-"""The version Autodiscover reports with the endpoint (so no version probe is sent)."""
+def test_an_autodiscovered_endpoint_that_moved_is_discovered_again(rig: Rig) -> None:
+    """The profile's explicit Autodiscover endpoint, as production asks it (SOAP GetUserSettings).
 
-
-def test_an_autodiscovered_endpoint_that_fails_is_discovered_again(rig: Rig) -> None:
+    Autodiscover first still names the server the mailbox moved away from: the run fails, the answer
+    is forgotten, and the next run asks Autodiscover again, which now names the new server.
+    """
     config = rig.publish(binding("users", ALICE), autodiscover=True)
     inject(rig, "ad1")
-    with socket.socket() as probe:  # A port nothing listens on: the endpoint is gone.
+    with socket.socket() as probe:  # A port nothing listens on: the old server is gone.
         probe.bind(("127.0.0.1", 0))
-        dead = f"https://127.0.0.1:{probe.getsockname()[1]}/EWS/Exchange.asmx"
+        old = f"https://127.0.0.1:{probe.getsockname()[1]}/EWS/Exchange.asmx"
+    autodiscover = rig.sim.simulator.autodiscover
+    new, autodiscover.ews_url = autodiscover.ews_url, old
     resources = rig.resources()
     cache = AutodiscoverCache(resources.clock)
     resources.accounts.close()
@@ -211,13 +212,13 @@ def test_an_autodiscovered_endpoint_that_fails_is_discovered_again(rig: Rig) -> 
     lanes = IncomingLanes(resources, notifications=False)
     work = lanes.build(assignment_of(resources, config, ALICE), Direction.INCOMING, config)
     try:
-        cache.put(ALICE, Discovered(dead, ALICE, VERSION, resources.clock.now()))
         with pytest.raises(TransientTransportError, match="Connection refused"):
             work(WorkContext(work.key))
         assert cache.get(ALICE) is None, "the failed answer was forgotten"
-        # Autodiscover (here: its cache, as a fresh lookup would fill it) now points at the server.
-        cache.put(ALICE, Discovered(rig.sim.url, ALICE, VERSION, resources.clock.now()))
+        autodiscover.ews_url = new
         assert work(WorkContext(work.key)).processed == 1
+        found = cache.get(ALICE)
+        assert found is not None and found.ews_url == new, "discovered again at the explicit endpoint"
     finally:
         work.close()
         lanes.close()

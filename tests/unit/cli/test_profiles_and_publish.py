@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,10 +52,28 @@ def test_validate_reports_problems_with_file_and_key(tmp_path: Path, home: Home,
     assert missing.exit_code == 3 and "does not exist" in missing.output
 
 
-def test_profiles_directory_from_environment(home: Home, run: Invoke,
+def test_profiles_directory_from_environment(tmp_path: Path, home: Home, run: Invoke,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EMAIL_ROUTER_PROFILES", str(SAMPLES))
-    assert run("profiles", "validate", "--no-vault").exit_code == 0
+    """``EMAIL_ROUTER_PROFILES`` names a directory that is not the default ``profiles/``.
+
+    The working directory has no ``profiles/`` at all, so the commands succeed only by reading the
+    directory the variable names; a variable ignored fails them.
+    """
+    elsewhere = tmp_path / "admin-profiles"
+    shutil.copytree(SAMPLES, elsewhere)
+    workdir = tmp_path / "workdir"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    monkeypatch.delenv("EMAIL_ROUTER_PROFILES", raising=False)
+    assert run("profiles", "validate", "--no-vault").exit_code == 3, "no profiles/ here without the variable"
+    monkeypatch.setenv("EMAIL_ROUTER_PROFILES", str(elsewhere))
+    validated = run("profiles", "validate", "--no-vault")
+    assert validated.exit_code == 0, validated.output
+    assert f"OK: {elsewhere}: 6 profiles, 2 deployments, 7 mailboxes" in validated.output
+    _init_with_sample_credentials(run)
+    published = run("publish")
+    assert published.exit_code == 0 and "published version 1" in published.output, published.output
+    assert str(elsewhere) in run("published", "list").output
 
 
 def test_schema_is_json_schema_of_a_profiles_file(run: Invoke) -> None:

@@ -48,6 +48,8 @@ def test_valid_onprem_and_online_profiles_pass() -> None:
 @pytest.mark.parametrize(("change", "key", "fragment"), [
     ({"ews_url": None}, "ews_url", "no location"),
     ({"autodiscover": True}, "autodiscover", "not both"),
+    ({"autodiscover_url": "https://mail.example.test/autodiscover/autodiscover.svc"}, "autodiscover_url",
+     "only used with autodiscover = true"),
     ({"server_type": "exchange_online", "ews_url": "https://outlook.office365.com/EWS/Exchange.asmx"},
      "auth", "not ntlm"),
     ({"auth": "basic", "ews_url": "http://mail.example.test/EWS/Exchange.asmx"}, "ews_url", "plain http"),

@@ -24,6 +24,7 @@ from router.crm.codes import EmailStatus
 from router.crm.dynamics import DynamicsGateway, DynamicsSettings, NtlmCredentials, OAuthCredentials
 from router.crm.embedded import EmbeddedCrm
 from router.crm.facade import Behaviour, CrmFacade
+from router.crm.facade.journal import DROPPED
 from router.errors import ConfigError, CrmPermanentError, CrmRecordNotFoundError, CrmTransientError
 from tests.support.crm import (
     SERVICE_ACCOUNT,
@@ -70,10 +71,15 @@ def test_a_crm_that_stays_busy_is_a_transient_error_with_its_back_off(
 def test_a_dropped_connection_is_retried(crm_facade: CrmFacade, crm_clock: FrozenClock) -> None:
     crm_facade.faults.add(0, times=1, match="WhoAmI")
     gateway = _gateway(ntlm_settings(crm_facade), crm_clock)
+    start = crm_clock.monotonic()
     try:
-        assert gateway.who_am_i().user_id
+        assert gateway.who_am_i().user_id == crm_facade.crm.who_am_i(SERVICE_ACCOUNT).user_id
     finally:
         gateway.close()
+    # The facade dropped the first WhoAmI without an answer; the adapter waited its first back-off
+    # (no Retry-After to honour) and asked again.
+    assert crm_clock.monotonic() - start == 1
+    assert [served.result for served in crm_facade.journal.entries("WhoAmI")] == [DROPPED, 200]
 
 
 def test_an_unreachable_crm_is_transient(crm_clock: FrozenClock) -> None:

@@ -1,113 +1,109 @@
-"""A worker process killed at each step of the incoming pipeline: the re-run reaches the same result.
+"""The state store's crash recovery, met by the real incoming lane killed at each step.
 
-The pipeline here is the smallest faithful one: claim, ask the CRM to deliver (idempotent per
-message, as CheckIncomingEmail makes it), record the activity, acknowledge on the server, finish. A
-child process runs it and dies with ``os._exit`` at a chosen step, leaving whatever it committed;
-the parent then runs it again as a new worker after the lease has run out, and checks that the
-message ends acknowledged with exactly one CRM activity and one "delivered" decision.
+Nothing of the pipeline is re-implemented here: a child process runs the lane the service builds
+(``IncomingLanes`` over a published home, the EWS simulator over HTTPS, the embedded CRM's real
+CheckIncomingEmail / DeliverIncomingEmail) and SIGKILLs itself the first time the lane reaches one
+step boundary. The parent then looks at what the dead worker left in the ledger, runs the lane
+again with a clock past the dead worker's claim leases, and checks the store's side of recovery:
+the left claim is taken over and counted once, the message ends acknowledged with exactly one CRM
+activity, one "delivered" decision, and one category on the server.
+
+``tests/flows/incoming/test_exactly_once.py`` covers several messages and the logging mailbox;
+this file covers every step boundary and what the ledger holds between the crash and the restart.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import sqlite3
-from contextlib import closing
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from exchangelib.autodiscover import clear_cache
+from exchangelib.protocol import close_connections
 
-from router.clock import FrozenClock
-from router.state import ClaimOutcome, Direction, LedgerStage, StateStore
-from router.state.claims import DEFAULT_LEASE
+from router.home import Home
+from router.pipeline.incoming.checkpoints import Step
+from router.simulator import Controller
+from router.state import LedgerStage, StateStore
+from tests.flows.incoming.rig import ALICE, CAROL, Rig, ShiftedClock, make_rig
+from tests.support.ews_simulator import ews_schema, ews_simulator, ews_tls_dir
 
-from .conftest import T0
+__all__ = ["ews_schema", "ews_simulator", "ews_tls_dir"]
 
-BOX = "user@x.test"
-KEY = "<crash@x.test>"
-CRASH_EXIT = 17
+pytestmark = [pytest.mark.flow, pytest.mark.slow]
 
+REPO = Path(__file__).resolve().parents[3]
+KEY = "<crash@fabrikam.com>"
+LATER = timedelta(minutes=10)
+"""Past the default claim lease (5 minutes): the dead worker's claim can be taken over."""
+TRACKED = "Tracked to Dynamics 365"
 
-class FakeCrm:
-    """A CRM that delivers each message once: a second delivery returns the first activity."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        with closing(sqlite3.connect(path)) as db, db:
-            db.execute("CREATE TABLE IF NOT EXISTS activity (key TEXT PRIMARY KEY, id TEXT)")
-            db.execute("CREATE TABLE IF NOT EXISTS ack (key TEXT)")
-
-    def deliver(self, key: str) -> str:
-        with closing(sqlite3.connect(self.path)) as db, db:
-            db.execute("INSERT OR IGNORE INTO activity VALUES (?, ?)", (key, f"act-{os.getpid()}"))
-            return str(db.execute("SELECT id FROM activity WHERE key = ?", (key,)).fetchone()[0])
-
-    def acknowledge_on_server(self, key: str) -> None:
-        with closing(sqlite3.connect(self.path)) as db, db:
-            db.execute("INSERT INTO ack VALUES (?)", (key,))
-
-    def count(self, table: str) -> int:
-        with closing(sqlite3.connect(self.path)) as db:
-            return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+LEFT_BY_THE_CRASH: dict[Step, LedgerStage | None] = {
+    Step.FETCHED: None,
+    Step.CRM_DELIVERED: LedgerStage.CLAIMED,
+    Step.RECORDED: LedgerStage.DELIVERED,
+    Step.ACKNOWLEDGED: LedgerStage.DELIVERED,
+    Step.FINISHED: LedgerStage.ACKNOWLEDGED,
+}
+"""The ledger row the dead worker leaves: none before the claim; else the stage last committed."""
 
 
-def process_message(store: StateStore, crm: FakeCrm, owner: str, crash_at: str | None) -> ClaimOutcome:
-    """The pipeline; ``crash_at`` names the step after which the process dies."""
-
-    def step(name: str) -> None:
-        if name == crash_at:
-            os._exit(CRASH_EXIT)
-
-    claim = store.ledger.claim(BOX, KEY, owner=owner, item_id="AAMk1", internet_message_id=KEY)
-    if not claim.acquired:
-        return claim.outcome
-    step("claimed")
-    if claim.entry.stage is LedgerStage.CLAIMED:
-        activity = crm.deliver(KEY)
-        step("crm-delivered")
-        with store.db.write() as tx:
-            store.ledger.mark_delivered(claim, activity, tx=tx)
-            store.trail.record(direction=Direction.INCOMING, mailbox=BOX, message_key=KEY, stage="deliver",
-                               result="delivered", internet_message_id=KEY, activity_id=activity, tx=tx)
-        step("ledger-delivered")
-    crm.acknowledge_on_server(KEY)
-    step("server-acknowledged")
-    store.ledger.mark_acknowledged(claim)
-    return claim.outcome
+@pytest.fixture
+def rig(home: Home, ews_simulator: Controller, tmp_path: Path) -> Iterator[Rig]:
+    made = make_rig(home, ews_simulator, tmp_path)
+    yield made
+    made.crm.close()
+    close_connections()
+    clear_cache()
 
 
-def _run_child(db_url: str, crm_path: str, crash_at: str) -> None:
-    with StateStore.open(db_url, FrozenClock(T0)) as store:
-        process_message(store, FakeCrm(Path(crm_path)), "crashing-worker", crash_at)
+def kill_lane_at(rig: Rig, step: Step) -> None:
+    """Run Alice's lane in a child process that SIGKILLs itself the first time it reaches ``step``."""
+    child = subprocess.run([sys.executable, "-m", "tests.flows.incoming.lane_child", str(rig.home.root),
+                            ALICE, step.value, "1"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert child.returncode == -signal.SIGKILL, child.stderr
 
 
-@pytest.mark.parametrize("crash_at", ["claimed", "crm-delivered", "ledger-delivered", "server-acknowledged"])
-def test_a_crash_at_any_step_reruns_to_the_same_result(tmp_path: Path, db_url: str, crash_at: str) -> None:
-    crm = FakeCrm(tmp_path / "crm.sqlite")
-    context = multiprocessing.get_context("spawn")
-    child = context.Process(target=_run_child, args=(db_url, str(crm.path), crash_at))
-    child.start()
-    child.join(60)
-    assert child.exitcode == CRASH_EXIT
-    child.close()
+@pytest.mark.parametrize("step", list(Step))
+def test_a_lane_killed_at_any_step_reruns_to_the_same_result(rig: Rig, step: Step) -> None:
+    rig.publish()
+    rig.sim.control.inject(ALICE, from_=CAROL, to=[ALICE], subject="Crash", body="once", message_id=KEY)
+    kill_lane_at(rig, step)
 
-    restart = FrozenClock(T0)
-    restart.advance(DEFAULT_LEASE.total_seconds())
-    with StateStore.open(db_url, restart) as store:
-        assert [e.message_key for e in store.ledger.pending(BOX)] == [KEY]
-        assert process_message(store, crm, "restarted-worker", None) is ClaimOutcome.RECOVERED
-        entry = store.ledger.get(BOX, KEY)
-        assert entry is not None and entry.stage is LedgerStage.ACKNOWLEDGED and entry.recoveries == 1
-        assert crm.count("activity") == 1
-        assert entry.activity_id == crm.deliver(KEY)
-        assert [d.result for d in store.trail.for_message_id(KEY)] == ["delivered"]
-        assert crm.count("ack") == (2 if crash_at == "server-acknowledged" else 1)
-        assert process_message(store, crm, "third-worker", None) is ClaimOutcome.DONE
+    with rig.store() as store:
+        left = store.ledger.find_by_message_id(KEY)
+        assert [entry.stage for entry in left] == [s for s in [LEFT_BY_THE_CRASH[step]] if s is not None]
+        assert store.ledger.pending(ALICE) == [], "the dead worker's lease still runs: not yet due"
+    unfinished = LEFT_BY_THE_CRASH[step] not in (None, LedgerStage.ACKNOWLEDGED)
+    with StateStore.open_home(rig.home, ShiftedClock(LATER)) as later:
+        assert [e.message_key for e in later.ledger.pending(ALICE)] == ([KEY] if unfinished else [])
+    assert len(rig.activities(KEY)) == (0 if step is Step.FETCHED else 1)
+
+    rig.drain(ALICE, clock=ShiftedClock(LATER))
+
+    [activity] = rig.activities(KEY)
+    with rig.store() as store:
+        [entry] = store.ledger.find_by_message_id(KEY)
+        assert entry.stage is LedgerStage.ACKNOWLEDGED and entry.activity_id == activity
+        assert entry.recoveries == (1 if unfinished else 0), "a claim left by the dead worker is counted"
+        assert store.ledger.pending(ALICE) == []
+        assert store.quarantine.entries(status=None) == []
+        delivered = [d for d in store.trail.for_message_id(KEY) if d.result == "delivered"]
+    assert len(delivered) == (0 if step is Step.CRM_DELIVERED else 1)
+    [item] = rig.sim.control.messages(ALICE)
+    assert item.message_id == KEY and item.categories == [TRACKED]
 
 
-def test_an_uncrashed_run_is_new_then_done(tmp_path: Path, db_url: str) -> None:
-    crm = FakeCrm(tmp_path / "crm.sqlite")
-    with StateStore.open(db_url, FrozenClock(T0)) as store:
-        assert process_message(store, crm, "w1", None) is ClaimOutcome.NEW
-        assert process_message(store, crm, "w2", None) is ClaimOutcome.DONE
-        assert crm.count("activity") == 1
+def test_an_uncrashed_lane_delivers_once_and_a_second_run_finds_nothing_to_do(rig: Rig) -> None:
+    rig.publish()
+    rig.sim.control.inject(ALICE, from_=CAROL, to=[ALICE], subject="Calm", body="once", message_id=KEY)
+    assert rig.drain(ALICE).processed == 1
+    assert rig.drain(ALICE).processed == 0
+    assert len(rig.activities(KEY)) == 1
+    with rig.store() as store:
+        [entry] = store.ledger.find_by_message_id(KEY)
+    assert entry.stage is LedgerStage.ACKNOWLEDGED and entry.recoveries == 0
