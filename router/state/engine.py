@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from router.errors import StateStoreError
@@ -38,6 +38,14 @@ _WRITE_OPTION = "router_write"
 def sqlite_url(path: Path) -> str:
     """Return the SQLAlchemy URL of a SQLite database file."""
     return f"sqlite:///{path}"
+
+
+def driver_url(url: str | URL) -> URL:
+    """The URL with the driver this router ships: ``postgresql://`` means psycopg 3, not psycopg2."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    return parsed
 
 
 def _install_sqlite_hooks(engine: Engine, synchronous: str) -> None:
@@ -77,7 +85,7 @@ class Database:
         if synchronous not in ("FULL", "NORMAL"):
             raise StateStoreError(f"unknown synchronous mode {synchronous!r}", hint="use FULL or NORMAL")
         self.url = url
-        parsed = make_url(url)
+        parsed = driver_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.location = parsed.database if self.is_sqlite else parsed.render_as_string(hide_password=True)
         in_memory = self.is_sqlite and parsed.database in (None, "", ":memory:")
@@ -87,7 +95,7 @@ class Database:
         # connection per thread and no pool to size.
         pool: dict[str, int] = {} if in_memory else {"pool_size": pool_size, "max_overflow": pool_size}
         try:
-            self.engine = create_engine(url, echo=echo, **pool)
+            self.engine = create_engine(parsed, echo=echo, **pool)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StateStoreError(
                 f"cannot open the state database {self.location}: {exc}",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from router.clock import FrozenClock
@@ -17,15 +19,23 @@ from router.state import Database, StateStore, sqlite_url
 from router.state.schema import SCHEMA_VERSION, metadata, schema_meta, sync_mailboxes
 
 
-def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(store: StateStore) -> None:
-    with store.db.read() as conn:
+@pytest.fixture
+def sqlite_store(tmp_path: Path, clock: FrozenClock) -> Iterator[StateStore]:
+    """A store on SQLite only, for the pragmas PostgreSQL has no counterpart of."""
+    with StateStore.open(sqlite_url(tmp_path / "state.sqlite"), clock) as opened:
+        yield opened
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(sqlite_store: StateStore) -> None:
+    with sqlite_store.db.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
-def test_full_synchronous_mode_can_be_chosen(db_url: str, clock: FrozenClock) -> None:
+def test_full_synchronous_mode_can_be_chosen(tmp_path: Path, clock: FrozenClock) -> None:
+    db_url = sqlite_url(tmp_path / "state.sqlite")
     with StateStore.open(db_url, clock, synchronous="FULL") as store, store.db.read() as conn:
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
 
@@ -49,7 +59,7 @@ def test_schema_version_is_recorded_and_a_newer_one_refused(db_url: str, clock: 
         tx.execute(update(schema_meta).values(value=str(SCHEMA_VERSION + 1)))
     with pytest.raises(StateStoreError, match="newer than this router understands") as caught:
         StateStore.open(db_url, clock)
-    assert "state.sqlite" in str(caught.value) and caught.value.hint
+    assert str(make_url(db_url).database) in str(caught.value) and caught.value.hint
 
 
 def test_reopening_keeps_the_data(db_url: str, clock: FrozenClock) -> None:
