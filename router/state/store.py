@@ -16,8 +16,8 @@ from router.state.directory import MailboxDirectoryStore
 from router.state.engine import POOL_SIZE, Database, sqlite_url
 from router.state.health import MailboxHealthStore
 from router.state.ledger import IncomingLedger
+from router.state.migrate import prepare_schema
 from router.state.quarantine import Quarantine
-from router.state.schema import ensure_schema
 from router.state.sends import SendRecords
 from router.state.sync import SyncStates
 from router.state.traffic import Traffic
@@ -32,10 +32,12 @@ class StateStore:
     file. Use it as a context manager, or call ``close()``.
     """
 
-    def __init__(self, db: Database, clock: Clock, policy: ClaimPolicy | None = None) -> None:
+    def __init__(self, db: Database, clock: Clock, policy: ClaimPolicy | None = None, *,
+                 upgrade: bool | None = None) -> None:
         self.db = db
         self.clock = clock
-        ensure_schema(db)
+        # The embedded SQLite home upgrades in place; a shared PostgreSQL database only on request.
+        prepare_schema(db, upgrade=db.is_sqlite if upgrade is None else upgrade)
         self.ledger = IncomingLedger(db, clock, policy)
         self.sync = SyncStates(db, clock)
         self.trail = DecisionTrail(db, clock)
@@ -48,11 +50,14 @@ class StateStore:
 
     @classmethod
     def open(cls, url: str, clock: Clock, *, policy: ClaimPolicy | None = None, synchronous: str = "NORMAL",
-             pool_size: int = POOL_SIZE) -> StateStore:
-        """Open (creating if needed) the state database at a SQLAlchemy URL."""
+             pool_size: int = POOL_SIZE, upgrade: bool | None = None) -> StateStore:
+        """Open (creating if needed) the state database at a SQLAlchemy URL.
+
+        ``upgrade``: migrate an older schema in place (default: on SQLite only).
+        """
         db = Database(url, synchronous=synchronous, pool_size=pool_size)
         try:
-            return cls(db, clock, policy)
+            return cls(db, clock, policy, upgrade=upgrade)
         except BaseException:
             db.dispose()
             raise

@@ -7,16 +7,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from router.clock import FrozenClock
 from router.errors import StateStoreError
 from router.home import Home
 from router.state import Database, StateStore, sqlite_url
-from router.state.schema import SCHEMA_VERSION, metadata, schema_meta, sync_mailboxes
+from router.state.schema import metadata, sync_mailboxes
 
 
 @pytest.fixture
@@ -50,16 +48,6 @@ def test_a_write_that_fails_is_rolled_back_whole(store: StateStore) -> None:
         store.sync.save_state("a@x.test", "inbox", "S1", tx=tx)
         raise RuntimeError("crash between two writes")
     assert store.sync.get_state("a@x.test", "inbox") is None
-
-
-def test_schema_version_is_recorded_and_a_newer_one_refused(db_url: str, clock: FrozenClock) -> None:
-    with StateStore.open(db_url, clock) as store, store.db.write() as tx:
-        version = tx.execute(select(schema_meta.c.value).where(schema_meta.c.key == "schema_version"))
-        assert version.scalar_one() == str(SCHEMA_VERSION)
-        tx.execute(update(schema_meta).values(value=str(SCHEMA_VERSION + 1)))
-    with pytest.raises(StateStoreError, match="newer than this router understands") as caught:
-        StateStore.open(db_url, clock)
-    assert str(make_url(db_url).database) in str(caught.value) and caught.value.hint
 
 
 def test_reopening_keeps_the_data(db_url: str, clock: FrozenClock) -> None:
