@@ -26,6 +26,7 @@ from router.ews.connection import AccountFactory
 from router.home import Home
 from router.service.crm_factory import deployment_of, open_gateway
 from router.service.metrics import Metrics
+from router.service.state_location import open_configured_store
 from router.state import StateStore
 from router.vault.credentials import to_plain
 
@@ -47,10 +48,10 @@ class Resources:
 
     @property
     def store(self) -> StateStore:
-        """The router's state store (the home's SQLite file unless one was given)."""
+        """The router's state store: the one given, else the one the published settings name."""
         with self._lock:
             if self._store is None:
-                self._store = StateStore.open_home(self.home, self.clock)
+                self._store = open_configured_store(self.home, self.clock)
             return self._store
 
     def gateway(self, config: PublishedConfig, deployment: str) -> CrmGateway:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from sqlalchemy.engine import URL
+
 from router.clock import Clock
 from router.home import Home
 from router.state.alerts import Alerts
@@ -49,8 +51,9 @@ class StateStore:
         self.directory = MailboxDirectoryStore(db, clock)
 
     @classmethod
-    def open(cls, url: str, clock: Clock, *, policy: ClaimPolicy | None = None, synchronous: str = "NORMAL",
-             pool_size: int = POOL_SIZE, upgrade: bool | None = None) -> StateStore:
+    def open(cls, url: str | URL, clock: Clock, *, policy: ClaimPolicy | None = None,
+             synchronous: str = "NORMAL", pool_size: int = POOL_SIZE,
+             upgrade: bool | None = None) -> StateStore:
         """Open (creating if needed) the state database at a SQLAlchemy URL.
 
         ``upgrade``: migrate an older schema in place (default: on SQLite only).
@@ -63,9 +66,10 @@ class StateStore:
             raise
 
     @classmethod
-    def open_home(cls, home: Home, clock: Clock, *, policy: ClaimPolicy | None = None) -> StateStore:
+    def open_home(cls, home: Home, clock: Clock, *, policy: ClaimPolicy | None = None,
+                  upgrade: bool | None = None) -> StateStore:
         """Open the default SQLite state database of a home directory."""
-        return cls.open(sqlite_url(home.state_db), clock, policy=policy)
+        return cls.open(sqlite_url(home.state_db), clock, policy=policy, upgrade=upgrade)
 
     def close(self) -> None:
         """Close every database connection."""
