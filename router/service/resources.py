@@ -28,6 +28,7 @@ from router.service.crm_factory import deployment_of, open_gateway
 from router.service.metrics import Metrics
 from router.service.state_location import open_configured_store
 from router.state import StateStore
+from router.state.instances import RunIdentity, default_instance_name
 from router.vault.credentials import to_plain
 
 
@@ -35,8 +36,10 @@ class Resources:
     """Shared, lazily opened resources of one service run; thread-safe; ``close`` releases them all."""
 
     def __init__(self, home: Home, clock: Clock, metrics: Metrics, *,
-                 store: StateStore | None = None) -> None:
+                 store: StateStore | None = None, identity: RunIdentity | None = None) -> None:
         self.home = home
+        self.identity = identity or RunIdentity.new(default_instance_name(home))
+        """This run of this router instance: every claim's owner starts with its ``tag``."""
         self.clock = clock
         self.metrics = metrics
         self.accounts = AccountFactory(clock)

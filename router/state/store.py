@@ -17,6 +17,7 @@ from router.state.claims import ClaimPolicy
 from router.state.directory import MailboxDirectoryStore
 from router.state.engine import POOL_SIZE, Database, sqlite_url
 from router.state.health import MailboxHealthStore
+from router.state.instances import InstanceRegistry
 from router.state.ledger import IncomingLedger
 from router.state.migrate import prepare_schema
 from router.state.quarantine import Quarantine
@@ -49,6 +50,7 @@ class StateStore:
         self.alerts = Alerts(db, clock)
         self.traffic = Traffic(db, clock)
         self.directory = MailboxDirectoryStore(db, clock)
+        self.instances = InstanceRegistry(db, clock)
 
     @classmethod
     def open(cls, url: str | URL, clock: Clock, *, policy: ClaimPolicy | None = None,

@@ -16,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from router.config.settings import SystemSettings
 from router.pipeline.incoming.checkpoints import Step
+from router.service.instance import InstanceRun
 from router.state import LedgerStage
+from router.state.instances import RunIdentity, default_instance_name
 from tests.flows.incoming.rig import ALICE, CAROL, LOGBOOK, Rig, ShiftedClock, binding
 
 pytestmark = [pytest.mark.flow, pytest.mark.slow]
@@ -112,3 +115,20 @@ def test_a_message_that_kills_the_worker_every_time_is_given_up_not_retried_fore
             [quarantined] = store.quarantine.entries()
         assert quarantined.reason_code == "worker-crashed" and quarantined.mime is not None
         assert rig.sim.control.messages(ALICE)[0].categories == ["Undeliverable"]
+
+
+def test_a_restarted_instance_recovers_the_killed_runs_claims_without_waiting_for_the_lease(rig: Rig) -> None:
+    rig.publish()
+    inject(rig, ALICE)
+    kill_at(rig, ALICE, Step.CRM_DELIVERED, 2)
+    # Without the take-back, a run right after the crash finds the dead run's claim still held.
+    rig.drain(ALICE)
+    with rig.store() as store:
+        stuck = store.ledger.unfinished_count(ALICE)
+        assert stuck >= 1
+        restarted = InstanceRun(store, RunIdentity.new(default_instance_name(rig.home)), SystemSettings())
+        restarted.start()
+        restarted.close()
+    assert restarted.taken_back == stuck
+    rig.drain(ALICE)  # The real clock: no lease has run out.
+    assert_exactly_once(rig, ALICE)

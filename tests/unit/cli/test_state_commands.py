@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,13 +11,14 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from router.clock import FrozenClock
+from router.clock import FrozenClock, SystemClock
 from router.config import publish
 from router.home import Home
 from router.service.metrics import Metrics
 from router.service.resources import Resources
 from router.state import Direction, DirectoryRow, StateStore
 from router.state.copy import state_tables
+from router.state.instances import RunIdentity
 from router.vault import PasswordCredential, Vault, VaultKey, write_new_key_file
 from tests.unit.cli.conftest import Invoke
 from tests.unit.config.conftest import BASE_FILES, write_profiles
@@ -89,10 +91,19 @@ def test_published_state_store_is_used_by_every_command(home: Home, run: Invoke,
         f'[settings]\nstate_store = "{bare}"\nstate_store_credential = "statedb"\n')
     publish(home, published_home, clock=CLOCK)
     assert run("state", "migrate").exit_code == 0
-    with StateStore.open(postgres_url, CLOCK) as store:
+    with StateStore.open(postgres_url, SystemClock()) as store:
         store.alerts.raise_alert("backlog", "stuck", mailbox="m@x.test")
+        store.instances.register(RunIdentity.new("router-a"), "host-a", 4242)
+        store.ledger.claim("m@x.test", "k1", owner="router-a/x:1:m@x.test")
     result = run("status")
-    assert "stuck" in result.output or "backlog" in result.output, result.output
+    assert "stuck" in result.output and "Router instances" in result.output, result.output
+    assert "router-a" in result.output and "running" in result.output and "Backlog" in result.output
+    document = json.loads(run("status", "--json").output)
+    [instance] = document["instances"]
+    assert (instance["instance"], instance["host"], instance["pid"], instance["state"]) == (
+        "router-a", "host-a", 4242, "running")
+    [backlog] = document["backlogs"]
+    assert (backlog["mailbox"], backlog["direction"], backlog["unfinished"]) == ("m@x.test", "incoming", 1)
     with Resources(home, CLOCK, Metrics()) as resources:
         assert not resources.store.db.is_sqlite and CANARY not in resources.store.db.url
     assert not home.state_db.exists()
