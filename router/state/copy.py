@@ -3,7 +3,7 @@
 Both databases are first brought to the same schema revision, so the tables are the ones of
 ``router.state.schema`` on both sides. The copy runs in one transaction of the target: it lands whole
 or not at all, and the counts are compared table by table before it commits. ``schema_meta`` is the
-migrations' own record and ``instances`` describes running processes, so neither is copied.
+migrations' own record, and ``instances`` and ``lane_leases`` describe running processes: none is copied.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from sqlalchemy import Connection, Table, func, select, text
 
 from router.errors import StateStoreError
 from router.state.engine import Database
-from router.state.schema import instances, metadata, schema_meta
+from router.state.schema import instances, lane_leases, metadata, schema_meta
 
 CHUNK = 1000
 """Rows read and inserted per statement: bounded memory whatever the size of a table."""
 
-_NOT_COPIED = {schema_meta.name, instances.name}
+_NOT_COPIED = {schema_meta.name, instances.name, lane_leases.name}
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -25,7 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The ``schema_meta`` version the newest migration writes; routers from before the Alembic history
 read it and refuse a database written by a newer version."""
 
@@ -238,3 +239,16 @@ instances = Table(
     Column("stopped_at", UtcDateTime),
 )
 
+
+lane_leases = Table(
+    "lane_leases",
+    metadata,
+    Column("mailbox", ADDRESS, primary_key=True),
+    Column("direction", String(8), primary_key=True),
+    Column("instance", String(128)),
+    Column("run_id", String(64)),
+    Column("token", BigInteger, nullable=False),
+    Column("lease_until", UtcDateTime),
+    Column("acquired_at", UtcDateTime),
+)
+Index("ix_lane_leases_owner", lane_leases.c.instance, lane_leases.c.run_id)
