@@ -115,7 +115,7 @@ def test_an_unreachable_state_database_names_host_and_database(home: Home, run: 
         '[settings]\nstate_store = "postgresql://127.0.0.1:9/routerstate"\n'
         'state_store_credential = "statedb"\n')
     publish(home, published_home, clock=CLOCK)
-    for command in (["status"], ["state", "migrate"]):
+    for command in (["status"], ["state", "migrate"], ["run", "--status-port", "0", "--no-log-stderr"]):
         result = run(*command)
         assert result.exit_code == 5, result.output
         assert "'routerstate' on host 127.0.0.1:9" in result.output and "PostgreSQL server" in result.output
