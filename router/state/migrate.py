@@ -14,6 +14,8 @@ One history serves SQLite and PostgreSQL (``router/state/migrations``). When a s
 
 from __future__ import annotations
 
+import functools
+
 from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -39,6 +41,7 @@ def _config(conn: Connection | None = None) -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str:
     """The newest revision of the history: the schema this router runs on."""
     head = ScriptDirectory.from_config(_config()).get_current_head()
@@ -46,9 +49,10 @@ def head_revision() -> str:
     return head
 
 
-def known_revisions() -> set[str]:
-    """Every revision of the history."""
-    return {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    """Every revision of the history (read once: the scripts ship with this version)."""
+    return frozenset({script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()})
 
 
 def current_revision(conn: Connection) -> str | None:

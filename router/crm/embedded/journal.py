@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import Connection, select
 
 from router.crm.embedded.schema import call_journal
+
+_RESOLUTION = timedelta(seconds=1)
 
 CHECK = "CheckIncomingEmail"
 DELIVER = "DeliverIncomingEmail"
@@ -116,7 +118,10 @@ def audit_deliveries(journal: Iterable[JournalEntry], kills: Sequence[datetime] 
             audit.delivered[key] = audit.delivered.get(key, 0) + 1
         else:
             since = previous.get(key)
-            kill = next((k for k in kills if since is None or since <= k <= entry.at), None)
+            # Journal times have the CRM's one-second resolution: a call stamped second S happened
+            # before S + 1 s.
+            before = entry.at + _RESOLUTION
+            kill = next((k for k in kills if (since is None or since <= k) and k < before), None)
             audit.redeliveries.append(Redelivery(key, entry.at, kill))
         previous[key] = entry.at
     return audit
