@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from router.home import Home
 from router.simulator.validation import find_schema_dir
 from tests.support.ews_simulator import SCHEMA_MISSING
+from tests.support.postgres import PostgresServer, start_server
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -23,3 +26,19 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
     root = tmp_path / "home"
     monkeypatch.setenv("EMAIL_ROUTER_HOME", str(root))
     return Home(root)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole run, shared by the pytest-xdist workers (see tests/support)."""
+    server = start_server(os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database of its own for one test, dropped afterwards."""
+    url = postgres_server.create_database("router_test")
+    yield url
+    postgres_server.drop_database(url)

@@ -19,7 +19,7 @@ from router.pipeline.incoming.backfill import schedule_backfill
 from router.pipeline.incoming.drain import assignment_of, drain_home
 from router.service.metrics import Metrics
 from router.service.resources import Resources
-from router.state import StateStore
+from router.service.state_location import open_configured_store
 
 
 def parse_since(text: str) -> datetime:
@@ -44,7 +44,7 @@ def backfill_command(app: AppContext, mailbox: str, since_text: str, run: bool) 
     since = parse_since(since_text)
     with Resources(app.home, SystemClock(), Metrics()) as resources:
         assignment = assignment_of(resources, load_published(app.home), mailbox)
-    with StateStore.open_home(app.home, SystemClock()) as store:
+    with open_configured_store(app.home, SystemClock()) as store:
         done = schedule_backfill(store, assignment.address, since)
     before = done.previous.isoformat(timespec="seconds") if done.previous else "not set"
     click.echo(f"{done.mailbox}: process-from date {since.isoformat(timespec='seconds')} (was {before}); "

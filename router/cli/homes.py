@@ -15,18 +15,25 @@ from router.cli.context import AppContext
 from router.clock import SystemClock
 from router.errors import StateStoreError, UsageError
 from router.home import Home
+from router.service.state_location import latest_config, open_configured_store, shares_state
 from router.state import StateStore
 
 CHECK_HOME = "check --home / EMAIL_ROUTER_HOME"
 
 
-def open_existing_store(home: Home) -> StateStore:
-    """The home's state store; a StateStoreError when there is none (a wrong home, or a service never run)."""
+def open_existing_store(home: Home, *, upgrade: bool | None = None) -> StateStore:
+    """The home's state store; a StateStoreError when there is none (a wrong home, or a service never run).
+
+    When the published settings name a shared PostgreSQL state store, that database is opened instead.
+    """
+    config = latest_config(home) if home.root.is_dir() else None
+    if shares_state(config):
+        return open_configured_store(home, SystemClock(), config, upgrade=upgrade)
     if not home.state_db.exists():
         raise StateStoreError(f"there is no state database at {home.state_db}",
                               hint=f"{CHECK_HOME}; the service creates it when it first runs "
                               "(`email-router run`)")
-    return StateStore.open_home(home, SystemClock())
+    return StateStore.open_home(home, SystemClock(), upgrade=upgrade)
 
 
 def crm_database(ctx: click.Context, db: str | None = None) -> Path:

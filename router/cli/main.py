@@ -27,6 +27,7 @@ from router.cli.rules import rules_group
 from router.cli.run import run_command
 from router.cli.simulate import simulate
 from router.cli.simulate_crm import crm as simulate_crm
+from router.cli.state import state_group
 from router.cli.status import status_command
 from router.cli.trace import trace_command
 from router.errors import EXIT_CODES, RouterError
@@ -81,6 +82,7 @@ simulate.add_command(simulate_crm)
 cli.add_command(test_access_command)
 cli.add_command(mailbox_group)
 cli.add_command(status_command)
+cli.add_command(state_group)
 cli.add_command(trace_command)
 cli.add_command(quarantine_group)
 cli.add_command(backfill_command)

@@ -36,9 +36,14 @@ DEFAULT_STATUS_PORT = 9468
               show_default=True, help="Log lines as logfmt `key=value` text or as JSON objects.")
 @click.option("--log-stderr/--no-log-stderr", default=True, show_default=True,
               help="Also write log lines to stderr (the journal under systemd), besides the log file.")
+@click.option("--instance", metavar="NAME", envvar="EMAIL_ROUTER_INSTANCE",
+              help="Name of this router instance (default: this host and home); a restarted instance "
+              "takes back its earlier run's claims at once. Give each instance sharing a state database "
+              "its own name.")
 @pass_app
 def run_command(app: AppContext, status_host: str, status_port: int, tls_cert: Path | None,
-                tls_key: Path | None, grace: float, log_format: str, log_stderr: bool) -> None:
+                tls_key: Path | None, grace: float, log_format: str, log_stderr: bool,
+                instance: str | None) -> None:
     """Run the router: serve the mailboxes of the newest published configuration until stopped.
 
     A newly published version is picked up without a restart. The first SIGTERM or Ctrl-C stops
@@ -50,7 +55,7 @@ def run_command(app: AppContext, status_host: str, status_port: int, tls_cert: P
                           fmt=LogFormat(log_format), stream=sys.stderr if log_stderr else None)
     try:
         clock, metrics = SystemClock(), Metrics()
-        service = router_service(app.home, clock, metrics, logs=logs)
+        service = router_service(app.home, clock, metrics, logs=logs, instance=instance)
         with console_mount(app.home, clock, metrics, service, host=status_host, tls_cert=tls_cert,
                            tls_key=tls_key) as mount, \
                 StatusServer(metrics, health=service.health, ready=service.ready, host=status_host,

@@ -16,6 +16,9 @@ from rich.text import Text
 
 from router.cli.context import AppContext, pass_app
 from router.cli.homes import open_existing_store
+from router.config.settings import SystemSettings
+from router.service.instances_report import InstancesReport, collect_instances
+from router.service.state_location import latest_config
 from router.service.status_report import DirectionStatus, StatusReport, collect_status
 from router.state import Direction, HealthStatus
 
@@ -31,15 +34,22 @@ LABEL = {HealthStatus.SUCCESS: "Success", HealthStatus.FAILURE: "Failure", Healt
 def status_command(app: AppContext, mailboxes: tuple[str, ...], as_json: bool) -> None:
     """Per mailbox and direction: served or why not, status, last success, last error, backlog and the
     messages of the last hour; then the open alerts. Reads the state store; no service needs to run."""
+    config = latest_config(app.home) if app.home.root.is_dir() else None
+    lease = (config.profiles.settings if config is not None else SystemSettings()).lease_seconds
     with open_existing_store(app.home) as store:
         report = collect_status(store, mailboxes)
+        running = collect_instances(store, lease)
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
+        click.echo(json.dumps({**report.to_json(), **running.to_json()}, indent=2))
         return
     console = Console(highlight=False)
     _header(console, report)
+    if running.instances:
+        console.print(_instances(running))
     if report.mailboxes:
         console.print(_mailboxes(report))
+    if running.backlogs:
+        console.print(_backlogs(running))
     if report.alerts:
         console.print(_alerts(report))
     else:
@@ -69,6 +79,29 @@ def _mailboxes(report: StatusReport) -> Table:
             table.add_row(name, way.value, _status(state),
                           _when(state.health.last_success_at, report.generated_at), _error(state, report),
                           str(state.backlog), f"{state.last_hour} {count}")
+    return table
+
+
+def _instances(running: InstancesReport) -> Table:
+    table = Table(title="Router instances", title_justify="left")
+    for column in ("Instance", "State", "Host", "Pid", "Started", "Heartbeat"):
+        table.add_column(column, overflow="fold")
+    style = {"running": "green", "stopped": "dim", "silent": "bold red"}
+    for item in running.instances:
+        row = item.row
+        table.add_row(row.instance, Text(item.state, style=style[item.state]), row.host, str(row.pid),
+                      _when(row.started_at, running.generated_at), f"{item.heartbeat_age:.0f} s ago")
+    return table
+
+
+def _backlogs(running: InstancesReport) -> Table:
+    table = Table(title="Backlog (unfinished work)", title_justify="left")
+    for column in ("Mailbox", "Direction", "Unfinished", "Oldest", "Last moved"):
+        table.add_column(column, overflow="fold")
+    for backlog in running.backlogs:
+        table.add_row(backlog.mailbox, backlog.direction.value, str(backlog.unfinished),
+                      _when(backlog.oldest_at, running.generated_at),
+                      _when(backlog.last_change_at, running.generated_at))
     return table
 
 

@@ -138,6 +138,7 @@ def _collect_settings(raw: object, file: str, into: _Collected) -> None:
             Problem(file, "settings", f"[settings] appears twice: also in {into.settings_file}"))
         return
     into.settings_file = file
+    into.origins[("settings", "settings")] = (file, "settings")
     into.settings = _validate(SystemSettings, raw, file, into.problems, "settings")
 
 

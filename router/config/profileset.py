@@ -129,6 +129,8 @@ class ProfileSet(StrictModel):
         """Every vault credential this configuration references."""
         names = {p.credential for p in self.profiles.values() if p.credential}
         names |= {d.dynamics.credential for d in self.deployments.values() if d.dynamics}
+        if self.settings.state_store_credential:
+            names.add(self.settings.state_store_credential)
         for mailbox in self.mailboxes():
             names |= {c for c in (mailbox.incoming_credential, mailbox.outgoing_credential) if c}
         return names

@@ -76,6 +76,10 @@ class _Checker:
             self.at("deployments", name)
             self.deployment(deployment)
         self.mailboxes()
+        if self.ps.settings.state_store_credential:
+            self.at("settings", "settings")
+            self.credential_ref("state_store_credential", self.ps.settings.state_store_credential,
+                                CredentialKind.PASSWORD)
 
     # Profiles -------------------------------------------------------------------------------------
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from router.config.common import StrictModel
 from router.config.incoming import IncomingSettings
@@ -75,10 +76,41 @@ class SystemSettings(StrictModel):
         default=30, ge=1, le=10000, description="Most emails one mailbox sends in any minute; emails over "
         "the limit wait in the router while other mailboxes go on. Exchange Online allows 30 (legacy: none; "
         "the legacy router sent as fast as Exchange accepted).")
+    state_store: str | None = Field(
+        default=None, description="Where the router keeps its state: a PostgreSQL URL "
+        "`postgresql://host[:port]/database` shared by several router instances, or unset for the home's "
+        "own SQLite file (one instance). No password in the URL: name a vault credential in "
+        "`state_store_credential`. Takes effect when the service starts (legacy: none).")
+    state_store_credential: str | None = Field(
+        default=None, description="Vault credential (kind `password`) whose user name and password log in "
+        "to the `state_store` database (legacy: none).")
+    lease_seconds: float = Field(
+        default=30.0, ge=5, le=3600, description="How long an instance's heartbeat stays valid: a router "
+        "instance silent for longer is dead, and its work is taken over (legacy: none).")
+    backlog_alert_seconds: float = Field(
+        default=600.0, ge=30, description="A mailbox's backlog of unfinished messages that has not moved "
+        "for this long raises an alert (legacy: none).")
     incoming: IncomingSettings = Field(
         default_factory=IncomingSettings,
         description="Incoming pipeline limits: size policy, sender rate, notifications "
         "(`[settings.incoming]`; legacy: none, the legacy router had no such limits).")
+
+    @field_validator("state_store")
+    @classmethod
+    def _shared_database_url(cls, value: str | None) -> str | None:
+        """A PostgreSQL URL with a database and no password (the password belongs in the vault)."""
+        if value is None:
+            return None
+        parsed = urlsplit(value)
+        if parsed.scheme not in ("postgresql", "postgresql+psycopg"):
+            raise ValueError("must be a postgresql://host/database URL (leave it unset for the home's SQLite "
+                             "file)")
+        if parsed.password:
+            raise ValueError("must not contain a password: store it with `email-router credentials set NAME` "
+                             "and name it in state_store_credential")
+        if not parsed.path.strip("/"):
+            raise ValueError("must name a database: postgresql://host/database")
+        return value
 
     def python_log_level(self) -> int:
         """Return the ``logging`` level matching ``log_level`` (0 keeps only critical failures)."""

@@ -16,6 +16,7 @@ from router.ews import perf
 from router.home import Home
 from router.service.crm_status import CrmMailboxStatus
 from router.service.directory import MailboxDirectory
+from router.service.instance import run_identity, start_instance
 from router.service.logs import ServiceLogging
 from router.service.mailbox_health import MailboxHealthMonitor
 from router.service.metrics import Metrics
@@ -43,12 +44,14 @@ def assemble_service(home: Home, registry: LaneWorkRegistry, resources: Resource
 
 
 def router_service(home: Home, clock: Clock, metrics: Metrics, *,
-                   logs: ServiceLogging | None = None) -> Service:
-    """The service of this build's pipelines, as `email-router run` runs it."""
-    resources = Resources(home, clock, metrics)
+                   logs: ServiceLogging | None = None, instance: str | None = None) -> Service:
+    """The service of this build's pipelines, as `email-router run` runs it (as router ``instance``)."""
+    resources = Resources(home, clock, metrics, identity=run_identity(home, instance))
     try:
         registry = lane_work_registry(home, clock, metrics, resources)
-        return assemble_service(home, registry, resources, logs=logs)
+        service = assemble_service(home, registry, resources, logs=logs)
+        start_instance(resources, registry)
+        return service
     except BaseException:
         resources.close()
         raise

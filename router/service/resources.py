@@ -26,7 +26,9 @@ from router.ews.connection import AccountFactory
 from router.home import Home
 from router.service.crm_factory import deployment_of, open_gateway
 from router.service.metrics import Metrics
+from router.service.state_location import open_configured_store
 from router.state import StateStore
+from router.state.instances import RunIdentity, default_instance_name
 from router.vault.credentials import to_plain
 
 
@@ -34,8 +36,10 @@ class Resources:
     """Shared, lazily opened resources of one service run; thread-safe; ``close`` releases them all."""
 
     def __init__(self, home: Home, clock: Clock, metrics: Metrics, *,
-                 store: StateStore | None = None) -> None:
+                 store: StateStore | None = None, identity: RunIdentity | None = None) -> None:
         self.home = home
+        self.identity = identity or RunIdentity.new(default_instance_name(home))
+        """This run of this router instance: every claim's owner starts with its ``tag``."""
         self.clock = clock
         self.metrics = metrics
         self.accounts = AccountFactory(clock)
@@ -47,10 +51,10 @@ class Resources:
 
     @property
     def store(self) -> StateStore:
-        """The router's state store (the home's SQLite file unless one was given)."""
+        """The router's state store: the one given, else the one the published settings name."""
         with self._lock:
             if self._store is None:
-                self._store = StateStore.open_home(self.home, self.clock)
+                self._store = open_configured_store(self.home, self.clock)
             return self._store
 
     def gateway(self, config: PublishedConfig, deployment: str) -> CrmGateway:

@@ -1,7 +1,15 @@
-"""The soak's verdict: what was injected and composed, against what the CRM and the journal hold.
+"""The soak's verdict: what was injected and composed, against what the CRM and the journals hold.
 
-* lost inbound: injected Message-IDs with no incoming CRM e-mail and no quarantine entry;
-* duplicate activities: incoming CRM e-mails beyond the first per Message-ID;
+Deliveries are counted from the embedded CRM's call journal (every DeliverIncomingEmail it answered),
+not from the router's state nor from the CRM's activities (its duplicate check keeps one activity
+however often a message is delivered):
+
+* lost inbound: injected Message-IDs the CRM never created an activity for (a quarantined message
+  counts as lost: the soak makes nothing unprocessable on purpose);
+* duplicate activities: activities created beyond the first per Message-ID;
+* re-deliveries: DeliverIncomingEmail calls after the first for a Message-ID; each is explained by a
+  kill between the previous call and it (the window between the CRM's commit and the ledger's
+  record), and any the kills do not explain fails the soak;
 * lost sends: composed e-mails that no external recipient received;
 * duplicate sends: journal entries beyond the first per composed e-mail (by its subject marker);
 * the quarantine: every open entry of the router's state store, with its stage and reason.
@@ -11,7 +19,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,6 +29,7 @@ from sqlalchemy import func, select
 from router.clock import SystemClock
 from router.crm.codes import EmailStatus
 from router.crm.embedded import EmbeddedCrm
+from router.crm.embedded.journal import DELIVER, audit_deliveries, entries
 from router.crm.embedded.schema import email
 from router.demo.views import journal_headers
 from router.home import Home
@@ -36,6 +47,8 @@ class Verdict:
     delivered: int = 0
     lost_inbound: list[str] = field(default_factory=list)
     duplicate_activities: int = 0
+    redeliveries: int = 0
+    unexplained_redeliveries: list[str] = field(default_factory=list)
     composed: int = 0
     sent_in_crm: int = 0
     received_by_recipients: int = 0
@@ -49,23 +62,19 @@ class Verdict:
 
     @property
     def passed(self) -> bool:
-        return not (self.lost_inbound or self.duplicate_activities or self.lost_sends or self.duplicate_sends)
+        return not (self.lost_inbound or self.duplicate_activities or self.unexplained_redeliveries
+                    or self.lost_sends or self.duplicate_sends)
 
     def as_json(self) -> dict[str, object]:
         return {"passed": self.passed, "injected": self.injected, "delivered": self.delivered,
                 "lost_inbound": len(self.lost_inbound), "duplicate_activities": self.duplicate_activities,
+                "redeliveries": self.redeliveries,
+                "unexplained_redeliveries": len(self.unexplained_redeliveries),
                 "composed": self.composed, "sent_in_crm": self.sent_in_crm,
                 "received_by_recipients": self.received_by_recipients, "lost_sends": len(self.lost_sends),
                 "duplicate_sends": self.duplicate_sends, "quarantined": len(self.quarantine),
                 "quarantine": self.quarantine, "kills": self.kills, "fault_hits": self.fault_hits,
                 "ews_requests_under_faults": self.requests_under_faults, "seconds": round(self.seconds, 1)}
-
-
-def _incoming_counts(crm: EmbeddedCrm) -> Counter[str]:
-    with crm.reading() as conn:
-        rows = conn.execute(select(email.c.messageid, func.count()).where(email.c.directioncode.is_(False))
-                            .group_by(email.c.messageid)).all()
-    return Counter({str(message_id): int(count) for message_id, count in rows if message_id})
 
 
 def _sent_count(crm: EmbeddedCrm, ids: list[str]) -> int:
@@ -75,17 +84,25 @@ def _sent_count(crm: EmbeddedCrm, ids: list[str]) -> int:
                    .scalar() or 0)
 
 
-def audit(traffic: Traffic, home: Home, journal: list[dict[str, Any]]) -> Verdict:
-    """Compare the traffic with the CRM, the journal and the quarantine (the router must be stopped)."""
+def audit(traffic: Traffic, home: Home, journal: list[dict[str, Any]],
+          kills: Sequence[datetime] = ()) -> Verdict:
+    """Compare the traffic with the CRM's call journal, the outbound journal and the quarantine.
+
+    ``journal`` is the simulator's outbound journal; ``kills`` when the router was killed. The router
+    must be stopped.
+    """
     verdict = Verdict(injected=traffic.injected, composed=traffic.composed)
-    quarantined = _quarantine(home, verdict)
+    _quarantine(home, verdict)
     with EmbeddedCrm(home.crm_db) as crm:
-        counts = _incoming_counts(crm)
+        with crm.reading() as conn:
+            calls = audit_deliveries(entries(conn, DELIVER), kills)
         verdict.sent_in_crm = _sent_count(crm, list(traffic.email_ids.values()))
     wanted = [m.message_id for m in traffic.inbound[:traffic.injected]]
-    verdict.delivered = sum(1 for m in wanted if counts[m])
-    verdict.lost_inbound = [m for m in wanted if not counts[m] and m not in quarantined]
-    verdict.duplicate_activities = sum(counts[m] - 1 for m in wanted if counts[m] > 1)
+    verdict.delivered = sum(1 for m in wanted if calls.delivered.get(m.lower()))
+    verdict.lost_inbound = [m for m in wanted if not calls.delivered.get(m.lower())]
+    verdict.duplicate_activities = calls.duplicates
+    verdict.redeliveries = len(calls.redeliveries)
+    verdict.unexplained_redeliveries = [r.message_id for r in calls.unexplained]
     markers = Counter(found.group(0) for entry in journal
                       if (found := _MARKER.search(journal_headers(entry).get("subject", ""))))
     composed = list(traffic.email_ids)
@@ -95,13 +112,12 @@ def audit(traffic: Traffic, home: Home, journal: list[dict[str, Any]]) -> Verdic
     return verdict
 
 
-def _quarantine(home: Home, verdict: Verdict) -> set[str]:
-    """Fill ``verdict.quarantine``; return the message keys quarantined (they are not "lost")."""
+def _quarantine(home: Home, verdict: Verdict) -> None:
+    """Fill ``verdict.quarantine`` (shown for diagnosis; a quarantined message is still lost)."""
     store = StateStore.open_home(home, SystemClock())
     try:
-        entries = store.quarantine.entries()
+        found = store.quarantine.entries()
     finally:
         store.close()
     verdict.quarantine = [{"mailbox": e.mailbox, "message": e.internet_message_id or e.message_key,
-                           "stage": e.stage, "reason": f"{e.reason_code}: {e.reason}"} for e in entries]
-    return {e.internet_message_id or e.message_key for e in entries}
+                           "stage": e.stage, "reason": f"{e.reason_code}: {e.reason}"} for e in found]

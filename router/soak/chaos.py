@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from router.harness.routerprocess import RouterProcess
 from router.harness.simprocess import SimulatorProcess
@@ -40,6 +41,8 @@ class Killer:
         self.settings = settings
         self.say = say
         self.kills = 0
+        self.kill_times: list[datetime] = []
+        """When each kill had happened (for the delivery audit: a re-delivery needs a kill before it)."""
         self._rng = random.Random(settings.seed)
         self._next = self._after(time.monotonic())
 
@@ -52,6 +55,7 @@ class Killer:
         if now < self._next:
             return
         self.router.kill()
+        self.kill_times.append(datetime.now(UTC))
         self.kills += 1
         self.say(f"SIGKILL #{self.kills} (pid {self.router.last_pid}); restarting the router")
         self.router.start()

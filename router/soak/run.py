@@ -87,7 +87,7 @@ class Soak:
             self.say(f"faults stopped ({sum(hits.values())} of {served} requests hit); the router drains")
             self._drain(traffic)
             self.router.stop()
-            verdict = audit(traffic, self.home.home, self.sim.journal())
+            verdict = audit(traffic, self.home.home, self.sim.journal(), killer.kill_times)
             verdict.kills, verdict.fault_hits, verdict.requests_under_faults = killer.kills, hits, served
             verdict.seconds = time.monotonic() - started
             return verdict

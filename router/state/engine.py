@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from router.errors import StateStoreError
@@ -32,12 +32,23 @@ realistic transaction of another thread or process."""
 POOL_SIZE = 20
 """Pooled connections kept open (as many again may be opened under load): one per busy worker thread."""
 
+CONNECT_TIMEOUT_SECONDS = 10
+"""How long connecting to a PostgreSQL server may take before the attempt fails."""
+
 _WRITE_OPTION = "router_write"
 
 
 def sqlite_url(path: Path) -> str:
     """Return the SQLAlchemy URL of a SQLite database file."""
     return f"sqlite:///{path}"
+
+
+def driver_url(url: str | URL) -> URL:
+    """The URL with the driver this router ships: ``postgresql://`` means psycopg 3, not psycopg2."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    return parsed
 
 
 def _install_sqlite_hooks(engine: Engine, synchronous: str) -> None:
@@ -62,6 +73,13 @@ def _install_sqlite_hooks(engine: Engine, synchronous: str) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def server_location(url: URL) -> str:
+    """'database D on host H' for a server URL (a Unix socket directory counts as the host)."""
+    host = url.host or url.query.get("host") or "localhost"
+    port = f":{url.port}" if url.port else ""
+    return f"{url.database!r} on host {host}{port}"
+
+
 class Database:
     """An engine plus the read and write transactions every store uses.
 
@@ -72,22 +90,26 @@ class Database:
     check. ``FULL`` also survives a power cut, at about twice the cost per commit.
     """
 
-    def __init__(self, url: str, *, synchronous: str = "NORMAL", pool_size: int = POOL_SIZE,
+    def __init__(self, url: str | URL, *, synchronous: str = "NORMAL", pool_size: int = POOL_SIZE,
                  echo: bool = False) -> None:
         if synchronous not in ("FULL", "NORMAL"):
             raise StateStoreError(f"unknown synchronous mode {synchronous!r}", hint="use FULL or NORMAL")
-        self.url = url
-        parsed = make_url(url)
+        parsed = driver_url(url)
+        self.url = parsed.render_as_string(hide_password=True)
+        """The URL with any password masked: safe to show."""
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        self.location = parsed.database if self.is_sqlite else parsed.render_as_string(hide_password=True)
+        self.location = str(parsed.database) if self.is_sqlite else server_location(parsed)
         in_memory = self.is_sqlite and parsed.database in (None, "", ":memory:")
         if self.is_sqlite and not in_memory:
             Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
         # Every worker thread may hold a connection at once; an in-memory SQLite database has one
         # connection per thread and no pool to size.
-        pool: dict[str, int] = {} if in_memory else {"pool_size": pool_size, "max_overflow": pool_size}
+        pool: dict[str, Any] = {} if in_memory else {"pool_size": pool_size, "max_overflow": pool_size}
+        if not self.is_sqlite:
+            # An unreachable server must fail the start within seconds, not hang on the TCP connect.
+            pool["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
         try:
-            self.engine = create_engine(url, echo=echo, **pool)
+            self.engine = create_engine(parsed, echo=echo, **pool)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StateStoreError(
                 f"cannot open the state database {self.location}: {exc}",
@@ -133,6 +155,11 @@ class Database:
 
     def _wrap(self, exc: SQLAlchemyError) -> StateStoreError:
         detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        if not self.is_sqlite:
+            return StateStoreError(
+                f"the state database {self.location} failed: {detail}",
+                hint="check that the PostgreSQL server is running and reachable from this machine, that "
+                "the database exists, and that the state_store_credential in the vault can log in")
         return StateStoreError(
             f"the state database {self.location} failed: {detail}",
             hint="check that the disk is not full and the file is readable and writable by the router; "

@@ -1,4 +1,4 @@
-"""The tables of the state store, and the check that a database file is one this version can use.
+"""The tables of the state store, as the newest migration leaves them (``router/state/migrations``).
 
 Column types are portable (no SQLite-only types or SQL): timestamps go through ``UtcDateTime``, which
 stores naive UTC where the database has no time zones and gives back aware UTC datetimes everywhere.
@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -23,14 +24,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    select,
 )
 
-from router.errors import StateStoreError
-from router.state.engine import Database
-
-SCHEMA_VERSION = 1
-"""Bump when a table changes; ``ensure_schema`` refuses databases written by a newer version."""
+SCHEMA_VERSION = 3
+"""The ``schema_meta`` version the newest migration writes; routers from before the Alembic history
+read it and refuse a database written by a newer version."""
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -229,19 +227,28 @@ mailbox_directory = Table(
     Column("refreshed_at", UtcDateTime, nullable=False),
 )
 
+instances = Table(
+    "instances",
+    metadata,
+    Column("instance", String(128), primary_key=True),
+    Column("run_id", String(64), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("heartbeat_at", UtcDateTime, nullable=False),
+    Column("stopped_at", UtcDateTime),
+)
 
-def ensure_schema(db: Database) -> None:
-    """Create missing tables and refuse a database written by a newer schema version."""
-    with db.write() as conn:
-        metadata.create_all(conn, checkfirst=True)
-        found = conn.execute(select(schema_meta.c.value).where(schema_meta.c.key == "schema_version"))
-        value = found.scalar_one_or_none()
-        if value is None:
-            conn.execute(schema_meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-            return
-    if not value.isdigit() or int(value) > SCHEMA_VERSION:
-        raise StateStoreError(
-            f"the state database {db.location} has schema version {value}, "
-            f"newer than this router understands ({SCHEMA_VERSION})",
-            hint="run the email-router version that wrote it, or point the router at another state database",
-        )
+
+lane_leases = Table(
+    "lane_leases",
+    metadata,
+    Column("mailbox", ADDRESS, primary_key=True),
+    Column("direction", String(8), primary_key=True),
+    Column("instance", String(128)),
+    Column("run_id", String(64)),
+    Column("token", BigInteger, nullable=False),
+    Column("lease_until", UtcDateTime),
+    Column("acquired_at", UtcDateTime),
+)
+Index("ix_lane_leases_owner", lane_leases.c.instance, lane_leases.c.run_id)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from sqlalchemy.engine import URL
+
 from router.clock import Clock
 from router.home import Home
 from router.state.alerts import Alerts
@@ -15,9 +17,10 @@ from router.state.claims import ClaimPolicy
 from router.state.directory import MailboxDirectoryStore
 from router.state.engine import POOL_SIZE, Database, sqlite_url
 from router.state.health import MailboxHealthStore
+from router.state.instances import InstanceRegistry
 from router.state.ledger import IncomingLedger
+from router.state.migrate import prepare_schema
 from router.state.quarantine import Quarantine
-from router.state.schema import ensure_schema
 from router.state.sends import SendRecords
 from router.state.sync import SyncStates
 from router.state.traffic import Traffic
@@ -32,10 +35,12 @@ class StateStore:
     file. Use it as a context manager, or call ``close()``.
     """
 
-    def __init__(self, db: Database, clock: Clock, policy: ClaimPolicy | None = None) -> None:
+    def __init__(self, db: Database, clock: Clock, policy: ClaimPolicy | None = None, *,
+                 upgrade: bool | None = None) -> None:
         self.db = db
         self.clock = clock
-        ensure_schema(db)
+        # The embedded SQLite home upgrades in place; a shared PostgreSQL database only on request.
+        prepare_schema(db, upgrade=db.is_sqlite if upgrade is None else upgrade)
         self.ledger = IncomingLedger(db, clock, policy)
         self.sync = SyncStates(db, clock)
         self.trail = DecisionTrail(db, clock)
@@ -45,22 +50,28 @@ class StateStore:
         self.alerts = Alerts(db, clock)
         self.traffic = Traffic(db, clock)
         self.directory = MailboxDirectoryStore(db, clock)
+        self.instances = InstanceRegistry(db, clock)
 
     @classmethod
-    def open(cls, url: str, clock: Clock, *, policy: ClaimPolicy | None = None, synchronous: str = "NORMAL",
-             pool_size: int = POOL_SIZE) -> StateStore:
-        """Open (creating if needed) the state database at a SQLAlchemy URL."""
+    def open(cls, url: str | URL, clock: Clock, *, policy: ClaimPolicy | None = None,
+             synchronous: str = "NORMAL", pool_size: int = POOL_SIZE,
+             upgrade: bool | None = None) -> StateStore:
+        """Open (creating if needed) the state database at a SQLAlchemy URL.
+
+        ``upgrade``: migrate an older schema in place (default: on SQLite only).
+        """
         db = Database(url, synchronous=synchronous, pool_size=pool_size)
         try:
-            return cls(db, clock, policy)
+            return cls(db, clock, policy, upgrade=upgrade)
         except BaseException:
             db.dispose()
             raise
 
     @classmethod
-    def open_home(cls, home: Home, clock: Clock, *, policy: ClaimPolicy | None = None) -> StateStore:
+    def open_home(cls, home: Home, clock: Clock, *, policy: ClaimPolicy | None = None,
+                  upgrade: bool | None = None) -> StateStore:
         """Open the default SQLite state database of a home directory."""
-        return cls.open(sqlite_url(home.state_db), clock, policy=policy)
+        return cls.open(sqlite_url(home.state_db), clock, policy=policy, upgrade=upgrade)
 
     def close(self) -> None:
         """Close every database connection."""

@@ -19,7 +19,17 @@ from sqlalchemy import Connection, RowMapping, false, func, or_, select
 from router.clock import Clock, SystemClock
 from router.crm.attempts import failure_note, status_after_failure
 from router.crm.codes import Approval, EmailStatus, ErrorCode, FilteringMethod
-from router.crm.embedded import admin, database, delivery, mailboxes, outgoing, records, rows, tracking
+from router.crm.embedded import (
+    admin,
+    database,
+    delivery,
+    journal,
+    mailboxes,
+    outgoing,
+    records,
+    rows,
+    tracking,
+)
 from router.crm.embedded import organization as orgmod
 from router.crm.embedded.filtering import decide
 from router.crm.embedded.notes import add_note
@@ -216,7 +226,10 @@ class EmbeddedCrm:
         with self.reading() as conn:
             self.authorize(conn, principal)
             decision = decide(conn, orgmod.load(conn), msg)
-            return CheckResult(decision.should_deliver, decision.reason)
+        with self.writing() as conn:
+            outcome = journal.Outcome.DELIVER if decision.should_deliver else journal.Outcome.SKIP
+            journal.record(conn, self.now(), journal.CHECK, msg.message_id, outcome)
+        return CheckResult(decision.should_deliver, decision.reason)
 
     def deliver_incoming_email(
         self, principal: str | None, msg: IncomingMessage, *, validate: bool = False
@@ -224,7 +237,7 @@ class EmbeddedCrm:
         """DeliverIncomingEmail (idempotent by Message-ID)."""
         with self.writing() as conn:
             self.authorize(conn, principal)
-            return delivery.deliver(
+            delivered = delivery.deliver(
                 conn,
                 orgmod.load(conn),
                 self.now(),
@@ -232,6 +245,9 @@ class EmbeddedCrm:
                 max_description=self.max_description_length,
                 validate=validate,
             )
+            outcome = journal.Outcome.CREATED if delivered.created_new else journal.Outcome.EXISTING
+            journal.record(conn, self.now(), journal.DELIVER, msg.message_id, outcome, delivered.email_id)
+            return delivered
 
     # Outgoing -----------------------------------------------------------------------------------------
 

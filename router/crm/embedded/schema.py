@@ -267,3 +267,17 @@ annotation = Table(
     Column("notetext", Text, nullable=False, default=""),
     *_audit(),
 )
+
+call_journal = Table(
+    "call_journal",
+    metadata,
+    # Not a Dynamics table: the embedded CRM's own record of the calls it answered, for audits that
+    # count what the CRM received independently of the router's state (see ``journal``).
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("operation", String(32), nullable=False),
+    Column("messageid", String(320), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("activityid", String(36)),
+    Index("ix_call_journal_messageid", "messageid"),
+)

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import os
-import socket
 import threading
-import uuid
 from collections.abc import Callable
 
 from router.config import Direction, MailboxAssignment, MailboxRole
@@ -44,7 +41,8 @@ class IncomingLanes:
                  checkpoint: Checkpoint = no_checkpoint, notifications: bool = True) -> None:
         self.resources = resources
         self.checkpoint = checkpoint
-        self.run_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # Claims start with the run's tag, so a restart of this instance can take them back at once.
+        self.run_id = resources.identity.tag
         self.hub = NotificationHub(resources.accounts, wake) if wake is not None and notifications else None
         self._breakers: dict[RateLimit, RateBreaker] = {}
         self._builds = itertools.count(1)

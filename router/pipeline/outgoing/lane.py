@@ -23,9 +23,7 @@ to Pending Send with the reason, then raises, which stops the lane and leaves it
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import uuid
 from typing import Any
 
 from router.config.profile import Direction
@@ -82,7 +80,8 @@ class OutgoingLanes:
         self._limiter = SendRateLimiter(resources.clock)
         self._backlogs: dict[str, Backlog] = {}
         self._lock = threading.Lock()
-        self.owner = f"outgoing-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        # Claims start with the run's tag, so a restart of this instance can take them back at once.
+        self.owner = f"{resources.identity.tag}:outgoing"
 
     def build(self, assignment: MailboxAssignment, direction: Direction,
               config: PublishedConfig) -> OutgoingLane:

@@ -11,13 +11,21 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
+from router.config.settings import SystemSettings
+from router.crm.embedded import EmbeddedCrm
+from router.crm.embedded.journal import DeliveryAudit, audit_deliveries, entries
 from router.pipeline.incoming.checkpoints import Step
+from router.service.instance import InstanceRun
 from router.state import LedgerStage
+from router.state.instances import RunIdentity, default_instance_name
+from router.state.schema import incoming_ledger
 from tests.flows.incoming.rig import ALICE, CAROL, LOGBOOK, Rig, ShiftedClock, binding
 
 pytestmark = [pytest.mark.flow, pytest.mark.slow]
@@ -28,12 +36,22 @@ LATER = timedelta(minutes=10)
 """Past the default claim lease (5 minutes): the dead worker's claims can be taken over."""
 
 
-def kill_at(rig: Rig, mailbox: str, step: Step, nth: int, *options: str, killed: bool = True) -> None:
-    """Run the lane in a child process that SIGKILLs itself the ``nth`` time it reaches ``step``."""
+def kill_at(rig: Rig, mailbox: str, step: Step, nth: int, *options: str, killed: bool = True) -> datetime:
+    """Run the lane in a child process that SIGKILLs itself the ``nth`` time it reaches ``step``.
+
+    Returns a moment just after the kill (for the delivery audit).
+    """
     child = subprocess.run([sys.executable, "-m", "tests.flows.incoming.lane_child", str(rig.home.root),
                             mailbox, step.value, str(nth), *options], cwd=REPO, capture_output=True,
                            text=True, timeout=120)
     assert child.returncode == (-signal.SIGKILL if killed else 0), child.stderr
+    return datetime.now(UTC)
+
+
+def crm_audit(rig: Rig, kills: Sequence[datetime] = ()) -> DeliveryAudit:
+    """Deliveries per Message-ID as the CRM's call journal has them (not the router's own records)."""
+    with EmbeddedCrm(rig.home.crm_db) as crm, crm.reading() as conn:
+        return audit_deliveries(entries(conn), kills)
 
 
 def inject(rig: Rig, mailbox: str) -> None:
@@ -42,8 +60,12 @@ def inject(rig: Rig, mailbox: str) -> None:
                                message_id=message_id)
 
 
-def assert_exactly_once(rig: Rig, mailbox: str, folder: str = "inbox") -> None:
+def assert_exactly_once(rig: Rig, mailbox: str, folder: str = "inbox",
+                        kills: Sequence[datetime] = ()) -> None:
+    audit = crm_audit(rig, kills)
+    assert audit.duplicates == 0 and audit.unexplained == [], audit
     for message_id in MESSAGES:
+        assert audit.delivered.get(message_id.lower()) == 1, message_id
         assert len(rig.activities(message_id)) == 1, message_id
     items = {m.message_id: m for m in rig.sim.control.messages(mailbox, folder)}
     assert set(items) == set(MESSAGES), "every message is still (or now) where acknowledging put it"
@@ -65,11 +87,11 @@ def assert_exactly_once(rig: Rig, mailbox: str, folder: str = "inbox") -> None:
 def test_killed_at_each_step_the_lane_reruns_to_exactly_once(rig: Rig, step: Step, nth: int) -> None:
     rig.publish()
     inject(rig, ALICE)
-    kill_at(rig, ALICE, step, nth)
+    kill = kill_at(rig, ALICE, step, nth)
     delivered_before = sum(len(rig.activities(m)) for m in MESSAGES)
     assert delivered_before == {Step.FETCHED: 0, Step.CRM_DELIVERED: 2}.get(step, 3)
     rig.drain(ALICE, clock=ShiftedClock(LATER))
-    assert_exactly_once(rig, ALICE)
+    assert_exactly_once(rig, ALICE, kills=[kill])
     for item in rig.sim.control.messages(ALICE):
         assert item.categories == ["Tracked to Dynamics 365"]
     with rig.store() as store:
@@ -82,6 +104,9 @@ def test_killed_at_each_step_the_lane_reruns_to_exactly_once(rig: Rig, step: Ste
         [recovered] = [d for d in delivers if d.result == "recovered"]
         assert (recovered.text or "").startswith(f"recovered: activity {recovered.activity_id} was created "
                                                  "by an earlier attempt that was interrupted")
+    # Only a kill between the CRM's commit and the ledger's record may make the router deliver again.
+    [*redelivered] = crm_audit(rig, [kill]).redeliveries
+    assert len(redelivered) == (1 if step is Step.CRM_DELIVERED else 0)
 
 
 def test_killed_after_moving_to_storage_the_logging_mailbox_finishes_without_a_second_move(rig: Rig) -> None:
@@ -119,3 +144,39 @@ def test_a_message_that_kills_the_worker_every_time_is_given_up_not_retried_fore
             [quarantined] = store.quarantine.entries()
         assert quarantined.reason_code == "worker-crashed" and quarantined.mime is not None
         assert rig.sim.control.messages(ALICE)[0].categories == ["Undeliverable"]
+
+
+def test_a_restarted_instance_recovers_the_killed_runs_claims_without_waiting_for_the_lease(rig: Rig) -> None:
+    rig.publish()
+    inject(rig, ALICE)
+    kill = kill_at(rig, ALICE, Step.CRM_DELIVERED, 2)
+    # Without the take-back, a run right after the crash finds the dead run's claim still held.
+    rig.drain(ALICE)
+    with rig.store() as store:
+        stuck = store.ledger.unfinished_count(ALICE)
+        assert stuck >= 1
+        restarted = InstanceRun(store, RunIdentity.new(default_instance_name(rig.home)), SystemSettings())
+        restarted.start()
+        restarted.close()
+    assert restarted.taken_back == stuck
+    rig.drain(ALICE)  # The real clock: no lease has run out.
+    assert_exactly_once(rig, ALICE, kills=[kill])
+
+
+def test_the_audit_catches_a_router_that_delivers_again_although_the_crm_keeps_one_activity(rig: Rig) -> None:
+    rig.publish()
+    inject(rig, ALICE)
+    rig.drain(ALICE)
+    assert_exactly_once(rig, ALICE)
+    # Break what the audit checks: the router forgets it delivered, and delivers every message again.
+    with rig.store() as store, store.db.write() as tx:
+        tx.execute(update(incoming_ledger).values(stage=LedgerStage.CLAIMED.value, owner=None,
+                                                  lease_until=None, retry_at=None, activity_id=None,
+                                                  finished_at=None))
+    rig.drain(ALICE)
+    for message_id in MESSAGES:
+        assert len(rig.activities(message_id)) == 1, "the CRM's duplicate check hides the second delivery"
+    audit = crm_audit(rig)
+    assert sorted(r.message_id for r in audit.unexplained) == sorted(m.lower() for m in MESSAGES)
+    with pytest.raises(AssertionError):
+        assert_exactly_once(rig, ALICE)

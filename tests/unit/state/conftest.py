@@ -1,4 +1,4 @@
-"""Fixtures of the state store tests: a store on a fresh SQLite file with a frozen clock."""
+"""Fixtures of the state store tests: a store on a fresh SQLite file or PostgreSQL database, frozen clock."""
 
 from __future__ import annotations
 
@@ -19,9 +19,13 @@ def clock() -> FrozenClock:
     return FrozenClock(T0)
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return sqlite_url(tmp_path / "state.sqlite")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every state store test runs against both engines: a SQLite file and a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "state.sqlite")
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 @pytest.fixture

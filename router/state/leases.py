@@ -1,0 +1,152 @@
+"""Lane leases: which router instance serves each mailbox lane, with a fencing token per hand-over.
+
+Every mailbox lane (mailbox, direction) has one row. An instance *acquires* a lane whose lease is
+free or has run out; each acquisition increments the lane's ``token``. The holder renews its leases
+while it runs and releases them at a graceful stop; a dead holder's leases simply run out, and another
+instance acquires them. An instance that was paused past its lease (SIGSTOP) may wake believing it
+still holds a lane: ``fence`` inside the transaction of each write for the lane refuses a token that is
+no longer current, so the paused instance cannot write for a lane it lost.
+
+Coordination is the database's own: acquisition picks rows with ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL (two instances acquiring at once take disjoint lanes without waiting for each other) and
+changes them with a compare-and-set UPDATE; ``fence`` reads the lease row ``FOR SHARE``, so a hand-over
+waits for a write in flight under the old token to commit. SQLite serialises writers anyway.
+
+Fair share: with L lanes and N live instances, an instance holds at most ``ceil(L / N) + slack``; one
+holding more releases the surplus, which the others acquire.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, Connection, and_, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from router.clock import Clock
+from router.errors import ClaimLostError
+from router.state.engine import Database
+from router.state.instances import RunIdentity
+from router.state.schema import lane_leases
+
+T = lane_leases
+DEFAULT_SLACK = 1
+"""Lanes an instance may hold beyond its fair share, so that lanes do not move back and forth."""
+
+
+@dataclass(frozen=True)
+class LaneLease:
+    """A lane held by this run: the token to pass to ``fence`` with every write for the lane."""
+
+    mailbox: str
+    direction: str
+    token: int
+    lease_until: datetime
+
+    @property
+    def lane(self) -> tuple[str, str]:
+        return (self.mailbox, self.direction)
+
+
+def fair_share(lanes: int, live_instances: int, slack: int = DEFAULT_SLACK) -> int:
+    """Most lanes one of ``live_instances`` instances should hold out of ``lanes``."""
+    return math.ceil(lanes / max(1, live_instances)) + slack
+
+
+class LaneLeases:
+    """The ``lane_leases`` table (see the module)."""
+
+    def __init__(self, db: Database, clock: Clock, lease: timedelta) -> None:
+        self._db = db
+        self._clock = clock
+        self._lease = lease
+
+    def ensure(self, lanes: Iterable[tuple[str, str]]) -> None:
+        """Add a (free) row for every lane that has none yet."""
+        rows = [{"mailbox": m, "direction": d, "token": 0} for m, d in lanes]
+        if not rows:
+            return
+        insert = sqlite_insert(T) if self._db.is_sqlite else pg_insert(T)
+        with self._db.write() as conn:
+            conn.execute(insert.on_conflict_do_nothing(index_elements=["mailbox", "direction"]), rows)
+
+    def acquire(self, identity: RunIdentity, lanes: Sequence[tuple[str, str]], limit: int) -> list[LaneLease]:
+        """Take up to ``limit`` of ``lanes`` whose lease is free or ran out; each gets a new token."""
+        if limit <= 0 or not lanes:
+            return []
+        now = self._clock.now()
+        free = or_(T.c.instance.is_(None), T.c.lease_until.is_(None), T.c.lease_until <= now)
+        wanted = tuple_(T.c.mailbox, T.c.direction).in_(list(lanes))
+        pick = (select(T.c.mailbox, T.c.direction).where(wanted, free)
+                .order_by(T.c.mailbox, T.c.direction).limit(limit).with_for_update(skip_locked=True))
+        taken: list[LaneLease] = []
+        with self._db.write() as conn:
+            for mailbox, direction in conn.execute(pick).all():
+                lease = self._take(conn, identity, mailbox, direction, now)
+                if lease is not None:
+                    taken.append(lease)
+        return taken
+
+    def _take(self, conn: Connection, identity: RunIdentity, mailbox: str, direction: str,
+              now: datetime) -> LaneLease | None:
+        free = or_(T.c.instance.is_(None), T.c.lease_until.is_(None), T.c.lease_until <= now)
+        row = conn.execute(
+            update(T).where(T.c.mailbox == mailbox, T.c.direction == direction, free)
+            .values(instance=identity.instance, run_id=identity.run_id, token=T.c.token + 1,
+                    lease_until=now + self._lease, acquired_at=now)
+            .returning(T.c.token, T.c.lease_until)).first()
+        return None if row is None else LaneLease(mailbox, direction, int(row.token), row.lease_until)
+
+    def renew(self, identity: RunIdentity) -> list[LaneLease]:
+        """Extend every lease this run still holds; returns them (a lane missing from it was lost)."""
+        now = self._clock.now()
+        with self._db.write() as conn:
+            rows = conn.execute(
+                update(T).where(self._held_by(identity), T.c.lease_until > now)
+                .values(lease_until=now + self._lease)
+                .returning(T.c.mailbox, T.c.direction, T.c.token, T.c.lease_until)).all()
+        return sorted((LaneLease(r.mailbox, r.direction, int(r.token), r.lease_until) for r in rows),
+                      key=lambda lease: lease.lane)
+
+    def release(self, identity: RunIdentity, lanes: Iterable[tuple[str, str]] | None = None) -> int:
+        """Hand ``lanes`` (default: all this run holds) back at once; returns how many."""
+        where = self._held_by(identity)
+        if lanes is not None:
+            chosen = list(lanes)
+            if not chosen:
+                return 0
+            where = and_(where, tuple_(T.c.mailbox, T.c.direction).in_(chosen))
+        with self._db.write() as conn:
+            return int(conn.execute(update(T).where(where).values(instance=None, run_id=None,
+                                                                   lease_until=None)).rowcount)
+
+    def holders(self) -> dict[tuple[str, str], tuple[str | None, int, datetime | None]]:
+        """Every lane's holder instance (None when free), token and lease end."""
+        with self._db.read() as conn:
+            rows = conn.execute(select(T.c.mailbox, T.c.direction, T.c.instance, T.c.token, T.c.lease_until))
+            return {(r.mailbox, r.direction): (r.instance, int(r.token), r.lease_until) for r in rows}
+
+    def fence(self, conn: Connection, lease: LaneLease) -> None:
+        """Refuse (ClaimLostError) a write for ``lease``'s lane unless its token is still current and live.
+
+        Call it first in the transaction of every write for the lane: the row stays share-locked until
+        that transaction ends, so no hand-over can slip between the check and the write.
+        """
+        now = self._clock.now()
+        query = select(T.c.token).where(T.c.mailbox == lease.mailbox, T.c.direction == lease.direction,
+                                        T.c.token == lease.token, T.c.lease_until > now)
+        if not self._db.is_sqlite:
+            query = query.with_for_update(read=True)
+        if conn.execute(query).first() is None:
+            raise ClaimLostError(
+                f"the lease on lane {lease.direction} of {lease.mailbox} (token {lease.token}) is no longer "
+                "held by this run", hint="another router instance serves the lane now; this run stops it",
+                mailbox=lease.mailbox)
+
+    @staticmethod
+    def _held_by(identity: RunIdentity) -> ColumnElement[bool]:
+        return and_(T.c.instance == identity.instance, T.c.run_id == identity.run_id)
