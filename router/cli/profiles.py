@@ -10,7 +10,8 @@ import click
 
 from router.cli.context import AppContext, pass_app
 from router.config.loader import load_profiles
-from router.config.profileset import ProfileFile
+from router.config.profileset import ProfileFile, ProfileSet
+from router.config.risks import risks
 from router.errors import KeyFileError
 from router.vault.credentials import CredentialKind
 from router.vault.key import ENV_KEY
@@ -42,6 +43,13 @@ def validate_command(app: AppContext, directory: Path, no_vault: bool) -> None:
     profile_set = load_profiles(directory, credentials=kinds)
     click.echo(f"OK: {directory}: {len(profile_set.profiles)} profiles, {len(profile_set.deployments)} "
                f"deployments, {len(profile_set.mailboxes())} mailboxes; {note}")
+    warn_risks(profile_set)
+
+
+def warn_risks(profile_set: ProfileSet) -> None:
+    """Print a warning (stderr) for each risky opt-in the profile set uses."""
+    for risk in risks(profile_set):
+        click.echo(f"WARNING: {risk}", err=True)
 
 
 @profiles_group.command("schema", short_help="Print the JSON Schema of a profiles file.")

@@ -36,6 +36,7 @@ from collections.abc import Iterable
 from router.clock import Clock, SystemClock
 from router.config.profile import Direction
 from router.config.published import PublishedConfig, latest_version, load_published
+from router.config.risks import risks
 from router.errors import PublishedConfigError
 from router.home import Home
 from router.service.directory import DirectoryView, MailboxDirectory
@@ -183,6 +184,8 @@ class Service:
                                      period=settings.scheduling_period_seconds)
             summary = self._install(config, self.directory.resolve(config))
             self._config = config
+        for risk in risks(config.profiles):
+            log.warning("configuration version %d: %s", config.version, risk)
         log.info("configuration version %d: %d lane(s) added, %d removed, %d rebuilt, %d unchanged, "
                  "%d failed to set up", config.version, len(summary.added), len(summary.removed),
                  len(summary.rebuilt), summary.unchanged, len(summary.failed))
