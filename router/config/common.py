@@ -48,7 +48,9 @@ class Timeouts(StrictModel):
 
     connect_seconds: float = Field(default=10.0, gt=0, le=600, description="Time to open a connection.")
     read_seconds: float = Field(
-        default=120.0, gt=0, le=3600, description="Time to wait for a response once the request is sent.")
+        default=120.0, gt=0, le=3600, description="Time to wait for a response once the request is sent. "
+        "connect + read is also the total deadline of one request: a server that trickles its answer is "
+        "cut off then.")
 
 
 class OAuthSettings(StrictModel):

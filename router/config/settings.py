@@ -75,6 +75,13 @@ class SystemSettings(StrictModel):
         default=30, ge=1, le=10000, description="Most emails one mailbox sends in any minute; emails over "
         "the limit wait in the router while other mailboxes go on. Exchange Online allows 30 (legacy: none; "
         "the legacy router sent as fast as Exchange accepted).")
+    max_response_mb: int = Field(
+        default=16, ge=1, le=4096, description="Largest answer read from a server (EWS, Autodiscover, "
+        "OAuth, the Dynamics Web API), in MiB, for operations that do not carry messages; a larger one is "
+        "discarded and the call fails as a transient error (legacy: none).")
+    max_message_response_mb: int = Field(
+        default=128, ge=1, le=4096, description="Largest answer of the EWS operations that carry whole "
+        "messages (GetItem, GetAttachment, ExportItems), in MiB (legacy: none).")
     incoming: IncomingSettings = Field(
         default_factory=IncomingSettings,
         description="Incoming pipeline limits: size policy, sender rate, notifications "

@@ -24,6 +24,7 @@ import requests
 from exchangelib.errors import EWSError
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors  # type: ignore[import-untyped]
 
+from router.bounded_http import ResponseTooLarge
 from router.errors import (
     AccessDeniedError,
     AuthenticationError,
@@ -131,7 +132,10 @@ EWS_CODES: Mapping[str, Rule] = {
 }
 """Rules keyed by exchangelib exception class name (the EWS response code, where there is one)."""
 
+TOO_LARGE = ("the server's answer was larger than the router accepts and was discarded; if such answers are "
+             "legitimate, raise max_response_mb / max_message_response_mb in [settings]")
 FOREIGN: tuple[tuple[type[BaseException], Rule, str], ...] = (
+    (ResponseTooLarge, Rule(_T, TOO_LARGE), "ResponseTooLarge"),
     (requests.exceptions.SSLError, Rule(_P, TLS), "TlsError"),
     (requests.exceptions.ProxyError, Rule(_T, UNAVAILABLE), "ProxyError"),
     (requests.exceptions.Timeout, Rule(_T, UNAVAILABLE), "Timeout"),
