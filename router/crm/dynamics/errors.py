@@ -46,7 +46,9 @@ def odata_error(response: requests.Response) -> tuple[str, str]:
     """The ``error.code`` and ``error.message`` of a Web API error body (empty when there is none)."""
     try:
         error = response.json().get("error") or {}
-    except (ValueError, AttributeError):
+        if not isinstance(error, dict):
+            return "", str(error)[:300]
+    except (ValueError, AttributeError, RecursionError):
         return "", response.text[:300].strip()
     return str(error.get("code") or ""), str(error.get("message") or "")
 
