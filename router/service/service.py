@@ -35,7 +35,13 @@ from collections.abc import Iterable
 
 from router.clock import Clock, SystemClock
 from router.config.profile import Direction
-from router.config.published import PublishedConfig, latest_version, load_published
+from router.config.published import (
+    PublishedConfig,
+    latest_version,
+    load_published,
+    missing_newest,
+    rolled_back_error,
+)
 from router.config.risks import risks
 from router.errors import PublishedConfigError
 from router.home import Home
@@ -72,6 +78,9 @@ def load_running_config(home: Home) -> PublishedConfig:
                                    path=str(home.published_dir),
                                    hint="run `email-router publish` first (after `email-router init` and "
                                    "writing the profiles), then start the service again")
+    recorded = missing_newest(home)
+    if recorded is not None:
+        raise rolled_back_error(home, recorded)
     return load_published(home)
 
 
