@@ -37,6 +37,17 @@ DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 """The cap when nobody configured one: far above any sane answer, far below what hurts the host."""
 
 
+TLS_VERSION_MARKERS = ("WRONG_VERSION_NUMBER", "UNSUPPORTED_PROTOCOL", "PROTOCOL_VERSION", "VERSION_TOO_LOW",
+                       "VERSION_TOO_HIGH", "NO_PROTOCOLS_AVAILABLE", "no protocols available",
+                       "UNKNOWN_PROTOCOL")
+"""OpenSSL reasons that mean the protocol version failed (or the port speaks no TLS), not the certificate."""
+
+
+def is_tls_version_failure(exc: BaseException) -> bool:
+    """True when a TLS failure is about the protocol version, so the certificate must not be blamed."""
+    return any(marker in str(exc) for marker in TLS_VERSION_MARKERS)
+
+
 class DeadlineExceeded(requests.exceptions.ReadTimeout):
     """The whole request (connect, send, wait, read the body) took longer than its total deadline."""
 

@@ -17,11 +17,12 @@ both, which only an outside monotonic store could catch.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from router.errors import VaultCorruptError
-from router.vault.atomic import os_errors_as, write_atomic
+from router.vault.atomic import PRIVATE_FILE_MODE, os_errors_as
 
 RECORD_NAME = "generation.json"
 
@@ -61,8 +62,18 @@ def raise_generation(root: Path, *, published: int | None = None, vault: int | N
     if new != current:
         path = record_path(root)
         with os_errors_as(VaultCorruptError, path, "write the generation record"):
-            write_atomic(path, (json.dumps({"published": new.published, "vault": new.vault}) + "\n").encode())
+            _replace(path, (json.dumps({"published": new.published, "vault": new.vault}) + "\n").encode())
     return new
+
+
+def _replace(path: Path, data: bytes) -> None:
+    # Atomic but not fsynced: a record lost in a power cut is merely behind the files, which is never
+    # taken for a rollback, and skipping the flush keeps a publish's last step short.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
 
 
 def _count(data: object, key: str) -> int:

@@ -126,3 +126,15 @@ def test_an_xml_bomb_is_a_short_transport_error(tls_dir: Path, factory: AccountF
         error = finished_error(*in_thread(inbox_of(factory, hostile_spec(server))))
         assert isinstance(error, TransportError), repr(error)
         assert "lollol" * 100 not in str(error) and len(str(error)) < 8192
+
+
+def test_a_tls_protocol_failure_does_not_blame_the_certificate(factory: AccountFactory) -> None:
+    # A port that speaks no TLS gives OpenSSL's WRONG_VERSION_NUMBER, as a TLS-version mismatch would.
+    with HostileServer(fixed(b"<html/>", content_type="text/html")) as plain:
+        spec = ConnectionSpec(ALICE, ews_url=plain.url.replace("http://", "https://") + "/EWS/Exchange.asmx",
+                              username=ALICE, password=SecretStr(PASSWORD), server_version="15.1.2507.6",
+                              timeout=5.0, connect_timeout=5.0)
+        error = finished_error(*in_thread(inbox_of(factory, spec)))
+    assert isinstance(error, TransportError) and error.code == "TlsError", repr(error)
+    assert "TLS version" in error.hint and "certificate is fine" in error.hint
+    assert "CA bundle" not in error.hint
