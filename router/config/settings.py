@@ -76,12 +76,13 @@ class SystemSettings(StrictModel):
         "the limit wait in the router while other mailboxes go on. Exchange Online allows 30 (legacy: none; "
         "the legacy router sent as fast as Exchange accepted).")
     max_response_mb: int = Field(
-        default=16, ge=1, le=4096, description="Largest answer read from a server (EWS, Autodiscover, "
-        "OAuth, the Dynamics Web API), in MiB, for operations that do not carry messages; a larger one is "
-        "discarded and the call fails as a transient error (legacy: none).")
+        default=16, ge=1, le=4096, description="Largest answer read from Exchange (EWS, Autodiscover, "
+        "OAuth), in MiB, for operations that do not carry messages; a larger one is discarded and the "
+        "call fails as a transient error (legacy: none).")
     max_message_response_mb: int = Field(
         default=128, ge=1, le=4096, description="Largest answer of the EWS operations that carry whole "
-        "messages (GetItem, GetAttachment, ExportItems), in MiB (legacy: none).")
+        "messages (GetItem, GetAttachment, ExportItems) and of every Dynamics Web API call (emails and "
+        "their attachments), in MiB (legacy: none).")
     incoming: IncomingSettings = Field(
         default_factory=IncomingSettings,
         description="Incoming pipeline limits: size policy, sender rate, notifications "

@@ -32,6 +32,8 @@ from router.crm.dynamics.settings import DynamicsSettings, NtlmCredentials
 from router.errors import CrmPermanentError, CrmTransientError
 
 JsonObject = dict[str, Any]
+TOO_LARGE_HINT = ("the CRM's answer was larger than the router accepts; if that is legitimate, raise "
+                  "max_message_response_mb in [settings]")
 
 
 class WebApiClient:
@@ -120,9 +122,7 @@ class WebApiClient:
                 raise untrusted(self.settings.base_url, exc) from exc
             except ResponseTooLarge as exc:
                 # The same call would bring the same flood again: the lane backs off instead.
-                raise CrmTransientError(str(exc), hint="the CRM's answer was larger than the router "
-                                        "accepts; if that is legitimate, raise max_response_mb in [settings]"
-                                        ) from exc
+                raise CrmTransientError(str(exc), hint=TOO_LARGE_HINT) from exc
             except requests.RequestException as exc:
                 if attempt >= self.settings.max_retries:
                     raise unreachable(self.settings.base_url, exc) from exc

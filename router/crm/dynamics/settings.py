@@ -59,7 +59,7 @@ ends within ``connect_timeout + timeout`` however slowly the CRM answers, reads 
     max_back_off: float = 120.0
     page_size: int = 500
     max_pages: int = 10_000
-    max_response_bytes: int = 16 * 1024 * 1024
+    max_response_bytes: int = 128 * 1024 * 1024
     impersonate: str | None = None
 
     def __post_init__(self) -> None:
