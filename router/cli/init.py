@@ -27,8 +27,12 @@ def init_command(app: AppContext) -> None:
         ensure_private_dir(home.root)
         if created:
             os.chmod(home.root, PRIVATE_DIR_MODE)
-        for change in tighten(home.private_paths()):
-            click.echo(f"tightened: {change} (others could read the router's files)")
+        changes = tighten(home.private_paths())
+        for change in changes:
+            click.echo(f"tightened: {change}")
+        if changes:
+            click.echo("others could read these until now; if the key or vault was among them, run "
+                       "`email-router credentials rotate-key`")
         key = _new_or_env_key(app)
         if not home.vault_file.exists():
             write_vault_file(home.vault_file, key, {})
