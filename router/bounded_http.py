@@ -90,11 +90,15 @@ class Watchdog:
     def arm(self, watch: _Watch) -> None:
         """Fire ``watch`` at its deadline unless it is done by then."""
         with self._cond:
+            earliest = not self._heap or watch.at < self._heap[0][0]
             heapq.heappush(self._heap, (watch.at, next(self._seq), watch))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="http-deadline-watchdog", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            # The thread sleeps until the earliest deadline; only a new earliest one must wake it. Requests
+            # with the usual timeouts queue behind, so most requests cost no thread switch.
+            if earliest:
+                self._cond.notify()
 
     def _run(self) -> None:
         while True:
