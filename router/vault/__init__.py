@@ -8,6 +8,8 @@ Public API::
     Credential = PasswordCredential | OAuthClientSecretCredential; CredentialKind; CredentialInfo
     CREDENTIAL_ADAPTER (validates a credential dict), secret_values(credential)
     rotate_key(home, also=[Resealable, ...]) -> VaultKey
+    read_generation(root) / raise_generation(root, published=, vault=): the monotonic record that
+        detects a deleted newest published version or an older vault.json put back
     SecretRedactor(secrets).install(logger=None) -> uninstall; .add(secret); .scrub(text)
     seal / unseal / tag / check_tag / SealBroken: sealing primitives for other sealed files
 """
@@ -20,6 +22,7 @@ from router.vault.credentials import (
     PasswordCredential,
     secret_values,
 )
+from router.vault.generation import Generation, raise_generation, read_generation
 from router.vault.key import ENV_KEY, VaultKey, load_key, parse_key, write_new_key_file
 from router.vault.names import check_credential_name, is_valid_credential_name
 from router.vault.redact import SecretRedactor
@@ -33,6 +36,7 @@ __all__ = [
     "Credential",
     "CredentialInfo",
     "CredentialKind",
+    "Generation",
     "OAuthClientSecretCredential",
     "PasswordCredential",
     "Resealable",
@@ -48,6 +52,8 @@ __all__ = [
     "load_key",
     "parse_key",
     "pick_key",
+    "raise_generation",
+    "read_generation",
     "rotate_key",
     "seal",
     "secret_values",
