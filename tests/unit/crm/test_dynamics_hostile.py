@@ -40,15 +40,18 @@ def serve() -> Iterator[Callable[..., HostileServer]]:
         server.stop()
 
 
+@pytest.mark.parametrize(("status", "fragment"), [(200, "nested too deeply"), (400, "answered 400")])
 def test_deeply_nested_json_is_a_crm_error_not_a_crash(serve: Callable[..., HostileServer],
-                                                       crm_clock: FrozenClock) -> None:
-    server = serve(fixed(nested_json(200_000), content_type="application/json"))
+                                                       crm_clock: FrozenClock, status: int,
+                                                       fragment: str) -> None:
+    server = serve(fixed(nested_json(200_000), status=status, content_type="application/json"))
     gateway = DynamicsGateway(settings_for(server), clock=crm_clock)
     try:
-        with pytest.raises(CrmPermanentError, match="nested too deeply"):
+        with pytest.raises(CrmPermanentError, match=fragment) as caught:
             gateway.who_am_i()
     finally:
         gateway.close()
+    assert len(str(caught.value)) < 8192
 
 
 def test_a_looping_next_link_is_refused_after_one_repeat(serve: Callable[..., HostileServer],
