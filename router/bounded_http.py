@@ -13,7 +13,8 @@ Web API) bounds both for every request it sends:
   dropped. A declared ``Content-Length`` beyond the cap is refused before anything is read.
 
 A streamed response (EWS notifications, which legitimately stay open for minutes) is bounded up to
-its headers only: its body belongs to the caller.
+its headers only: its body belongs to the caller. The TLS handshake needs no watch: CPython bounds a
+whole handshake by the socket's (connect) timeout, however slowly the server sends it.
 """
 
 from __future__ import annotations
