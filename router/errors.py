@@ -46,8 +46,25 @@ the table.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+MAX_SERVER_TEXT = 4096
+"""Most characters of a server's text an error keeps: enough to diagnose, never a 200 MB log line."""
+
+
+def bounded(text: str, limit: int = MAX_SERVER_TEXT) -> str:
+    """``text`` itself when short; else its first ``limit`` characters, its length and a SHA-256 digest.
+
+    What a server says ends up in error messages, logs and both databases (the mailbox's last error,
+    the CRM's ``lastsyncerror``); a hostile or broken server must not decide how much of it is kept.
+    The digest still tells two long texts apart.
+    """
+    if len(text) <= limit:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:16]
+    return f"{text[:limit]}... [{len(text) - limit} more characters cut; {len(text)} in all, sha256 {digest}]"
 
 
 class RouterError(Exception):
@@ -61,6 +78,8 @@ class RouterError(Exception):
 
     exit_code = 1
     transient = False
+    max_message_chars: int | None = None
+    """Messages longer than this are cut by ``bounded`` (errors that quote what a server said)."""
 
     def __init__(
         self,
@@ -73,6 +92,8 @@ class RouterError(Exception):
         back_off: float | None = None,
         code: str | None = None,
     ) -> None:
+        if self.max_message_chars is not None:
+            message = bounded(message, self.max_message_chars)
         super().__init__(message)
         self.message = message
         self.hint = hint
@@ -168,6 +189,7 @@ class TransportError(RouterError):
     """Talking to Exchange (over EWS or Microsoft Graph) failed."""
 
     exit_code = 6
+    max_message_chars = MAX_SERVER_TEXT
 
 
 class TransientTransportError(TransportError):
@@ -219,6 +241,7 @@ class CrmError(RouterError):
     """Talking to the CRM failed."""
 
     exit_code = 7
+    max_message_chars = MAX_SERVER_TEXT
 
 
 class CrmTransientError(CrmError):

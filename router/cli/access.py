@@ -108,8 +108,15 @@ def _table(console: Console, reports: list[AccessReport], version: int) -> None:
                       _cell(report.incoming), _cell(report.outgoing), _probe_cell(report),
                       Text(_crm_cell(report), style="dim"))
     console.print(table)
-    passed = sum(1 for r in reports if not r.failed)
-    console.print(Text(f"{passed} of {len(reports)} mailbox(es) passed."))
+    console.print(Text(summary(reports)))
+
+
+def summary(reports: list[AccessReport]) -> str:
+    """``N of M mailbox(es) passed.``, naming how many were not tested at all (they did not pass)."""
+    passed = sum(1 for r in reports if r.passed)
+    untested = [r.mailbox for r in reports if not r.tested]
+    note = f" {len(untested)} not tested: {', '.join(untested)}." if untested else ""
+    return f"{passed} of {len(reports)} mailbox(es) passed.{note}"
 
 
 def _cell(check: Check) -> Text:
@@ -136,7 +143,7 @@ def report_json(report: AccessReport) -> dict[str, object]:
     """One mailbox's results as a JSON object (the ``--json`` output)."""
     return {
         "mailbox": report.mailbox, "deployment": report.deployment, "role": report.role,
-        "failed": report.failed,
+        "failed": report.failed, "tested": report.tested, "passed": report.passed,
         "incoming": _check_json(report.incoming), "outgoing": _check_json(report.outgoing),
         "probe": None if report.probe is None else {
             "arrived": report.probe.arrived, "seconds": round(report.probe.seconds, 3),

@@ -117,9 +117,12 @@ def rotate_key_command(app: AppContext) -> None:
     The old key stops working. If interrupted, run it again to finish.
     """
     versions = len(published_versions(app.home))
-    key = rotate_key(app.home, also=[PublishedResealer(app.home)])
-    click.echo(f"new key written to {key.source}; the vault and {versions} published version(s) are "
-               "re-encrypted and the old key no longer opens them. Back up the new key.")
+    resealer = PublishedResealer(app.home)
+    key = rotate_key(app.home, also=[resealer])
+    click.echo(f"new key written to {key.source}; the vault and {versions - len(resealer.skipped)} published "
+               "version(s) are re-encrypted and the old key no longer opens them. Back up the new key.")
+    for skipped in resealer.skipped:
+        click.echo(f"skipped (unreadable, left as it is): {skipped}", err=True)
 
 
 def _read_secret(from_stdin: bool) -> SecretStr:

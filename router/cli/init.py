@@ -8,6 +8,7 @@ import click
 
 from router.cli.context import AppContext, pass_app
 from router.errors import KeyFileError, UsageError
+from router.home import tighten
 from router.vault.atomic import PRIVATE_DIR_MODE, ensure_private_dir, os_errors_as
 from router.vault.key import ENV_KEY, VaultKey, load_key, write_new_key_file
 from router.vault.store import write_vault_file
@@ -26,6 +27,12 @@ def init_command(app: AppContext) -> None:
         ensure_private_dir(home.root)
         if created:
             os.chmod(home.root, PRIVATE_DIR_MODE)
+        changes = tighten(home.private_paths())
+        for change in changes:
+            click.echo(f"tightened: {change}")
+        if changes:
+            click.echo("others could read these until now; if the key or vault was among them, run "
+                       "`email-router credentials rotate-key`")
         key = _new_or_env_key(app)
         if not home.vault_file.exists():
             write_vault_file(home.vault_file, key, {})

@@ -31,7 +31,7 @@ from router.cli.state import state_group
 from router.cli.status import status_command
 from router.cli.trace import trace_command
 from router.errors import EXIT_CODES, RouterError
-from router.home import ENV_HOME, Home, default_home, resolve_home
+from router.home import ENV_HOME, Home, default_home, resolve_home, restrict_umask
 
 EPILOG = "Exit codes:\n\n\b\n" + "\n".join(f"{code:>3}  {text}" for code, text in EXIT_CODES.items())
 """The exit codes table of ``--help`` (``\b`` keeps click from rewrapping its lines into one paragraph)."""
@@ -66,6 +66,7 @@ def cli(ctx: click.Context, home: str | None) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    restrict_umask()
     sys.exit(cli.main(prog_name="email-router", standalone_mode=True))
 
 

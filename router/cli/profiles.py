@@ -12,6 +12,7 @@ from router.cli.context import AppContext, pass_app
 from router.clock import SystemClock
 from router.config.loader import load_profiles
 from router.config.profileset import ProfileFile, ProfileSet
+from router.config.risks import risks
 from router.config.transport import NOT_SERVED_YET, ews_switch_off_warnings, graph_not_served
 from router.errors import KeyFileError
 from router.vault.credentials import CredentialKind
@@ -45,6 +46,7 @@ def validate_command(app: AppContext, directory: Path, no_vault: bool) -> None:
     click.echo(f"OK: {directory}: {len(profile_set.profiles)} profiles, {len(profile_set.deployments)} "
                f"deployments, {len(profile_set.mailboxes())} mailboxes; {note}")
     warn_ews_switch_off(profile_set)
+    warn_risks(profile_set)
 
 
 def warn_ews_switch_off(profile_set: ProfileSet) -> None:
@@ -53,6 +55,12 @@ def warn_ews_switch_off(profile_set: ProfileSet) -> None:
         click.echo(line, err=True)
     for name in graph_not_served(profile_set):
         click.echo(f'warning: profile "{name}": {NOT_SERVED_YET} (publish refuses it)', err=True)
+
+
+def warn_risks(profile_set: ProfileSet) -> None:
+    """Print a warning (stderr) for each risky opt-in the profile set uses."""
+    for risk in risks(profile_set):
+        click.echo(f"WARNING: {risk}", err=True)
 
 
 @profiles_group.command("schema", short_help="Print the JSON Schema of a profiles file.")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from router.cli.context import AppContext, pass_app
-from router.cli.profiles import profiles_dir_argument, warn_ews_switch_off
+from router.cli.profiles import profiles_dir_argument, warn_ews_switch_off, warn_risks
 from router.config.publish import publish
 from router.config.published import load_published
 
@@ -26,3 +26,4 @@ def publish_command(app: AppContext, directory: Path) -> None:
                f"mailboxes, {len(config.credential_kinds)} credentials. The service picks it up within "
                f"{config.profiles.settings.config_refresh_period_seconds:g} s.")
     warn_ews_switch_off(config.profiles)
+    warn_risks(config.profiles)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictBool
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 """Profile and deployment names: letters, digits, '.', '_', '-'; at most 64 characters."""
@@ -33,7 +33,9 @@ class AuthMethod(StrEnum):
 class Tls(StrictModel):
     """How the server's TLS certificate is checked."""
 
-    verify: bool = Field(default=True, description="Verify the server certificate. Leave on outside labs.")
+    verify: StrictBool = Field(
+        default=True, description="Verify the server certificate: `true` or `false` only (no \"no\", "
+        "\"off\" or 0). `false` is warned about at validate, publish and every start; leave on outside labs.")
     ca_bundle: Path | None = Field(
         default=None,
         description="PEM file of extra trusted CA certificates (e.g. a corporate CA or the simulator's); "
@@ -46,7 +48,9 @@ class Timeouts(StrictModel):
 
     connect_seconds: float = Field(default=10.0, gt=0, le=600, description="Time to open a connection.")
     read_seconds: float = Field(
-        default=120.0, gt=0, le=3600, description="Time to wait for a response once the request is sent.")
+        default=120.0, gt=0, le=3600, description="Time to wait for a response once the request is sent. "
+        "connect + read is also the total deadline of one request: a server that trickles its answer is "
+        "cut off then.")
 
 
 class OAuthSettings(StrictModel):

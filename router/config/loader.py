@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,8 +53,34 @@ class _Collected:
 
 
 def profile_files(directory: Path) -> list[Path]:
-    """The files a profiles directory contributes: ``*.toml``, sorted, hidden files skipped."""
-    return sorted(p for p in directory.glob("*.toml") if p.is_file() and not p.name.startswith("."))
+    """The files a profiles directory contributes: regular ``*.toml`` files, sorted, hidden files skipped."""
+    return sorted(p for p in _toml_entries(directory) if p.is_file() and not p.is_symlink())
+
+
+def special_entries(directory: Path) -> list[Problem]:
+    """A problem for each ``*.toml`` entry that is not a regular file: a symbolic link (whose target
+    could be swapped or lie outside the directory), a FIFO (which would block the reader), a device,
+    a socket or a directory. None of them is read or followed."""
+    problems = []
+    for path in sorted(_toml_entries(directory)):
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            problems.append(Problem(str(path), "", "is a symbolic link, which is not followed: put the file "
+                                    "itself in the profiles directory"))
+        elif not stat.S_ISREG(mode):
+            problems.append(Problem(str(path), "", f"is not a regular file ({_kind(mode)}): remove it or "
+                                    "replace it with a regular file"))
+    return problems
+
+
+def _toml_entries(directory: Path) -> list[Path]:
+    return [p for p in directory.iterdir() if p.name.endswith(".toml") and not p.name.startswith(".")]
+
+
+def _kind(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))
+    return next((name for test, name in kinds if test(mode)), "a special file")
 
 
 def load_profiles(directory: str | Path, *,
@@ -68,12 +95,15 @@ def load_profiles(directory: str | Path, *,
     if not base.is_dir():
         raise ConfigError(f"profiles directory {base} does not exist", path=str(base),
                           hint="pass the directory holding your *.toml profiles, e.g. `profiles/`")
+    special = special_entries(base)
     files = profile_files(base)
+    if not files and special:
+        raise ProfileValidationError(special)
     if not files:
         raise ProfileValidationError(
             [Problem(str(base), "", "no *.toml files in the profiles directory")],
             hint="add profiles; the samples in the project's profiles/ show each kind")
-    collected = _Collected()
+    collected = _Collected(problems=special)
     for path in files:
         _collect_file(path, collected)
     profile_set = _assemble(collected, base)

@@ -35,10 +35,11 @@ from router.errors import PublishedConfigError, RouterError
 from router.home import Home
 from router.vault.atomic import create_exclusive, ensure_private_dir, os_errors_as, write_atomic
 from router.vault.credentials import Credential, to_plain
+from router.vault.generation import raise_generation, read_generation
 from router.vault.key import VaultKey, load_key
 from router.vault.rotate import Rewriter, pick_key
 from router.vault.sealing import seal, tag
-from router.vault.store import Vault
+from router.vault.store import Vault, vault_lock
 
 log = logging.getLogger(__name__)
 
@@ -55,23 +56,33 @@ class Snapshot:
 
 def publish(home: Home, profiles_dir: str | Path, *, key: VaultKey | None = None,
             clock: Clock | None = None) -> int:
-    """Validate ``profiles_dir`` against the vault and publish it as the next version; return its number."""
-    key = key or load_key(home)
-    vault = Vault.open(home, key)
-    profiles = load_profiles(profiles_dir, credentials=vault.kinds())
-    refuse_unserved(profiles)
-    credentials = {name: vault.get(name) for name in sorted(profiles.credential_names())}
-    source = str(Path(profiles_dir).resolve())
-    return write_next_version(home, key, Snapshot(profiles, credentials, source), clock or SystemClock())
+    """Validate ``profiles_dir`` against the vault and publish it as the next version; return its number.
+
+    Holds the vault lock throughout, so a publish and a key rotation never interleave: a version is
+    sealed with the key the home has when it is written, never with a key being retired.
+    """
+    if key is None and not home.root.is_dir():
+        load_key(home)  # A missing home gets "run init", not a lock file.
+    with vault_lock(home.vault_file):
+        key = key or load_key(home)
+        vault = Vault.open(home, key)
+        profiles = load_profiles(profiles_dir, credentials=vault.kinds())
+        refuse_unserved(profiles)
+        credentials = {name: vault.get(name) for name in sorted(profiles.credential_names())}
+        source = str(Path(profiles_dir).resolve())
+        return write_next_version(home, key, Snapshot(profiles, credentials, source), clock or SystemClock())
 
 
 def rollback(home: Home, version: int, *, key: VaultKey | None = None, clock: Clock | None = None) -> int:
     """Publish the content of ``version`` again as the newest version; return the new number."""
-    key = key or load_key(home)
-    old = load_published(home, version, key=key)
-    credentials = {name: old.credential(name) for name in old.credential_kinds}
-    snapshot = Snapshot(old.profiles, credentials, old.source, rolled_back_from=version)
-    return write_next_version(home, key, snapshot, clock or SystemClock())
+    if key is None and not home.root.is_dir():
+        load_key(home)  # A missing home gets "run init", not a lock file.
+    with vault_lock(home.vault_file):
+        key = key or load_key(home)
+        old = load_published(home, version, key=key)
+        credentials = {name: old.credential(name) for name in old.credential_kinds}
+        snapshot = Snapshot(old.profiles, credentials, old.source, rolled_back_from=version)
+        return write_next_version(home, key, snapshot, clock or SystemClock())
 
 
 def write_next_version(home: Home, key: VaultKey, snapshot: Snapshot, clock: Clock) -> int:
@@ -82,10 +93,12 @@ def write_next_version(home: Home, key: VaultKey, snapshot: Snapshot, clock: Clo
 
 
 def _write_free_version(home: Home, key: VaultKey, snapshot: Snapshot, clock: Clock) -> int:
-    version = (latest_version(home) or 0) + 1
+    # Above both what is on disk and what was ever recorded: a deleted version's number is not reused.
+    version = max(latest_version(home) or 0, read_generation(home.root).published) + 1
     while True:
         data = _encode(seal_document(key, version, snapshot, clock.now().isoformat()))
         if create_exclusive(published_path(home, version), data):
+            raise_generation(home.root, published=version)
             log.debug("published version %d from %s (%d credentials)", version, snapshot.source,
                       len(snapshot.credentials))
             return version
@@ -137,14 +150,27 @@ def _summary(home: Home, version: int, key: VaultKey) -> PublishedSummary:
 
 
 class PublishedResealer:
-    """Re-seals every published version during key rotation (see ``router.vault.rotate``)."""
+    """Re-seals every published version during key rotation (see ``router.vault.rotate``).
+
+    A version that neither key opens (damaged, or sealed with a key retired earlier) cannot be
+    re-sealed: it is skipped, left as it is, and listed in ``skipped`` with the reason, so one bad old
+    version never blocks a rotation.
+    """
 
     def __init__(self, home: Home) -> None:
         self.home = home
+        self.skipped: list[str] = []
 
     def prepare_reseal(self, keys: Sequence[VaultKey]) -> Rewriter:
         """Verify every version with the key it names; return a writer sealing them with the new key."""
-        loaded = [self._load(version, keys) for version in published_versions(self.home)]
+        loaded = []
+        for version in published_versions(self.home):
+            try:
+                loaded.append(self._load(version, keys))
+            except RouterError as exc:
+                self.skipped.append(f"{published_path(self.home, version)}: {exc.message}")
+                log.warning("published version %d cannot be re-sealed and is left as it is: %s", version,
+                            exc.message)
 
         def rewrite(new_key: VaultKey) -> None:
             for config, snapshot in loaded:

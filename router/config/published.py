@@ -21,6 +21,7 @@ from router.config.profileset import ProfileSet
 from router.errors import CredentialNotFoundError, PublishedConfigError, WrongKeyError
 from router.home import Home
 from router.vault.credentials import CREDENTIAL_ADAPTER, Credential, CredentialKind, secret_values
+from router.vault.generation import read_generation
 from router.vault.key import VaultKey, load_key
 from router.vault.sealing import SealBroken, Sealed, check_tag, unseal
 
@@ -28,7 +29,8 @@ PUBLISHED_FORMAT = "email-router-published"
 PUBLISHED_FORMAT_VERSION = 1
 MAC_PURPOSE = "published-mac"
 CREDENTIALS_PURPOSE = "published-credentials"
-_FILE = re.compile(r"^v(\d{6,})\.json$")
+_FILE = re.compile(r"^v(\d{6}|[1-9]\d{6,})\.json$")
+"""``v`` and six digits or more, no extra leading zero: exactly the names ``published_path`` gives."""
 _FIELDS = {"format", "format_version", "version", "published_at", "source", "rolled_back_from", "key_id",
            "config", "credential_kinds", "credentials", "mac"}
 _KINDS: TypeAdapter[dict[str, CredentialKind]] = TypeAdapter(dict[str, CredentialKind])
@@ -51,6 +53,21 @@ def latest_version(home: Home) -> int | None:
     """The newest published version, or None; the service polls this to notice a new publish."""
     versions = published_versions(home)
     return versions[-1] if versions else None
+
+
+def missing_newest(home: Home) -> int | None:
+    """The recorded highest version when it is no longer on disk (deleted or rolled back), else None."""
+    recorded = read_generation(home.root).published
+    return recorded if recorded > (latest_version(home) or 0) else None
+
+
+def rolled_back_error(home: Home, recorded: int) -> PublishedConfigError:
+    """The error for a published directory whose newest version disappeared."""
+    return PublishedConfigError(
+        f"published version {recorded} is gone (the newest on disk is {latest_version(home)}): an older "
+        "configuration must not take over silently", path=str(published_path(home, recorded)),
+        hint="restore the file, or publish again (or `email-router published rollback N`), which records "
+        "a new, higher version")
 
 
 def credentials_header(version: int, key_id: str) -> dict[str, Any]:

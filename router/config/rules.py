@@ -6,7 +6,8 @@ references, and report every problem with the file and key path where the admin 
 - a profile has exactly one location: ``ews_url`` or ``autodiscover``;
 - ``oauth`` settings are present exactly when ``auth = "oauth"``;
 - Exchange Online needs basic (Clear Text) or OAuth, over https;
-- basic or OAuth over plain http is refused unless ``insecure_allow_clear_text_over_http`` is set;
+- any credential over plain http (basic, NTLM, an OAuth token endpoint or authority) is refused unless
+  ``insecure_allow_clear_text_over_http`` is set (``risks`` then warns about it);
 - ``local_system`` is incoming-only and uses Windows (ntlm) authentication;
 - ``user_specified`` is not allowed for Exchange Online; ``other_specified`` names a credential;
 - an administrator needs an access type; ``send_as`` is outgoing-only; app-only OAuth needs impersonation;
@@ -92,6 +93,7 @@ class _Checker:
         self.online(p)
         self.clear_text(p.ews_url, p.auth, p.insecure_allow_clear_text_over_http, "ews_url")
         self.clear_text(p.autodiscover_url, p.auth, p.insecure_allow_clear_text_over_http, "autodiscover_url")
+        self.oauth_urls(p.oauth, p.insecure_allow_clear_text_over_http)
         self.access_credentials(p)
         self.user_and_access_type(p)
         self.tls(p.tls)
@@ -126,10 +128,21 @@ class _Checker:
                      'use "other_specified"')
 
     def clear_text(self, url: HttpUrl | None, auth: AuthMethod, opted_in: bool, key: str) -> None:
-        if url is None or url.scheme == "https" or auth is AuthMethod.NTLM or opted_in:
+        if url is None or url.scheme == "https" or opted_in:
             return
         self.add(key, f"auth = \"{auth}\" over plain http would expose credentials on the network: use "
                  "https, or for an isolated lab only set insecure_allow_clear_text_over_http = true")
+
+    def oauth_urls(self, oauth: OAuthSettings | None, opted_in: bool, prefix: str = "") -> None:
+        # The client secret is posted to the token endpoint: plain http would hand it to the network.
+        if oauth is None or opted_in:
+            return
+        for name, url in (("authority", oauth.authority), ("token_endpoint", oauth.token_endpoint)):
+            if url is not None and url.scheme != "https" and (name == "token_endpoint"
+                                                              or oauth.token_endpoint is None):
+                self.add(f"{prefix}oauth.{name}", f"{url} is plain http: the OAuth client secret would "
+                         "cross the network in clear text. Use https, or for an isolated lab only set "
+                         "insecure_allow_clear_text_over_http = true")
 
     def access_credentials(self, p: Profile) -> None:
         source = p.credentials
@@ -189,6 +202,7 @@ class _Checker:
     def dynamics(self, crm: DynamicsCrm) -> None:
         self.oauth_table(crm.auth, crm.oauth)
         self.clear_text(crm.url, crm.auth, crm.insecure_allow_clear_text_over_http, "dynamics.url")
+        self.oauth_urls(crm.oauth, crm.insecure_allow_clear_text_over_http, "dynamics.")
         self.credential_ref("dynamics.credential", crm.credential, KIND_FOR_AUTH[crm.auth])
         self.tls(crm.tls)
 

@@ -90,6 +90,14 @@ class SystemSettings(StrictModel):
     backlog_alert_seconds: float = Field(
         default=600.0, ge=30, description="A mailbox's backlog of unfinished messages that has not moved "
         "for this long raises an alert (legacy: none).")
+    max_response_mb: int = Field(
+        default=16, ge=1, le=4096, description="Largest answer read from Exchange (EWS, Autodiscover, "
+        "OAuth), in MiB, for operations that do not carry messages; a larger one is discarded and the "
+        "call fails as a transient error (legacy: none).")
+    max_message_response_mb: int = Field(
+        default=128, ge=1, le=4096, description="Largest answer of the EWS operations that carry whole "
+        "messages (GetItem, GetAttachment, ExportItems) and of every Dynamics Web API call (emails and "
+        "their attachments), in MiB (legacy: none).")
     incoming: IncomingSettings = Field(
         default_factory=IncomingSettings,
         description="Incoming pipeline limits: size policy, sender rate, notifications "

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from router.crm.codes import EmailStatus, MailboxTestStatus
 from router.crm.gateway import MailboxTestResult
+from router.errors import bounded
 
 
 def status_values(status: EmailStatus) -> dict[str, object]:
@@ -53,9 +54,9 @@ def mailbox_test_values(result: MailboxTestResult) -> dict[str, object]:
 def mailbox_error_values(
     message: str, code: int | None, occurred_on: datetime, count: int
 ) -> dict[str, object]:
-    """A mailbox's last error and the new error count."""
+    """A mailbox's last error (bounded: a server's text must not fill the CRM) and the new error count."""
     return {
-        "lastsyncerror": message,
+        "lastsyncerror": bounded(message),
         "lastsyncerrorcode": code,
         "lastsyncerroroccurredon": occurred_on,
         "lastsyncerrorcount": count,

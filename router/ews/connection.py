@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from cached_property import threaded_cached_property  # type: ignore[import-untyped]
 from exchangelib import UTC as EWS_UTC
 from exchangelib.account import Account
 from exchangelib.configuration import Configuration
@@ -139,7 +140,7 @@ class AccountFactory:
             service_endpoint=endpoint.ews_url, credentials=credentials, auth_type=EXCHANGELIB_AUTH[spec.auth],
             version=endpoint.version, retry_policy=RouterRetryPolicy(), max_connections=spec.max_connections)
         access = IMPERSONATION if spec.access_type is AccessType.IMPERSONATION else DELEGATE
-        account = Account(primary_smtp_address=endpoint.address, access_type=access, autodiscover=False,
+        account = RouterAccount(primary_smtp_address=endpoint.address, access_type=access, autodiscover=False,
                           config=config, default_timezone=EWS_UTC)
         # The timeout is per protocol instance: exchangelib passes ``protocol.TIMEOUT`` to requests for
         # each request, so a (connect, read) pair works. Accounts sharing a protocol (same endpoint and
@@ -150,7 +151,9 @@ class AccountFactory:
         return account
 
     def _register_tls(self, spec: ConnectionSpec, url: str) -> None:
-        policy = TlsPolicy(verify=spec.tls_verify, ca_bundle=spec.ca_bundle)
+        policy = TlsPolicy(verify=spec.tls_verify, ca_bundle=spec.ca_bundle,
+                           max_response_bytes=spec.max_response_bytes,
+                           max_item_response_bytes=spec.max_item_response_bytes)
         key = host_key(url)
         with self._lock:
             known = self._hosts.get(key)
@@ -162,6 +165,44 @@ class AccountFactory:
                     mailbox=spec.mailbox)
             self._hosts[key] = (policy, spec.mailbox)
         self._tls.register(url, policy, self._owner)
+
+
+class _AccountCachedProperty:
+    """exchangelib's cached folder property, locked per account instead of per class.
+
+    ``threaded_cached_property`` keeps ONE lock per property for every ``Account`` in the process and
+    holds it while the first lookup talks to the server: one slow mailbox would stall every other
+    mailbox's first ``root``/``inbox`` lookup. Here each account has its own lock.
+    """
+
+    def __init__(self, func: Any) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __get__(self, obj: Any, cls: type | None = None) -> Any:
+        if obj is None:
+            return self
+        values = obj.__dict__
+        if self.name in values:
+            return values[self.name]
+        with obj.folder_lock:
+            if self.name not in values:
+                values[self.name] = self.func(obj)
+            return values[self.name]
+
+
+class RouterAccount(Account):  # type: ignore[misc]
+    """An exchangelib ``Account`` whose cached folder lookups lock only this account."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.folder_lock = threading.RLock()
+        super().__init__(*args, **kwargs)
+
+
+for _name, _value in list(vars(Account).items()):
+    if isinstance(_value, threaded_cached_property):
+        setattr(RouterAccount, _name, _AccountCachedProperty(_value.func))
 
 
 def is_endpoint_failure(error: TransportError) -> bool:

@@ -24,6 +24,7 @@ import requests
 from exchangelib.errors import EWSError
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors  # type: ignore[import-untyped]
 
+from router.bounded_http import ResponseTooLarge, is_tls_version_failure
 from router.errors import (
     AccessDeniedError,
     AuthenticationError,
@@ -66,6 +67,9 @@ FOLDER = "a folder the profile names does not exist in this mailbox; create it o
 QUOTA = "the mailbox is over its size quota: free space in it or raise the quota"
 TLS = ("the server's TLS certificate was not accepted: set the profile's CA bundle to the CA that "
        "issued it, or fix the certificate")
+TLS_VERSION = ("the router and the server found no TLS version in common (the router speaks TLS 1.2 and "
+               "later), or the URL's port does not speak TLS at all (http:// on an https:// URL): check the "
+               "server's TLS protocol settings and the URL's scheme and port; the certificate is fine")
 SUBMISSION = "the mailbox reached Exchange's sending limit; sending resumes after the back-off"
 
 _T, _A, _AD, _MB = TransientTransportError, AuthenticationError, AccessDeniedError, MailboxNotFoundError
@@ -131,7 +135,10 @@ EWS_CODES: Mapping[str, Rule] = {
 }
 """Rules keyed by exchangelib exception class name (the EWS response code, where there is one)."""
 
+TOO_LARGE = ("the server's answer was larger than the router accepts and was discarded; if such answers are "
+             "legitimate, raise max_response_mb / max_message_response_mb in [settings]")
 FOREIGN: tuple[tuple[type[BaseException], Rule, str], ...] = (
+    (ResponseTooLarge, Rule(_T, TOO_LARGE), "ResponseTooLarge"),
     (requests.exceptions.SSLError, Rule(_P, TLS), "TlsError"),
     (requests.exceptions.ProxyError, Rule(_T, UNAVAILABLE), "ProxyError"),
     (requests.exceptions.Timeout, Rule(_T, UNAVAILABLE), "Timeout"),
@@ -178,8 +185,9 @@ def ews_errors(*, mailbox: str | None = None, item_id: str | None = None) -> Ite
 
 
 def _classify(exc: BaseException) -> tuple[str, Rule]:
-    if _caused_by_tls(exc):
-        return "TlsError", Rule(_P, TLS)
+    tls = _tls_cause(exc)
+    if tls is not None:
+        return "TlsError", Rule(_P, tls_hint(tls))
     if isinstance(exc, HttpStatusError):
         return f"HTTP{exc.status_code}", _http_rule(exc.status_code)
     if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
@@ -208,17 +216,22 @@ def _http_rule(status: int) -> Rule:
     return Rule(_P, ENDPOINT)
 
 
-def _caused_by_tls(exc: BaseException) -> bool:
-    """True when ``exc`` is, or was raised while handling, a TLS failure (exchangelib re-raises those
-    as a plain TransportError inside the ``except`` that caught them)."""
+def tls_hint(exc: BaseException) -> str:
+    """What to do about a TLS failure: the protocol version and the certificate need different fixes."""
+    return TLS_VERSION if is_tls_version_failure(exc) else TLS
+
+
+def _tls_cause(exc: BaseException) -> BaseException | None:
+    """The TLS failure ``exc`` is, or was raised while handling (exchangelib re-raises those as a plain
+    TransportError inside the ``except`` that caught them); None when there is none."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         if isinstance(current, requests.exceptions.SSLError):
-            return True
+            return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
-    return False
+    return None
 
 
 def _back_off(exc: BaseException, rule: Rule) -> float | None:

@@ -61,7 +61,9 @@ class ConnectionSpec:
     the Autodiscover endpoint directly; without it the whole Autodiscover algorithm runs on the
     mailbox's domain. ``server_version`` is an Exchange build such as ``15.1.2507.6``; giving it saves
     the version probe on first contact. ``connect_timeout`` limits opening a connection, ``timeout``
-    waiting for a response. Secrets are ``SecretStr`` and never appear in a repr.
+    waiting for a response; their sum is the total deadline of one request, however slowly the server
+sends. ``max_item_response_bytes`` caps answers that carry messages (GetItem, GetAttachment, ...),
+``max_response_bytes`` every other answer. Secrets are ``SecretStr`` and never appear in a repr.
     """
 
     mailbox: str
@@ -82,6 +84,8 @@ class ConnectionSpec:
     timeout: float = 120.0
     connect_timeout: float = 10.0
     max_connections: int = 2
+    max_response_bytes: int = 16 * 1024 * 1024
+    max_item_response_bytes: int = 128 * 1024 * 1024
     server_version: str | None = None
 
     def __post_init__(self) -> None:

@@ -7,12 +7,15 @@ its URL, looked up in the process's ``TlsRegistry``. The registry is process-wid
 reason the adapter class is: exchangelib builds adapters without telling them which account asks.
 
 Hosts nobody registered keep requests' default (verify against the system store, honouring
-``REQUESTS_CA_BUNDLE``).
+``REQUESTS_CA_BUNDLE``). The adapter is a ``BoundedAdapter``: every request has a total deadline, and
+each answer a size cap per EWS operation (``TlsPolicy.max_item_response_bytes`` for the operations
+that carry messages, ``max_response_bytes`` for the others).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import warnings
 from collections.abc import Mapping
@@ -22,8 +25,9 @@ from urllib.parse import urlsplit
 
 from exchangelib.protocol import BaseProtocol
 from requests import PreparedRequest, Response
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InsecureRequestWarning
+
+from router.bounded_http import BoundedAdapter
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,12 @@ class TlsPolicy:
 
     verify: bool = True
     ca_bundle: Path | None = None
+    max_response_bytes: int = 16 * 1024 * 1024
+    max_item_response_bytes: int = 128 * 1024 * 1024
+
+    def limit_for(self, operation: str | None) -> int:
+        """The answer size cap of one EWS operation (those that carry whole messages get the larger one)."""
+        return self.max_item_response_bytes if operation in ITEM_OPERATIONS else self.max_response_bytes
 
     @property
     def requests_verify(self) -> bool | str:
@@ -98,10 +108,30 @@ PROCESS_TLS = TlsRegistry()
 """The registry the installed adapter consults (process-wide, like exchangelib's adapter class)."""
 
 
-class HostTlsAdapter(HTTPAdapter):
+ITEM_OPERATIONS = frozenset({"GetItem", "GetAttachment", "ExportItems", "GetStreamingEvents"})
+"""EWS operations whose answers carry whole messages (MIME, attachments)."""
+
+_OPERATION = re.compile(rb"<s:Body><m:([A-Za-z]+)")
+
+
+def ews_operation(body: bytes | str | None) -> str | None:
+    """The EWS operation a SOAP request body asks for (exchangelib writes ``<s:Body><m:Operation``)."""
+    if not body:
+        return None
+    head = (body.encode() if isinstance(body, str) else body)[:16384]
+    found = _OPERATION.search(head)
+    return found.group(1).decode() if found else None
+
+
+class HostTlsAdapter(BoundedAdapter):
     """An HTTP adapter that verifies each request's server as its host's ``TlsPolicy`` says."""
 
     registry: TlsRegistry = PROCESS_TLS
+
+    def limit_for(self, request: PreparedRequest) -> int:
+        policy = self.registry.lookup(request.url or "") or TlsPolicy()
+        body = request.body if isinstance(request.body, bytes | str) else None
+        return policy.limit_for(ews_operation(body))
 
     def send(self, request: PreparedRequest, stream: bool = False,
              timeout: float | tuple[float, float] | tuple[float, None] | None = None,

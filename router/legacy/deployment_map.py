@@ -138,6 +138,13 @@ def build_deployment(ctx: MapContext, draft: DeploymentDraft) -> Deployment:
     ctx.report(first.file, where, FindingKind.UNSUPPORTED, severity=Severity.INFO, line=line, value=draft.url,
                message=f"deployment {draft.name!r} reaches the CRM Web API at {url}; use v8.2 for CRM 2016 "
                "(CRM 2015 and older have no Web API)")
+    if urlsplit(url).scheme == "http":
+        parts = urlsplit(url)
+        url = urlunsplit(("https", parts.netloc, parts.path, parts.query, parts.fragment))
+        ctx.report(first.file, where, FindingKind.UNSUPPORTED, severity=Severity.WARNING, line=line,
+                   value=draft.url, message=f"deployment {draft.name!r}: credentials must not cross the "
+                   f"network in clear, so the Web API URL is changed to {url}; check the CRM serves https "
+                   "there (for an isolated lab only, keep http with insecure_allow_clear_text_over_http)")
     dynamics = DynamicsCrm.model_validate({"url": url, "auth": _crm_auth(ctx, draft, first),
                                            "credential": credential})
     return Deployment(description=f"Imported from the legacy E-mail Router ({draft.url})",

@@ -137,7 +137,7 @@ class _ProfileMapper:
                       Severity.INFO)
             return {"autodiscover": True}
         parts = urlsplit(url)
-        if parts.scheme == "http" and (online or auth is not AuthMethod.NTLM):
+        if parts.scheme == "http":
             self.note("EmailServerUrl", f"{auth.value} credentials must not cross the network in clear: "
                       "the URL is changed to https; check the server presents a certificate")
             url = urlunsplit(("https", parts.netloc, parts.path, parts.query, parts.fragment))

@@ -80,6 +80,16 @@ class AccessReport:
         return self.incoming.failed or self.outgoing.failed or probe_failed or self.probe_note.startswith(
             "failed")
 
+    @property
+    def tested(self) -> bool:
+        """True when at least one direction was actually tested (a Not Run check proves nothing)."""
+        return any(c.status is not MailboxTestStatus.NOT_RUN for c in (self.incoming, self.outgoing))
+
+    @property
+    def passed(self) -> bool:
+        """True when something was tested and nothing failed."""
+        return self.tested and not self.failed
+
     def check(self, direction: Direction) -> Check:
         """The check of ``direction``."""
         return self.incoming if direction is Direction.INCOMING else self.outgoing

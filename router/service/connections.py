@@ -43,6 +43,7 @@ class _Login(TypedDict, total=False):
     oauth_scope: tuple[str, ...]
 
 
+MIB = 1024 * 1024
 _AUTH = {AuthMethod.BASIC: AuthKind.BASIC, AuthMethod.NTLM: AuthKind.NTLM, AuthMethod.OAUTH: AuthKind.OAUTH}
 
 
@@ -74,6 +75,8 @@ def connection_spec(config: PublishedConfig, assignment: MailboxAssignment,
         timeout=profile.timeouts.read_seconds,
         connect_timeout=profile.timeouts.connect_seconds,
         max_connections=profile.max_connections,
+        max_response_bytes=config.profiles.settings.max_response_mb * MIB,
+        max_item_response_bytes=config.profiles.settings.max_message_response_mb * MIB,
         **login,
     )
 

@@ -47,7 +47,9 @@ def dynamics_settings(config: PublishedConfig, crm: DynamicsCrm) -> DynamicsSett
         bundle = crm.tls.ca_bundle
         verify = str(bundle if bundle.is_absolute() else Path(config.source) / bundle)
     return DynamicsSettings(base_url=str(crm.url), credentials=_credentials(crm, credential),
-                            verify=verify, timeout=crm.timeouts.read_seconds)
+                            verify=verify, timeout=crm.timeouts.read_seconds,
+                            connect_timeout=crm.timeouts.connect_seconds,
+                            max_response_bytes=config.profiles.settings.max_message_response_mb * 1024 * 1024)
 
 
 def _credentials(crm: DynamicsCrm, credential: object) -> NtlmCredentials | OAuthCredentials:

@@ -36,11 +36,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from router.config.settings import SystemSettings
 from router.errors import ConfigError
-from router.home import Home
+from router.home import Home, create_private
 from router.service.logcontext import current_lane
 from router.vault.redact import SecretRedactor
 
@@ -169,13 +169,20 @@ def log_path(home: Home, settings: SystemSettings) -> Path:
     return settings.log_file if settings.log_file.is_absolute() else home.root / settings.log_file
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose every file (the current one after each rotation too) is created 0600."""
+
+    def _open(self) -> Any:
+        create_private(Path(self.baseFilename))
+        return super()._open()
+
+
 def _open_file_handler(path: Path, max_bytes: int, backups: int) -> logging.Handler:
     """A rotating handler on ``path``, created private; ConfigError when it cannot be written."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
-        return logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups,
-                                                    encoding="utf-8")
+        return PrivateRotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"the log file cannot be written: {exc.strerror or exc}", path=str(path),
                           hint="set `log_file` in [settings] to a writable file and publish again, "

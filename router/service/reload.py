@@ -16,7 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from router.config.published import PublishedConfig, latest_version, load_published
+from router.config.published import (
+    PublishedConfig,
+    latest_version,
+    load_published,
+    missing_newest,
+    rolled_back_error,
+)
 from router.errors import PublishedConfigError, RouterError
 from router.home import Home
 from router.service.periodic import Periodic
@@ -60,6 +66,7 @@ class ConfigWatcher:
         self._periodic: Periodic | None = None
         self.current = current
         self.refused: int | None = None
+        self._reported_gone: int | None = None
 
     def check(self) -> ReloadOutcome:
         """Look for a new version once; apply it or refuse it (see the module docstring)."""
@@ -72,9 +79,24 @@ class ConfigWatcher:
                                              path=str(self._home.published_dir))
                 log.error("%s; the running configuration stays", error)
                 return ReloadOutcome(ReloadKind.REFUSED, None, previous, error)
+            rolled_back = self._rolled_back(latest, previous)
+            if rolled_back is not None:
+                return rolled_back
             if latest is None or latest in (previous, self.refused):
                 return ReloadOutcome(ReloadKind.UNCHANGED, previous, previous)
             return self._take(latest, previous)
+
+    def _rolled_back(self, latest: int | None, previous: int | None) -> ReloadOutcome | None:
+        """Refuse (and report once) a newest version that went away: never fall back silently."""
+        recorded = missing_newest(self._home)
+        if recorded is None and (latest is None or previous is None or latest >= previous):
+            return None
+        gone = recorded if recorded is not None else previous
+        error = rolled_back_error(self._home, gone or 0)
+        if self._reported_gone != gone:
+            self._reported_gone = gone
+            log.error("%s; version %s keeps running", error, previous)
+        return ReloadOutcome(ReloadKind.REFUSED, latest, previous, error)
 
     def _take(self, version: int, previous: int | None) -> ReloadOutcome:
         try:

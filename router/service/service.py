@@ -36,7 +36,14 @@ from collections.abc import Iterable
 
 from router.clock import Clock, SystemClock
 from router.config.profile import Direction
-from router.config.published import PublishedConfig, latest_version, load_published
+from router.config.published import (
+    PublishedConfig,
+    latest_version,
+    load_published,
+    missing_newest,
+    rolled_back_error,
+)
+from router.config.risks import risks
 from router.errors import PublishedConfigError
 from router.home import Home
 from router.service.directory import DirectoryView, MailboxDirectory
@@ -72,6 +79,9 @@ def load_running_config(home: Home) -> PublishedConfig:
                                    path=str(home.published_dir),
                                    hint="run `email-router publish` first (after `email-router init` and "
                                    "writing the profiles), then start the service again")
+    recorded = missing_newest(home)
+    if recorded is not None:
+        raise rolled_back_error(home, recorded)
     return load_published(home)
 
 
@@ -185,6 +195,8 @@ class Service:
                                      period=settings.scheduling_period_seconds)
             summary = self._install(config, self.directory.resolve(config))
             self._config = config
+        for risk in risks(config.profiles):
+            log.warning("configuration version %d: %s", config.version, risk)
         log.info("configuration version %d: %d lane(s) added, %d removed, %d rebuilt, %d unchanged, "
                  "%d failed to set up", config.version, len(summary.added), len(summary.removed),
                  len(summary.rebuilt), summary.unchanged, len(summary.failed))

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Row, select, update
 from sqlalchemy.exc import IntegrityError
 
 from router.clock import Clock
+from router.errors import bounded
 from router.state.direction import Direction
 from router.state.engine import Database
 from router.state.schema import mailbox_health as T
@@ -112,7 +113,7 @@ class MailboxHealthStore:
         """A run failed: Failure, one more consecutive failure, due again at ``next_due_at``."""
         now = self._clock.now()
         return self._change(mailbox, direction, lambda before: {
-            "status": HealthStatus.FAILURE.value, "last_run_at": now, "last_error": error,
+            "status": HealthStatus.FAILURE.value, "last_run_at": now, "last_error": bounded(error),
             "last_error_code": code, "last_error_at": now,
             "consecutive_failures": before.consecutive_failures + 1, "next_due_at": next_due_at})
 

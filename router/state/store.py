@@ -11,7 +11,7 @@ from types import TracebackType
 from sqlalchemy.engine import URL
 
 from router.clock import Clock
-from router.home import Home
+from router.home import Home, create_private
 from router.state.alerts import Alerts
 from router.state.claims import ClaimPolicy
 from router.state.directory import MailboxDirectoryStore
@@ -71,7 +71,8 @@ class StateStore:
     def open_home(cls, home: Home, clock: Clock, *, policy: ClaimPolicy | None = None,
                   upgrade: bool | None = None) -> StateStore:
         """Open the default SQLite state database of a home directory."""
-        return cls.open(sqlite_url(home.state_db), clock, policy=policy, upgrade=upgrade)
+        # Created 0600 before SQLite opens it; SQLite gives -wal and -shm the database file's mode.
+        return cls.open(sqlite_url(create_private(home.state_db)), clock, policy=policy, upgrade=upgrade)
 
     def close(self) -> None:
         """Close every database connection."""

@@ -9,6 +9,8 @@ Public API::
     CredentialKind; CredentialInfo
     CREDENTIAL_ADAPTER (validates a credential dict), secret_values(credential)
     rotate_key(home, also=[Resealable, ...]) -> VaultKey
+    read_generation(root) / raise_generation(root, published=, vault=): the monotonic record that
+        detects a deleted newest published version or an older vault.json put back
     SecretRedactor(secrets).install(logger=None) -> uninstall; .add(secret); .scrub(text)
     seal / unseal / tag / check_tag / SealBroken: sealing primitives for other sealed files
 """
@@ -22,6 +24,7 @@ from router.vault.credentials import (
     PasswordCredential,
     secret_values,
 )
+from router.vault.generation import Generation, raise_generation, read_generation
 from router.vault.key import ENV_KEY, VaultKey, load_key, parse_key, write_new_key_file
 from router.vault.names import check_credential_name, is_valid_credential_name
 from router.vault.redact import SecretRedactor
@@ -35,6 +38,7 @@ __all__ = [
     "Credential",
     "CredentialInfo",
     "CredentialKind",
+    "Generation",
     "OAuthCertificateCredential",
     "OAuthClientSecretCredential",
     "PasswordCredential",
@@ -51,6 +55,8 @@ __all__ = [
     "load_key",
     "parse_key",
     "pick_key",
+    "raise_generation",
+    "read_generation",
     "rotate_key",
     "seal",
     "secret_values",

@@ -3,7 +3,8 @@
 Everything is read and verified with the old key first, so a broken file stops the rotation before
 anything changes. The new key waits in ``key.next`` while files are rewritten, then replaces ``key``.
 If the rotation is interrupted, loading the key refuses to guess and running ``rotate-key`` again
-finishes the job: each file is opened with whichever of the two keys it names.
+finishes the job: each file is opened with whichever of the two keys it names. The rotation holds
+the vault lock, which ``publish`` takes too, so no version is ever sealed with a key being retired.
 """
 
 from __future__ import annotations

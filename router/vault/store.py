@@ -25,6 +25,7 @@ from router.errors import CredentialNotFoundError, VaultCorruptError, VaultError
 from router.home import Home
 from router.vault.atomic import PRIVATE_FILE_MODE, ensure_private_dir, os_errors_as, write_atomic
 from router.vault.credentials import CREDENTIAL_ADAPTER, Credential, CredentialKind, to_plain
+from router.vault.generation import raise_generation, read_generation, record_path
 from router.vault.key import VaultKey, load_key
 from router.vault.names import check_credential_name
 from router.vault.sealing import SealBroken, Sealed, seal, unseal
@@ -134,13 +135,20 @@ def vault_header(key_id: str) -> dict[str, Any]:
 
 
 def write_vault_file(path: Path, key: VaultKey, credentials: dict[str, Credential]) -> None:
-    """Seal ``credentials`` with ``key`` and write them to ``path`` atomically (mode 0600)."""
+    """Seal ``credentials`` with ``key`` and write them to ``path`` atomically (mode 0600).
+
+    Each write seals the next generation number with the credentials and then records it
+    (``router.vault.generation``), so an older copy of the vault put back later is recognised.
+    """
     header = vault_header(key.key_id)
+    generation = read_generation(path.parent).vault + 1
     plain = {name: to_plain(cred) for name, cred in sorted(credentials.items())}
-    sealed = seal(key, VAULT_PURPOSE, json.dumps({"credentials": plain}).encode("utf-8"), header)
+    payload = json.dumps({"credentials": plain, "generation": generation}).encode("utf-8")
+    sealed = seal(key, VAULT_PURPOSE, payload, header)
     document = {**header, "sealed": sealed.as_json()}
     with os_errors_as(VaultError, path, "write the vault"):
         write_atomic(path, (json.dumps(document, indent=2) + "\n").encode("utf-8"))
+    raise_generation(path.parent, vault=generation)
 
 
 def read_vault_file(path: Path, key: VaultKey) -> dict[str, Credential]:
@@ -161,10 +169,25 @@ def read_vault_file(path: Path, key: VaultKey) -> dict[str, Credential]:
             "after `credentials rotate-key` only the new key opens it",
         )
     try:
-        plain = unseal(key, VAULT_PURPOSE, Sealed.from_json(document["sealed"]), vault_header(key.key_id))
-        return _parse_credentials(json.loads(plain))
+        plain = json.loads(unseal(key, VAULT_PURPOSE, Sealed.from_json(document["sealed"]),
+                                  vault_header(key.key_id)))
+        credentials = _parse_credentials(plain)
     except (SealBroken, ValueError, ValidationError) as exc:
         raise _corrupt(path, "it fails authentication: it was altered or truncated") from exc
+    _check_generation(path, plain.get("generation", 0))
+    return credentials
+
+
+def _check_generation(path: Path, generation: object) -> None:
+    """Refuse a vault older than the newest one this home wrote (an old copy put back)."""
+    recorded = read_generation(path.parent).vault
+    if isinstance(generation, int) and generation >= recorded:
+        return
+    raise VaultCorruptError(
+        f"this is an older copy of the vault (generation {generation}; generation {recorded} was written "
+        "since): old or revoked credentials would come back", path=str(path),
+        hint="put the newest vault.json back. If this older copy is really wanted, set each credential "
+        f"again with `email-router credentials set` after removing {record_path(path.parent)}")
 
 
 def vault_key_id(path: Path) -> str | None:

@@ -107,6 +107,14 @@ def test_the_table_shows_each_mailbox_with_what_to_do(rights: Contoso,
     assert rights.mailbox(ALICE)["incomingemailstatus"] == 0
 
 
+def test_a_mailbox_that_was_not_tested_is_not_counted_as_passed(rights: Contoso,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    result = invoke(rights, "--mailbox", DAVE, "--mailbox", ALICE, "--no-record")
+    assert result.exit_code == 0, result.output
+    assert f"1 of 2 mailbox(es) passed. 1 not tested: {DAVE}." in result.stdout
+
+
 def test_a_probe_round_trip_and_a_passing_test_resume_a_stopped_mailbox(rights: Contoso) -> None:
     with rights.store() as store:
         store.health.record_failure(ALICE, StateDirection.OUTGOING, error="ErrorSendAsDenied")

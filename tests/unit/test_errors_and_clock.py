@@ -8,7 +8,15 @@ from click.testing import CliRunner
 
 from router.cli.main import cli
 from router.clock import FrozenClock
-from router.errors import EXIT_CODES, Problem, ProfileValidationError, TransientTransportError
+from router.crm.updates import mailbox_error_values
+from router.errors import (
+    EXIT_CODES,
+    CrmTransientError,
+    Problem,
+    ProfileValidationError,
+    TransientTransportError,
+    bounded,
+)
 
 
 def test_error_names_location_and_hint() -> None:
@@ -36,3 +44,13 @@ def test_help_documents_exit_codes() -> None:
     assert result.exit_code == 0
     for code in EXIT_CODES:
         assert f"  {code}  " in result.output
+
+
+def test_errors_quoting_a_server_are_bounded_and_others_are_not() -> None:
+    huge = "x" * 1_000_000
+    assert len(TransientTransportError(huge).message) < 4300 and "sha256" in CrmTransientError(huge).message
+    assert bounded("short") == "short" and bounded(huge) != bounded(huge[:-1] + "y")
+    many = ProfileValidationError([Problem("f.toml", f"k{i}", "m" * 80) for i in range(100)])
+    assert "k99" in many.message
+    values = mailbox_error_values(huge, 500, datetime(2026, 1, 1, tzinfo=UTC), 1)
+    assert len(str(values["lastsyncerror"])) < 4300

@@ -4,25 +4,36 @@ Every request carries ``Accept: application/json``, ``OData-MaxVersion``/``OData
 ``User-Agent`` naming the router. 429 and 5xx answers and dropped connections are retried up to
 ``max_retries`` times, waiting what ``Retry-After`` asks (capped at ``max_back_off``) or 1, 2, 4 … s; the
 wait goes through the injected clock. With OAuth, one 401 renews the token before giving up.
+
+Every answer is read through a ``BoundedAdapter`` (a total deadline per call, a size cap), and parsed
+defensively: JSON nested deeper than the parser can follow, or anything but a JSON object, is a
+``CrmPermanentError`` for that call, never a crash of the service. ``@odata.nextLink`` is followed only
+to the same scheme, host and port as the Web API root (the session's credentials go wherever it
+points), never twice to the same link, and for at most ``max_pages`` pages.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests_ntlm import HttpNtlmAuth
 
 from router import __version__
+from router.bounded_http import BoundedAdapter, ResponseTooLarge
 from router.clock import Clock
 from router.crm.dynamics.errors import RETRYABLE, error_for, retry_after, unreachable, untrusted
 from router.crm.dynamics.oauth import BearerToken
 from router.crm.dynamics.settings import DynamicsSettings, NtlmCredentials
-from router.errors import CrmPermanentError
+from router.errors import CrmPermanentError, CrmTransientError
 
 JsonObject = dict[str, Any]
+TOO_LARGE_HINT = ("the CRM's answer was larger than the router accepts; if that is legitimate, raise "
+                  "max_message_response_mb in [settings]")
 
 
 class WebApiClient:
@@ -55,6 +66,10 @@ class WebApiClient:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
+            adapter = BoundedAdapter()
+            adapter.max_response_bytes = self.settings.max_response_bytes
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
             creds = self.settings.credentials
             if isinstance(creds, NtlmCredentials):
                 session.auth = HttpNtlmAuth(creds.username, creds.password.get_secret_value())
@@ -104,12 +119,15 @@ class WebApiClient:
                     json=body,
                     data=content,
                     headers=dict(headers or {}),
-                    timeout=self.settings.timeout,
+                    timeout=(self.settings.connect_timeout, self.settings.timeout),
                     verify=self.settings.verify,
                     allow_redirects=False,
                 )
             except requests.exceptions.SSLError as exc:
                 raise untrusted(self.settings.base_url, exc) from exc
+            except ResponseTooLarge as exc:
+                # The same call would bring the same flood again: the lane backs off instead.
+                raise CrmTransientError(str(exc), hint=TOO_LARGE_HINT) from exc
             except requests.RequestException as exc:
                 if attempt >= self.settings.max_retries:
                     raise unreachable(self.settings.base_url, exc) from exc
@@ -158,18 +176,61 @@ class WebApiClient:
         if annotations:
             prefer += f',odata.include-annotations="{annotations}"'
         rows: list[JsonObject] = []
+        seen: set[str] = set()
         next_path: str | None = path
         while next_path:
+            if len(seen) >= self.settings.max_pages:
+                raise CrmPermanentError(f"the CRM's answer to {_path_of(path)} goes on past "
+                                        f"{self.settings.max_pages} pages; the query was abandoned",
+                                        hint="narrow the query, or look for a proxy rewriting next links")
+            seen.add(next_path)
             page = self.get(next_path, headers={"Prefer": prefer})
-            rows.extend(page.get("value") or [])
-            next_path = page.get("@odata.nextLink")
+            value = page.get("value") or []
+            if not isinstance(value, list):
+                raise CrmPermanentError(f"the CRM answered {_path_of(next_path)} with a 'value' that is not "
+                                        "a list", hint="check that the URL is the Web API root")
+            rows.extend(value)
+            next_path = self._next_link(page, seen)
         return rows
+
+    def _next_link(self, page: JsonObject, seen: set[str]) -> str | None:
+        """The page's ``@odata.nextLink`` if it is safe to follow (see the module docstring)."""
+        link = page.get("@odata.nextLink")
+        if link is None:
+            return None
+        if not isinstance(link, str) or not _same_origin(self.url(link), self.settings.base_url):
+            where = urlsplit(link).netloc if isinstance(link, str) else type(link).__name__
+            raise CrmPermanentError(
+                f"the CRM's @odata.nextLink points at another server ({where!r}), not at "
+                f"{urlsplit(self.settings.base_url).netloc}; it was not followed",
+                hint="the router sends its credentials only to the configured Web API root; check for a "
+                "proxy or a compromised CRM rewriting links")
+        if link in seen:
+            raise CrmPermanentError(f"the CRM's @odata.nextLink loops back to a page already read "
+                                    f"({_path_of(link)})", hint="the CRM or a proxy repeats next links")
+        return link
+
+
+def _same_origin(url: str, base: str) -> bool:
+    a, b = urlsplit(url), urlsplit(base)
+    default = {"https": 443, "http": 80}
+    return (a.scheme == b.scheme and (a.hostname or "").lower() == (b.hostname or "").lower()
+            and (a.port or default.get(a.scheme)) == (b.port or default.get(b.scheme)))
+
+
+def _path_of(link: str) -> str:
+    return urlsplit(link).path or link[:200]
 
 
 def json_object(response: requests.Response) -> JsonObject:
     """The JSON object of a response, or a permanent error explaining what came instead."""
     try:
-        value = response.json()
+        value = json.loads(response.content)
+    except RecursionError as exc:
+        raise CrmPermanentError(
+            f"the CRM answered {response.request.method} {_path_of(response.url)} with JSON nested too "
+            "deeply to read; the answer was discarded",
+            hint="a CRM never nests this deep: look for a proxy or a broken CRM in between") from exc
     except ValueError as exc:
         raise CrmPermanentError(
             f"the CRM answered {response.request.method} {response.url} with "

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from router.bounded_http import is_tls_version_failure
 from router.crm.codes import ErrorCode
 from router.errors import (
     CrmConcurrencyError,
@@ -46,7 +47,9 @@ def odata_error(response: requests.Response) -> tuple[str, str]:
     """The ``error.code`` and ``error.message`` of a Web API error body (empty when there is none)."""
     try:
         error = response.json().get("error") or {}
-    except (ValueError, AttributeError):
+        if not isinstance(error, dict):
+            return "", str(error)[:300]
+    except (ValueError, AttributeError, RecursionError):
         return "", response.text[:300].strip()
     return str(error.get("code") or ""), str(error.get("message") or "")
 
@@ -98,8 +101,11 @@ def unreachable(base_url: str, exc: requests.RequestException) -> CrmTransientEr
 
 def untrusted(base_url: str, exc: requests.exceptions.SSLError) -> CrmPermanentError:
     """The error for a TLS failure: retrying will not make the certificate trusted."""
-    return CrmPermanentError(
-        f"the TLS connection to the CRM at {base_url} failed: {exc}",
-        hint="the CRM's certificate is not trusted or does not match the host name: give the "
-        "CA bundle as the deployment's verify setting, or fix the certificate",
-    )
+    if is_tls_version_failure(exc):
+        hint = ("the router and the CRM found no TLS version in common (the router speaks TLS 1.2 and "
+                "later), or the URL's port does not speak TLS: check the CRM's TLS settings and the URL; "
+                "the certificate is fine")
+    else:
+        hint = ("the CRM's certificate is not trusted or does not match the host name: give the CA bundle "
+                "as the deployment's verify setting, or fix the certificate")
+    return CrmPermanentError(f"the TLS connection to the CRM at {base_url} failed: {exc}", hint=hint)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import requests
 from requests.auth import AuthBase
 
+from router.bounded_http import BoundedAdapter
 from router.clock import Clock
 from router.crm.dynamics.settings import OAuthCredentials
 from router.errors import CrmPermanentError, CrmTransientError
@@ -27,6 +28,11 @@ class BearerToken(AuthBase):
         self.timeout = timeout
         self.verify = verify
         self._session = requests.Session()
+        # A token answer is tiny: a total deadline and a 1 MiB cap bound a hostile identity provider.
+        adapter = BoundedAdapter()
+        adapter.max_response_bytes = 1024 * 1024
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
         self._token: str | None = None
         self._expires = datetime.min.replace(tzinfo=clock.now().tzinfo)
         self._lock = threading.Lock()

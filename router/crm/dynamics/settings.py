@@ -45,16 +45,21 @@ class DynamicsSettings:
 
     ``base_url`` is the whole Web API root, e.g. ``https://crm.contoso.com/Contoso/api/data/v9.0/`` (a
     reverse proxy may change host and path, so it is configured as a whole). ``verify`` is True, False or
-    the path of a CA bundle. ``impersonate`` is a systemuserid sent as ``MSCRMCallerID``.
+    the path of a CA bundle. ``impersonate`` is a systemuserid sent as ``MSCRMCallerID``. One call
+ends within ``connect_timeout + timeout`` however slowly the CRM answers, reads at most
+``max_response_bytes``, and a query follows at most ``max_pages`` pages.
     """
 
     base_url: str
     credentials: NtlmCredentials | OAuthCredentials
     verify: bool | str = True
     timeout: float = 60.0
+    connect_timeout: float = 10.0
     max_retries: int = 3
     max_back_off: float = 120.0
     page_size: int = 500
+    max_pages: int = 10_000
+    max_response_bytes: int = 128 * 1024 * 1024
     impersonate: str | None = None
 
     def __post_init__(self) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from router.crm.embedded.schema import metadata
 from router.errors import CrmPermanentError, CrmTransientError
+from router.home import create_private
 
 BUSY_TIMEOUT_SECONDS = 30.0
 _IMMEDIATE = "email_router_immediate"
@@ -27,7 +28,8 @@ _IMMEDIATE = "email_router_immediate"
 def open_engine(path: Path) -> Engine:
     """Open (creating if needed) the CRM database at ``path`` and make sure every table exists."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Created 0600 before SQLite opens it; SQLite gives -wal and -shm the database file's mode.
+        create_private(path)
     except OSError as exc:
         raise CrmPermanentError(
             f"cannot create the directory of the embedded CRM database: {exc}",

@@ -126,3 +126,23 @@ def test_malformed_environment_key_is_reported_not_skipped(home: Home, run: Invo
     monkeypatch.setenv("EMAIL_ROUTER_KEY", "garbage")
     result = run("profiles", "validate", str(SAMPLES))
     assert result.exit_code == 4 and "malformed" in result.output
+
+
+def test_validate_and_publish_warn_about_tls_verify_false(tmp_path: Path, home: Home, run: Invoke) -> None:
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    for source in SAMPLES.glob("*.toml"):
+        (profiles / source.name).write_text(source.read_text())
+    first = next(p for p in sorted(profiles.glob("*.toml")) if "[profiles." in p.read_text())
+    name = first.read_text().split("[profiles.", 1)[1].split("]", 1)[0]
+    first.write_text(first.read_text() + f"\n[profiles.{name}.tls]\nverify = false\n")
+    validated = run("profiles", "validate", "--no-vault", str(profiles))
+    assert validated.exit_code == 0, validated.output
+    assert f"WARNING: profile '{name}': tls.verify = false" in validated.output
+    _init_with_sample_credentials(run)
+    published = run("publish", str(profiles))
+    assert published.exit_code == 0, published.output
+    assert f"WARNING: profile '{name}': tls.verify = false" in published.output
+    first.write_text(first.read_text().replace("verify = false", 'verify = "no"'))
+    refused = run("profiles", "validate", "--no-vault", str(profiles))
+    assert refused.exit_code == 3 and f"profiles.{name}.tls.verify" in refused.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,18 @@ def test_every_field_of_every_model_has_a_description() -> None:
         assert model.model_config.get("extra") == "forbid", model
         for name, field in model.model_fields.items():
             assert field.description, f"{model.__name__}.{name}"
+
+
+def test_symlinks_fifos_and_directories_named_toml_are_refused_with_their_path(
+        profiles_dir: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.toml"
+    outside.write_text(BASE_FILES["mailboxes.toml"])
+    (profiles_dir / "mailboxes.toml").unlink()
+    (profiles_dir / "mailboxes.toml").symlink_to(outside)
+    os.mkfifo(profiles_dir / "pipe.toml")
+    (profiles_dir / "dir.toml").mkdir()
+    found = {(Path(p.file).name, p.message.split(" (")[0].split(",")[0]) for p in _problems(profiles_dir)}
+    assert ("mailboxes.toml", "is a symbolic link") in found
+    assert ("pipe.toml", "is not a regular file") in found and ("dir.toml", "is not a regular file") in found
+    messages = " ".join(p.message for p in _problems(profiles_dir))
+    assert "a FIFO" in messages and "a directory" in messages

@@ -165,11 +165,16 @@ def test_interrupted_rotation_is_finished_by_running_it_again(home: Home, ready:
     assert Vault.open(home).names() == ["svc"]
 
 
-def test_rotation_stops_before_writing_when_a_file_is_broken(home: Home, ready: Path) -> None:
+def test_rotation_skips_and_reports_a_broken_version(home: Home, ready: Path) -> None:
+    publish(home, ready)
     publish(home, ready)
     published_path(home, 1).write_text("{}")
     key_before = home.key_file.read_bytes()
-    with pytest.raises(PublishedConfigError):
-        rotate_key(home, also=[PublishedResealer(home)])
-    assert home.key_file.read_bytes() == key_before and not pending_key_file(home).exists()
-    assert Vault.open(home).names() == ["svc"]
+    resealer = PublishedResealer(home)
+    rotate_key(home, also=[resealer])
+    assert home.key_file.read_bytes() != key_before and not pending_key_file(home).exists()
+    assert len(resealer.skipped) == 1 and resealer.skipped[0].startswith(str(published_path(home, 1)))
+    assert load_published(home, 2).version == 2 and Vault.open(home).names() == ["svc"]
+    # Nothing is stuck: the next rotation and publish work too.
+    rotate_key(home, also=[PublishedResealer(home)])
+    assert publish(home, ready) == 3

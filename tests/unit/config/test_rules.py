@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from router.config import Deployment, MailboxBinding, Profile, ProfileSet, check_profile_set
+from router.config.risks import risks
 from router.errors import Problem
 from router.vault.credentials import CredentialKind
 
@@ -87,7 +88,43 @@ def test_clear_text_over_http_needs_the_loud_opt_in() -> None:
     lab = {**ONPREM, "auth": "basic", "ews_url": "http://lab.example.test/EWS/Exchange.asmx"}
     assert _check(lab)
     assert _check({**lab, "insecure_allow_clear_text_over_http": True}) == []
-    assert _check({**lab, "auth": "ntlm"}) == []
+
+
+def test_ntlm_over_http_needs_the_same_opt_in() -> None:
+    lab = {**ONPREM, "ews_url": "http://lab.example.test/EWS/Exchange.asmx"}
+    assert [k for k, _ in _found(_check(lab))] == ["profiles.p.ews_url"]
+    assert _check({**lab, "insecure_allow_clear_text_over_http": True}) == []
+
+
+@pytest.mark.parametrize("oauth", [
+    {"tenant_id": "t", "client_id": "c", "token_endpoint": "http://login.example.test/t/token"},
+    {"tenant_id": "t", "client_id": "c", "authority": "http://login.example.test"},
+])
+def test_oauth_secret_is_never_posted_over_http_without_the_opt_in(oauth: dict[str, str]) -> None:
+    profile = {**ONLINE, "server_type": "exchange_se", "oauth": oauth}
+    found = _found(_check(profile))
+    assert len(found) == 1 and found[0][0].startswith("profiles.p.oauth.") and "clear text" in found[0][1]
+    assert _check({**profile, "insecure_allow_clear_text_over_http": True}) == []
+    crm = {"url": "https://crm.example.test/api/data/v9.2/", "auth": "oauth", "credential": "app",
+           "oauth": oauth}
+    found = _found(_check(ONPREM, deployments={"main": {"default_incoming_profile": "p", "dynamics": crm}}))
+    assert [k.split(".oauth.")[0] for k, _ in found] == ["deployments.main.dynamics"], found
+
+
+@pytest.mark.parametrize("value", ["no", "off", "false", 0, 1, "yes"])
+def test_tls_verify_accepts_only_true_or_false(value: object) -> None:
+    with pytest.raises(ValueError, match="verify"):
+        Profile.model_validate({**ONPREM, "tls": {"verify": value}})
+
+
+def test_tls_verify_false_and_clear_text_are_named_as_risks() -> None:
+    lab = Profile.model_validate({**ONPREM, "ews_url": "http://lab.example.test/EWS/Exchange.asmx",
+                                  "insecure_allow_clear_text_over_http": True, "tls": {"verify": False}})
+    ps = ProfileSet(profiles={"lab": lab, "ok": Profile.model_validate(ONPREM)},
+                    deployments={"main": Deployment.model_validate({"default_incoming_profile": "ok"})})
+    found = risks(ps)
+    assert len(found) == 2 and all(r.startswith("profile 'lab'") for r in found)
+    assert "NOT checked" in found[0] and "clear text" in found[1]
 
 
 def test_local_system_incoming_with_ntlm_is_allowed() -> None:

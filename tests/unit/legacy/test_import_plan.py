@@ -67,7 +67,7 @@ def test_full_installation_maps_profiles_bindings_and_thresholds(data: Path, tmp
     assert profiles["Forward-mailbox"].credentials is CredentialSource.LOCAL_SYSTEM
     deployment = result.files["deployments.toml"].deployments["Contoso"]
     assert deployment.dynamics is not None
-    assert str(deployment.dynamics.url) == "http://crm.contoso.test:5555/Contoso/api/data/v9.0/"
+    assert str(deployment.dynamics.url) == "https://crm.contoso.test:5555/Contoso/api/data/v9.0/"
     assert (deployment.default_incoming_profile, deployment.default_outgoing_profile) == (
         "Exchange-incoming", "Online-outgoing")
     mailboxes = result.files["mailboxes.toml"]

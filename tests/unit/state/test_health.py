@@ -66,3 +66,11 @@ def test_due_honours_the_next_due_time(store: StateStore, clock: FrozenClock) ->
     clock.advance(300)
     assert [h.mailbox for h in store.health.due(IN)] == ["a@x.test", "b@x.test", "c@x.test"]
     assert store.health.get("c@x.test", IN).status is HealthStatus.NOT_RUN
+
+
+def test_a_huge_server_error_is_stored_bounded_with_a_digest(store: StateStore) -> None:
+    huge = "<soap:Fault>" + "A" * 5_000_000 + "</soap:Fault>"
+    store.health.record_failure(BOX, IN, error=huge, code="ErrorInternalServerError")
+    stored = store.health.get(BOX, IN).last_error or ""
+    assert stored.startswith("<soap:Fault>AAAA") and len(stored) < 4300
+    assert f"{len(huge)} in all, sha256 " in stored
