@@ -16,9 +16,9 @@ from router.clock import SystemClock
 from router.config import load_published
 from router.errors import UsageError
 from router.pipeline.incoming.backfill import schedule_backfill
-from router.pipeline.incoming.drain import assignment_of, drain_home
-from router.service.metrics import Metrics
-from router.service.resources import Resources
+from router.runtime.metrics import Metrics
+from router.runtime.resources import Resources
+from router.service.drain import assignment_of, drain_home
 from router.state import StateStore
 
 

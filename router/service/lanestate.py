@@ -20,9 +20,9 @@ from router.errors import (
     RouterError,
     VaultError,
 )
-from router.service.lane import LaneKey, LaneSpec
-from router.service.outcome import LaneWork, RunKind, RunReport, WorkContext, WorkResult
-from router.service.policy import Jitter
+from router.runtime.lane import LaneKey, LaneSpec
+from router.runtime.outcome import LaneWork, RunKind, RunReport, WorkContext, WorkResult
+from router.runtime.policy import Jitter
 
 
 @dataclass

@@ -27,13 +27,13 @@ from functools import partial
 
 from router.clock import Clock
 from router.errors import RouterError
-from router.service.lane import LaneKey, LaneSpec
+from router.runtime.lane import LaneKey, LaneSpec
+from router.runtime.outcome import Closeable, LaneWork, RunKind, RunReport, WorkContext, WorkResult
+from router.runtime.policy import Jitter
 from router.service.lanestate import LaneSnapshot, LaneState, Run, classify
 from router.service.limits import ConnectionLimits
 from router.service.logcontext import lane_context
 from router.service.observer import LaneObserver, NullObserver
-from router.service.outcome import Closeable, LaneWork, RunKind, RunReport, WorkContext, WorkResult
-from router.service.policy import Jitter
 from router.service.pool import WorkerPool
 from router.service.runlog import log_report
 from router.service.throttle import ThrottleBoard

@@ -22,9 +22,9 @@ from router.ews import perf
 from router.home import Home
 from router.pipeline.incoming.lanes import IncomingLanes
 from router.pipeline.outgoing.lane import OutgoingLanes
-from router.service.metrics import Metrics
-from router.service.registry import LaneWorkRegistry
-from router.service.resources import Resources
+from router.runtime.metrics import Metrics
+from router.runtime.registry import LaneWorkRegistry
+from router.runtime.resources import Resources
 
 
 def lane_work_registry(home: Home, clock: Clock, metrics: Metrics,

@@ -51,8 +51,8 @@ from router.pipeline.incoming.process import Envelope, ItemProcessor, Outcome
 from router.pipeline.incoming.quarantine import Reason, Stage, quarantine
 from router.pipeline.incoming.session import MailboxSession
 from router.pipeline.incoming.sync import ItemRef, sync_page
-from router.service.lane import LaneKey
-from router.service.outcome import WorkContext, WorkResult
+from router.runtime.lane import LaneKey
+from router.runtime.outcome import WorkContext, WorkResult
 from router.state import LedgerClaim, LedgerEntry, LedgerStage, QuarantineStatus
 
 log = logging.getLogger(__name__)

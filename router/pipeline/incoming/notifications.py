@@ -27,7 +27,7 @@ from exchangelib.services import GetStreamingEvents
 
 from router.ews import AccountFactory, ConnectionSpec, ews_errors
 from router.pipeline.incoming.session import MailboxSession
-from router.service.lane import LaneKey
+from router.runtime.lane import LaneKey
 
 log = logging.getLogger(__name__)
 

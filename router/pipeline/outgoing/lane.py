@@ -43,9 +43,9 @@ from router.pipeline.outgoing.rate_limit import SendRate, SendRateLimiter
 from router.pipeline.outgoing.record import Recorder
 from router.pipeline.outgoing.recover import finish_submitted
 from router.pipeline.outgoing.steps import Checkpoint, no_checkpoint
-from router.service.connections import connection_spec
-from router.service.outcome import IDLE, WorkContext, WorkResult
-from router.service.resources import Resources
+from router.runtime.connections import connection_spec
+from router.runtime.outcome import IDLE, WorkContext, WorkResult
+from router.runtime.resources import Resources
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ import pytest
 
 from router.clock import SystemClock
 from router.crm.codes import EmailStatus
+from router.runtime.metrics import Metrics
 from router.service.assembly import router_service
-from router.service.metrics import Metrics
 from tests.flows.outgoing.world import ALICE, CAROL, OutgoingWorld
 from tests.support.crm import Organisation
 

@@ -38,9 +38,9 @@ from router.crm.codes import (
 from router.crm.embedded import MailboxSettings
 from router.crm.embedded.schema import email
 from router.crm.gateway import RecordRef
+from router.runtime.lane import LaneKey
+from router.runtime.metrics import Metrics
 from router.service.assembly import router_service
-from router.service.lane import LaneKey
-from router.service.metrics import Metrics
 from router.service.roster import Source
 from router.service.service import Service
 from tests.flows.kit import Contoso

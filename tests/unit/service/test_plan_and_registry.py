@@ -7,10 +7,10 @@ import pytest
 from router.config import Direction, MailboxAssignment, Profile, PublishedConfig, load_published
 from router.errors import ConfigError
 from router.home import Home
-from router.service.lane import LaneKey
-from router.service.outcome import WorkContext, WorkResult
+from router.runtime.lane import LaneKey
+from router.runtime.outcome import WorkContext, WorkResult
+from router.runtime.registry import LaneWorkRegistry
 from router.service.plan import EXCHANGE_ONLINE_HOST, LanePlanner, server_of
-from router.service.registry import LaneWorkRegistry
 from tests.unit.service.conftest import MAILBOXES, PROFILES, SETTINGS, Publisher
 
 IN, OUT = Direction.INCOMING, Direction.OUTGOING

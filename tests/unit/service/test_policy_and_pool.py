@@ -9,9 +9,9 @@ import pytest
 
 from router.config.profile import Direction
 from router.config.settings import SystemSettings
-from router.service.lane import LaneKey
+from router.runtime.lane import LaneKey
+from router.runtime.policy import SchedulePolicy
 from router.service.limits import ConnectionLimits
-from router.service.policy import SchedulePolicy
 from router.service.pool import WorkerPool
 from router.service.throttle import ThrottleBoard
 from tests.unit.service.lanes_kit import WAIT, FixedJitter

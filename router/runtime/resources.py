@@ -24,8 +24,8 @@ from router.config.published import PublishedConfig
 from router.crm.gateway import CrmGateway
 from router.ews.connection import AccountFactory
 from router.home import Home
-from router.service.crm_factory import deployment_of, open_gateway
-from router.service.metrics import Metrics
+from router.runtime.crm_factory import deployment_of, open_gateway
+from router.runtime.metrics import Metrics
 from router.state import StateStore
 from router.vault.credentials import to_plain
 

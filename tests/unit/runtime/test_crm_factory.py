@@ -14,7 +14,7 @@ from router.crm.embedded import EmbeddedCrm, EmbeddedGateway
 from router.crm.facade import CrmFacade
 from router.errors import ConfigError
 from router.home import Home
-from router.service.crm_factory import open_gateway
+from router.runtime.crm_factory import open_gateway
 from router.vault import PasswordCredential, Vault, VaultKey, write_new_key_file
 from tests.support.crm import SERVICE_ACCOUNT, SERVICE_PASSWORD, crm_clock, crm_facade, crm_org, embedded_crm
 
@@ -78,8 +78,8 @@ def test_unknown_deployment_is_a_config_error(home: Home, tmp_path: Path) -> Non
 
 
 def test_resources_open_each_gateway_once_and_close_everything(home: Home, tmp_path: Path) -> None:
-    from router.service.metrics import Metrics
-    from router.service.resources import Resources
+    from router.runtime.metrics import Metrics
+    from router.runtime.resources import Resources
 
     _publish(home, tmp_path, '[deployments.main]\ndefault_incoming_profile = "in"\n')
     config = load_published(home)
@@ -93,8 +93,8 @@ def test_resources_open_each_gateway_once_and_close_everything(home: Home, tmp_p
 
 def test_a_new_version_shares_the_gateway_until_its_crm_connection_changes(home: Home,
                                                                            tmp_path: Path) -> None:
-    from router.service.metrics import Metrics
-    from router.service.resources import Resources
+    from router.runtime.metrics import Metrics
+    from router.runtime.resources import Resources
 
     deployment = '[deployments.main]\ndefault_incoming_profile = "in"\n'
     _publish(home, tmp_path, deployment)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from router.config.profile import Direction
-from router.service.policy import SchedulePolicy
+from router.runtime.policy import SchedulePolicy
 
 
 @dataclass(frozen=True, order=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from router.service.lane import LaneKey
+from router.runtime.lane import LaneKey
 
 
 @dataclass(frozen=True)
