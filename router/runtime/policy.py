@@ -90,8 +90,24 @@ class SchedulePolicy:
     @classmethod
     def for_direction(cls, settings: SystemSettings, direction: Direction,
                       escalate_after: int | None = None) -> SchedulePolicy:
-        """The policy of a lane in ``direction``: active lanes poll every scheduling period."""
-        return cls(active_interval=settings.scheduling_period_seconds,
-                   idle_max_interval=max(IDLE_CAP_SECONDS[Direction(direction)],
-                                         settings.scheduling_period_seconds),
+        """The policy of a lane in ``direction``: active lanes poll every scheduling period.
+
+        A lane that something wakes when there is work (the outgoing poll of its CRM deployment, or
+        Exchange notifications for incoming mail) waits ``sweep_interval_seconds`` as soon as a run
+        finds nothing; an incoming lane without notifications backs off step by step as before.
+        """
+        period = settings.scheduling_period_seconds
+        if woken_when_busy(settings, direction):
+            sweep = max(settings.sweep_interval_seconds, period)
+            return cls(active_interval=period, idle_factor=max(1.0, sweep / period), idle_max_interval=sweep,
+                       escalate_after=escalate_after)
+        return cls(active_interval=period,
+                   idle_max_interval=max(IDLE_CAP_SECONDS[Direction(direction)], period),
                    escalate_after=escalate_after)
+
+
+def woken_when_busy(settings: SystemSettings, direction: Direction) -> bool:
+    """True when lanes of ``direction`` are woken when they have work, so idle ones need only sweep."""
+    if Direction(direction) is Direction.OUTGOING:
+        return True
+    return settings.incoming.notification_streams > 0

@@ -17,7 +17,6 @@ runs, serves its status endpoint and follows published configurations before eve
 from __future__ import annotations
 
 from router.clock import Clock
-from router.config.profile import Direction
 from router.ews import perf
 from router.home import Home
 from router.pipeline.incoming.lanes import IncomingLanes
@@ -38,5 +37,5 @@ def lane_work_registry(home: Home, clock: Clock, metrics: Metrics,
     resources = resources or Resources(home, clock, metrics)
     registry.call_on_close(resources.close)
     IncomingLanes.install(registry, resources)
-    registry.register(Direction.OUTGOING, OutgoingLanes(resources).build)
+    OutgoingLanes.install(registry, resources)
     return registry
