@@ -18,6 +18,7 @@ drive ``tick`` themselves with a ``FrozenClock`` and never need ``start``.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import random
 import threading
@@ -239,16 +240,28 @@ class Scheduler:
         if now - self._pruned > PRUNE_SECONDS:
             self._throttle.forget_expired(now)
             self._pruned = now
-        due = sorted((lane for lane in self._lanes.values() if lane.runnable and lane.due <= now),
-                     key=lambda lane: (lane.due, lane.spec.key))
+        if self._busy >= self._max_threads:
+            return 0
+        # A heap, not a sort: with thousands of lanes due at start-up and a few free workers, each tick
+        # takes the few oldest instead of ordering them all.
+        due = [(lane.due, lane.spec.order, lane) for lane in self._lanes.values()
+               if lane.runnable and lane.due <= now]
+        heapq.heapify(due)
         started = 0
-        for lane in due:
-            if self._busy >= self._max_threads:
-                break
+        full: set[str] = set()
+        blocked: dict[tuple[str, str], bool] = {}
+        while due and self._busy < self._max_threads:
+            lane = heapq.heappop(due)[2]
             spec = lane.spec
-            if self._throttle.blocked_until((spec.server_scope, spec.crm_scope), now) is not None:
+            if spec.connection_group in full or lane.work is None:
                 continue
-            if lane.work is None or not self._limits.try_acquire(spec.connection_group, spec.group_limit):
+            scopes = (spec.server_scope, spec.crm_scope)
+            if scopes not in blocked:
+                blocked[scopes] = self._throttle.blocked_until(scopes, now) is not None
+            if blocked[scopes]:
+                continue
+            if not self._limits.try_acquire(spec.connection_group, spec.group_limit):
+                full.add(spec.connection_group)  # Nothing is released while the lock is held.
                 continue
             self._launch(lane, lane.work, now)
             started += 1
@@ -394,3 +407,4 @@ def _close(works: Iterable[LaneWork]) -> None:
                 work.close()
             except Exception:  # Closing is best effort; a failure must not stop the scheduler.
                 log.exception("closing lane work %r failed", work)
+
