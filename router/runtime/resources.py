@@ -24,6 +24,7 @@ from router.config.published import PublishedConfig
 from router.crm.gateway import CrmGateway
 from router.ews.connection import AccountFactory
 from router.home import Home
+from router.runtime.counted_gateway import counted
 from router.runtime.crm_factory import deployment_of, open_gateway
 from router.runtime.metrics import Metrics
 from router.state import StateStore
@@ -59,7 +60,8 @@ class Resources:
         with self._lock:
             gateway = self._gateways.get(key)
             if gateway is None:
-                gateway = open_gateway(config, deployment, self.home, self.clock)
+                gateway = counted(open_gateway(config, deployment, self.home, self.clock), deployment,
+                                  self.metrics)
                 self._gateways[key] = gateway
             return gateway
 

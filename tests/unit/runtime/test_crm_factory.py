@@ -15,6 +15,8 @@ from router.crm.facade import CrmFacade
 from router.errors import ConfigError
 from router.home import Home
 from router.runtime.crm_factory import open_gateway
+from router.runtime.metrics import Metrics
+from router.runtime.resources import Resources
 from router.vault import PasswordCredential, Vault, VaultKey, write_new_key_file
 from tests.support.crm import SERVICE_ACCOUNT, SERVICE_PASSWORD, crm_clock, crm_facade, crm_org, embedded_crm
 
@@ -115,3 +117,17 @@ def test_a_new_version_shares_the_gateway_until_its_crm_connection_changes(home:
     finally:
         resources.close()
     assert (home.root / "other.sqlite").exists()
+
+
+def test_the_gateways_resources_open_count_every_operation_per_deployment(home: Home, tmp_path: Path) -> None:
+    _publish(home, tmp_path, '[deployments.main]\ndefault_incoming_profile = "in"\n'
+                             '[deployments.main.embedded]\ndatabase = "org.sqlite"\n')
+    metrics = Metrics()
+    with Resources(home, FrozenClock(), metrics) as resources:
+        gateway = resources.gateway(load_published(home), "main")
+        gateway.who_am_i()
+        gateway.who_am_i()
+        assert gateway.pending_send_mailboxes([]) == frozenset()
+    text = metrics.exposition().decode()
+    assert 'email_router_crm_requests_total{deployment="main",operation="who_am_i"} 2.0' in text
+    assert 'operation="pending_send_mailboxes"} 1.0' in text and 'operation="close"' not in text
