@@ -198,6 +198,7 @@ mailbox = Table(
     *_audit(),
     Index("ix_mailbox_address", "emailaddress"),
 )
+_lower_address_indexes(mailbox, "emailaddress")
 
 email = Table(
     "email",
