@@ -9,11 +9,12 @@ mailboxes' lanes. A woken lane claims its own e-mails with BackgroundSendEmail a
 the per-mailbox rate limit and exactly-once do not change; an idle mailbox costs nothing but its
 share of one question.
 
-Mailbox ids are asked about in chunks of ``CHUNK`` (a Dynamics request names them in a query body
-or filters by status; see ``router.crm.dynamics.senders``). A lane still runs at its sweep interval
-when nothing wakes it, so a failing poll (the CRM down) delays mail but loses none; lanes release
-their own mailbox's stuck e-mails when the poller has not done so lately (``covers``), as in a lane
-run outside the service (``drain``, tests).
+Mailbox ids are asked about in chunks of ``CHUNK``; a Dynamics request names a few mailboxes in its
+filter or, beyond that, filters by status alone (``router.crm.dynamics.senders``), so its URL stays
+within IIS limits and the requests per cycle do not grow with the number of mailboxes. A lane still
+runs at its sweep interval when nothing wakes it, so a failing poll (the CRM down) delays mail but
+loses none; lanes release their own mailbox's stuck e-mails when the poller has not done so lately
+(``covers``), as in a lane run outside the service (``drain``, tests).
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from router.runtime.resources import Resources
 
 log = logging.getLogger(__name__)
 
-CHUNK = 500
-"""Mailbox ids per question."""
+CHUNK = 10_000
+"""Mailbox ids per question: the gateways keep a request within its limits themselves (Dynamics filters
+by status alone beyond a few mailboxes), so this only bounds one SQLite statement's parameters."""
 FRESH_CYCLES = 2.5
 """A deployment polled within this many cycles counts as covered: its lanes leave stuck mail to the poll."""
 
