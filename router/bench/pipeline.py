@@ -169,7 +169,8 @@ def scale(workdir: Path, mailboxes: int, warm_up: float, window: float, progress
     """The router serving ``mailboxes`` idle mailboxes: start-up, then CPU, memory and CRM requests.
 
     The window starts once every lane has run once (the first pass is its own figure, not idle) and
-    the CPU rate has settled.
+    the CPU rate has settled; the default window (330 s) is longer than the sweep interval (300 s), so
+    every lane's sweep falls in it.
     """
     progress(f"scale: preparing {mailboxes:,} mailboxes (simulator, CRM, profiles, publish)")
     with RouterRig(workdir, Organisation(numbered(mailboxes, prefix="idle")), BASE_SETTINGS) as rig:

@@ -41,8 +41,8 @@ class BenchSettings:
     latency_messages: int = 40
     latency_interval: float = 0.25
     scale_mailboxes: tuple[int, ...] = (2000, 10000)
-    scale_warm_up: float = 30.0
-    scale_window: float = 30.0
+    scale_warm_up: float = 10.0
+    scale_window: float = 330.0
     latency_scale_mailboxes: int = 1000
     latency_scale_messages: int = 400
     latency_scale_interval: float = 0.05

@@ -126,7 +126,7 @@ class LaneState:
             return result.resume_in
         if result.idle:
             self.idle_runs += 1
-            return self.spec.policy.idle_delay(self.idle_runs, rng)
+            return self.spec.policy.idle_delay(self.idle_runs, rng, watched=result.watched)
         self.idle_runs = 0
         return self.spec.policy.worked_delay(result.waiting, rng)
 

@@ -268,7 +268,8 @@ class Scheduler:
         return started
 
     def _launch(self, lane: LaneState, work: LaneWork, now: float) -> None:
-        run = Run(WorkContext(lane.spec.key), now, lane.generation, lane.spec.connection_group)
+        context = WorkContext(lane.spec.key, sweep=lane.idle_runs > 0)
+        run = Run(context, now, lane.generation, lane.spec.connection_group)
         lane.running = run
         self._busy += 1
         if self._pool is None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from router.errors import (
@@ -105,8 +105,7 @@ class IncomingLane:
             if session.endpoint_failed(exc):
                 self._session = None
             raise
-        self._watch()
-        return result
+        return replace(result, watched=self._watch())
 
     def close(self) -> None:
         """Stop the lane's notifications and give back any claim it still holds."""
@@ -331,11 +330,13 @@ class IncomingLane:
             except (ClaimLostError, StateStoreError):
                 continue
 
-    def _watch(self) -> None:
+    def _watch(self) -> bool:
+        """Keep the lane's notification stream; True while a notification would wake the lane."""
         if self.deps.hub is None or self.options.notification_streams == 0:
-            return
+            return False
         watch = Watch(self.key, self.spec, self.options.folder, self.options.notification_minutes)
-        self.deps.hub.watch(watch, self.options.notification_streams, owner=self)
+        return (self.deps.hub.watch(watch, self.options.notification_streams, owner=self)
+                and self.deps.hub.streaming(self.key))
 
 
 def page_size(batch_size: int) -> int:

@@ -176,8 +176,10 @@ class OutgoingLane:
         if wait > 0:
             return WorkResult(processed, len(self._backlog), resume_in=wait)
         room = settings.request_batch_size - len(self._backlog)
-        poller = self._lanes.poller
-        covered = poller is not None and poller.covers(self._assignment.deployment)
+        poller, deployment = self._lanes.poller, self._assignment.deployment
+        if context.sweep and poller is not None and poller.quiet(deployment, mailbox_id):
+            room = 0  # A sweep, and the deployment's poll just found nothing to send: no request of ours.
+        covered = poller is not None and poller.covers(deployment)
         claimed = claim_from_crm(gateway, mailbox_id, room, settings, release_stuck=not covered)
         self._backlog.add(claimed)
         sender = Sender(self.mailbox, self._assignment.crm_mailbox_name or "", self._loop_identity)
@@ -187,7 +189,7 @@ class OutgoingLane:
                                checkpoint=self._lanes.checkpoint)
         result = self._drain(context, attempt, recorder, processed)
         more = 1 if room > 0 and len(claimed) >= room and result.resume_in is None else 0
-        return WorkResult(result.processed, result.waiting + more, result.resume_in)
+        return WorkResult(result.processed, result.waiting + more, result.resume_in, watched=covered)
 
     def close(self) -> None:
         """The lane is retired or rebuilt: the deployment poll stops covering it (unless rebuilt)."""

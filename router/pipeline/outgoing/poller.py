@@ -58,6 +58,7 @@ class PendingSendPoller:
         self._wake = wake
         self._members: dict[LaneKey, Member] = {}
         self._polled: dict[str, float] = {}
+        self._pending: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -84,6 +85,13 @@ class PendingSendPoller:
             return False
         period = _period(members[0].config)
         return self._resources.clock.monotonic() - polled <= FRESH_CYCLES * period
+
+    def quiet(self, deployment: str, mailbox_id: str) -> bool:
+        """True when a recent poll covered ``deployment`` and found no e-mail to send for ``mailbox_id``:
+        a lane run that nothing woke (its sweep) need not ask the CRM."""
+        with self._lock:
+            pending = self._pending.get(deployment)
+        return pending is not None and mailbox_id.lower() not in pending and self.covers(deployment)
 
     def poll(self) -> set[LaneKey]:
         """One cycle over every deployment; the lanes woken."""
@@ -151,6 +159,7 @@ class PendingSendPoller:
         self._recovered(deployment)
         with self._lock:
             self._polled[deployment] = self._resources.clock.monotonic()
+            self._pending[deployment] = frozenset(m.lower() for m in pending)
         due = [m.key for mailbox_id in pending for m in by_id.get(mailbox_id.lower(), ())]
         return {key for key in due if self._wake(key)}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from router.config import Direction
@@ -71,3 +73,22 @@ def test_a_rebuilt_lane_stays_covered_when_the_old_one_closes(world: OutgoingWor
 def _everything(world: OutgoingWorld) -> Filter:
     ids = [world.lane(a)._assignment.crm_mailbox_id for a in (ALICE, BERT, SALES)]
     return pending_send_query(ids, world.clock.now())
+
+
+def test_a_mailbox_the_running_poll_found_quiet_asks_the_crm_nothing_of_its_own(
+        world: OutgoingWorld, crm_org: Organisation) -> None:
+    world.publish(settings={"outgoing_poll_seconds": 0.05})
+    poller = _poller(world, [])
+    alice = world.lane(ALICE)._assignment.crm_mailbox_id
+    assert not poller.quiet(DEPLOYMENT, alice), "not running yet: a lane asks for itself"
+    poller.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not poller.covers(DEPLOYMENT) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert poller.quiet(DEPLOYMENT, alice)
+        world.pending(crm_org.alice, CAROL)
+        poller.poll()
+        assert not poller.quiet(DEPLOYMENT, alice), "the poll found mail: the lane claims it"
+    finally:
+        poller.close()

@@ -27,7 +27,7 @@ def test_one_lane_per_mailbox_and_enabled_direction(home: Home, publisher: Publi
     assert (alice_out.connection_group, alice_out.group_limit, alice_out.server) == (
         "out", 2, "outbound.example.test")
     assert alice_in.policy.active_interval == 0.05 and alice_in.policy.idle_max_interval == 300.0
-    assert alice_out.policy.idle_max_interval == 300.0
+    assert alice_out.policy.sweep_interval == 300.0 and alice_out.policy.idle_max_interval == 120.0
     assert planned[LaneKey(SUPPORT, IN)].assignment.address == SUPPORT
 
 

@@ -58,8 +58,9 @@ def test_policy_from_settings_polls_at_the_scheduling_period_with_per_direction_
     settings = SystemSettings(scheduling_period_seconds=2.0)
     incoming = SchedulePolicy.for_direction(settings, Direction.INCOMING)
     outgoing = SchedulePolicy.for_direction(settings, Direction.OUTGOING, escalate_after=5)
-    assert (incoming.active_interval, incoming.idle_max_interval) == (2.0, 300.0)
-    assert (outgoing.idle_max_interval, outgoing.escalate_after) == (300.0, 5)
+    assert (incoming.active_interval, incoming.sweep_interval) == (2.0, 300.0)
+    assert incoming.idle_max_interval == 300.0
+    assert (outgoing.sweep_interval, outgoing.idle_max_interval, outgoing.escalate_after) == (300.0, 120.0, 5)
 
 
 def test_a_lane_that_is_woken_when_busy_sweeps_at_once_when_idle() -> None:
@@ -69,6 +70,9 @@ def test_a_lane_that_is_woken_when_busy_sweeps_at_once_when_idle() -> None:
         policy = dataclasses.replace(SchedulePolicy.for_direction(settings, direction), jitter=0.0)
         assert policy.idle_delay(1, fixed) == 240.0 and policy.idle_delay(9, fixed) == 240.0
         assert policy.worked_delay(0, fixed) == 1.0
+        # While nothing would wake it (its stream is down, no poll covers it) it backs off step by step.
+        assert [policy.idle_delay(n, fixed, watched=False) for n in (1, 2, 3)] == [2.0, 4.0, 8.0]
+        assert policy.idle_delay(30, fixed, watched=False) == min(240.0, policy.idle_max_interval)
 
 
 def test_incoming_without_notifications_backs_off_step_by_step_up_to_its_cap() -> None:
