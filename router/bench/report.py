@@ -6,9 +6,10 @@ JSON shape (``BenchReport.as_json``)::
      "settings": {...the counts used...},
      "throughput": [{"id", "group", "label", "title", "size", "items", "repeats", "per_second",
                      "client_cpu_us_per_item", "server_cpu_us_per_item", "note", "samples": [...]}],
-     "latency": [{"id", "title", "mode", "messages", "p50_s", "p99_s", "max_s"}],
+     "latency": [{"id", "title", "mode", "messages", "p50_s", "p99_s", "max_s", "missing"}],
      "scale": [{"id", "mailboxes", "startup_s", "idle_cpu_percent_of_one_core",
-                "simulator_cpu_percent_of_one_core", "rss_mib", "window_s", "note"}],
+                "simulator_cpu_percent_of_one_core", "rss_mib", "window_s", "note", "first_pass_s", "crm",
+                "crm_requests_per_minute"}],
      "ratios": [{"title", "numerator", "denominator", "value"}]}
 """
 
@@ -67,21 +68,22 @@ class BenchReport:
 
     def _latency(self) -> Table:
         table = Table(title="Latency: arrival in the mailbox -> activity in the CRM", title_justify="left")
-        for name in ("scenario", "messages", "p50 s", "p99 s", "max s"):
+        for name in ("scenario", "messages", "p50 s", "p99 s", "max s", "missing"):
             table.add_column(name, justify="left" if name == "scenario" else "right")
         for x in self.latency:
             table.add_row(x.title, str(len(x.seconds)), f"{x.p50:.2f}", f"{x.p99:.2f}",
-                          f"{max(x.seconds, default=0.0):.2f}")
+                          f"{max(x.seconds, default=0.0):.2f}", str(x.missing))
         return table
 
     def _scale(self) -> Table:
         table = Table(title="Scale: idle mailboxes", title_justify="left")
-        for name in ("mailboxes", "start-up s", "router CPU % of a core", "resident MiB",
-                     "simulator CPU % of a core", "window s"):
+        for name in ("mailboxes", "CRM", "start-up s", "first pass s", "router CPU % of a core",
+                     "resident MiB", "CRM requests/min", "simulator CPU % of a core", "window s"):
             table.add_column(name, justify="right")
         for s in self.scale:
-            table.add_row(f"{s.mailboxes:,}", f"{s.startup_s:.1f}", f"{s.idle_cpu_percent:.1f}",
-                          f"{s.rss_mib:.0f}", f"{s.simulator_cpu_percent:.1f}", f"{s.window_s:.0f}")
+            table.add_row(f"{s.mailboxes:,}", s.crm, f"{s.startup_s:.1f}", f"{s.first_pass_s:.0f}",
+                          f"{s.idle_cpu_percent:.1f}", f"{s.rss_mib:.0f}", f"{s.crm_requests_per_minute:.0f}",
+                          f"{s.simulator_cpu_percent:.1f}", f"{s.window_s:.0f}")
         return table
 
     def _ratios(self) -> Table:

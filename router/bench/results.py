@@ -68,11 +68,13 @@ class Latency:
     seconds: list[float] = field(default_factory=list)
     p50: float = 0.0
     p99: float = 0.0
+    missing: int = 0
+    """Messages not in the CRM by the deadline (counted at the deadline in the percentiles)."""
 
     def as_json(self) -> dict[str, object]:
         return {"id": self.id, "title": self.title, "mode": self.mode, "messages": len(self.seconds),
                 "p50_s": round(self.p50, 3), "p99_s": round(self.p99, 3),
-                "max_s": round(max(self.seconds, default=0.0), 3)}
+                "max_s": round(max(self.seconds, default=0.0), 3), "missing": self.missing}
 
 
 @dataclass(frozen=True)
@@ -87,12 +89,17 @@ class Scale:
     window_s: float
     simulator_cpu_percent: float = 0.0
     note: str = ""
+    first_pass_s: float = 0.0
+    crm_requests_per_minute: float = 0.0
+    crm: str = "embedded"
 
     def as_json(self) -> dict[str, object]:
         return {"id": self.id, "mailboxes": self.mailboxes, "startup_s": round(self.startup_s, 2),
                 "idle_cpu_percent_of_one_core": round(self.idle_cpu_percent, 2),
                 "simulator_cpu_percent_of_one_core": round(self.simulator_cpu_percent, 2),
-                "rss_mib": round(self.rss_mib, 1), "window_s": round(self.window_s, 1), "note": self.note}
+                "rss_mib": round(self.rss_mib, 1), "window_s": round(self.window_s, 1), "note": self.note,
+                "first_pass_s": round(self.first_pass_s, 1), "crm": self.crm,
+                "crm_requests_per_minute": round(self.crm_requests_per_minute, 1)}
 
 
 @dataclass(frozen=True)

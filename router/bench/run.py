@@ -40,9 +40,12 @@ class BenchSettings:
     router_sends: int = 300
     latency_messages: int = 40
     latency_interval: float = 0.25
-    scale_mailboxes: tuple[int, ...] = (1000, 5000)
-    scale_warm_up: float = 30.0
-    scale_window: float = 15.0
+    scale_mailboxes: tuple[int, ...] = (2000, 10000)
+    scale_warm_up: float = 10.0
+    scale_window: float = 330.0
+    latency_scale_mailboxes: int = 1000
+    latency_scale_messages: int = 400
+    latency_scale_interval: float = 0.05
     sizes: tuple[str, ...] = field(default=("8KB", "50KB"))
 
     @classmethod
@@ -50,7 +53,8 @@ class BenchSettings:
         """A smoke run: every scenario, tiny counts, one repeat (figures mean nothing)."""
         return cls(repeats=1, messages_8kb=20, messages_50kb=10, sends=10, router_mailboxes=2,
                    router_per_mailbox_8kb=5, router_per_mailbox_50kb=3, router_sends=6, latency_messages=4,
-                   latency_interval=0.1, scale_mailboxes=(50,), scale_warm_up=2.0, scale_window=2.0)
+                   latency_interval=0.1, scale_mailboxes=(50,), scale_warm_up=2.0, scale_window=2.0,
+                   latency_scale_mailboxes=20, latency_scale_messages=10, latency_scale_interval=0.05)
 
     def as_json(self) -> dict[str, object]:
         return asdict(self)
@@ -110,6 +114,9 @@ def router_scenarios(settings: BenchSettings, workdir: Path, progress: Progress,
         report.latency.append(pipeline.latency(workdir / f"lat-{mode.split()[0]}", mode, extra,
                                                s.router_mailboxes, s.latency_messages, s.latency_interval,
                                                progress))
+    report.latency.append(pipeline.latency(workdir / "lat-scale", "notifications", {},
+                                           s.latency_scale_mailboxes, s.latency_scale_messages,
+                                           s.latency_scale_interval, progress, at_scale=True))
     for count in s.scale_mailboxes:
         report.scale.append(pipeline.scale(workdir / f"scale-{count}", count, s.scale_warm_up, s.scale_window,
                                            progress))

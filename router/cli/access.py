@@ -24,10 +24,10 @@ from router.clock import SystemClock
 from router.crm.codes import MailboxTestStatus
 from router.errors import TransportError
 from router.ews import perf
+from router.runtime.metrics import Metrics
+from router.runtime.resources import Resources
 from router.service.access import Check
 from router.service.access_run import AccessOptions, AccessReport, AccessRun
-from router.service.metrics import Metrics
-from router.service.resources import Resources
 from router.service.service import load_running_config
 
 STYLE = {MailboxTestStatus.SUCCESS: "green", MailboxTestStatus.FAILURE: "red",

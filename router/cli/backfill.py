@@ -16,10 +16,10 @@ from router.clock import SystemClock
 from router.config import load_published
 from router.errors import UsageError
 from router.pipeline.incoming.backfill import schedule_backfill
-from router.pipeline.incoming.drain import assignment_of, drain_home
-from router.service.metrics import Metrics
-from router.service.resources import Resources
-from router.service.state_location import open_configured_store
+from router.runtime.metrics import Metrics
+from router.runtime.resources import Resources
+from router.runtime.state_location import open_configured_store
+from router.service.drain import assignment_of, drain_home
 
 
 def parse_since(text: str) -> datetime:

@@ -15,7 +15,7 @@ from router.cli.context import AppContext
 from router.clock import SystemClock
 from router.errors import StateStoreError, UsageError
 from router.home import Home
-from router.service.state_location import latest_config, open_configured_store, shares_state
+from router.runtime.state_location import latest_config, open_configured_store, shares_state
 from router.state import StateStore
 
 CHECK_HOME = "check --home / EMAIL_ROUTER_HOME"

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from router.cli.context import AppContext, pass_app
 from router.cli.homes import open_existing_store
-from router.pipeline.incoming.drain import drain_home
+from router.service.drain import drain_home
 from router.state import QuarantineEntry, QuarantineStatus
 
 STATUSES = [s.value for s in QuarantineStatus] + ["all"]

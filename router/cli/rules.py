@@ -17,8 +17,8 @@ from router.clock import SystemClock
 from router.config import load_published
 from router.ews import perf
 from router.pipeline.incoming.rules_deploy import RuleAction, deploy_rules
-from router.service.metrics import Metrics
-from router.service.resources import Resources
+from router.runtime.metrics import Metrics
+from router.runtime.resources import Resources
 
 _STYLE = {RuleAction.CREATED: "green", RuleAction.ENABLED: "yellow", RuleAction.UNCHANGED: "dim",
           RuleAction.FAILED: "bold red"}

@@ -10,9 +10,9 @@ import click
 from router.cli.context import AppContext, pass_app
 from router.clock import SystemClock
 from router.console.serve import console_mount
+from router.runtime.metrics import Metrics
 from router.service.assembly import router_service
 from router.service.logs import LogFormat, ServiceLogging
-from router.service.metrics import Metrics
 from router.service.service import DEFAULT_GRACE_SECONDS, load_running_config
 from router.service.status_server import StatusServer
 

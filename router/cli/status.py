@@ -17,8 +17,8 @@ from rich.text import Text
 from router.cli.context import AppContext, pass_app
 from router.cli.homes import open_existing_store
 from router.config.settings import SystemSettings
+from router.runtime.state_location import latest_config
 from router.service.instances_report import InstancesReport, collect_instances
-from router.service.state_location import latest_config
 from router.service.status_report import DirectionStatus, StatusReport, collect_status
 from router.state import Direction, HealthStatus
 

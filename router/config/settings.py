@@ -98,6 +98,14 @@ class SystemSettings(StrictModel):
         default=128, ge=1, le=4096, description="Largest answer of the EWS operations that carry whole "
         "messages (GetItem, GetAttachment, ExportItems) and of every Dynamics Web API call (emails and "
         "their attachments), in MiB (legacy: none).")
+    outgoing_poll_seconds: float = Field(
+        default=5.0, gt=0, le=3600, description="How often one question per CRM deployment asks which "
+        "served mailboxes have e-mail to send (and hands back e-mails stuck in Sending); only those "
+        "mailboxes' lanes run (legacy: one BackgroundSendEmail per BatchSize mailboxes per cycle).")
+    sweep_interval_seconds: float = Field(
+        default=300.0, gt=0, le=86400, description="Longest wait of an idle lane that Exchange notifications "
+        "or the outgoing poll wake: it is run this often even when nothing says it changed (server-side "
+        "sync: 5 minutes; legacy: none, it polled every mailbox each cycle).")
     incoming: IncomingSettings = Field(
         default_factory=IncomingSettings,
         description="Incoming pipeline limits: size policy, sender rate, notifications "

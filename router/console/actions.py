@@ -18,10 +18,10 @@ from router.clock import SystemClock
 from router.config import Direction
 from router.console.app import Context, Handler
 from router.errors import RouterError
+from router.runtime.lane import LaneKey
+from router.runtime.metrics import Metrics
+from router.runtime.resources import Resources
 from router.service.access_run import AccessOptions, AccessReport, AccessRun
-from router.service.lane import LaneKey
-from router.service.metrics import Metrics
-from router.service.resources import Resources
 from router.service.service import load_running_config
 from router.state import Direction as StateDirection
 from router.state import QuarantineStatus

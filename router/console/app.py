@@ -30,7 +30,7 @@ from router.console.password import console_password_hash, verify_password
 from router.console.sessions import LOGIN_COOKIE, SESSION_COOKIE, LoginLimiter, Session, Sessions, csrf_ok
 from router.errors import RouterError
 from router.home import Home
-from router.service.lane import LaneKey
+from router.runtime.lane import LaneKey
 from router.state import StateStore
 
 log = logging.getLogger(__name__)

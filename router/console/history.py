@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from router.clock import Clock
-from router.service.metrics import Metrics
+from router.runtime.metrics import Metrics
 
 COUNTERS = {
     "delivered": "email_router_messages_delivered_total",

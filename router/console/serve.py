@@ -20,7 +20,7 @@ from router.console.app import Console, RunningService
 from router.console.history import MetricHistory
 from router.errors import ConfigError
 from router.home import Home
-from router.service.metrics import Metrics
+from router.runtime.metrics import Metrics
 
 
 @dataclass(frozen=True)

@@ -291,6 +291,19 @@ class CrmGateway(Protocol):
         """
         ...
 
+    def pending_send_mailboxes(
+        self,
+        mailbox_ids: Sequence[str],
+        *,
+        pending_status_delay: timedelta = PENDING_STATUS_DELAY,
+    ) -> frozenset[str]:
+        """Which of these sender mailboxes have e-mails BackgroundSendEmail would claim now; claims nothing.
+
+        One query (or a few pages) covers every mailbox, however many: the router asks it once per
+        cycle for all served mailboxes of a deployment and wakes only the lanes that have mail to send.
+        """
+        ...
+
     def mark_sent(self, email_id: str, message_id: str, sent_on: datetime) -> None:
         """Record a successful send: Sent, with the Message-ID the router gave the message."""
         ...

@@ -30,14 +30,10 @@ Public API (import from the modules)::
     probe.round_trip(outgoing, incoming, mailbox, loop_identity=, clock=, timeout=) -> RoundTrip
     status_report.collect_status(store, mailboxes=()) -> StatusReport (.to_json())
     periodic.Periodic(name, task, period)
-    registry.LaneWorkRegistry: register(direction, factory), call_on_close(fn), build(...), close()
-        factory(assignment: MailboxAssignment, direction: Direction, config: PublishedConfig) -> LaneWork
     wiring.lane_work_registry(home, clock, metrics)          the one place pipelines are registered
-    resources.Resources(home, clock, metrics) .store .accounts .gateway(config, deployment) .close()
-        (a context manager; one gateway per deployment and CRM connection, shared across versions)
-    outcome: LaneWork = (WorkContext) -> WorkResult(processed, waiting, resume_in); WorkContext.cancelled;
-             RunKind (worked/idle/throttled/retry/stopped); RunReport; optional close() on work
-    lane: LaneKey(mailbox, direction), LaneSpec;  policy: SchedulePolicy (idle/retry back-off, jitter)
+    drain.drain_mailbox(lanes, config, mailbox) / drain_home(home, mailbox) -> DrainReport (one lane)
+    (the lane runtime contract the pipelines share, LaneKey, LaneWork, Resources, Metrics, the registry,
+     lives one layer down in ``router.runtime``)
     scheduler.Scheduler(clock, observer=, rng=, max_threads=, max_run_seconds=, period=)
         .apply(specs, build) .tick() .start() .wake(key) .restart(key) .stop(grace) .lanes() .throttled()
     observer: LaneObserver protocol (lane_added, run_finished, run_overran, lane_stopped,
@@ -46,5 +42,5 @@ Public API (import from the modules)::
     logs.ServiceLogging(home, settings, secrets=, fmt=LogFormat, stream=) .apply(settings)
         .add_secrets(values) .close() .path;  logcontext.lane_context(key)
     signals.ShutdownSignals (used only by run_until_signalled)
-    metrics.Metrics;  status_server.StatusServer(metrics, health=, ready=, host=, port=)
+    status_server.StatusServer(metrics, health=, ready=, host=, port=)
 """

@@ -37,7 +37,7 @@ from router.pipeline.outgoing.send_right import (
     mismatch,
     own_mailbox_spec,
 )
-from router.service.connections import connection_spec, profile_for
+from router.runtime.connections import connection_spec, profile_for
 
 LABELS = {SendRight.SEND_AS: "Send As", SendRight.SEND_ON_BEHALF: "Send On Behalf", SendRight.NONE: "none",
           SendRight.UNKNOWN: "unknown"}

@@ -27,11 +27,11 @@ from router.config.published import PublishedConfig
 from router.crm.codes import MailboxTestStatus
 from router.crm.gateway import MailboxInfo, MailboxTestResult
 from router.errors import RouterError, UsageError
+from router.runtime.connections import connection_spec
+from router.runtime.resources import Resources
 from router.service.access import AccessChecker, Check
-from router.service.connections import connection_spec
 from router.service.directory import DirectoryView, MailboxDirectory
 from router.service.probe import RoundTrip, round_trip
-from router.service.resources import Resources
 from router.service.roster import RosterEntry
 from router.state import Direction as StateDirection
 

@@ -14,16 +14,16 @@ from collections.abc import Iterable
 from router.clock import Clock
 from router.ews import perf
 from router.home import Home
+from router.runtime.metrics import Metrics
+from router.runtime.policy import Jitter
+from router.runtime.registry import LaneWorkRegistry
+from router.runtime.resources import Resources
 from router.service.crm_status import CrmMailboxStatus
 from router.service.directory import MailboxDirectory
 from router.service.instance import run_identity, start_instance
 from router.service.logs import ServiceLogging
 from router.service.mailbox_health import MailboxHealthMonitor
-from router.service.metrics import Metrics
 from router.service.observer import LaneObserver
-from router.service.policy import Jitter
-from router.service.registry import LaneWorkRegistry
-from router.service.resources import Resources
 from router.service.service import Service
 from router.service.wiring import lane_work_registry
 

@@ -28,10 +28,10 @@ from router.clock import Clock
 from router.config.settings import SystemSettings
 from router.errors import UsageError
 from router.home import Home
+from router.runtime.registry import LaneWorkRegistry
+from router.runtime.resources import Resources
+from router.runtime.state_location import latest_config
 from router.service.periodic import Periodic
-from router.service.registry import LaneWorkRegistry
-from router.service.resources import Resources
-from router.service.state_location import latest_config
 from router.state import StateStore
 from router.state.backlog import backlogs
 from router.state.instances import INSTANCE_PATTERN, RunIdentity, default_instance_name

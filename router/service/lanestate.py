@@ -20,9 +20,9 @@ from router.errors import (
     RouterError,
     VaultError,
 )
-from router.service.lane import LaneKey, LaneSpec
-from router.service.outcome import LaneWork, RunKind, RunReport, WorkContext, WorkResult
-from router.service.policy import Jitter
+from router.runtime.lane import LaneKey, LaneSpec
+from router.runtime.outcome import LaneWork, RunKind, RunReport, WorkContext, WorkResult
+from router.runtime.policy import Jitter
 
 
 @dataclass
@@ -126,7 +126,7 @@ class LaneState:
             return result.resume_in
         if result.idle:
             self.idle_runs += 1
-            return self.spec.policy.idle_delay(self.idle_runs, rng)
+            return self.spec.policy.idle_delay(self.idle_runs, rng, watched=result.watched)
         self.idle_runs = 0
         return self.spec.policy.worked_delay(result.waiting, rng)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from router.service.lane import LaneKey
+from router.runtime.lane import LaneKey
 
 _CURRENT: ContextVar[LaneKey | None] = ContextVar("router_current_lane", default=None)
 

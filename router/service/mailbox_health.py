@@ -31,13 +31,13 @@ from router.config.profile import Direction
 from router.config.published import PublishedConfig
 from router.crm.codes import MailboxTestStatus
 from router.errors import MailboxStoppedError, RouterError
+from router.runtime.lane import LaneKey
+from router.runtime.metrics import Direction as MetricsDirection
+from router.runtime.metrics import MailboxState, Metrics
+from router.runtime.outcome import Closeable, LaneWork, RunKind, RunReport, WorkContext, WorkResult
 from router.service.crm_status import CrmMailboxStatus
 from router.service.directory import MailboxDirectory
-from router.service.lane import LaneKey
-from router.service.metrics import Direction as MetricsDirection
-from router.service.metrics import MailboxState, Metrics
 from router.service.observer import NullObserver
-from router.service.outcome import Closeable, LaneWork, RunKind, RunReport, WorkContext, WorkResult
 from router.state import Alert, HealthStatus, MailboxHealth, StateStore
 from router.state import Direction as StateDirection
 

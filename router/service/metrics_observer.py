@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from router.config.profile import Direction
-from router.service.metrics import Direction as MetricsDirection
-from router.service.metrics import Metrics
+from router.runtime.metrics import Direction as MetricsDirection
+from router.runtime.metrics import Metrics
+from router.runtime.outcome import RunKind, RunReport
 from router.service.observer import NullObserver
-from router.service.outcome import RunKind, RunReport
 
 _WAY: dict[Direction, MetricsDirection] = {Direction.INCOMING: "incoming", Direction.OUTGOING: "outgoing"}
 

@@ -13,8 +13,8 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from router.service.lane import LaneKey
-from router.service.outcome import RunReport
+from router.runtime.lane import LaneKey
+from router.runtime.outcome import RunReport
 
 log = logging.getLogger(__name__)
 

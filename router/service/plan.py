@@ -26,8 +26,8 @@ from router.config.profile import Direction, Profile
 from router.config.profileset import MailboxAssignment
 from router.config.published import PublishedConfig
 from router.errors import CredentialNotFoundError
-from router.service.lane import LaneKey, LaneSpec
-from router.service.policy import SchedulePolicy
+from router.runtime.lane import LaneKey, LaneSpec
+from router.runtime.policy import SchedulePolicy
 from router.vault.credentials import to_plain
 
 EXCHANGE_ONLINE_HOST = "outlook.office365.com"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from router.errors import RouterError
-from router.service.outcome import RunKind, RunReport
+from router.runtime.outcome import RunKind, RunReport
 
 log = logging.getLogger("router.service.scheduler")
 

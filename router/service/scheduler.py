@@ -18,6 +18,7 @@ drive ``tick`` themselves with a ``FrozenClock`` and never need ``start``.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import random
 import threading
@@ -28,13 +29,13 @@ from functools import partial
 
 from router.clock import Clock
 from router.errors import RouterError
-from router.service.lane import LaneKey, LaneSpec
+from router.runtime.lane import LaneKey, LaneSpec
+from router.runtime.outcome import Closeable, LaneWork, RunKind, RunReport, WorkContext, WorkResult
+from router.runtime.policy import Jitter
 from router.service.lanestate import LaneSnapshot, LaneState, Run, classify
 from router.service.limits import ConnectionLimits
 from router.service.logcontext import lane_context
 from router.service.observer import LaneObserver, NullObserver
-from router.service.outcome import Closeable, LaneWork, RunKind, RunReport, WorkContext, WorkResult
-from router.service.policy import Jitter
 from router.service.pool import WorkerPool
 from router.service.runlog import log_report
 from router.service.throttle import ThrottleBoard
@@ -241,23 +242,36 @@ class Scheduler:
         if now - self._pruned > PRUNE_SECONDS:
             self._throttle.forget_expired(now)
             self._pruned = now
-        due = sorted((lane for lane in self._lanes.values() if lane.runnable and lane.due <= now),
-                     key=lambda lane: (lane.due, lane.spec.key))
+        if self._busy >= self._max_threads:
+            return 0
+        # A heap, not a sort: with thousands of lanes due at start-up and a few free workers, each tick
+        # takes the few oldest instead of ordering them all.
+        due = [(lane.due, lane.spec.order, lane) for lane in self._lanes.values()
+               if lane.runnable and lane.due <= now]
+        heapq.heapify(due)
         started = 0
-        for lane in due:
-            if self._busy >= self._max_threads:
-                break
+        full: set[str] = set()
+        blocked: dict[tuple[str, str], bool] = {}
+        while due and self._busy < self._max_threads:
+            lane = heapq.heappop(due)[2]
             spec = lane.spec
-            if self._throttle.blocked_until((spec.server_scope, spec.crm_scope), now) is not None:
+            if spec.connection_group in full or lane.work is None:
                 continue
-            if lane.work is None or not self._limits.try_acquire(spec.connection_group, spec.group_limit):
+            scopes = (spec.server_scope, spec.crm_scope)
+            if scopes not in blocked:
+                blocked[scopes] = self._throttle.blocked_until(scopes, now) is not None
+            if blocked[scopes]:
+                continue
+            if not self._limits.try_acquire(spec.connection_group, spec.group_limit):
+                full.add(spec.connection_group)  # Nothing is released while the lock is held.
                 continue
             self._launch(lane, lane.work, now)
             started += 1
         return started
 
     def _launch(self, lane: LaneState, work: LaneWork, now: float) -> None:
-        run = Run(WorkContext(lane.spec.key), now, lane.generation, lane.spec.connection_group)
+        context = WorkContext(lane.spec.key, sweep=lane.idle_runs > 0)
+        run = Run(context, now, lane.generation, lane.spec.connection_group)
         lane.running = run
         self._busy += 1
         if self._pool is None:
@@ -411,3 +425,4 @@ def _close(works: Iterable[LaneWork]) -> None:
                 work.close()
             except Exception:  # Closing is best effort; a failure must not stop the scheduler.
                 log.exception("closing lane work %r failed", work)
+

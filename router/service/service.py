@@ -46,19 +46,19 @@ from router.config.published import (
 from router.config.risks import risks
 from router.errors import PublishedConfigError
 from router.home import Home
+from router.runtime.lane import LaneKey, LaneSpec
+from router.runtime.metrics import Metrics
+from router.runtime.outcome import LaneWork
+from router.runtime.policy import Jitter
+from router.runtime.registry import LaneWorkRegistry
 from router.service.directory import DirectoryView, MailboxDirectory
-from router.service.lane import LaneKey, LaneSpec
 from router.service.lanestate import LaneSnapshot
 from router.service.logs import ServiceLogging
 from router.service.mailbox_health import MailboxHealthMonitor
-from router.service.metrics import Metrics
 from router.service.metrics_observer import MetricsObserver
 from router.service.observer import LaneObserver, Observers
-from router.service.outcome import LaneWork
 from router.service.periodic import Periodic
 from router.service.plan import LanePlanner, PlannedLane
-from router.service.policy import Jitter
-from router.service.registry import LaneWorkRegistry
 from router.service.reload import ConfigWatcher, ReloadOutcome
 from router.service.scheduler import ApplySummary, Scheduler
 from router.service.signals import ShutdownSignals

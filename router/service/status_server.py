@@ -31,7 +31,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client import make_wsgi_app
 
 from router.errors import ConfigError
-from router.service.metrics import Metrics
+from router.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

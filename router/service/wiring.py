@@ -17,14 +17,13 @@ runs, serves its status endpoint and follows published configurations before eve
 from __future__ import annotations
 
 from router.clock import Clock
-from router.config.profile import Direction
 from router.ews import perf
 from router.home import Home
 from router.pipeline.incoming.lanes import IncomingLanes
 from router.pipeline.outgoing.lane import OutgoingLanes
-from router.service.metrics import Metrics
-from router.service.registry import LaneWorkRegistry
-from router.service.resources import Resources
+from router.runtime.metrics import Metrics
+from router.runtime.registry import LaneWorkRegistry
+from router.runtime.resources import Resources
 
 
 def lane_work_registry(home: Home, clock: Clock, metrics: Metrics,
@@ -38,5 +37,5 @@ def lane_work_registry(home: Home, clock: Clock, metrics: Metrics,
     resources = resources or Resources(home, clock, metrics)
     registry.call_on_close(resources.close)
     IncomingLanes.install(registry, resources)
-    registry.register(Direction.OUTGOING, OutgoingLanes(resources).build)
+    OutgoingLanes.install(registry, resources)
     return registry

@@ -26,8 +26,8 @@ from router.clock import SystemClock
 from router.console.password import set_console_password
 from router.console.serve import console_mount
 from router.home import Home
+from router.runtime.metrics import Metrics
 from router.service.assembly import router_service
-from router.service.metrics import Metrics
 from router.service.service import Service
 from router.service.status_server import StatusServer
 from router.simulator import Controller

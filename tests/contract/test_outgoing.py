@@ -202,3 +202,44 @@ def test_an_email_stuck_in_sending_is_released_after_the_sending_status_delay(ta
     assert target.gateway.release_stuck_sending(boxes) == (email_id,)
     assert _status(target, email_id) is EmailStatus.PENDING_SEND
     assert [e.email_id for e in target.gateway.background_send(boxes, 5)] == [email_id]
+
+
+def _unknown_mailboxes(count: int) -> list[str]:
+    """Mailbox ids the CRM does not know, to make a deployment-sized list (more than a URL filter holds)."""
+    return [f"00000000-0000-4000-8000-{n:012d}" for n in range(count)]
+
+
+def test_pending_send_mailboxes_names_the_mailboxes_with_mail_to_send_and_claims_nothing(
+    target: Target,
+) -> None:
+    alice, sales = target.org.mailbox("alice@contoso.com"), target.org.mailbox("sales@contoso.com")
+    boxes = target.org.mailbox_ids
+    assert target.gateway.pending_send_mailboxes(boxes) == frozenset()
+    email_id = _pending(target)
+    assert target.gateway.pending_send_mailboxes(boxes) == {alice}
+    assert target.gateway.pending_send_mailboxes([sales]) == frozenset()
+    assert target.gateway.pending_send_mailboxes([]) == frozenset()
+    assert _status(target, email_id) is EmailStatus.PENDING_SEND, "the question claims nothing"
+    assert target.gateway.pending_send_mailboxes([*_unknown_mailboxes(60), alice]) == {alice}
+    target.gateway.background_send([alice], 5)
+    assert target.gateway.pending_send_mailboxes(boxes) == frozenset(), "a claimed e-mail is not pending"
+
+
+def test_pending_send_mailboxes_leaves_out_mail_tried_within_the_pending_status_delay(target: Target) -> None:
+    email_id = _pending(target)
+    target.gateway.background_send(target.org.mailbox_ids, 5)
+    target.gateway.record_failed_attempt(email_id, "ErrorServerBusy", permanent=False)
+    assert target.gateway.pending_send_mailboxes(target.org.mailbox_ids) == frozenset()
+    target.clock.advance(301)
+    assert target.gateway.pending_send_mailboxes(target.org.mailbox_ids) == {
+        target.org.mailbox("alice@contoso.com")}
+
+
+def test_stuck_sending_of_many_mailboxes_is_released_in_one_question(target: Target) -> None:
+    email_id = _pending(target)
+    _pending(target, sender=target.org.sales)
+    alice = target.org.mailbox("alice@contoso.com")
+    target.gateway.background_send(target.org.mailbox_ids, 5)
+    target.clock.advance(31 * 60)
+    assert target.gateway.release_stuck_sending([*_unknown_mailboxes(60), alice]) == (email_id,)
+    assert _status(target, email_id) is EmailStatus.PENDING_SEND

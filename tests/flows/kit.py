@@ -24,12 +24,12 @@ from router.crm.embedded import EmbeddedCrm, MailboxSettings, admin
 from router.crm.facade import CrmFacade
 from router.ews.errors import ews_errors
 from router.home import Home
+from router.runtime.connections import connection_spec
+from router.runtime.metrics import Metrics
+from router.runtime.outcome import LaneWork, WorkContext, WorkResult
+from router.runtime.registry import LaneWorkRegistry
+from router.runtime.resources import Resources
 from router.service.assembly import assemble_service
-from router.service.connections import connection_spec
-from router.service.metrics import Metrics
-from router.service.outcome import LaneWork, WorkContext, WorkResult
-from router.service.registry import LaneWorkRegistry
-from router.service.resources import Resources
 from router.service.service import Service
 from router.simulator import Controller
 from router.state import StateStore

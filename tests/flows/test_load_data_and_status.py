@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from router.cli.main import cli
 from router.crm.codes import Approval, OutgoingDeliveryMethod
-from router.service.lane import LaneKey
-from router.service.outcome import RunKind
+from router.runtime.lane import LaneKey
+from router.runtime.outcome import RunKind
 from router.service.roster import NOT_IN_CRM
 from tests.flows.kit import IN, OUT, Contoso, running
 from tests.support.ews_simulator import ALICE, BOB, PASSWORD, QUEUE, SVC

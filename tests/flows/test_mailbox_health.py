@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from router.cli.main import cli
 from router.crm.facade import CrmFacade
 from router.errors import MailboxStoppedError
-from router.service.lane import LaneKey
+from router.runtime.lane import LaneKey
+from router.runtime.outcome import RunKind
 from router.service.mailbox_health import stop_alert_kind
-from router.service.outcome import RunKind
 from router.state import AlertStatus, HealthStatus, Notice
 from router.state import Direction as StateDirection
 from tests.flows.kit import IN, SETTINGS, Contoso, running

@@ -25,6 +25,7 @@ from router.crm.dynamics import batch, odata
 from router.crm.dynamics.client import JsonObject, WebApiClient
 from router.crm.dynamics.convert import LOOKUP_ANNOTATIONS, lookup, mailbox_info, outgoing_email
 from router.crm.dynamics.query_expression import query_expression
+from router.crm.dynamics.senders import SENDER, emails_of_senders
 from router.crm.dynamics.settings import DynamicsSettings
 from router.crm.gateway import (
     MAXIMUM_DELIVERY_ATTEMPTS,
@@ -62,7 +63,6 @@ _EMAIL_COLUMNS = (
     "sender,_sendermailboxid_value,_regardingobjectid_value,_parentactivityid_value"
 )
 _CONCURRENCY_ATTEMPTS = 5
-_MAILBOXES_PER_QUERY = 20
 
 
 def _json_values(values: dict[str, object]) -> dict[str, object]:
@@ -207,25 +207,28 @@ class DynamicsGateway:
             hint="retry later",
         )
 
+    def pending_send_mailboxes(
+        self, mailbox_ids: Sequence[str], *, pending_status_delay: timedelta = PENDING_STATUS_DELAY
+    ) -> frozenset[str]:
+        cutoff = odata.timestamp(self.clock.now() - pending_status_delay)
+        condition = (
+            f"statuscode eq {int(EmailStatus.PENDING_SEND)} and directioncode eq true and "
+            f"(deliverylastattemptedon eq null or deliverylastattemptedon lt {cutoff})"
+        )
+        rows = emails_of_senders(self.client, condition, mailbox_ids, "activityid")
+        return frozenset(str(row[SENDER]).lower() for row in rows)
+
     def release_stuck_sending(
         self, mailbox_ids: Sequence[str], sending_status_delay: timedelta = SENDING_STATUS_DELAY
     ) -> tuple[str, ...]:
         if not mailbox_ids:
             return ()
         cutoff = odata.timestamp(self.clock.now() - sending_status_delay)
-        stuck: list[JsonObject] = []
-        # A filter naming many mailboxes would outgrow the server's URL limit (IIS: 2048 characters of
-        # query string by default), so the mailboxes are asked about in groups.
-        for start in range(0, len(mailbox_ids), _MAILBOXES_PER_QUERY):
-            group = mailbox_ids[start : start + _MAILBOXES_PER_QUERY]
-            condition = (
-                f"statuscode eq {int(EmailStatus.SENDING)} and "
-                f"{odata.any_equal('_sendermailboxid_value', group)} and "
-                f"(deliverylastattemptedon eq null or deliverylastattemptedon lt {cutoff})"
-            )
-            stuck += self.client.get_all(
-                "emails?" + odata.query_string({"$select": "activityid", "$filter": condition})
-            )
+        condition = (
+            f"statuscode eq {int(EmailStatus.SENDING)} and "
+            f"(deliverylastattemptedon eq null or deliverylastattemptedon lt {cutoff})"
+        )
+        stuck = emails_of_senders(self.client, condition, mailbox_ids, "activityid")
         released = []
         for row in stuck:
             try:

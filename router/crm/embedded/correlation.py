@@ -127,16 +127,25 @@ def _smart_match(conn: Connection, org: OrgSettings, subject: str, addresses: se
         .mappings()
         .all()
     )
-    for candidate in candidates:
-        if normalize_subject(org, candidate["subject"]) != core:
-            continue
-        if len(addresses & _party_addresses(conn, candidate["activityid"])) >= org.hash_min_address_count:
+    matching = [c for c in candidates if normalize_subject(org, c["subject"]) == core]
+    parties = _party_addresses(conn, [c["activityid"] for c in matching])
+    for candidate in matching:
+        if len(addresses & parties.get(candidate["activityid"], set())) >= org.hash_min_address_count:
             return candidate
     return None
 
 
-def _party_addresses(conn: Connection, activity_id: str) -> set[str]:
-    found = conn.execute(
-        select(func.lower(activityparty.c.addressused)).where(activityparty.c.activityid == activity_id)
-    ).scalars()
-    return {a for a in found if a}
+def _party_addresses(conn: Connection, activity_ids: list[str]) -> dict[str, set[str]]:
+    """The lower-cased party addresses of each of ``activity_ids``, in one query."""
+    found: dict[str, set[str]] = {}
+    if not activity_ids:
+        return found
+    rows = conn.execute(
+        select(activityparty.c.activityid, func.lower(activityparty.c.addressused)).where(
+            activityparty.c.activityid.in_(activity_ids)
+        )
+    )
+    for activity_id, address in rows:
+        if address:
+            found.setdefault(str(activity_id), set()).add(str(address))
+    return found

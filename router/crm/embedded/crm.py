@@ -257,6 +257,12 @@ class EmbeddedCrm:
             self.authorize(conn, principal)
             return outgoing.claim(conn, self.now(), query, top)
 
+    def pending_senders(self, principal: str | None, query: Node) -> set[str]:
+        """The sender mailboxes of the Pending Send e-mails matching ``query`` (nothing is claimed)."""
+        with self.reading() as conn:
+            self.authorize(conn, principal)
+            return outgoing.pending_senders(conn, query)
+
     def send_email(
         self,
         principal: str | None,

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.schema import CreateIndex
 
 from router.crm.embedded.schema import metadata
 from router.errors import CrmPermanentError, CrmTransientError
@@ -44,6 +45,7 @@ def open_engine(path: Path) -> Engine:
     event.listen(engine, "begin", _begin)
     try:
         metadata.create_all(engine)
+        _add_new_indexes(engine)
     except SQLAlchemyError as exc:
         engine.dispose()
         raise CrmPermanentError(
@@ -52,6 +54,14 @@ def open_engine(path: Path) -> Engine:
             hint="check that the file is a CRM database and is writable",
         ) from exc
     return engine
+
+
+def _add_new_indexes(engine: Engine) -> None:
+    """Create the indexes a database made by an older version lacks (create_all skips existing tables)."""
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            for index in table.indexes:
+                conn.execute(CreateIndex(index, if_not_exists=True))
 
 
 def _configure_connection(dbapi_connection: sqlite3.Connection, _record: Any) -> None:

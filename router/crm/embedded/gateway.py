@@ -78,6 +78,14 @@ class EmbeddedGateway:
         claimed = self.crm.background_send_email(self.principal, query, max_count)
         return tuple(outgoing_email(self.crm.email(email_id)) for email_id in claimed)
 
+    def pending_send_mailboxes(
+        self, mailbox_ids: Sequence[str], *, pending_status_delay: timedelta = PENDING_STATUS_DELAY
+    ) -> frozenset[str]:
+        if not mailbox_ids:
+            return frozenset()
+        query = pending_send_query(mailbox_ids, self.crm.now() - pending_status_delay)
+        return frozenset(self.crm.pending_senders(self.principal, query))
+
     def mark_sent(self, email_id: str, message_id: str, sent_on: datetime) -> None:
         self.crm.mark_sent(self.principal, email_id, message_id, sent_on)
 

@@ -184,6 +184,14 @@ def pending(conn: Connection, query: Node, top: int) -> list[str]:
     )
 
 
+def pending_senders(conn: Connection, query: Node) -> set[str]:
+    """The sender mailboxes of the outgoing Pending Send e-mails matching ``query``."""
+    waiting = and_(email.c.statuscode == int(EmailStatus.PENDING_SEND), email.c.directioncode == true())
+    senders = select(email.c.sendermailboxid).where(waiting, compile_node(email, query)).distinct()
+    found = conn.execute(senders)
+    return {str(mailbox_id) for mailbox_id in found.scalars() if mailbox_id}
+
+
 def claim(conn: Connection, now: datetime, query: Node, top: int) -> list[str]:
     """BackgroundSendEmail: move up to ``top`` Pending Send e-mails matching ``query`` to Sending."""
     ids = pending(conn, query, top)

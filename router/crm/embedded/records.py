@@ -7,8 +7,21 @@ an active row; party resolution, the CLI and the facade all read it from here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, false, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    bindparam,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 
 from router.crm.embedded.rows import key_column, rowid
 from router.crm.embedded.schema import account, contact, email, lead, queue, systemuser
@@ -64,22 +77,32 @@ def record_type(logical_name: str) -> RecordType:
 
 
 def resolve_address(conn: Connection, address: str) -> RecordRef | None:
-    """Return the first active record whose e-mail address is ``address``, in resolution order."""
+    """Return the first active record whose e-mail address is ``address``, in resolution order.
+
+    One statement, built once, asks every record type at once (``_RESOLVE``); each e-mail column has
+    an index on its lower-cased value (``schema``), so a lookup costs the same whatever the
+    number of contacts, accounts and leads.
+    """
     wanted = address.strip().lower()
     if not wanted:
         return None
-    for kind in RECORD_TYPES:
-        table = kind.table
-        matches = or_(*(func.lower(table.c[c]) == wanted for c in kind.email_columns))
-        row = conn.execute(
-            select(table.c[kind.key], table.c[kind.name_column])
-            .where(matches, kind.active())
-            .order_by(table.c.createdon, rowid(table))
-            .limit(1)
-        ).first()
-        if row is not None:
-            return RecordRef(kind.logical_name, row[0], row[1] or "")
-    return None
+    row = conn.execute(_RESOLVE, {"wanted": wanted}).first()
+    if row is None:
+        return None
+    return RecordRef(RECORD_TYPES[row.rank].logical_name, row.id, row.name or "")
+
+
+def _candidates(rank: int, kind: RecordType) -> Select[Any]:
+    table = kind.table
+    matches = or_(*(func.lower(table.c[c]) == bindparam("wanted") for c in kind.email_columns))
+    return select(literal(rank).label("rank"), table.c[kind.key].label("id"),
+                  table.c[kind.name_column].label("name"), table.c.createdon.label("createdon"),
+                  rowid(table).label("position")).where(matches, kind.active())
+
+
+_RESOLVE = union_all(*(_candidates(rank, kind) for rank, kind in enumerate(RECORD_TYPES))).order_by(
+    "rank", "createdon", "position").limit(1)
+"""Every active record with the address, best first: by type in resolution order, then the oldest."""
 
 
 def describe(conn: Connection, logical_name: str | None, record_id: str | None) -> RecordRef | None:

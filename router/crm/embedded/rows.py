@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, Table, literal_column, select
+from sqlalchemy import ColumnElement, Connection, Insert, RowMapping, Table, literal_column, select
 from sqlalchemy import update as sql_update
 
 from router.crm.codes import ErrorCode
@@ -32,8 +33,14 @@ def rowid(table: Table) -> ColumnElement[int]:
 def insert(conn: Connection, table: Table, values: Mapping[str, Any], now: datetime) -> str:
     """Insert one audited row (createdon, modifiedon, versionnumber 1); return its id."""
     row = {key_column(table): new_id(), **values, "createdon": now, "modifiedon": now, "versionnumber": 1}
-    conn.execute(table.insert().values(**row))
+    conn.execute(_insert_of(table), row)
     return str(row[key_column(table)])
+
+
+@functools.cache
+def _insert_of(table: Table) -> Insert:
+    """The table's INSERT, built once (its compiled form is then cached per set of columns given)."""
+    return table.insert()
 
 
 def get(conn: Connection, table: Table, record_id: str) -> RowMapping | None:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    func,
     text,
 )
 
@@ -155,6 +156,18 @@ lead = Table(
     *_audit(),
 )
 
+
+def _lower_address_indexes(table: Table, *columns: str) -> None:
+    """Index the lower-cased value of each e-mail column: party resolution looks addresses up by it."""
+    for column in columns:
+        Index(f"ix_{table.name}_{column}_lower", func.lower(table.c[column]))
+
+
+_lower_address_indexes(systemuser, "internalemailaddress")
+_lower_address_indexes(queue, "emailaddress")
+for _table in (contact, account, lead):
+    _lower_address_indexes(_table, "emailaddress1", "emailaddress2", "emailaddress3")
+
 mailbox = Table(
     "mailbox",
     metadata,
@@ -185,6 +198,7 @@ mailbox = Table(
     *_audit(),
     Index("ix_mailbox_address", "emailaddress"),
 )
+_lower_address_indexes(mailbox, "emailaddress")
 
 email = Table(
     "email",

@@ -26,7 +26,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from router.service.metrics import Metrics
+from router.runtime.metrics import Metrics
 
 log = logging.getLogger("router.pipeline.incoming.decisions")
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from router.errors import (
@@ -52,8 +52,8 @@ from router.pipeline.incoming.process import Envelope, ItemProcessor, Outcome
 from router.pipeline.incoming.quarantine import Reason, Stage, quarantine
 from router.pipeline.incoming.session import MailboxSession
 from router.pipeline.incoming.sync import ItemRef, sync_page
-from router.service.lane import LaneKey
-from router.service.outcome import WorkContext, WorkResult
+from router.runtime.lane import LaneKey
+from router.runtime.outcome import WorkContext, WorkResult
 from router.state import LedgerClaim, LedgerEntry, LedgerStage, QuarantineStatus
 
 log = logging.getLogger(__name__)
@@ -106,8 +106,7 @@ class IncomingLane:
             if session.endpoint_failed(exc):
                 self._session = None
             raise
-        self._watch()
-        return result
+        return replace(result, watched=self._watch())
 
     def close(self) -> None:
         """Stop the lane's notifications and give back any claim it still holds."""
@@ -329,11 +328,13 @@ class IncomingLane:
             except (ClaimLostError, StateStoreError):
                 continue
 
-    def _watch(self) -> None:
+    def _watch(self) -> bool:
+        """Keep the lane's notification stream; True while a notification would wake the lane."""
         if self.deps.hub is None or self.options.notification_streams == 0:
-            return
+            return False
         watch = Watch(self.key, self.spec, self.options.folder, self.options.notification_minutes)
-        self.deps.hub.watch(watch, self.options.notification_streams, owner=self)
+        return (self.deps.hub.watch(watch, self.options.notification_streams, owner=self)
+                and self.deps.hub.streaming(self.key))
 
 
 def page_size(batch_size: int) -> int:

@@ -9,7 +9,7 @@ from router.crm.gateway import CrmGateway
 from router.ews import AccountFactory
 from router.pipeline.incoming.checkpoints import Checkpoint
 from router.pipeline.incoming.notifications import NotificationHub
-from router.service.metrics import Metrics
+from router.runtime.metrics import Metrics
 from router.state import StateStore
 
 

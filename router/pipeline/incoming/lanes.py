@@ -1,10 +1,11 @@
 """The incoming lane-work factory: ``IncomingLanes(resources).build(assignment, direction, config)``.
 
-``IncomingLanes.install(registry, resources)`` is the one line in ``router/service/wiring.py``: it
-registers ``build`` for incoming lanes, gives the notification hub the registry's ``wake`` and closes
-the hub at shutdown. What lanes share lives here or in ``Resources``: the state store, the account
-factory, CRM gateways (one per published version and deployment), the per-sender rate breakers and
-the notification hub. The ledger owner of every lane names this process run and the lane's build, so
+``IncomingLanes.install(registry, resources)`` is the one line in ``router/service/wiring.py`` (the
+service composes the pipelines; both meet in ``router.runtime``): it registers ``build`` for incoming
+lanes, gives the notification hub the registry's ``wake`` and closes the hub at shutdown. What lanes
+share lives here or in ``Resources``: the state store, the account factory, CRM gateways (one per
+published version and deployment), the per-sender rate breakers and the notification hub. The ledger
+owner of every lane names this process run and the lane's build, so
 claims left by a crashed run are recognised as such and taken over once their lease has run out, and
 a rebuilt lane's old work, closed while the new one runs, gives back only its own claims.
 """
@@ -26,10 +27,10 @@ from router.pipeline.incoming.notifications import NotificationHub
 from router.pipeline.incoming.options import lane_options
 from router.pipeline.incoming.process import ItemProcessor
 from router.pipeline.incoming.rate_breaker import RateBreaker, RateLimit
-from router.service.connections import connection_spec
-from router.service.lane import LaneKey
-from router.service.registry import LaneWorkRegistry
-from router.service.resources import Resources
+from router.runtime.connections import connection_spec
+from router.runtime.lane import LaneKey
+from router.runtime.registry import LaneWorkRegistry
+from router.runtime.resources import Resources
 
 OWNER_MAX = 128
 

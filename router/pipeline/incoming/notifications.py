@@ -27,7 +27,7 @@ from exchangelib.services import GetStreamingEvents
 
 from router.ews import AccountFactory, ConnectionSpec, ews_errors
 from router.pipeline.incoming.session import MailboxSession
-from router.service.lane import LaneKey
+from router.runtime.lane import LaneKey
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,12 @@ class NotificationHub:
             del self._streams[key]
         stream.stop()
 
+    def streaming(self, key: LaneKey) -> bool:
+        """True while ``key``'s stream holds a subscription (a notification would wake its lane)."""
+        with self._lock:
+            stream = self._streams.get(key)
+        return stream is not None and stream.is_alive() and stream.subscribed
+
     def watching(self) -> frozenset[LaneKey]:
         """The lanes watched now."""
         with self._lock:
@@ -133,6 +139,7 @@ class _Stream(threading.Thread):
         self._wake = wake
         self._retry = retry
         self.owner: object = None
+        self.subscribed = False
         self._stopping = threading.Event()
         self._service: GetStreamingEvents | None = None
         self._service_lock = threading.Lock()
@@ -164,6 +171,7 @@ class _Stream(threading.Thread):
                 self._subscribe_and_stream()
                 failures = 0
             except Exception as exc:  # A stream must survive anything the server or network does.
+                self.subscribed = False
                 if self._stopping.is_set():
                     break
                 failures += 1
@@ -177,12 +185,14 @@ class _Stream(threading.Thread):
         folder = session.folder(self.watch.folder)
         with ews_errors(mailbox=session.mailbox):
             subscription = folder.subscribe_to_streaming(event_types=list(EVENT_TYPES))
+        self.subscribed = True
         try:
             # Mail that arrived while no subscription existed is found by the run this wake starts.
             self._wake(self.watch.key)
             while not self._stopping.is_set():
                 self._stream_once(session, subscription)
         finally:
+            self.subscribed = False
             self._unsubscribe(session, folder, subscription)
 
     def _stream_once(self, session: MailboxSession, subscription: str) -> None:

@@ -20,8 +20,8 @@ from router.pipeline.incoming.logging_mailbox import storage_plan
 from router.pipeline.incoming.rate_breaker import RateLimit
 from router.pipeline.incoming.screening import ScreeningPolicy
 from router.pipeline.incoming.size_policy import SizeMode, SizePolicy
-from router.service.connections import profile_for
-from router.service.crm_factory import deployment_of
+from router.runtime.connections import profile_for
+from router.runtime.crm_factory import deployment_of
 
 INBOX = "Inbox"
 

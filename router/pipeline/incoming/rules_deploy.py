@@ -28,7 +28,7 @@ from router.crm.codes import IncomingDeliveryMethod
 from router.crm.gateway import CrmGateway
 from router.errors import ConfigError, RouterError, UsageError
 from router.ews import AccountFactory, ews_errors
-from router.service.connections import connection_spec, profile_for
+from router.runtime.connections import connection_spec, profile_for
 
 RULE_NAME = "Forward to Dynamics 365 (E-mail Router)"
 """The display name of rules the router creates."""

@@ -26,10 +26,14 @@ from router.pipeline.outgoing.message_id import new_message_id
 from router.state import ClaimOutcome, SendClaim, SendRecords, SendStage
 
 
-def claim_from_crm(gateway: CrmGateway, mailbox_id: str, count: int,
-                   settings: SystemSettings) -> tuple[OutgoingEmail, ...]:
-    """Release the mailbox's e-mails stuck in Sending, then claim up to ``count`` Pending Send ones."""
-    gateway.release_stuck_sending([mailbox_id], timedelta(seconds=settings.sending_status_delay_seconds))
+def claim_from_crm(gateway: CrmGateway, mailbox_id: str, count: int, settings: SystemSettings, *,
+                   release_stuck: bool = True) -> tuple[OutgoingEmail, ...]:
+    """Release the mailbox's e-mails stuck in Sending, then claim up to ``count`` Pending Send ones.
+
+    ``release_stuck`` is False when the deployment's poll (``poller``) released them this cycle.
+    """
+    if release_stuck:
+        gateway.release_stuck_sending([mailbox_id], timedelta(seconds=settings.sending_status_delay_seconds))
     if count <= 0:
         return ()
     return gateway.background_send([mailbox_id], count,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from router.config.profile import Direction
@@ -37,13 +38,16 @@ from router.pipeline.incoming.screening import loop_header_value
 from router.pipeline.outgoing.attempt import Attempted, EmailAttempt, Result, Sender
 from router.pipeline.outgoing.claim import Backlog, SendClaimer, claim_from_crm
 from router.pipeline.outgoing.failures import ALERT_NOT_IN_CRM, Failure
+from router.pipeline.outgoing.poller import Member, PendingSendPoller
 from router.pipeline.outgoing.rate_limit import SendRate, SendRateLimiter
 from router.pipeline.outgoing.record import Recorder
 from router.pipeline.outgoing.recover import finish_submitted
 from router.pipeline.outgoing.steps import Checkpoint, no_checkpoint
-from router.service.connections import connection_spec
-from router.service.outcome import IDLE, WorkContext, WorkResult
-from router.service.resources import Resources
+from router.runtime.connections import connection_spec
+from router.runtime.lane import LaneKey
+from router.runtime.outcome import IDLE, WorkContext, WorkResult
+from router.runtime.registry import LaneWorkRegistry
+from router.runtime.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +78,8 @@ class OutgoingLanes:
     ``checkpoint`` is called at every step of every email (``steps.Step``); the service passes none.
     """
 
-    def __init__(self, resources: Resources, *, checkpoint: Checkpoint = no_checkpoint) -> None:
+    def __init__(self, resources: Resources, *, checkpoint: Checkpoint = no_checkpoint,
+                 wake: Callable[[LaneKey], bool] | None = None) -> None:
         self._resources = resources
         self._checkpoint = checkpoint
         self._limiter = SendRateLimiter(resources.clock)
@@ -82,6 +87,17 @@ class OutgoingLanes:
         self._lock = threading.Lock()
         # Claims start with the run's tag, so a restart of this instance can take them back at once.
         self.owner = f"{resources.identity.tag}:outgoing"
+        self.poller = PendingSendPoller(resources, wake) if wake is not None else None
+
+    @classmethod
+    def install(cls, registry: LaneWorkRegistry, resources: Resources) -> OutgoingLanes:
+        """Register outgoing lanes in ``registry``: the deployment poll wakes them through it, and stops
+        with it."""
+        lanes = cls(resources, wake=registry.wake)
+        registry.register(Direction.OUTGOING, lanes.build)
+        if lanes.poller is not None:
+            registry.call_on_close(lanes.poller.close)
+        return lanes
 
     def build(self, assignment: MailboxAssignment, direction: Direction,
               config: PublishedConfig) -> OutgoingLane:
@@ -93,8 +109,13 @@ class OutgoingLanes:
         mailbox = assignment.address.strip().lower()
         rate = SendRate(config.profiles.settings.send_rate_per_minute, 60.0)
         self._limiter.configure(mailbox, rate)
-        return OutgoingLane(self, config, assignment, LaneAccount(self._resources.accounts, spec),
+        lane = OutgoingLane(self, config, assignment, LaneAccount(self._resources.accounts, spec),
                             loop_identity=_loop_identity(config, assignment))
+        if self.poller is not None and assignment.crm_mailbox_id is not None:
+            self.poller.watch(Member(LaneKey(mailbox, Direction.OUTGOING), assignment.crm_mailbox_id,
+                                     assignment.deployment, config, owner=lane))
+            self.poller.start()
+        return lane
 
     def backlog(self, mailbox: str) -> Backlog:
         """The backlog of ``mailbox``, created on first use and kept across rebuilds of its lane."""
@@ -154,7 +175,11 @@ class OutgoingLane:
         if wait > 0:
             return WorkResult(processed, len(self._backlog), resume_in=wait)
         room = settings.request_batch_size - len(self._backlog)
-        claimed = claim_from_crm(gateway, mailbox_id, room, settings)
+        poller, deployment = self._lanes.poller, self._assignment.deployment
+        if context.sweep and poller is not None and poller.quiet(deployment, mailbox_id):
+            room = 0  # A sweep, and the deployment's poll just found nothing to send: no request of ours.
+        covered = poller is not None and poller.covers(deployment)
+        claimed = claim_from_crm(gateway, mailbox_id, room, settings, release_stuck=not covered)
         self._backlog.add(claimed)
         sender = Sender(self.mailbox, self._assignment.crm_mailbox_name or "", self._loop_identity)
         attempt = EmailAttempt(sender, self._account,
@@ -163,7 +188,12 @@ class OutgoingLane:
                                checkpoint=self._lanes.checkpoint)
         result = self._drain(context, attempt, recorder, processed)
         more = 1 if room > 0 and len(claimed) >= room and result.resume_in is None else 0
-        return WorkResult(result.processed, result.waiting + more, result.resume_in)
+        return WorkResult(result.processed, result.waiting + more, result.resume_in, watched=covered)
+
+    def close(self) -> None:
+        """The lane is retired or rebuilt: the deployment poll stops covering it (unless rebuilt)."""
+        if self._lanes.poller is not None:
+            self._lanes.poller.unwatch(LaneKey(self.mailbox, Direction.OUTGOING), owner=self)
 
     def _drain(self, context: WorkContext, attempt: EmailAttempt, recorder: Recorder,
                processed: int) -> WorkResult:

@@ -18,7 +18,7 @@ from router.crm.gateway import AttemptResult, CrmGateway
 from router.errors import CrmError
 from router.pipeline.outgoing.failures import MAILBOX_ALERTS, Failure
 from router.pipeline.outgoing.steps import Checkpoint, Step
-from router.service.metrics import Metrics
+from router.runtime.metrics import Metrics
 from router.state import SendClaim, StateStore
 
 log = logging.getLogger(__name__)

@@ -2,11 +2,15 @@
 
 GetStreamingEvents is the one long-lived operation: ``stream_events`` yields one response body per
 batch of events (and a heartbeat when there are none) until the connection timeout, then a final
-body with ConnectionStatus Closed. It waits on the event hub's condition, not on the store lock.
+body with ConnectionStatus Closed. It waits on the event hub's condition, not on the store lock. One
+connection may carry many SubscriptionIds, and one account (the authenticated caller) may hold at most
+``max_streaming_connections`` open at once: the next fails with ErrorExceededConnectionCount, as
+Exchange's throttling policy answers (so a client must share connections among its subscriptions).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -25,6 +29,11 @@ from router.simulator.operations.base import (
 )
 from router.simulator.xml import Element, child, children, fbool, fdate, msub, text_of, tsub
 
+EXCEEDED = ("You have exceeded the maximum number of concurrent streaming connections ({limit}) for "
+            "this account.")
+_OPEN: dict[tuple[int, str], int] = {}
+"""Open streaming connections per (store, account)."""
+_OPEN_LOCK = threading.Lock()
 NOT_FOUND = "The specified subscription was not found."
 INVALID = "The subscription is invalid."
 MAX_EVENTS = 50
@@ -171,11 +180,46 @@ def unsubscribe(ctx: Ctx, req: Element) -> Element:
     return root
 
 
+def _take_connection(ctx: Ctx) -> tuple[int, str]:
+    """Count one more streaming connection of the caller; ItemError when it holds the most it may."""
+    key, limit = (id(ctx.store), ctx.principal.name.lower()), ctx.config.max_streaming_connections
+    with _OPEN_LOCK:
+        if limit is not None and _OPEN.get(key, 0) >= limit:
+            raise ItemError("ErrorExceededConnectionCount", EXCEEDED.format(limit=limit))
+        _OPEN[key] = _OPEN.get(key, 0) + 1
+    return key
+
+
+def _give_back(key: tuple[int, str]) -> None:
+    with _OPEN_LOCK:
+        _OPEN[key] -= 1
+        if not _OPEN[key]:
+            del _OPEN[key]
+
+
+def open_streams(ctx: Ctx) -> int:
+    """The caller's open streaming connections."""
+    with _OPEN_LOCK:
+        return _OPEN.get((id(ctx.store), ctx.principal.name.lower()), 0)
+
+
 def stream_events(ctx: Ctx, req: Element, stopping: object) -> Iterator[Element]:
     """Yield GetStreamingEvents response bodies until the connection timeout, ending with Closed."""
-    import threading
-
     assert isinstance(stopping, threading.Event)
+    try:
+        key = _take_connection(ctx)
+    except ItemError as err:
+        root, msgs = response_root("GetStreamingEvents")
+        failed(msgs, "GetStreamingEvents", err)
+        yield root
+        return
+    try:
+        yield from _stream(ctx, req, stopping)
+    finally:
+        _give_back(key)
+
+
+def _stream(ctx: Ctx, req: Element, stopping: threading.Event) -> Iterator[Element]:
     minutes = int(text_of(req, "ConnectionTimeout", "1") or "1")
     subs: list[Subscription] = []
     root, msgs = response_root("GetStreamingEvents")

@@ -6,9 +6,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from router.config import load_published
-from router.pipeline.incoming.drain import drain_mailbox
 from router.pipeline.incoming.lanes import IncomingLanes
-from router.service.metrics import Metrics
+from router.runtime.metrics import Metrics
+from router.service.drain import drain_mailbox
 from router.state import LedgerEntry, StateStore
 from router.state.schema import incoming_ledger
 from tests.flows.incoming.rig import Rig

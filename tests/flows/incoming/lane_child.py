@@ -19,10 +19,10 @@ from pathlib import Path
 from router.config import load_published
 from router.home import Home
 from router.pipeline.incoming.checkpoints import Step
-from router.pipeline.incoming.drain import drain_mailbox
 from router.pipeline.incoming.lanes import IncomingLanes
-from router.service.metrics import Metrics
-from router.service.resources import Resources
+from router.runtime.metrics import Metrics
+from router.runtime.resources import Resources
+from router.service.drain import drain_mailbox
 from router.state import ClaimPolicy, StateStore
 from tests.flows.incoming.rig import ShiftedClock
 

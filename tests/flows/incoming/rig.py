@@ -31,12 +31,12 @@ from router.crm.codes import Approval, FilteringMethod, IncomingDeliveryMethod, 
 from router.crm.embedded import EmbeddedCrm, MailboxSettings
 from router.home import Home
 from router.pipeline.incoming.checkpoints import Checkpoint, no_checkpoint
-from router.pipeline.incoming.drain import DrainReport, assignment_of, drain_mailbox
 from router.pipeline.incoming.lanes import IncomingLanes
-from router.service.lane import LaneKey
-from router.service.metrics import Metrics
-from router.service.outcome import WorkContext, WorkResult
-from router.service.resources import Resources
+from router.runtime.lane import LaneKey
+from router.runtime.metrics import Metrics
+from router.runtime.outcome import WorkContext, WorkResult
+from router.runtime.resources import Resources
+from router.service.drain import DrainReport, assignment_of, drain_mailbox
 from router.simulator import Controller
 from router.state import StateStore
 from router.vault import PasswordCredential, Vault, VaultKey, write_new_key_file
@@ -142,7 +142,7 @@ class Rig:
 
     def run_once(self, resources: Resources, mailbox: str) -> WorkResult:
         """One run of the lane built by the service's registered factory."""
-        from router.service.registry import LaneWorkRegistry
+        from router.runtime.registry import LaneWorkRegistry
 
         registry = LaneWorkRegistry()
         lanes = IncomingLanes.install(registry, resources)

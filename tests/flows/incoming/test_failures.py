@@ -17,9 +17,9 @@ from router.crm.facade import CrmFacade
 from router.crm.gateway import CheckResult, CrmGateway, IncomingEmail
 from router.errors import CrmTransientError, TransientTransportError
 from router.ews import AccountFactory, AutodiscoverCache
-from router.pipeline.incoming.drain import assignment_of
 from router.pipeline.incoming.lanes import IncomingLanes
-from router.service.outcome import WorkContext
+from router.runtime.outcome import WorkContext
+from router.service.drain import assignment_of
 from router.state import LedgerStage
 from router.vault import PasswordCredential, Vault
 from tests.flows.incoming.rig import ALICE, CAROL, Rig, binding

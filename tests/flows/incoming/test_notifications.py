@@ -14,11 +14,11 @@ from router.clock import SystemClock
 from router.config import Direction
 from router.ews import AccountFactory
 from router.pipeline.incoming.notifications import NotificationHub, Watch
-from router.service.connections import connection_spec
-from router.service.lane import LaneKey
-from router.service.metrics import Metrics
+from router.runtime.connections import connection_spec
+from router.runtime.lane import LaneKey
+from router.runtime.metrics import Metrics
+from router.runtime.outcome import RunReport
 from router.service.observer import NullObserver
-from router.service.outcome import RunReport
 from router.service.service import Service
 from router.service.wiring import lane_work_registry
 from tests.flows.incoming.rig import ALICE, BERT, CAROL, SALES, Rig, binding

@@ -22,11 +22,11 @@ from router.config import Direction, load_published
 from router.home import Home
 from router.pipeline.outgoing.lane import OutgoingLanes
 from router.pipeline.outgoing.steps import Step
+from router.runtime.lane import LaneKey
+from router.runtime.metrics import Metrics
+from router.runtime.outcome import WorkContext
+from router.runtime.resources import Resources
 from router.service.directory import served_assignment
-from router.service.lane import LaneKey
-from router.service.metrics import Metrics
-from router.service.outcome import WorkContext
-from router.service.resources import Resources
 
 
 def killer(target: Step) -> object:

@@ -10,7 +10,7 @@ from router.crm.codes import Approval, EmailStatus, OutgoingDeliveryMethod
 from router.crm.embedded import MailboxSettings
 from router.errors import ConfigError
 from router.pipeline.outgoing.failures import ALERT_NOT_IN_CRM
-from router.service.outcome import IDLE
+from router.runtime.outcome import IDLE
 from router.service.roster import NOT_IN_CRM
 from tests.flows.outgoing.world import ALICE, CAROL, PASSWORD, SVC, OutgoingWorld
 from tests.support.crm import Organisation

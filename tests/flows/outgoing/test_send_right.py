@@ -19,7 +19,7 @@ from router.pipeline.outgoing.send_right import (
     mismatch,
     own_mailbox_spec,
 )
-from router.service.connections import connection_spec
+from router.runtime.connections import connection_spec
 from tests.flows.outgoing.world import ALICE, SVC, OutgoingWorld
 
 pytestmark = pytest.mark.flow

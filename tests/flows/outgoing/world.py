@@ -24,12 +24,12 @@ from router.crm.codes import EmailStatus
 from router.crm.embedded import EmbeddedCrm
 from router.crm.gateway import RecordRef
 from router.home import Home
+from router.runtime.lane import LaneKey
+from router.runtime.metrics import Metrics
+from router.runtime.outcome import WorkContext, WorkResult
+from router.runtime.registry import LaneWorkRegistry
+from router.runtime.resources import Resources
 from router.service.directory import served_assignment
-from router.service.lane import LaneKey
-from router.service.metrics import Metrics
-from router.service.outcome import WorkContext, WorkResult
-from router.service.registry import LaneWorkRegistry
-from router.service.resources import Resources
 from router.service.wiring import lane_work_registry
 from router.simulator import Controller
 from router.state import StateStore

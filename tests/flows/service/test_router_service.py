@@ -38,9 +38,9 @@ from router.crm.codes import (
 from router.crm.embedded import MailboxSettings
 from router.crm.embedded.schema import email
 from router.crm.gateway import RecordRef
+from router.runtime.lane import LaneKey
+from router.runtime.metrics import Metrics
 from router.service.assembly import router_service
-from router.service.lane import LaneKey
-from router.service.metrics import Metrics
 from router.service.roster import Source
 from router.service.service import Service
 from tests.flows.kit import Contoso
@@ -65,6 +65,11 @@ within the test; the configuration watcher looks for new versions every 50 ms.""
 
 BOB_ON_BEHALF = f'[[users]]\naddress = "{BOB}"\noutgoing_profile = "out_delegate"\n'
 FORWARD_MAILBOX = f'[[forward_mailboxes]]\naddress = "{FORWARD}"\n'
+
+
+def _trail(org: Contoso, message_id: str) -> set[tuple[str, str, str]]:
+    with org.store() as store:
+        return {(d.mailbox, d.stage, d.result) for d in store.trail.for_message_id(message_id)}
 
 
 def eventually(check: Callable[[], bool], what: str) -> None:
@@ -181,9 +186,9 @@ def test_the_router_serves_crm_mailboxes_both_ways_and_follows_a_new_version(org
     eventually(lambda: bool(activities(org, "<frank@fabrikam.com>")), "the forwarded message to be delivered")
     [forwarded] = activities(org, "<frank@fabrikam.com>")
     assert email_row(org, forwarded)["subject"] == "For Frank"
-    with org.store() as store:
-        trail = {(d.mailbox, d.stage, d.result) for d in store.trail.for_message_id("<frank@fabrikam.com>")}
-    assert {(FORWARD, "unwrap", "unwrapped"), (FORWARD, "deliver", "delivered")} <= trail
+    # The activity is committed in the CRM first, then recorded in the trail (a moment later).
+    eventually(lambda: {(FORWARD, "unwrap", "unwrapped"), (FORWARD, "deliver", "delivered")} <= _trail(
+        org, "<frank@fabrikam.com>"), "the forwarded message's decisions to be recorded")
     assert service.ready().ok and service.health().ok and not service.health().degraded
     alice = org.mailbox(ALICE)
     assert (alice["incomingemailstatus"], alice["outgoingemailstatus"]) == (MailboxTestStatus.SUCCESS,) * 2, \

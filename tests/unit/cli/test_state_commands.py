@@ -14,8 +14,8 @@ from sqlalchemy import select
 from router.clock import FrozenClock, SystemClock
 from router.config import publish
 from router.home import Home
-from router.service.metrics import Metrics
-from router.service.resources import Resources
+from router.runtime.metrics import Metrics
+from router.runtime.resources import Resources
 from router.state import Direction, DirectoryRow, StateStore
 from router.state.copy import state_tables
 from router.state.instances import RunIdentity

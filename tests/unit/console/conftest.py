@@ -18,7 +18,7 @@ from router.console.app import Console
 from router.console.history import MetricHistory
 from router.console.password import set_console_password
 from router.home import Home
-from router.service.metrics import Metrics
+from router.runtime.metrics import Metrics
 from router.service.status_server import StatusServer
 from router.state import Direction, DirectoryRow, StateStore
 

@@ -18,7 +18,7 @@ from router.console.serve import console_mount, is_loopback
 from router.console.sessions import LoginLimiter, Sessions
 from router.errors import ConfigError
 from router.home import Home
-from router.service.metrics import Metrics
+from router.runtime.metrics import Metrics
 from router.service.status_server import StatusServer
 from router.simulator.tls import ensure_certificates
 from router.state import Direction, DirectoryRow, StateStore

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from router.config import Direction, MailboxAssignment, PublishedConfig, load_published
 from router.home import Home
+from router.runtime.outcome import LaneWork, WorkContext, WorkResult
+from router.runtime.registry import LaneWorkRegistry
 from router.service.logs import ServiceLogging
-from router.service.outcome import LaneWork, WorkContext, WorkResult
-from router.service.registry import LaneWorkRegistry
 from router.service.service import Service
 
 

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from router.config.profile import Direction
-from router.service.lane import LaneKey, LaneSpec
-from router.service.outcome import RunKind, RunReport, WorkContext, WorkResult
-from router.service.policy import SchedulePolicy
+from router.runtime.lane import LaneKey, LaneSpec
+from router.runtime.outcome import RunKind, RunReport, WorkContext, WorkResult
+from router.runtime.policy import SchedulePolicy
 
 WAIT = 10.0
 """Upper bound, in real seconds, on waiting for a worker thread; a passing test never waits this long."""

@@ -14,8 +14,8 @@ from router.crm.embedded import EmbeddedGateway
 from router.crm.gateway import CrmGateway
 from router.errors import CrmTransientError
 from router.home import Home
+from router.runtime.registry import LaneWorkRegistry
 from router.service.directory import LOAD_DATA_ALERT, MailboxDirectory
-from router.service.registry import LaneWorkRegistry
 from router.service.service import Service
 from router.state import NO_MAILBOX, StateStore
 from router.state import Direction as StateDirection

@@ -15,7 +15,7 @@ from router.config.profile import Direction
 from router.config.settings import SystemSettings
 from router.errors import ConfigError
 from router.home import Home
-from router.service.lane import LaneKey
+from router.runtime.lane import LaneKey
 from router.service.logcontext import lane_context
 from router.service.logs import LOG_FILE_NAME, LogFormat, ServiceLogging
 

@@ -11,11 +11,11 @@ from router.clock import FrozenClock
 from router.config import Direction, MailboxAssignment, PublishedConfig, publish
 from router.errors import AuthenticationError, MailboxStoppedError, TransientTransportError
 from router.home import Home
+from router.runtime.metrics import Metrics
+from router.runtime.outcome import LaneWork, RunKind, WorkResult
+from router.runtime.registry import LaneWorkRegistry
 from router.service.directory import MailboxDirectory
 from router.service.mailbox_health import MailboxHealthMonitor, stop_alert_kind
-from router.service.metrics import Metrics
-from router.service.outcome import LaneWork, RunKind, WorkResult
-from router.service.registry import LaneWorkRegistry
 from router.service.service import Service
 from router.state import Direction as StateDirection
 from router.state import HealthStatus, StateStore

@@ -7,10 +7,10 @@ import pytest
 from router.config import Direction, MailboxAssignment, Profile, PublishedConfig, load_published
 from router.errors import ConfigError
 from router.home import Home
-from router.service.lane import LaneKey
-from router.service.outcome import WorkContext, WorkResult
+from router.runtime.lane import LaneKey
+from router.runtime.outcome import WorkContext, WorkResult
+from router.runtime.registry import LaneWorkRegistry
 from router.service.plan import EXCHANGE_ONLINE_HOST, LanePlanner, server_of
-from router.service.registry import LaneWorkRegistry
 from tests.unit.service.conftest import MAILBOXES, PROFILES, SETTINGS, Publisher
 
 IN, OUT = Direction.INCOMING, Direction.OUTGOING
@@ -26,8 +26,8 @@ def test_one_lane_per_mailbox_and_enabled_direction(home: Home, publisher: Publi
         "in", 4, "mail.example.test", "main")
     assert (alice_out.connection_group, alice_out.group_limit, alice_out.server) == (
         "out", 2, "outbound.example.test")
-    assert alice_in.policy.active_interval == 0.05 and alice_in.policy.idle_max_interval == 900.0
-    assert alice_out.policy.idle_max_interval == 120.0
+    assert alice_in.policy.active_interval == 0.05 and alice_in.policy.idle_max_interval == 300.0
+    assert alice_out.policy.sweep_interval == 300.0 and alice_out.policy.idle_max_interval == 120.0
     assert planned[LaneKey(SUPPORT, IN)].assignment.address == SUPPORT
 
 

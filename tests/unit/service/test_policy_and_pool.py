@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 
@@ -9,9 +10,9 @@ import pytest
 
 from router.config.profile import Direction
 from router.config.settings import SystemSettings
-from router.service.lane import LaneKey
+from router.runtime.lane import LaneKey
+from router.runtime.policy import SchedulePolicy
 from router.service.limits import ConnectionLimits
-from router.service.policy import SchedulePolicy
 from router.service.pool import WorkerPool
 from router.service.throttle import ThrottleBoard
 from tests.unit.service.lanes_kit import WAIT, FixedJitter
@@ -57,8 +58,30 @@ def test_policy_from_settings_polls_at_the_scheduling_period_with_per_direction_
     settings = SystemSettings(scheduling_period_seconds=2.0)
     incoming = SchedulePolicy.for_direction(settings, Direction.INCOMING)
     outgoing = SchedulePolicy.for_direction(settings, Direction.OUTGOING, escalate_after=5)
-    assert (incoming.active_interval, incoming.idle_max_interval) == (2.0, 900.0)
-    assert (outgoing.idle_max_interval, outgoing.escalate_after) == (120.0, 5)
+    assert (incoming.active_interval, incoming.sweep_interval) == (2.0, 300.0)
+    assert incoming.idle_max_interval == 300.0
+    assert (outgoing.sweep_interval, outgoing.idle_max_interval, outgoing.escalate_after) == (300.0, 120.0, 5)
+
+
+def test_a_lane_that_is_woken_when_busy_sweeps_at_once_when_idle() -> None:
+    fixed = random.Random(1)
+    settings = SystemSettings(scheduling_period_seconds=1.0, sweep_interval_seconds=240)
+    for direction in Direction:
+        policy = dataclasses.replace(SchedulePolicy.for_direction(settings, direction), jitter=0.0)
+        assert policy.idle_delay(1, fixed) == 240.0 and policy.idle_delay(9, fixed) == 240.0
+        assert policy.worked_delay(0, fixed) == 1.0
+        # While nothing would wake it (its stream is down, no poll covers it) it backs off step by step.
+        assert [policy.idle_delay(n, fixed, watched=False) for n in (1, 2, 3)] == [2.0, 4.0, 8.0]
+        assert policy.idle_delay(30, fixed, watched=False) == min(240.0, policy.idle_max_interval)
+
+
+def test_incoming_without_notifications_backs_off_step_by_step_up_to_its_cap() -> None:
+    fixed = random.Random(1)
+    settings = SystemSettings.model_validate({"scheduling_period_seconds": 1.0,
+                                              "incoming": {"notification_streams": 0}})
+    policy = dataclasses.replace(SchedulePolicy.for_direction(settings, Direction.INCOMING), jitter=0.0)
+    assert [policy.idle_delay(n, fixed) for n in (1, 2, 3)] == [2.0, 4.0, 8.0]
+    assert policy.idle_delay(30, fixed) == 900.0
 
 
 def test_lane_keys_ignore_address_case() -> None:

@@ -19,11 +19,11 @@ from router.errors import (
     StateStoreError,
     TransientTransportError,
 )
-from router.service.lane import LaneSpec
+from router.runtime.lane import LaneSpec
+from router.runtime.outcome import IDLE, RunKind, RunReport, WorkContext, WorkResult
+from router.runtime.policy import SchedulePolicy
 from router.service.lanestate import classify
 from router.service.observer import Observers
-from router.service.outcome import IDLE, RunKind, RunReport, WorkContext, WorkResult
-from router.service.policy import SchedulePolicy
 from router.service.scheduler import Scheduler
 from tests.unit.service.lanes_kit import (
     WAIT,

@@ -14,10 +14,10 @@ from router.config import Direction, MailboxAssignment, PublishedConfig, publish
 from router.config.settings import SystemSettings
 from router.errors import PublishedConfigError
 from router.home import Home
-from router.service.lane import LaneKey
+from router.runtime.lane import LaneKey
+from router.runtime.outcome import LaneWork, RunKind, WorkContext, WorkResult
+from router.runtime.registry import LaneWorkRegistry
 from router.service.logs import ServiceLogging
-from router.service.outcome import LaneWork, RunKind, WorkContext, WorkResult
-from router.service.registry import LaneWorkRegistry
 from router.service.reload import ReloadKind
 from router.service.service import Service
 from router.vault import PasswordCredential

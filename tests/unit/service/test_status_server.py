@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from router.errors import ConfigError
-from router.service.metrics import Metrics
+from router.runtime.metrics import Metrics
 from router.service.status_server import ProbeResult, StatusServer
 
 

@@ -11,7 +11,7 @@ from router.config import Direction, load_published, publish
 from router.errors import ConfigError, CredentialNotFoundError
 from router.ews.spec import AccessType, AuthKind
 from router.home import Home
-from router.service.connections import LOCAL_SYSTEM_CREDENTIAL, connection_spec
+from router.runtime.connections import LOCAL_SYSTEM_CREDENTIAL, connection_spec
 from router.vault import OAuthClientSecretCredential, PasswordCredential, Vault, VaultKey, write_new_key_file
 
 PROFILES = """

@@ -84,6 +84,9 @@ class Metrics:
         self._send_failures = counter("send_failures", "Failed submissions, by kind.", "kind")
         self._retries = counter("retries", "Work retried after a transient error.", "direction")
         self._throttles = counter("throttle_events", "Server back-off requests honoured.", "direction")
+        self._crm_requests = Counter("crm_requests", "Operations asked of a CRM (CheckIncomingEmail, "
+                                     "BackgroundSendEmail, ...), per deployment and operation.",
+                                     ("deployment", "operation"), namespace=ns, registry=self.registry)
 
     def _define_latencies(self, ns: str) -> None:
         self._incoming_latency = Histogram(
@@ -104,6 +107,12 @@ class Metrics:
         self._last_success = Gauge("mailbox_last_success_timestamp_seconds",
                                    "Unix time of the last successful run.", labels, namespace=ns,
                                    registry=self.registry)
+
+    # The CRM.
+
+    def crm_request(self, deployment: str, operation: str) -> None:
+        """Count one operation asked of ``deployment``'s CRM."""
+        self._crm_requests.labels(deployment, operation).inc()
 
     # Incoming pipeline.
 

@@ -11,9 +11,10 @@ knows nothing of the pipelines, which plug in through ``LaneWork`` callables (se
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from router.config.profile import Direction
-from router.service.policy import SchedulePolicy
+from router.runtime.policy import SchedulePolicy
 
 
 @dataclass(frozen=True, order=True)
@@ -54,12 +55,17 @@ class LaneSpec:
         if self.group_limit < 1:
             raise ValueError(f"lane {self.key}: group_limit must be at least 1, not {self.group_limit}")
 
-    @property
+    @cached_property
+    def order(self) -> tuple[str, str]:
+        """The lane's place among lanes due at the same moment (plain strings: cheap to compare)."""
+        return self.key.mailbox, self.key.direction.value
+
+    @cached_property
     def server_scope(self) -> str:
         """The throttling scope of the lane's Exchange server."""
         return f"ews:{self.server.lower()}"
 
-    @property
+    @cached_property
     def crm_scope(self) -> str:
         """The throttling scope of the lane's CRM deployment."""
         return f"crm:{self.crm}"

@@ -18,10 +18,10 @@ from router.ews import perf
 from router.home import Home
 from router.pipeline.incoming.checkpoints import Checkpoint, no_checkpoint
 from router.pipeline.incoming.lanes import IncomingLanes
+from router.runtime.metrics import Metrics
+from router.runtime.outcome import WorkContext
+from router.runtime.resources import Resources
 from router.service.directory import served_assignment
-from router.service.metrics import Metrics
-from router.service.outcome import WorkContext
-from router.service.resources import Resources
 
 MAX_RUNS = 100_000
 """A guard against a lane that reports work waiting for ever."""

@@ -14,7 +14,9 @@ from router.crm.embedded import EmbeddedCrm, EmbeddedGateway
 from router.crm.facade import CrmFacade
 from router.errors import ConfigError
 from router.home import Home
-from router.service.crm_factory import open_gateway
+from router.runtime.crm_factory import open_gateway
+from router.runtime.metrics import Metrics
+from router.runtime.resources import Resources
 from router.vault import PasswordCredential, Vault, VaultKey, write_new_key_file
 from tests.support.crm import SERVICE_ACCOUNT, SERVICE_PASSWORD, crm_clock, crm_facade, crm_org, embedded_crm
 
@@ -78,8 +80,8 @@ def test_unknown_deployment_is_a_config_error(home: Home, tmp_path: Path) -> Non
 
 
 def test_resources_open_each_gateway_once_and_close_everything(home: Home, tmp_path: Path) -> None:
-    from router.service.metrics import Metrics
-    from router.service.resources import Resources
+    from router.runtime.metrics import Metrics
+    from router.runtime.resources import Resources
 
     _publish(home, tmp_path, '[deployments.main]\ndefault_incoming_profile = "in"\n')
     config = load_published(home)
@@ -93,8 +95,8 @@ def test_resources_open_each_gateway_once_and_close_everything(home: Home, tmp_p
 
 def test_a_new_version_shares_the_gateway_until_its_crm_connection_changes(home: Home,
                                                                            tmp_path: Path) -> None:
-    from router.service.metrics import Metrics
-    from router.service.resources import Resources
+    from router.runtime.metrics import Metrics
+    from router.runtime.resources import Resources
 
     deployment = '[deployments.main]\ndefault_incoming_profile = "in"\n'
     _publish(home, tmp_path, deployment)
@@ -115,3 +117,17 @@ def test_a_new_version_shares_the_gateway_until_its_crm_connection_changes(home:
     finally:
         resources.close()
     assert (home.root / "other.sqlite").exists()
+
+
+def test_the_gateways_resources_open_count_every_operation_per_deployment(home: Home, tmp_path: Path) -> None:
+    _publish(home, tmp_path, '[deployments.main]\ndefault_incoming_profile = "in"\n'
+                             '[deployments.main.embedded]\ndatabase = "org.sqlite"\n')
+    metrics = Metrics()
+    with Resources(home, FrozenClock(), metrics) as resources:
+        gateway = resources.gateway(load_published(home), "main")
+        gateway.who_am_i()
+        gateway.who_am_i()
+        assert gateway.pending_send_mailboxes([]) == frozenset()
+    text = metrics.exposition().decode()
+    assert 'email_router_crm_requests_total{deployment="main",operation="who_am_i"} 2.0' in text
+    assert 'operation="pending_send_mailboxes"} 1.0' in text and 'operation="close"' not in text

@@ -51,6 +51,7 @@ class SchedulePolicy:
     retry_max: float = RETRY_MAX_SECONDS
     jitter: float = 0.1
     escalate_after: int | None = None
+    sweep_interval: float | None = None
 
     def __post_init__(self) -> None:
         if self.active_interval < 0 or self.retry_base < 0:
@@ -66,8 +67,14 @@ class SchedulePolicy:
         """The wait after a run that did work: none while a backlog remains."""
         return 0.0 if backlog > 0 else self.spread(self.active_interval, rng)
 
-    def idle_delay(self, idle_runs: int, rng: Jitter) -> float:
-        """The wait after the ``idle_runs``-th run in a row that found nothing to do."""
+    def idle_delay(self, idle_runs: int, rng: Jitter, *, watched: bool = True) -> float:
+        """The wait after the ``idle_runs``-th run in a row that found nothing to do.
+
+        A lane that something wakes (``watched``) waits ``sweep_interval`` when the policy has one; any
+        other backs off step by step up to ``idle_max_interval``.
+        """
+        if watched and self.sweep_interval is not None:
+            return self.spread(self.sweep_interval, rng)
         exponent = min(max(idle_runs, 1), 64)
         base = min(self.idle_max_interval, self.active_interval * self.idle_factor**exponent)
         return self.spread(base, rng)
@@ -90,8 +97,24 @@ class SchedulePolicy:
     @classmethod
     def for_direction(cls, settings: SystemSettings, direction: Direction,
                       escalate_after: int | None = None) -> SchedulePolicy:
-        """The policy of a lane in ``direction``: active lanes poll every scheduling period."""
-        return cls(active_interval=settings.scheduling_period_seconds,
-                   idle_max_interval=max(IDLE_CAP_SECONDS[Direction(direction)],
-                                         settings.scheduling_period_seconds),
-                   escalate_after=escalate_after)
+        """The policy of a lane in ``direction``: active lanes poll every scheduling period.
+
+        A lane that something wakes when there is work (the outgoing poll of its CRM deployment, or
+        Exchange notifications for incoming mail) waits ``sweep_interval_seconds`` as soon as a run
+        finds nothing, while that is true (``WorkResult.watched``); otherwise it backs off step by step
+        (up to the sweep interval, or 15 minutes for incoming lanes without notifications).
+        """
+        period = settings.scheduling_period_seconds
+        cap = max(IDLE_CAP_SECONDS[Direction(direction)], period)
+        if woken_when_busy(settings, direction):
+            sweep = max(settings.sweep_interval_seconds, period)
+            return cls(active_interval=period, idle_max_interval=min(cap, sweep), sweep_interval=sweep,
+                       escalate_after=escalate_after)
+        return cls(active_interval=period, idle_max_interval=cap, escalate_after=escalate_after)
+
+
+def woken_when_busy(settings: SystemSettings, direction: Direction) -> bool:
+    """True when lanes of ``direction`` are woken when they have work, so idle ones need only sweep."""
+    if Direction(direction) is Direction.OUTGOING:
+        return True
+    return settings.incoming.notification_streams > 0

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from router.service.lane import LaneKey
+from router.runtime.lane import LaneKey
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,15 @@ class WorkResult:
     ``waiting > 0`` makes the lane due again at once; a run with neither counts as idle and lengthens
     the lane's idle back-off. ``resume_in`` says the waiting items may not be worked on for that many
     seconds (the mailbox's send rate limit, or a back-off Exchange asked of this mailbox alone): the
-    lane is due again then, and the worker is free for other lanes meanwhile.
+    lane is due again then, and the worker is free for other lanes meanwhile. ``watched`` is False when
+    nothing will wake the lane when work arrives (its notification stream is down, or no outgoing poll
+    covers it): an idle lane then backs off step by step instead of waiting for its sweep.
     """
 
     processed: int = 0
     waiting: int = 0
     resume_in: float | None = None
+    watched: bool = True
 
     def __post_init__(self) -> None:
         if self.processed < 0 or self.waiting < 0 or (self.resume_in is not None and self.resume_in < 0):
@@ -53,10 +56,15 @@ IDLE = WorkResult()
 
 @dataclass(frozen=True)
 class WorkContext:
-    """Handed to each run: which lane it is, and a flag raised when the service is shutting down."""
+    """Handed to each run: which lane it is, and a flag raised when the service is shutting down.
+
+    ``sweep`` is True when the lane runs only because its idle wait ran out (its last run was idle and
+    nothing woke it since): a lane may then skip questions a wake-up would have answered.
+    """
 
     key: LaneKey
     cancel_event: threading.Event = field(default_factory=threading.Event, compare=False)
+    sweep: bool = False
 
     @property
     def cancelled(self) -> bool:

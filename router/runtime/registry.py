@@ -28,8 +28,8 @@ from router.config.profile import Direction
 from router.config.profileset import MailboxAssignment
 from router.config.published import PublishedConfig
 from router.errors import ConfigError
-from router.service.lane import LaneKey
-from router.service.outcome import LaneWork
+from router.runtime.lane import LaneKey
+from router.runtime.outcome import LaneWork
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from prometheus_client import REGISTRY
 
-from router.service.metrics import Metrics, label_value
+from router.runtime.metrics import Metrics, label_value
 
 A = "Anna@Contoso.com"
 

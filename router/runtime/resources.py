@@ -24,9 +24,10 @@ from router.config.published import PublishedConfig
 from router.crm.gateway import CrmGateway
 from router.ews.connection import AccountFactory
 from router.home import Home
-from router.service.crm_factory import deployment_of, open_gateway
-from router.service.metrics import Metrics
-from router.service.state_location import open_configured_store
+from router.runtime.counted_gateway import counted
+from router.runtime.crm_factory import deployment_of, open_gateway
+from router.runtime.metrics import Metrics
+from router.runtime.state_location import open_configured_store
 from router.state import StateStore
 from router.state.instances import RunIdentity, default_instance_name
 from router.vault.credentials import to_plain
@@ -63,7 +64,8 @@ class Resources:
         with self._lock:
             gateway = self._gateways.get(key)
             if gateway is None:
-                gateway = open_gateway(config, deployment, self.home, self.clock)
+                gateway = counted(open_gateway(config, deployment, self.home, self.clock), deployment,
+                                  self.metrics)
                 self._gateways[key] = gateway
             return gateway
 

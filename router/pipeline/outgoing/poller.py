@@ -1,0 +1,179 @@
+"""Outgoing polling per deployment: one question per cycle covers every served mailbox of a CRM.
+
+Asking the CRM for Pending Send e-mail mailbox by mailbox costs a request per mailbox per poll, which
+at thousands of idle mailboxes is thousands of requests a minute doing nothing. ``PendingSendPoller``
+asks instead, every ``outgoing_poll_seconds``, once per deployment: it hands back the e-mails stuck
+in Sending of all the deployment's served mailboxes (``release_stuck_sending``), then asks which of
+them have e-mail to send (``pending_send_mailboxes``, which claims nothing) and wakes only those
+mailboxes' lanes. A woken lane claims its own e-mails with BackgroundSendEmail as before, so claiming,
+the per-mailbox rate limit and exactly-once do not change; an idle mailbox costs nothing but its
+share of one question.
+
+Mailbox ids are asked about in chunks of ``CHUNK``; a Dynamics request names a few mailboxes in its
+filter or, beyond that, filters by status alone (``router.crm.dynamics.senders``), so its URL stays
+within IIS limits and the requests per cycle do not grow with the number of mailboxes. A lane still
+runs at its sweep interval when nothing wakes it, so a failing poll (the CRM down) delays mail but
+loses none; lanes release their own mailbox's stuck e-mails when the poller has not done so lately
+(``covers``), as in a lane run outside the service (``drain``, tests).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from router.config.published import PublishedConfig
+from router.errors import RouterError
+from router.runtime.lane import LaneKey
+from router.runtime.resources import Resources
+
+log = logging.getLogger(__name__)
+
+CHUNK = 10_000
+"""Mailbox ids per question: the gateways keep a request within its limits themselves (Dynamics filters
+by status alone beyond a few mailboxes), so this only bounds one SQLite statement's parameters."""
+FRESH_CYCLES = 2.5
+"""A deployment polled within this many cycles counts as covered: its lanes leave stuck mail to the poll."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One served outgoing mailbox: its lane, its CRM mailbox and the configuration its lane was built for."""
+
+    key: LaneKey
+    mailbox_id: str
+    deployment: str
+    config: PublishedConfig
+    owner: object
+
+
+class PendingSendPoller:
+    """See the module docstring. ``poll`` is one cycle; ``start`` runs cycles on a thread until ``close``."""
+
+    def __init__(self, resources: Resources, wake: Callable[[LaneKey], bool]) -> None:
+        self._resources = resources
+        self._wake = wake
+        self._members: dict[LaneKey, Member] = {}
+        self._polled: dict[str, float] = {}
+        self._pending: dict[str, frozenset[str]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failing: set[str] = set()
+
+    def watch(self, member: Member) -> None:
+        """Cover ``member``'s mailbox from now on (replacing an older lane of the same mailbox)."""
+        with self._lock:
+            self._members[member.key] = member
+
+    def unwatch(self, key: LaneKey, owner: object) -> None:
+        """Stop covering ``key``, unless a newer lane (another ``owner``) watches it now."""
+        with self._lock:
+            member = self._members.get(key)
+            if member is not None and member.owner is owner:
+                del self._members[key]
+
+    def covers(self, deployment: str) -> bool:
+        """True when a running poll handed back this deployment's stuck e-mails lately."""
+        with self._lock:
+            polled = self._polled.get(deployment)
+            members = list(self._members.values())
+        if polled is None or self._thread is None or not members:
+            return False
+        period = _period(members[0].config)
+        return self._resources.clock.monotonic() - polled <= FRESH_CYCLES * period
+
+    def quiet(self, deployment: str, mailbox_id: str) -> bool:
+        """True when a recent poll covered ``deployment`` and found no e-mail to send for ``mailbox_id``:
+        a lane run that nothing woke (its sweep) need not ask the CRM."""
+        with self._lock:
+            pending = self._pending.get(deployment)
+        return pending is not None and mailbox_id.lower() not in pending and self.covers(deployment)
+
+    def poll(self) -> set[LaneKey]:
+        """One cycle over every deployment; the lanes woken."""
+        woken: set[LaneKey] = set()
+        for deployment, members in self._by_deployment().items():
+            woken |= self._poll_deployment(deployment, members)
+        return woken
+
+    def start(self) -> None:
+        """Run ``poll`` every ``outgoing_poll_seconds`` on a background thread (idempotent)."""
+        with self._lock:
+            if self._thread is not None or self._stop.is_set():
+                return
+            self._thread = threading.Thread(target=self._loop, name="outgoing-poll", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        """Stop the thread and wait for it."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=30)
+
+    # Internals.
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                members = list(self._members.values())
+            if members:
+                self._guarded_poll()
+            self._stop.wait(_period(members[0].config) if members else 1.0)
+
+    def _guarded_poll(self) -> None:
+        try:
+            self.poll()
+        except Exception:  # A bug here must not end polling; lanes still sweep meanwhile.
+            log.exception("the outgoing poll failed; it is tried again next cycle")
+
+    def _by_deployment(self) -> dict[str, list[Member]]:
+        groups: dict[str, list[Member]] = {}
+        with self._lock:
+            for member in self._members.values():
+                groups.setdefault(member.deployment, []).append(member)
+        return groups
+
+    def _poll_deployment(self, deployment: str, members: Sequence[Member]) -> set[LaneKey]:
+        config = max((m.config for m in members), key=lambda c: c.version)
+        settings = config.profiles.settings
+        by_id: dict[str, list[Member]] = {}
+        for member in members:
+            by_id.setdefault(member.mailbox_id.lower(), []).append(member)
+        ids = sorted(by_id)
+        pending: set[str] = set()
+        try:
+            gateway = self._resources.gateway(config, deployment)
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start:start + CHUNK]
+                gateway.release_stuck_sending(chunk, timedelta(seconds=settings.sending_status_delay_seconds))
+                pending |= gateway.pending_send_mailboxes(
+                    chunk, pending_status_delay=timedelta(seconds=settings.pending_status_delay_seconds))
+        except RouterError as exc:
+            self._report(deployment, exc)
+            return set()
+        self._recovered(deployment)
+        with self._lock:
+            self._polled[deployment] = self._resources.clock.monotonic()
+            self._pending[deployment] = frozenset(m.lower() for m in pending)
+        due = [m.key for mailbox_id in pending for m in by_id.get(mailbox_id.lower(), ())]
+        return {key for key in due if self._wake(key)}
+
+    def _report(self, deployment: str, error: RouterError) -> None:
+        if deployment not in self._failing:
+            self._failing.add(deployment)
+            log.warning("asking CRM deployment %s for e-mail to send failed (%s); its mailboxes are polled "
+                        "one by one at their sweep interval until it answers", deployment, error)
+
+    def _recovered(self, deployment: str) -> None:
+        if deployment in self._failing:
+            self._failing.discard(deployment)
+            log.info("CRM deployment %s answers the outgoing poll again", deployment)
+
+
+def _period(config: PublishedConfig) -> float:
+    return float(config.profiles.settings.outgoing_poll_seconds)
