@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import threading
+import time
 
 import pytest
-from exchangelib import DELEGATE, Account, Configuration, Credentials, FailFast
-from exchangelib.errors import ErrorExceededConnectionCount
+import requests
 from exchangelib.services import GetStreamingEvents
 
 from router.simulator import Controller
-from tests.support.ews_simulator import ALICE, BASIC, PASSWORD, make_account
+from tests.simulator import raw
+from tests.support.ews_simulator import ALICE, PASSWORD, make_account
 
 pytestmark = pytest.mark.usefixtures("exchangelib_trust")
 
@@ -31,32 +31,30 @@ def test_one_connection_carries_the_subscriptions_of_several_folders(ews_simulat
         account.drafts.unsubscribe(drafts_sub)
 
 
+def _get_streaming_events(subscription: str) -> bytes:
+    return raw.envelope(f"<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>{subscription}"
+                        "</t:SubscriptionId></m:SubscriptionIds><m:ConnectionTimeout>1</m:ConnectionTimeout>"
+                        "</m:GetStreamingEvents>")
+
+
 def test_an_account_over_its_streaming_connections_gets_exceeded_connection_count(
         ews_simulator: Controller) -> None:
     ews_simulator.config.max_streaming_connections = 1
     ews_simulator.config.streaming_minute = 4.0  # the first connection stays open while the second asks
-    config = Configuration(service_endpoint=ews_simulator.url, credentials=Credentials(ALICE, PASSWORD),
-                           auth_type=BASIC, retry_policy=FailFast(), max_connections=4)
-    account = Account(ALICE, config=config, autodiscover=False, access_type=DELEGATE)
+    account = make_account(ews_simulator, ALICE)
     first_sub, second_sub = account.inbox.subscribe_to_streaming(), account.inbox.subscribe_to_streaming()
-    ews_simulator.control.inject(ALICE, from_="c@fabrikam.com", subject="one", body="b",
-                                 message_id="<one@fabrikam.com>")
-    opened = threading.Event()
-
-    def hold() -> None:
-        for _ in GetStreamingEvents(account=account).call(subscription_ids=[first_sub], connection_timeout=1):
-            opened.set()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert opened.wait(10), "the first stream delivers the new mail and stays open"
-        with pytest.raises(ErrorExceededConnectionCount):
-            list(GetStreamingEvents(account=account).call(subscription_ids=[second_sub],
-                                                          connection_timeout=1))
-    finally:
-        holder.join(10)
-    # Once the first connection closed, the account may stream again.
-    notes = list(GetStreamingEvents(account=account).call(subscription_ids=[second_sub],
-                                                          connection_timeout=1))
-    assert notes is not None
+    with requests.Session() as holder:
+        held = holder.post(ews_simulator.url, data=_get_streaming_events(first_sub), auth=(ALICE, PASSWORD),
+                           verify=str(ews_simulator.ca_file), stream=True, timeout=30,
+                           headers={"Content-Type": "text/xml; charset=utf-8"})
+        assert held.status_code == 200
+        next(held.iter_content(chunk_size=64))  # the stream is open (its first body is on the way)
+        refused = raw.post(ews_simulator, _get_streaming_events(second_sub), user=ALICE)
+        assert raw.codes(refused) == ["ErrorExceededConnectionCount"]
+        held.close()
+    deadline = time.monotonic() + 15
+    # A stream's answer is several SOAP bodies in a row: look for the codes in its bytes.
+    while b"ErrorExceededConnectionCount" in raw.post(ews_simulator, _get_streaming_events(second_sub),
+                                                      user=ALICE).content:
+        assert time.monotonic() < deadline, "once the first connection ends the account may stream again"
+        time.sleep(0.2)

@@ -482,3 +482,23 @@ def test_a_failing_observer_does_not_break_the_lane(
 ])
 def test_only_errors_an_admin_must_fix_stop_a_lane(error: Exception, kind: RunKind) -> None:
     assert classify(spec(A), None, error).kind is kind
+
+
+def test_a_run_that_only_its_idle_wait_started_is_a_sweep_and_a_wake_is_not(
+        scheduler: Scheduler, recorder: Recorder, clock: FrozenClock) -> None:
+    sweeping = SchedulePolicy(active_interval=1.0, idle_max_interval=8.0, jitter=0.0, sweep_interval=60.0)
+    work = ScriptedWork.of(IDLE, IDLE, WorkResult(processed=1), IDLE,
+                           then=WorkResult(watched=False))
+    install(scheduler, (spec(A, policy=sweeping), work))
+    run_round(scheduler, recorder, 1)
+    assert recorder.reports[-1].next_run_in == 60.0, "idle and watched: the sweep interval at once"
+    clock.advance(60.0)
+    run_round(scheduler, recorder, 2)
+    assert scheduler.wake(key(A))
+    run_round(scheduler, recorder, 3)
+    clock.advance(1.0)
+    run_round(scheduler, recorder, 4)
+    assert [c.sweep for c in work.contexts] == [False, True, False, False]
+    clock.advance(60.0)
+    run_round(scheduler, recorder, 5)
+    assert recorder.reports[-1].next_run_in == 4.0, "unwatched: back off step by step"
