@@ -15,8 +15,7 @@ FINAL = {LedgerStage.ACKNOWLEDGED, LedgerStage.SCREENED, LedgerStage.QUARANTINED
 
 
 def test_the_hostile_corpus_never_kills_the_lane(rig: Rig) -> None:
-    # The simulator serves items up to about 7 MB (its XML parser's text-node limit), so "huge" is
-    # huge relative to the size policy rather than to Exchange's 35 MB.
+    # "Huge" is huge relative to the size policy (4 MB here), not to Exchange's 35 MB, to keep it quick.
     rig.publish(binding("users", BERT), settings="[settings.incoming]\nmax_message_bytes = 4000000\n")
     names = corpus_names()
     ids = {rig.sim.control.inject(BERT, corpus(name)): name for name in names}
