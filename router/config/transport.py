@@ -82,23 +82,26 @@ def graph_problems(p: Profile) -> Iterator[tuple[str, str]]:
 
 
 NOT_SERVED_YET = (
-    'this version validates transport = "graph" profiles but its service does not serve them yet'
+    'this version serves transport = "graph" profiles for incoming mail, not yet for outgoing mail'
 )
 
 
 def graph_not_served(profile_set: ProfileSet) -> list[str]:
-    """Names of Graph profiles, which this version validates but does not serve (publish refuses them)."""
-    return sorted(n for n, p in profile_set.profiles.items() if p.transport is Transport.GRAPH)
+    """Names of outgoing Graph profiles, which this version validates but does not serve (publish
+    refuses them); incoming Graph profiles are served."""
+    return sorted(n for n, p in profile_set.profiles.items()
+                  if p.transport is Transport.GRAPH and p.direction == "outgoing")
 
 
 def refuse_unserved(profile_set: ProfileSet) -> None:
-    """Raise ConfigError when ``profile_set`` has a Graph profile: the service would hold its mailboxes."""
+    """Raise ConfigError when ``profile_set`` has an outgoing Graph profile: the service would hold its
+    mailboxes' outgoing mail."""
     names = graph_not_served(profile_set)
     if names:
         raise ConfigError(
             f"{NOT_SERVED_YET}: {', '.join(names)}",
-            hint='keep transport = "ews" on these profiles until the release that serves Microsoft Graph; '
-            "`profiles validate` checks them already",
+            hint='keep transport = "ews" on these outgoing profiles until the release that sends over '
+            "Microsoft Graph; `profiles validate` checks them already",
         )
 
 

@@ -124,16 +124,17 @@ client_id = "abc"
     assert 'profile "cloud-graph" reaches' not in result.stderr and "OK:" in result.stdout
 
 
-def test_graph_profiles_validate_but_this_version_refuses_to_publish_them(tmp_path: Path) -> None:
-    ps = ProfileSet(profiles={"g": Profile.model_validate(GRAPH)})
-    with pytest.raises(ConfigError, match='does not serve them yet: g') as caught:
+def test_outgoing_graph_profiles_validate_but_this_version_refuses_to_publish_them(tmp_path: Path) -> None:
+    ps = ProfileSet(profiles={"g": Profile.model_validate({**GRAPH, "direction": "outgoing"})})
+    with pytest.raises(ConfigError, match='not yet for outgoing mail: g') as caught:
         refuse_unserved(ps)
     assert 'transport = "ews"' in caught.value.hint
     refuse_unserved(ProfileSet(profiles={}))
+    refuse_unserved(ProfileSet(profiles={"g": Profile.model_validate(GRAPH)}))  # incoming is served
     files = dict(BASE_FILES)
     files["graph.toml"] = """
 [profiles.cloud-graph]
-direction = "incoming"
+direction = "outgoing"
 server_type = "exchange_online"
 transport = "graph"
 auth = "oauth"
@@ -149,5 +150,6 @@ client_id = "abc"
     result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "profiles", "validate", "--no-vault",
                                       str(directory)])
     assert result.exit_code == 0, result.output
-    assert 'profile "cloud-graph": this version validates' in result.stderr
+    assert 'profile "cloud-graph": this version serves transport = "graph" profiles for incoming' \
+        in result.stderr
     assert "publish refuses" in result.stderr
