@@ -4,6 +4,10 @@ The Graph counterpart of ``router.runtime.connections.connection_spec``: the app
 client id) comes from the profile's ``oauth`` table, its client secret or certificate from the vault
 credential the binding names, the national cloud and Graph root from ``national_cloud`` / ``graph_url``.
 ``mailbox_spec`` picks the transport a profile names, so lane builders need not know there are two.
+
+An outgoing profile with ``service_mailbox`` reaches Graph as that mailbox (the spec's ``mailbox``): the
+router sends from it with From = the user and Exchange decides Send As / Send On Behalf. Without it the
+spec is the user's own mailbox, which application permission sends from as the user.
 """
 
 from __future__ import annotations
@@ -61,8 +65,9 @@ def graph_spec(config: PublishedConfig, assignment: MailboxAssignment, direction
                           "credential", mailbox=assignment.address,
                           hint=f"run `email-router credentials set {name}` with --kind oauth_client_secret "
                           "or oauth_certificate, then publish")
+    sender = profile.service_mailbox if direction is Direction.OUTGOING else None
     return GraphSpec(
-        mailbox=assignment.address,
+        mailbox=sender or assignment.address,
         tenant=oauth.tenant_id,
         client_id=oauth.client_id,
         secret=secret,
