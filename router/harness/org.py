@@ -21,6 +21,11 @@ from router.crm.gateway import RecordRef
 SERVICE = "svc-router@contoso.com"
 SERVICE_PASSWORD = "Router-Passw0rd!"
 CREDENTIAL = "svc-exchange"
+GRAPH_CREDENTIAL = "graph-app"
+GRAPH_TENANT = "contoso.onmicrosoft.com"
+GRAPH_APP = "55555555-aaaa-4bbb-8ccc-000000000001"
+GRAPH_SECRET = "Router-Graph-Secret-1"
+"""The app registration a Graph organisation's profiles use (Mail.ReadWrite and Mail.Send, every mailbox)."""
 INCOMING_PROFILE, SEND_AS_PROFILE, ON_BEHALF_PROFILE = "sim-incoming", "sim-send-as", "sim-send-on-behalf"
 PROCESS_FROM = datetime(2020, 1, 1, tzinfo=UTC)
 """Every binding processes mail received since this date: the harnesses put mail in mailboxes before the
@@ -64,7 +69,9 @@ class Organisation:
             users.append({"address": p.address, "name": p.name, "full_access": [SERVICE],
                           "send_as": [SERVICE] if p.send == "as" else [],
                           "send_on_behalf": [SERVICE] if p.send == "on_behalf" else []})
-        return {"users": users}
+        apps = [{"client_id": GRAPH_APP, "client_secret": GRAPH_SECRET, "tenant": GRAPH_TENANT,
+                 "graph_permissions": ["Mail.ReadWrite", "Mail.Send"]}]
+        return {"users": users, "apps": apps}
 
     def seed_crm(self, crm: EmbeddedCrm) -> dict[str, RecordRef]:
         """Create the users, queues and customers in ``crm``; return each record by address."""
@@ -83,17 +90,29 @@ class Organisation:
         return records
 
     def profiles(self, ews_url: str, ca_file: Path, settings: dict[str, Any] | None = None, *,
-                 read_seconds: float = 30) -> dict[str, Any]:
-        """The router's profiles (one TOML document): three profiles, the deployment, the mailboxes."""
-        common = {"server_type": "exchange_se", "ews_url": ews_url, "auth": "basic",
-                  "credentials": "other_specified", "credential": CREDENTIAL, "user_type": "administrator",
-                  "tls": {"ca_bundle": str(ca_file)},
-                  "timeouts": {"connect_seconds": 5, "read_seconds": read_seconds}}
+                 read_seconds: float = 30, graph_base: str | None = None) -> dict[str, Any]:
+        """The router's profiles (one TOML document): three profiles, the deployment, the mailboxes.
+
+        ``graph_base`` (the simulator's base URL): the profiles reach Exchange over Microsoft Graph as
+        GRAPH_APP, sending from the service mailbox (Exchange decides Send As / On Behalf)."""
+        common: dict[str, Any] = {
+            "server_type": "exchange_se", "ews_url": ews_url, "auth": "basic",
+            "credentials": "other_specified", "credential": CREDENTIAL, "user_type": "administrator",
+            "tls": {"ca_bundle": str(ca_file)},
+            "timeouts": {"connect_seconds": 5, "read_seconds": read_seconds}}
+        incoming_access, sender = "delegate", {}
+        if graph_base is not None:
+            del common["ews_url"]
+            common.update(server_type="exchange_online", transport="graph", graph_url=f"{graph_base}/v1.0",
+                          auth="oauth", credential=GRAPH_CREDENTIAL,
+                          oauth={"tenant_id": GRAPH_TENANT, "client_id": GRAPH_APP,
+                                 "token_endpoint": f"{graph_base}/{GRAPH_TENANT}/oauth2/v2.0/token"})
+            incoming_access, sender = "impersonation", {"service_mailbox": SERVICE}
         document: dict[str, Any] = {
             "profiles": {
-                INCOMING_PROFILE: {**common, "direction": "incoming", "access_type": "delegate"},
-                SEND_AS_PROFILE: {**common, "direction": "outgoing", "access_type": "send_as"},
-                ON_BEHALF_PROFILE: {**common, "direction": "outgoing", "access_type": "delegate"},
+                INCOMING_PROFILE: {**common, "direction": "incoming", "access_type": incoming_access},
+                SEND_AS_PROFILE: {**common, **sender, "direction": "outgoing", "access_type": "send_as"},
+                ON_BEHALF_PROFILE: {**common, **sender, "direction": "outgoing", "access_type": "delegate"},
             },
             "deployments": {"contoso": {"description": "The simulated Contoso organisation",
                                         "default_incoming_profile": INCOMING_PROFILE,
