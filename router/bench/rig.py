@@ -54,7 +54,8 @@ class RouterRig:
         try:
             self.sim.start()
             self.records = self.home.prepare(self.org, self.sim.url, self.sim.ca_file, self._settings,
-                                             graph_base=self.sim.base_url if self.graph else None)
+                                             graph_base=self.sim.base_url if self.graph else None,
+                                             graph_only=True)
         except BaseException:
             self.sim.stop()
             raise

@@ -67,7 +67,8 @@ class RouterHome:
         return output
 
     def prepare(self, org: Organisation, ews_url: str, ca_file: Path, settings: dict[str, Any] | None = None,
-                *, read_seconds: float = 30, graph_base: str | None = None) -> dict[str, RecordRef]:
+                *, read_seconds: float = 30, graph_base: str | None = None,
+                graph_only: bool = False) -> dict[str, RecordRef]:
         """init, the service account's credential, the CRM's records, profiles, validate, publish;
         ``graph_base``: profiles over Microsoft Graph at that simulator (the app's secret in the vault)."""
         self.run("init")
@@ -79,7 +80,7 @@ class RouterHome:
         with EmbeddedCrm(self.home.crm_db) as crm:
             records = org.seed_crm(crm)
         self.write_profiles(org.profiles(ews_url, ca_file, settings, read_seconds=read_seconds,
-                                         graph_base=graph_base))
+                                         graph_base=graph_base, graph_only=graph_only))
         self.run("profiles", "validate", str(self.profiles_dir))
         self.run("publish", str(self.profiles_dir))
         return records
