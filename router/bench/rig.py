@@ -55,7 +55,7 @@ class RouterRig:
             self.sim.start()
             self.records = self.home.prepare(self.org, self.sim.url, self.sim.ca_file, self._settings,
                                              graph_base=self.sim.base_url if self.graph else None,
-                                             graph_only=True)
+                                             graph_only=self.graph)
         except BaseException:
             self.sim.stop()
             raise

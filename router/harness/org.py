@@ -114,7 +114,7 @@ class Organisation:
                           oauth={"tenant_id": GRAPH_TENANT, "client_id": GRAPH_APP,
                                  "token_endpoint": f"{graph_base}/{GRAPH_TENANT}/oauth2/v2.0/token"})
             profiles.update(_three(online, "impersonation", {"service_mailbox": SERVICE}, GRAPH_PREFIX))
-        default = GRAPH_PREFIX if graph_only else ""
+        default = GRAPH_PREFIX if graph_only and graph_base is not None else ""
         document: dict[str, Any] = {
             "profiles": profiles,
             "deployments": {"contoso": {"description": "The simulated Contoso organisation",
