@@ -59,12 +59,15 @@ def inject_batch(rig: RouterRig, per_mailbox: int, size: str, tag: str) -> int:
 
 
 def incoming(workdir: Path, mailboxes: int, per_mailbox: int, size: str, repeats: int,
-             progress: Progress) -> Throughput:
-    """Incoming throughput through the router (each run's messages injected while it was stopped)."""
-    result = Throughput(f"router-incoming-{size}", "incoming", "router incoming (perf)",
-                        f"email-router run: {mailboxes} mailboxes x {per_mailbox} messages, until all are "
-                        "CRM activities", size)
-    with RouterRig(workdir, Organisation(numbered(mailboxes)), BASE_SETTINGS) as rig:
+             progress: Progress, *, graph: bool = False) -> Throughput:
+    """Incoming throughput through the router (each run's messages injected while it was stopped);
+    ``graph``: the mailboxes are reached over Microsoft Graph."""
+    over = " over Graph" if graph else ""
+    result = Throughput(f"router-incoming-{size}{'-graph' if graph else ''}", "incoming",
+                        f"router incoming{over} (perf)",
+                        f"email-router run{over}: {mailboxes} mailboxes x {per_mailbox} messages, until all "
+                        "are CRM activities", size)
+    with RouterRig(workdir, Organisation(numbered(mailboxes)), BASE_SETTINGS, graph=graph) as rig:
         total = 0
         for rep in range(repeats):
             batch = inject_batch(rig, per_mailbox, size, f"in{size}r{rep}")
@@ -85,12 +88,16 @@ def compose(rig: RouterRig, count: int, tag: str) -> None:
             crm.send_email(None, crm.create_draft(draft))
 
 
-def outgoing(workdir: Path, mailboxes: int, count: int, repeats: int, progress: Progress) -> Throughput:
-    """Outgoing throughput through the router: ``count`` Pending Send e-mails per run until all are Sent."""
-    result = Throughput("router-outgoing", "outgoing", "router outgoing (perf)",
-                        f"email-router run: {count} Pending Send e-mails from {mailboxes} mailboxes until "
-                        "Sent (half Send As, half Send On Behalf)", "3KB HTML")
-    with RouterRig(workdir, Organisation(numbered(mailboxes)), BASE_SETTINGS) as rig:
+def outgoing(workdir: Path, mailboxes: int, count: int, repeats: int, progress: Progress, *,
+             graph: bool = False) -> Throughput:
+    """Outgoing throughput through the router: ``count`` Pending Send e-mails per run until all are Sent;
+    ``graph``: sent over Microsoft Graph from the service mailbox."""
+    over = " over Graph" if graph else ""
+    result = Throughput(f"router-outgoing{'-graph' if graph else ''}", "outgoing",
+                        f"router outgoing{over} (perf)",
+                        f"email-router run{over}: {count} Pending Send e-mails from {mailboxes} mailboxes "
+                        "until Sent (half Send As, half Send On Behalf)", "3KB HTML")
+    with RouterRig(workdir, Organisation(numbered(mailboxes)), BASE_SETTINGS, graph=graph) as rig:
         total = 0
         for rep in range(repeats):
             compose(rig, count, f"r{rep}")

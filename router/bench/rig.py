@@ -38,8 +38,11 @@ SETTLE_SECONDS = 1.0
 class RouterRig:
     """See the module docstring; a context manager that leaves nothing running."""
 
-    def __init__(self, workdir: Path, org: Organisation, settings: dict[str, Any]) -> None:
+    def __init__(self, workdir: Path, org: Organisation, settings: dict[str, Any], *,
+                 graph: bool = False) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
+        self.graph = graph
+        """The profiles reach the simulator over Microsoft Graph instead of EWS."""
         self.org = org
         self.sim = SimulatorProcess(workdir, org.simulator_seed())
         self.home = RouterHome(workdir / "home")
@@ -50,7 +53,9 @@ class RouterRig:
     def __enter__(self) -> RouterRig:
         try:
             self.sim.start()
-            self.records = self.home.prepare(self.org, self.sim.url, self.sim.ca_file, self._settings)
+            self.records = self.home.prepare(self.org, self.sim.url, self.sim.ca_file, self._settings,
+                                             graph_base=self.sim.base_url if self.graph else None,
+                                             graph_only=self.graph)
         except BaseException:
             self.sim.stop()
             raise

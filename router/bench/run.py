@@ -47,6 +47,8 @@ class BenchSettings:
     latency_scale_messages: int = 400
     latency_scale_interval: float = 0.05
     sizes: tuple[str, ...] = field(default=("8KB", "50KB"))
+    graph: bool = True
+    """Also run the router's incoming and outgoing rows over Microsoft Graph, beside the EWS ones."""
 
     @classmethod
     def quick(cls) -> BenchSettings:
@@ -78,6 +80,9 @@ RATIOS = [
     ("router.ews.perf vs stock exchangelib, batched fetch 50 KB", "ceiling-50KB-patched",
      "ceiling-50KB-stock"),
     ("router outgoing vs exchangelib's send ceiling", "router-outgoing", "sends"),
+    ("router incoming over Graph vs over EWS, 8 KB", "router-incoming-8KB-graph", "router-incoming-8KB"),
+    ("router incoming over Graph vs over EWS, 50 KB", "router-incoming-50KB-graph", "router-incoming-50KB"),
+    ("router outgoing over Graph vs over EWS", "router-outgoing-graph", "router-outgoing"),
 ]
 
 
@@ -110,6 +115,13 @@ def router_scenarios(settings: BenchSettings, workdir: Path, progress: Progress,
                                                    per_mailbox[size], size, s.repeats, progress))
     report.throughput.append(pipeline.outgoing(workdir / "out", s.router_mailboxes, s.router_sends, s.repeats,
                                                progress))
+    if s.graph:
+        for size in s.sizes:
+            report.throughput.append(pipeline.incoming(workdir / f"in-{size}-graph", s.router_mailboxes,
+                                                       per_mailbox[size], size, s.repeats, progress,
+                                                       graph=True))
+        report.throughput.append(pipeline.outgoing(workdir / "out-graph", s.router_mailboxes, s.router_sends,
+                                                   s.repeats, progress, graph=True))
     for mode, extra in (("notifications", {}), ("polling only", POLLING_ONLY)):
         report.latency.append(pipeline.latency(workdir / f"lat-{mode.split()[0]}", mode, extra,
                                                s.router_mailboxes, s.latency_messages, s.latency_interval,

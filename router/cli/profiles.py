@@ -13,7 +13,7 @@ from router.clock import SystemClock
 from router.config.loader import load_profiles
 from router.config.profileset import ProfileFile, ProfileSet
 from router.config.risks import risks
-from router.config.transport import NOT_SERVED_YET, ews_switch_off_warnings, graph_not_served
+from router.config.transport import ews_switch_off_warnings
 from router.errors import KeyFileError
 from router.vault.credentials import CredentialKind
 from router.vault.key import ENV_KEY
@@ -53,8 +53,6 @@ def warn_ews_switch_off(profile_set: ProfileSet) -> None:
     """Warn (on stderr) about every Exchange Online profile still on EWS, with the days left."""
     for line in ews_switch_off_warnings(profile_set, SystemClock().now().date()):
         click.echo(line, err=True)
-    for name in graph_not_served(profile_set):
-        click.echo(f'warning: profile "{name}": {NOT_SERVED_YET} (publish refuses it)', err=True)
 
 
 def warn_risks(profile_set: ProfileSet) -> None:

@@ -84,6 +84,12 @@ class Profile(StrictModel):
         default=None,
         description="Graph only: override the Graph root (default: the national cloud's, e.g. "
         "`https://graph.microsoft.com/v1.0`), e.g. the simulator's `https://localhost:8443/v1.0`.")
+    service_mailbox: str | None = Field(
+        default=None, min_length=3, max_length=320,
+        description="Graph outgoing only: the service mailbox the router sends as, with `from` set to "
+        "the user: Exchange sends as the user with Send As, on behalf of the user with Send On Behalf, and "
+        "refuses otherwise; the sent copy is kept in this mailbox's Sent Items. Unset: the router sends "
+        "from each user's own mailbox (application permission: as the user).")
     ews_url: HttpUrl | None = Field(
         default=None,
         description="EWS endpoint, e.g. `https://mail.contoso.com/EWS/Exchange.asmx`; set this or "

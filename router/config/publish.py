@@ -30,7 +30,6 @@ from router.config.published import (
     published_path,
     published_versions,
 )
-from router.config.transport import refuse_unserved
 from router.errors import PublishedConfigError, RouterError
 from router.home import Home
 from router.vault.atomic import create_exclusive, ensure_private_dir, os_errors_as, write_atomic
@@ -67,7 +66,6 @@ def publish(home: Home, profiles_dir: str | Path, *, key: VaultKey | None = None
         key = key or load_key(home)
         vault = Vault.open(home, key)
         profiles = load_profiles(profiles_dir, credentials=vault.kinds())
-        refuse_unserved(profiles)
         credentials = {name: vault.get(name) for name in sorted(profiles.credential_names())}
         source = str(Path(profiles_dir).resolve())
         return write_next_version(home, key, Snapshot(profiles, credentials, source), clock or SystemClock())

@@ -175,7 +175,8 @@ class _Checker:
                      '"administrator" or remove access_type')
         if p.direction is Direction.INCOMING and p.access_type is AccessType.SEND_AS:
             self.add("access_type", 'send_as is for outgoing profiles: use "delegate" or "impersonation"')
-        if p.auth is AuthMethod.OAUTH and p.access_type is not AccessType.IMPERSONATION:
+        graph_sender = p.transport == "graph" and p.service_mailbox is not None
+        if p.auth is AuthMethod.OAUTH and p.access_type is not AccessType.IMPERSONATION and not graph_sender:
             self.add("access_type", 'app-only OAuth reaches mailboxes through impersonation only: set '
                      'user_type = "administrator" and access_type = "impersonation"')
 

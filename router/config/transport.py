@@ -16,7 +16,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from router.config.common import AuthMethod
-from router.errors import ConfigError
 
 if TYPE_CHECKING:
     from router.config.profile import Profile
@@ -63,7 +62,20 @@ def graph_problems(p: Profile) -> Iterator[tuple[str, str]]:
         if p.graph_url is not None or p.national_cloud is not NationalCloud.GLOBAL:
             yield ("transport", 'graph_url and national_cloud are used with transport = "graph" only: '
                    "remove them, or switch the profile to Graph")
+        if p.service_mailbox is not None:
+            yield ("service_mailbox", 'service_mailbox is used with transport = "graph" only: remove it '
+                   "(over EWS the profile's credential decides whose mailbox sends)")
         return
+    if p.service_mailbox is not None:
+        if p.direction != "outgoing":
+            yield ("service_mailbox", "service_mailbox names who sends outgoing mail: remove it from this "
+                   "incoming profile")
+        elif not _is_address(p.service_mailbox):
+            yield ("service_mailbox", f"{p.service_mailbox!r} is not an e-mail address: name the service "
+                   "mailbox by its primary SMTP address, e.g. crm.service@contoso.com")
+        elif p.access_type not in ("send_as", "delegate"):
+            yield ("access_type", 'a service mailbox sends for the users as Exchange allows it: set '
+                   'access_type = "send_as" (or "delegate" for Send On Behalf)')
     if not p.is_online:
         yield ("server_type", 'transport = "graph" serves Exchange Online only: set server_type = '
                '"exchange_online", or keep transport = "ews" for on-premises Exchange')
@@ -81,25 +93,11 @@ def graph_problems(p: Profile) -> Iterator[tuple[str, str]]:
                    f"https://{expected[0]}, not https://{host}: fix oauth.authority or national_cloud")
 
 
-NOT_SERVED_YET = (
-    'this version validates transport = "graph" profiles but its service does not serve them yet'
-)
-
-
-def graph_not_served(profile_set: ProfileSet) -> list[str]:
-    """Names of Graph profiles, which this version validates but does not serve (publish refuses them)."""
-    return sorted(n for n, p in profile_set.profiles.items() if p.transport is Transport.GRAPH)
-
-
-def refuse_unserved(profile_set: ProfileSet) -> None:
-    """Raise ConfigError when ``profile_set`` has a Graph profile: the service would hold its mailboxes."""
-    names = graph_not_served(profile_set)
-    if names:
-        raise ConfigError(
-            f"{NOT_SERVED_YET}: {', '.join(names)}",
-            hint='keep transport = "ews" on these profiles until the release that serves Microsoft Graph; '
-            "`profiles validate` checks them already",
-        )
+def _is_address(text: str) -> bool:
+    """True for ``local@domain.tld`` with nothing else around it."""
+    local, _, domain = text.partition("@")
+    return bool(local) and "." in domain and not any(c.isspace() or c in "<>,;\"" for c in text) \
+        and "@" not in domain
 
 
 def ews_switch_off_warnings(profile_set: ProfileSet, today: date) -> list[str]:

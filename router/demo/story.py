@@ -16,7 +16,7 @@ from typing import Any
 
 from router.crm.codes import EmailStatus
 from router.crm.embedded import EmbeddedCrm
-from router.demo.cast import ALICE, BOB, CAROL, DAVE, RIGHTS, SUPPORT, contoso
+from router.demo.cast import ALICE, BOB, CAROL, DAVE, ERIN, RIGHTS, SUPPORT, contoso
 from router.demo.views import Landed, Seen, journal_headers, landed, seen
 from router.harness.messages import Envelope, build_message
 from router.harness.routerhome import RouterHome
@@ -61,9 +61,10 @@ class Demo:
             incoming_id = self._customer_writes()
             self._crm_sends(incoming_id)
             self._customer_replies()
+            self._exchange_online()
             with EmbeddedCrm(self.home.home.crm_db) as crm:
                 arrived = landed(crm)
-            rights = {p.address: RIGHTS[p.send] for p in (ALICE, BOB, SUPPORT)}
+            rights = {p.address: RIGHTS[p.send] for p in (ALICE, BOB, SUPPORT, ERIN)}
             return DemoResult(seen(self.sim.journal(), rights), arrived, time.monotonic() - started)
         finally:
             self.router.stop()
@@ -75,14 +76,17 @@ class Demo:
         self.say("[bold]1. An Exchange organisation (the EWS simulator) and a CRM (the embedded CRM)[/]")
         self.sim.start()
         self.say(f"EWS simulator at {self.sim.url}: Alice (Send As granted to the router's service account), "
-                 "Bob (Send On Behalf only), the Contoso Support queue; customers Carol, Fabrikam and Dave "
-                 "in the CRM.")
+                 "Bob (Send On Behalf only), the Contoso Support queue, and Erin, whose mailbox is in "
+                 f"Exchange Online, reached over Microsoft Graph at {self.sim.base_url}/v1.0 (an app "
+                 "registration with Mail.ReadWrite and Mail.Send); customers Carol, Fabrikam and Dave in "
+                 "the CRM.")
         self.say("[bold]2. The admin's part: key and vault, the service account's password, profiles, "
                  "publish[/]")
-        self.home.prepare(self.org, self.sim.url, self.sim.ca_file, SETTINGS)
+        self.home.prepare(self.org, self.sim.url, self.sim.ca_file, SETTINGS, graph_base=self.sim.base_url)
         self.say("[bold]3. The router starts[/]")
         self.router.start()
-        self.say(f"`email-router run` is serving 3 mailboxes; status at {self.router.status_url}")
+        self.say(f"`email-router run` is serving 4 mailboxes (3 over EWS, 1 over Graph); status at "
+                 f"{self.router.status_url}")
 
     def _customer_writes(self) -> str:
         self.say("[bold]4. A customer writes to the support queue[/]")
@@ -122,6 +126,23 @@ class Demo:
         row = wait_until(lambda: self._crm_email(message_id), timeout=STEP_SECONDS, log=self.router.log_tail,
                          what="the router delivered Carol's reply into the CRM")
         self.say(f"Delivered as CRM e-mail {row['activityid']}, correlated to the e-mail it answers.")
+
+    def _exchange_online(self) -> None:
+        self.say("[bold]7. Erin's mailbox is in Exchange Online: the same router, over Microsoft Graph[/]")
+        message_id = make_msgid(domain="litware.com")
+        raw = build_message(Envelope(DAVE.address, ERIN.address, "Pricing for 500 seats", message_id,
+                                     sender_name=DAVE.name), 8 * 1024)
+        self.sim.inject(ERIN.address, raw)
+        self.say(f"Dave -> {ERIN.address}: 'Pricing for 500 seats'")
+        row = wait_until(lambda: self._crm_email(message_id), timeout=STEP_SECONDS, log=self.router.log_tail,
+                         what="the router delivered Dave's message to Erin (over Graph) into the CRM")
+        self.say(f"Read by delta query and delivered: CRM e-mail {row['activityid']}")
+        self.home.run("crm", "compose", "--from", ERIN.address, "--to", DAVE.address, "--reply-to",
+                      str(row["activityid"]), "--subject", "RE: Pricing for 500 seats",
+                      "--body", "<p>Dave, the price list is attached to our quote.</p>")
+        wait_until(lambda: self._all_sent(4), timeout=STEP_SECONDS, log=self.router.log_tail,
+                   what="the router sent Erin's reply over Graph (Pending Send -> Sent)")
+        self.say("Sent over Graph from the service mailbox as Erin (Exchange checked the Send As right).")
 
     # Reading the CRM ----------------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from exchangelib.util import MNS
 from router.clock import Clock
 from router.errors import TransportError
 from router.ews.errors import ews_errors, translate
-from router.mailbox.session import Acknowledge, ItemRef, SyncPage
+from router.mailbox.session import Acknowledge, ItemRef, MessageContent, SyncPage
 
 INVALID_STATE = "ErrorInvalidSyncStateData"
 SYNC_FIELDS = ("message_id", "datetime_received")
@@ -112,6 +112,19 @@ class EwsSession:
         if isinstance(answer, BaseException):
             return translate(answer, mailbox=self.address, item_id=item_id)
         return bytes(getattr(answer, "mime_content", b"") or b"")
+
+    def fetch(self, ids: Sequence[str]) -> dict[str, MessageContent | TransportError]:
+        fields = ["mime_content", "categories", "datetime_received"]
+        with ews_errors(mailbox=self.address):
+            answers = list(self._account.fetch(ids=[(i, None) for i in ids], only_fields=fields))
+        return {i: self._content(i, answer) for i, answer in zip(ids, answers, strict=True)}
+
+    def _content(self, item_id: str, answer: object) -> MessageContent | TransportError:
+        if isinstance(answer, BaseException):
+            return translate(answer, mailbox=self.address, item_id=item_id)
+        categories = tuple(str(c) for c in getattr(answer, "categories", None) or ())
+        mime = bytes(getattr(answer, "mime_content", b"") or b"")
+        return MessageContent(mime, categories, _utc(getattr(answer, "datetime_received", None)))
 
     def acknowledge(self, ids: Sequence[str], action: Acknowledge) -> dict[str, str | TransportError]:
         out: dict[str, str | TransportError] = {i: i for i in ids}

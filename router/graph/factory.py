@@ -20,6 +20,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from router.clock import Clock
+from router.graph import folders
 from router.graph.client import GraphClient
 from router.graph.clouds import NationalCloud, endpoints
 from router.graph.mailbox import GraphMailbox
@@ -94,9 +95,13 @@ class GraphFactory:
     def mailbox(self, spec: GraphSpec) -> GraphMailbox:
         return GraphMailbox(self.client(spec), spec.mailbox)
 
-    def session(self, spec: GraphSpec) -> GraphSession:
-        """The mailbox-session contract for ``spec``'s mailbox."""
-        return GraphSession(self.mailbox(spec), self._clock)
+    def session(self, spec: GraphSpec, folder: str = "inbox") -> GraphSession:
+        """The mailbox-session contract for ``spec``'s mailbox, syncing ``folder`` (a path such as
+        ``Inbox/CRM``; ``Inbox`` is the well-known Inbox)."""
+        client = self.client(spec)
+        name = folder.strip().strip("/")
+        ref = "inbox" if name.lower() in ("", "inbox") else folders.resolve(client, spec.mailbox, name)
+        return GraphSession(GraphMailbox(client, spec.mailbox, ref), self._clock)
 
     def _build(self, spec: GraphSpec) -> tuple[GraphClient, requests.Session]:
         cloud = endpoints(spec.cloud)

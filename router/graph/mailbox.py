@@ -67,6 +67,18 @@ def _step_error(mailbox: str, item_id: str, step: dict[str, Any]) -> TransportEr
     )
 
 
+def _message(item_id: str, entry: dict[str, Any]) -> DeltaMessage:
+    """A message's properties from Graph's JSON (a delta entry or a ``$select`` answer)."""
+    return DeltaMessage(
+        item_id,
+        entry.get("internetMessageId"),
+        str(entry.get("subject") or ""),
+        bool(entry.get("isRead")),
+        tuple(entry.get("categories") or ()),
+        _when(entry.get("receivedDateTime")),
+    )
+
+
 class GraphMailbox:
     """The Graph operations on one mailbox (``address``), through a shared GraphClient."""
 
@@ -95,16 +107,7 @@ class GraphMailbox:
             if "@removed" in entry:
                 page.removed.append(str(entry["id"]))
             else:
-                page.messages.append(
-                    DeltaMessage(
-                        str(entry["id"]),
-                        entry.get("internetMessageId"),
-                        str(entry.get("subject") or ""),
-                        bool(entry.get("isRead")),
-                        tuple(entry.get("categories") or ()),
-                        _when(entry.get("receivedDateTime")),
-                    )
-                )
+                page.messages.append(_message(str(entry["id"]), entry))
         return page
 
     def _batch(self, steps: list[dict[str, object]]) -> dict[str, dict[str, object]]:
@@ -141,6 +144,32 @@ class GraphMailbox:
                     out[mid] = base64.b64decode(str(step.get("body", "")))
                 else:
                     out[mid] = _step_error(self.address, mid, step)
+        return out
+
+    def fetch_messages(self, ids: Sequence[str]) -> dict[str, tuple[bytes, DeltaMessage] | TransportError]:
+        """Each message's MIME and properties (categories, received): two steps per message, so ten
+        messages per ``$batch``; a failed step is that message's error."""
+        out: dict[str, tuple[bytes, DeltaMessage] | TransportError] = {}
+        per_batch = MAX_BATCH // 2
+        select = ",".join(DELTA_SELECT)
+        for start in range(0, len(ids), per_batch):
+            chunk = list(ids[start : start + per_batch])
+            steps: list[dict[str, object]] = []
+            for n, mid in enumerate(chunk):
+                url = f"{self._root}/messages/{mid}"
+                steps.append({"id": f"m{n}", "method": "GET", "url": f"{url}/$value"})
+                steps.append({"id": f"p{n}", "method": "GET", "url": f"{url}?$select={select}"})
+            answers = self._batch(steps)
+            for n, mid in enumerate(chunk):
+                mime = answers.get(f"m{n}", {"status": 500})
+                props = answers.get(f"p{n}", {"status": 500})
+                failed = next((s for s in (mime, props) if int(str(s.get("status"))) != 200), None)
+                if failed is not None:
+                    out[mid] = _step_error(self.address, mid, failed)
+                    continue
+                body = props.get("body")
+                entry: dict[str, Any] = body if isinstance(body, dict) else {}
+                out[mid] = (base64.b64decode(str(mime.get("body", ""))), _message(mid, entry))
         return out
 
     def acknowledge(

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from router.clock import Clock
 from router.errors import TransportError
 from router.graph.mailbox import GraphMailbox
-from router.mailbox.session import Acknowledge, ItemRef, SyncPage
+from router.mailbox.session import Acknowledge, ItemRef, MessageContent, SyncPage
 
 
 class GraphSession:
@@ -38,6 +38,16 @@ class GraphSession:
 
     def fetch_mime(self, ids: Sequence[str]) -> dict[str, bytes | TransportError]:
         return self._mailbox.fetch_mime(ids)
+
+    def fetch(self, ids: Sequence[str]) -> dict[str, MessageContent | TransportError]:
+        out: dict[str, MessageContent | TransportError] = {}
+        for item_id, answer in self._mailbox.fetch_messages(ids).items():
+            if isinstance(answer, TransportError):
+                out[item_id] = answer
+            else:
+                mime, props = answer
+                out[item_id] = MessageContent(mime, props.categories, props.received)
+        return out
 
     def acknowledge(self, ids: Sequence[str], action: Acknowledge) -> dict[str, str | TransportError]:
         return self._mailbox.acknowledge(

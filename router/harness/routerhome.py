@@ -24,7 +24,14 @@ from router.cli.main import cli
 from router.crm.embedded import EmbeddedCrm
 from router.crm.gateway import RecordRef
 from router.errors import HarnessError
-from router.harness.org import CREDENTIAL, SERVICE, SERVICE_PASSWORD, Organisation
+from router.harness.org import (
+    CREDENTIAL,
+    GRAPH_CREDENTIAL,
+    GRAPH_SECRET,
+    SERVICE,
+    SERVICE_PASSWORD,
+    Organisation,
+)
 from router.home import Home
 
 Echo = Callable[[str, str], None]
@@ -60,14 +67,20 @@ class RouterHome:
         return output
 
     def prepare(self, org: Organisation, ews_url: str, ca_file: Path, settings: dict[str, Any] | None = None,
-                *, read_seconds: float = 30) -> dict[str, RecordRef]:
-        """init, the service account's credential, the CRM's records, profiles, validate, publish."""
+                *, read_seconds: float = 30, graph_base: str | None = None,
+                graph_only: bool = False) -> dict[str, RecordRef]:
+        """init, the service account's credential, the CRM's records, profiles, validate, publish;
+        ``graph_base``: profiles over Microsoft Graph at that simulator (the app's secret in the vault)."""
         self.run("init")
         self.run("credentials", "set", CREDENTIAL, "--username", SERVICE, "--stdin",
                  stdin=SERVICE_PASSWORD + "\n")
+        if graph_base is not None:
+            self.run("credentials", "set", GRAPH_CREDENTIAL, "--kind", "oauth_client_secret", "--stdin",
+                     stdin=GRAPH_SECRET + "\n")
         with EmbeddedCrm(self.home.crm_db) as crm:
             records = org.seed_crm(crm)
-        self.write_profiles(org.profiles(ews_url, ca_file, settings, read_seconds=read_seconds))
+        self.write_profiles(org.profiles(ews_url, ca_file, settings, read_seconds=read_seconds,
+                                         graph_base=graph_base, graph_only=graph_only))
         self.run("profiles", "validate", str(self.profiles_dir))
         self.run("publish", str(self.profiles_dir))
         return records

@@ -48,6 +48,16 @@ class SyncPage:
 
 
 @dataclass(frozen=True)
+class MessageContent:
+    """A fetched message: its MIME, the categories it carries now (acknowledging merges the router's
+    own with the user's) and when it arrived."""
+
+    mime: bytes
+    categories: tuple[str, ...] = ()
+    received: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Acknowledge:
     """What is done on the server to a message the CRM now holds."""
 
@@ -73,6 +83,10 @@ class MailboxSession(Protocol):
 
     def fetch_mime(self, ids: Sequence[str]) -> dict[str, bytes | TransportError]:
         """The MIME of each message, or that message's error."""
+        ...
+
+    def fetch(self, ids: Sequence[str]) -> dict[str, MessageContent | TransportError]:
+        """The MIME, categories and received time of each message, or that message's error."""
         ...
 
     def acknowledge(self, ids: Sequence[str], action: Acknowledge) -> dict[str, str | TransportError]:

@@ -1,4 +1,5 @@
-"""What every lane of one running service shares: the state store, EWS accounts and CRM gateways.
+"""What every lane of one running service shares: the state store, EWS accounts, Graph clients and CRM
+gateways.
 
 Lanes are many and short-lived (rebuilt when a published version changes them); the things they lean
 on are few and long-lived. ``Resources`` owns them, opens each lazily and once, and closes them all when
@@ -23,6 +24,7 @@ from router.config.deployment import DynamicsCrm
 from router.config.published import PublishedConfig
 from router.crm.gateway import CrmGateway
 from router.ews.connection import AccountFactory
+from router.graph.factory import GraphFactory
 from router.home import Home
 from router.runtime.counted_gateway import counted
 from router.runtime.crm_factory import deployment_of, open_gateway
@@ -44,6 +46,8 @@ class Resources:
         self.clock = clock
         self.metrics = metrics
         self.accounts = AccountFactory(clock)
+        self.graphs = GraphFactory(clock)
+        """Graph clients, one per app registration, shared by every Graph mailbox of that app."""
         self._store = store
         self._owns_store = store is None
         self._gateways: dict[tuple[str, str], CrmGateway] = {}
@@ -92,5 +96,6 @@ class Resources:
         for gateway in gateways:
             gateway.close()
         self.accounts.close()
+        self.graphs.close()
         if store is not None and owns:
             store.close()

@@ -28,6 +28,7 @@ from router.crm.codes import MailboxTestStatus
 from router.crm.gateway import MailboxInfo, MailboxTestResult
 from router.errors import RouterError, UsageError
 from router.runtime.connections import connection_spec
+from router.runtime.graph_connections import is_graph
 from router.runtime.resources import Resources
 from router.service.access import AccessChecker, Check
 from router.service.directory import DirectoryView, MailboxDirectory
@@ -143,7 +144,7 @@ class AccessRun:
     def test(self, target: Target, options: AccessOptions) -> AccessReport:
         """Test one mailbox (see the module docstring)."""
         checker = AccessChecker(self._config, self._resources.accounts, self._resources.clock,
-                                wait_seconds=options.probe_timeout)
+                                graphs=self._resources.graphs, wait_seconds=options.probe_timeout)
         incoming = self._check(checker, target, Direction.INCOMING)
         outgoing = self._check(checker, target, Direction.OUTGOING)
         probe, note = self._probe(target, options, incoming, outgoing) if options.probe else (None, "")
@@ -173,6 +174,9 @@ class AccessRun:
         if target.assignment is None or incoming.status is not passed or outgoing.status is not passed:
             return None, "skipped: the probe needs both directions to pass"
         assignment = target.assignment
+        if any(is_graph(self._config, assignment, d) for d in (Direction.INCOMING, Direction.OUTGOING)):
+            return None, ("skipped: the round trip runs over EWS only; over Microsoft Graph the checks of "
+                          "each direction above are the test")
         try:
             out_account = self._resources.accounts.account(
                 connection_spec(self._config, assignment, Direction.OUTGOING))

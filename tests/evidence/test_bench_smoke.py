@@ -57,6 +57,9 @@ def _check_router(data: dict[str, Any]) -> None:
     rows = {row["id"]: row for row in data["throughput"]}
     assert rows["router-incoming-8KB"]["items"] == 4 and rows["router-incoming-50KB"]["items"] == 2
     assert rows["router-outgoing"]["items"] == 2
+    assert rows["router-incoming-8KB-graph"]["items"] == 4
+    assert rows["router-incoming-50KB-graph"]["items"] == 2
+    assert rows["router-outgoing-graph"]["items"] == 2
     latency = {x["id"]: x for x in data["latency"]}
     assert set(latency) == {"latency-notifications", "latency-polling", "latency-notifications-4"}
     assert all(x["p99_s"] >= x["p50_s"] >= 0 and x["missing"] == 0 for x in latency.values())
@@ -72,8 +75,10 @@ def _check_report(data: dict[str, Any], rendered: str) -> None:
     assert data["settings"]["messages_8kb"] == 4
     ratios = {r["numerator"] + "/" + r["denominator"]: r["value"] for r in data["ratios"]}
     assert {"ceiling-8KB-patched/ceiling-8KB-stock", "router-incoming-8KB/naive-8KB",
-            "router-outgoing/sends"} <= set(ratios)
+            "router-outgoing/sends", "router-incoming-8KB-graph/router-incoming-8KB",
+            "router-outgoing-graph/router-outgoing"} <= set(ratios)
     assert all(value > 0 for value in ratios.values())
     for label in ("hand-written script (stock)", "fetch ceiling (stock)", "fetch ceiling (perf)",
-                  "send ceiling (perf)", "router incoming (perf)", "Latency", "Scale", "Ratios"):
+                  "send ceiling (perf)", "router incoming (perf)",
+                  "router incoming over Graph (perf)", "Latency", "Scale", "Ratios"):
         assert label in rendered

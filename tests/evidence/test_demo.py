@@ -41,6 +41,9 @@ def _check_what_recipients_saw(result: DemoResult) -> None:
     assert meeting.sender is not None and "svc-router@contoso.com" in meeting.sender
     assert meeting.shown_as == ("CRM E-mail Router <svc-router@contoso.com> on behalf of "
                                 "Bob Brown <bob@contoso.com>")
+    online = next(s for s in result.seen if s.subject.startswith("RE: Pricing for 500 seats"))
+    assert online.right == "Send As" and online.recipient == "dave@litware.com"
+    assert online.shown_as == "Erin Evans <erin@contoso.com>", "sent over Graph as Erin"
 
 
 def _check_what_landed(result: DemoResult) -> None:
@@ -49,6 +52,8 @@ def _check_what_landed(result: DemoResult) -> None:
     reply = next(x for x in result.landed if x.subject.startswith("RE: Your quote Q-1042"))
     assert reply.correlated_to is not None and reply.correlated_to.startswith("Your quote Q-1042")
     assert reply.correlation in ("in-reply-to", "tracking-token")
+    online = next(x for x in result.landed if x.subject == "Pricing for 500 seats")
+    assert "dave@litware.com" in online.sender and "erin@contoso.com" in online.recipients
 
 
 def _our_router_child(proc: Path) -> bool:

@@ -21,6 +21,8 @@ from exchangelib.items import MOVE_TO_DELETED_ITEMS, Message
 
 from router.errors import ItemNotFoundError, TransportError
 from router.ews import ews_errors, translate
+from router.mailbox.session import Acknowledge
+from router.pipeline.incoming.contract_session import ContractSession, LaneSession
 from router.pipeline.incoming.session import MailboxSession
 
 
@@ -88,11 +90,14 @@ class AckResult:
     actions: list[str] = field(default_factory=list)
 
 
-def acknowledge(session: MailboxSession, plan: AckPlan, quarantine_category: str,
+def acknowledge(session: LaneSession, plan: AckPlan, quarantine_category: str,
                 requests: Sequence[AckRequest]) -> None:
     """Acknowledge every request in batched calls, setting each one's ``result``."""
     for request in requests:
         request.result = AckResult(done=True)
+    if isinstance(session, ContractSession):
+        _by_contract(session, plan, quarantine_category, requests)
+        return
     _update(session, plan, quarantine_category, requests)
     movable = [r for r in requests if _open(r) and r.kind is not AckKind.QUARANTINED]
     if plan.delete:
@@ -192,3 +197,46 @@ def _settle(session: MailboxSession, request: AckRequest, answer: object) -> boo
     request.result.error = error or TransportError(f"{type(answer).__name__}: {answer}",
                                                    mailbox=session.mailbox, item_id=request.item_id)
     return False
+
+
+def _by_contract(session: ContractSession, plan: AckPlan, quarantine_category: str,
+                 requests: Sequence[AckRequest]) -> None:
+    """The same acknowledgement through the mailbox-session contract: one call per distinct change
+    (items wanting the same categories and read flag go together), then one move or delete."""
+    groups: dict[tuple[tuple[str, ...] | None, bool], list[AckRequest]] = {}
+    for request in requests:
+        categories, read = _wanted(plan, quarantine_category, request)
+        changed = tuple(categories) if categories != list(request.categories) else None
+        if changed is not None or read:
+            groups.setdefault((changed, read), []).append(request)
+    for (wanted, read), group in groups.items():
+        _contract_step(session, group, Acknowledge(categories=wanted, mark_read=read), None)
+        for request in group:
+            if _open(request) and request.result is not None:
+                after = request.categories if wanted is None else wanted
+                request.result.actions.append(_describe(request.categories, after, read))
+    movable = [r for r in requests if _open(r) and r.kind is not AckKind.QUARANTINED]
+    if movable and plan.delete:
+        _contract_step(session, movable, Acknowledge(delete=True), "deleted")
+    elif movable and plan.move_to:
+        _contract_step(session, movable, Acknowledge(move_to=plan.move_to), f"moved to {plan.move_to}")
+
+
+def _contract_step(session: ContractSession, requests: Sequence[AckRequest], action: Acknowledge,
+                   done_text: str | None) -> None:
+    """Run one contract ``acknowledge`` and settle each request (a moved item's new id is kept)."""
+    answers = session.contract.acknowledge([r.item_id for r in requests], action)
+    for request in requests:
+        answer = answers.get(request.item_id)
+        result = request.result
+        assert result is not None
+        if isinstance(answer, ItemNotFoundError):
+            result.gone = True
+            result.actions.append("the item was no longer on the server")
+        elif isinstance(answer, TransportError):
+            result.done = False
+            result.error = answer
+        elif done_text is not None:
+            result.actions.append(done_text)
+            if action.move_to and answer and answer != request.item_id:
+                result.new_item_id = answer

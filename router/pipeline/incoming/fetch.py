@@ -27,6 +27,8 @@ from exchangelib.properties import ItemId
 
 from router.errors import ItemNotFoundError, MessageRejectedError, TransientTransportError, TransportError
 from router.ews import ews_errors, translate
+from router.mailbox.session import MessageContent
+from router.pipeline.incoming.contract_session import ContractSession, LaneSession
 from router.pipeline.incoming.session import MailboxSession
 from router.pipeline.incoming.sync import plain_utc
 
@@ -77,7 +79,7 @@ class Failing:
 Fetched = FetchedItem | Missing | Unreadable | Failing
 
 
-def fetch_resilient(session: MailboxSession, ids: Sequence[tuple[str, str | None]]) -> list[Fetched]:
+def fetch_resilient(session: LaneSession, ids: Sequence[tuple[str, str | None]]) -> list[Fetched]:
     """``fetch_items``, falling back to one request per item when the batch fails transiently."""
     try:
         return list(fetch_items(session, ids))
@@ -97,16 +99,31 @@ def fetch_resilient(session: MailboxSession, ids: Sequence[tuple[str, str | None
     return results
 
 
-def fetch_items(session: MailboxSession,
+def fetch_items(session: LaneSession,
                 ids: Sequence[tuple[str, str | None]]) -> list[FetchedItem | Missing | Unreadable]:
     """Fetch ``(item_id, changekey)`` pairs in one batch, in order; per-item failures are values."""
     if not ids:
         return []
+    if isinstance(session, ContractSession):
+        contents = session.contract.fetch([item_id for item_id, _ in ids])
+        return [_content(item_id, contents[item_id]) for item_id, _ in ids]
     wanted = [ItemId(id=item_id, changekey=changekey) for item_id, changekey in ids]
     with ews_errors(mailbox=session.mailbox):
         answers = list(session.account.fetch(ids=wanted, only_fields=list(FETCH_FIELDS),
                                              chunk_size=len(wanted)))
     return [_result(session, item_id, answer) for (item_id, _), answer in zip(ids, answers, strict=True)]
+
+
+def _content(item_id: str, answer: MessageContent | TransportError) -> FetchedItem | Missing | Unreadable:
+    """A contract ``fetch`` answer as the lane sees it (an error only this item has is raised, as above)."""
+    if isinstance(answer, ItemNotFoundError):
+        return Missing(item_id, answer.message)
+    if isinstance(answer, MessageRejectedError):
+        return Unreadable(item_id, answer)
+    if isinstance(answer, TransportError):
+        raise answer
+    return FetchedItem(item_id=item_id, changekey=None, mime=answer.mime, categories=answer.categories,
+                       item_class="", received=answer.received)
 
 
 def _result(session: MailboxSession, item_id: str, answer: object) -> FetchedItem | Missing | Unreadable:

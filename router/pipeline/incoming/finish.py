@@ -15,12 +15,12 @@ from datetime import timedelta
 
 from router.pipeline.incoming.acknowledge import AckKind, AckRequest, AckResult, acknowledge
 from router.pipeline.incoming.checkpoints import Step
+from router.pipeline.incoming.contract_session import LaneSession
 from router.pipeline.incoming.decisions import Note, Subject
 from router.pipeline.incoming.lane_deps import LaneDeps
 from router.pipeline.incoming.logging_mailbox import storage_note
 from router.pipeline.incoming.options import LaneOptions
 from router.pipeline.incoming.process import Envelope, ItemProcessor, Outcome
-from router.pipeline.incoming.session import MailboxSession
 from router.state import LedgerClaim, LedgerStage
 
 RETRY_ACK_AFTER = timedelta(minutes=1)
@@ -34,7 +34,7 @@ class Finisher:
         self.deps = deps
         self.decisions = processor.decisions
 
-    def __call__(self, session: MailboxSession, outcomes: Sequence[tuple[Envelope, Outcome]]) -> None:
+    def __call__(self, session: LaneSession, outcomes: Sequence[tuple[Envelope, Outcome]]) -> None:
         """Acknowledge ``outcomes`` on the server, then finish their ledger rows."""
         todo = [(env, out) for env, out in outcomes if out.ack is not None and out.claim is not None]
         on_server = [(env, out) for env, out in todo if env.item.on_server]
@@ -47,7 +47,7 @@ class Finisher:
         absent = [(out, _absent(env)) for env, out in todo if not env.item.on_server]
         self._finish(session, done + absent)
 
-    def _finish(self, session: MailboxSession, done: Sequence[tuple[Outcome, AckRequest]]) -> None:
+    def _finish(self, session: LaneSession, done: Sequence[tuple[Outcome, AckRequest]]) -> None:
         acknowledged: list[tuple[LedgerClaim, Subject, Note, str | None]] = []
         for outcome, request in done:
             result = request.result
@@ -63,7 +63,7 @@ class Finisher:
                 acknowledged.append((outcome.claim, outcome.subject, note, result.new_item_id))
         self.decisions.acknowledged(acknowledged)
 
-    def _note(self, session: MailboxSession, outcome: Outcome, result: AckResult) -> Note:
+    def _note(self, session: LaneSession, outcome: Outcome, result: AckResult) -> Note:
         text = "; ".join(result.actions) or "nothing to change"
         if result.new_item_id and self.options.shared_logging:
             text += "; " + storage_note(session, result.new_item_id)

@@ -39,8 +39,10 @@ from router.errors import (
     VaultError,
 )
 from router.ews import ConnectionSpec
+from router.graph.factory import GraphSpec
 from router.pipeline.incoming.acknowledge import AckKind
 from router.pipeline.incoming.checkpoints import Step
+from router.pipeline.incoming.contract_session import ContractSession, LaneSession
 from router.pipeline.incoming.decisions import Note, Subject
 from router.pipeline.incoming.fates import count_fates, log_fates
 from router.pipeline.incoming.fetch import Failing, Fetched, FetchedItem, Missing, Unreadable, fetch_resilient
@@ -84,7 +86,7 @@ class Batch:
 class IncomingLane:
     """The ``LaneWork`` of one incoming mailbox; see the module docstring."""
 
-    def __init__(self, key: LaneKey, options: LaneOptions, spec: ConnectionSpec, deps: LaneDeps,
+    def __init__(self, key: LaneKey, options: LaneOptions, spec: ConnectionSpec | GraphSpec, deps: LaneDeps,
                  processor: ItemProcessor) -> None:
         self.key = key
         self.options = options
@@ -92,7 +94,7 @@ class IncomingLane:
         self.deps = deps
         self.processor = processor
         self._finisher = Finisher(options, deps, processor)
-        self._session: MailboxSession | None = None
+        self._session: LaneSession | None = None
         self._strikes: dict[str, int] = {}
 
     # LaneWork ---------------------------------------------------------------------------------
@@ -116,12 +118,18 @@ class IncomingLane:
 
     # The run ----------------------------------------------------------------------------------
 
-    def _open(self) -> MailboxSession:
+    def _open(self) -> LaneSession:
         if self._session is None:
-            self._session = MailboxSession(self.deps.accounts, self.spec)
+            if isinstance(self.spec, GraphSpec):
+                if self.deps.graphs is None:
+                    raise ConfigError(f"mailbox {self.spec.mailbox} uses Microsoft Graph but this lane "
+                                      "has no Graph clients", mailbox=self.spec.mailbox)
+                self._session = ContractSession(self.deps.graphs.session(self.spec, self.options.folder))
+            else:
+                self._session = MailboxSession(self.deps.accounts, self.spec)
         return self._session
 
-    def _run(self, session: MailboxSession, context: WorkContext) -> WorkResult:
+    def _run(self, session: LaneSession, context: WorkContext) -> WorkResult:
         budget = self.options.batch_size
         pending = self.deps.store.ledger.pending(self.options.mailbox)
         processed = self._recover(session, pending[:budget], context)
@@ -182,7 +190,7 @@ class IncomingLane:
         return store.sync.process_from(mailbox) or store.sync.ensure_process_from(
             mailbox, self.options.process_from)
 
-    def _recover(self, session: MailboxSession, entries: Sequence[LedgerEntry], context: WorkContext) -> int:
+    def _recover(self, session: LaneSession, entries: Sequence[LedgerEntry], context: WorkContext) -> int:
         """Re-fetch unfinished ledger rows by item id and process them again."""
         if not entries:
             return 0
@@ -234,7 +242,7 @@ class IncomingLane:
 
     # One batch --------------------------------------------------------------------------------
 
-    def _batch(self, session: MailboxSession, items: Sequence[FetchedItem | Unreadable],
+    def _batch(self, session: LaneSession, items: Sequence[FetchedItem | Unreadable],
                retrying: dict[str, int], context: WorkContext, keys: dict[str, str] | None = None) -> int:
         self.deps.checkpoint(Step.FETCHED)
         self.deps.metrics.fetched(self.options.mailbox, len(items))
@@ -332,6 +340,8 @@ class IncomingLane:
         """Keep the lane's notification stream; True while a notification would wake the lane."""
         if self.deps.hub is None or self.options.notification_streams == 0:
             return False
+        if not isinstance(self.spec, ConnectionSpec):
+            return False  # Graph: no webhook on-premises; the lane polls by delta (cheap).
         watch = Watch(self.key, self.spec, self.options.folder, self.options.notification_minutes)
         return (self.deps.hub.watch(watch, self.options.notification_streams, owner=self)
                 and self.deps.hub.streaming(self.key))

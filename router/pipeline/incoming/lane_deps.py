@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from router.clock import Clock
 from router.crm.gateway import CrmGateway
 from router.ews import AccountFactory
+from router.graph.factory import GraphFactory
 from router.pipeline.incoming.checkpoints import Checkpoint
 from router.pipeline.incoming.notifications import NotificationHub
 from router.runtime.metrics import Metrics
@@ -16,7 +17,7 @@ from router.state import StateStore
 @dataclass(frozen=True)
 class LaneDeps:
     """What a lane shares with the others: store, EWS accounts, CRM gateway, clock, notification hub,
-    checkpoint hook and the service's metrics."""
+    checkpoint hook, the service's metrics and Graph clients."""
 
     store: StateStore
     accounts: AccountFactory
@@ -25,3 +26,5 @@ class LaneDeps:
     hub: NotificationHub | None
     checkpoint: Checkpoint
     metrics: Metrics
+    graphs: GraphFactory | None = None
+    """Graph clients for lanes whose profile uses ``transport = "graph"``."""

@@ -27,7 +27,7 @@ from router.pipeline.incoming.notifications import NotificationHub
 from router.pipeline.incoming.options import lane_options
 from router.pipeline.incoming.process import ItemProcessor
 from router.pipeline.incoming.rate_breaker import RateBreaker, RateLimit
-from router.runtime.connections import connection_spec
+from router.runtime.graph_connections import mailbox_spec
 from router.runtime.lane import LaneKey
 from router.runtime.registry import LaneWorkRegistry
 from router.runtime.resources import Resources
@@ -61,7 +61,7 @@ class IncomingLanes:
               config: PublishedConfig) -> IncomingLane:
         """The work of ``assignment``'s incoming lane under ``config``; ConfigError if it cannot be served."""
         options = lane_options(config, assignment)
-        spec = connection_spec(config, assignment, direction)
+        spec = mailbox_spec(config, assignment, direction)
         gateway = self.resources.gateway(config, assignment.deployment)
         refresh = config.profiles.settings.config_update_period_seconds
         forward = (ForwardUsers(lambda: gateway, self.resources.clock, refresh)
@@ -71,7 +71,7 @@ class IncomingLanes:
                                   forward_users=forward, clock=self.resources.clock,
                                   checkpoint=self.checkpoint)
         deps = LaneDeps(self.resources.store, self.resources.accounts, gateway, self.resources.clock,
-                        self.hub, self.checkpoint, self.resources.metrics)
+                        self.hub, self.checkpoint, self.resources.metrics, self.resources.graphs)
         return IncomingLane(LaneKey(assignment.address, direction), options, spec, deps, processor)
 
     def owner(self, mailbox: str) -> str:

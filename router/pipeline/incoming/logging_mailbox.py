@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit
 
 from router.config.incoming import Acknowledgement, SharedLogging
 from router.pipeline.incoming.acknowledge import AckPlan
+from router.pipeline.incoming.contract_session import ContractSession, LaneSession
 from router.pipeline.incoming.session import MailboxSession
 
 
@@ -32,6 +33,8 @@ def stored_message_link(session: MailboxSession, item_id: str) -> str:
             "&exvsurl=1&viewmodel=ReadMessageItem")
 
 
-def storage_note(session: MailboxSession, item_id: str) -> str:
+def storage_note(session: LaneSession, item_id: str) -> str:
     """The trail's words for where a processed message is stored now."""
+    if isinstance(session, ContractSession):
+        return f"stored message: item id {item_id} in {session.mailbox}"
     return f"stored message: {stored_message_link(session, item_id)} (item id {item_id})"

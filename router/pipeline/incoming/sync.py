@@ -30,8 +30,9 @@ from exchangelib.services import SyncFolderItems
 from exchangelib.services.common import EWSService
 from exchangelib.util import MNS
 
-from router.errors import TransportError
+from router.errors import TransientTransportError, TransportError
 from router.ews import ews_errors
+from router.pipeline.incoming.contract_session import ContractSession, LaneSession
 from router.pipeline.incoming.session import MailboxSession
 from router.state import StateStore
 
@@ -69,8 +70,10 @@ class SyncPage:
     more: bool
 
 
-def sync_page(session: MailboxSession, store: StateStore, folder_path: str, batch_size: int) -> SyncPage:
+def sync_page(session: LaneSession, store: StateStore, folder_path: str, batch_size: int) -> SyncPage:
     """Read the next page of changes of ``folder_path``; reset and restart on an invalid sync state."""
+    if isinstance(session, ContractSession):
+        return _contract_page(session, store, folder_path, batch_size)
     state = store.sync.get_state(session.mailbox, folder_path)
     try:
         return _read_page(session, folder_path, state, batch_size)
@@ -81,6 +84,29 @@ def sync_page(session: MailboxSession, store: StateStore, folder_path: str, batc
                 "the start (the ledger recognises messages already processed)", session.mailbox, folder_path)
     store.sync.reset(session.mailbox, folder_path)
     return _read_page(session, folder_path, None, batch_size)
+
+
+def _contract_page(session: ContractSession, store: StateStore, folder_path: str,
+                   batch_size: int) -> SyncPage:
+    """The same page through the mailbox-session contract (Graph: a delta page; its link is the state).
+
+    Graph's delta reports changed messages beside new ones (the router's own acknowledgement, say);
+    they are fetched again and the ledger recognises them, as after a reset.
+    """
+    state = store.sync.get_state(session.mailbox, folder_path)
+    page = session.contract.sync_page(state, max_changes=batch_size)
+    if page.reset:
+        if state is None:
+            raise TransientTransportError(f"the server refused to synchronise {folder_path} of "
+                                          f"{session.mailbox} from the start", mailbox=session.mailbox)
+        log.warning("the server refused the saved sync state of %s %s; synchronising the folder again from "
+                    "the start (the ledger recognises messages already processed)",
+                    session.mailbox, folder_path)
+        store.sync.reset(session.mailbox, folder_path)
+        page = session.contract.sync_page(None, max_changes=batch_size)
+    created = tuple(ItemRef(item_id=r.id, changekey=None, received=r.received, item_class="")
+                    for r in page.items)
+    return SyncPage(created, page.state, page.more)
 
 
 def _read_page(session: MailboxSession, folder_path: str, state: str | None, batch_size: int) -> SyncPage:

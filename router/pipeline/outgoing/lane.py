@@ -34,6 +34,8 @@ from router.crm.gateway import OutgoingEmail
 from router.errors import ConfigError, CrmError, StateStoreError, TransportError
 from router.ews.connection import AccountFactory
 from router.ews.spec import ConnectionSpec
+from router.graph.factory import GraphFactory, GraphSpec
+from router.mailbox.session import MailboxSession
 from router.pipeline.incoming.screening import loop_header_value
 from router.pipeline.outgoing.attempt import Attempted, EmailAttempt, Result, Sender
 from router.pipeline.outgoing.claim import Backlog, SendClaimer, claim_from_crm
@@ -43,7 +45,7 @@ from router.pipeline.outgoing.rate_limit import SendRate, SendRateLimiter
 from router.pipeline.outgoing.record import Recorder
 from router.pipeline.outgoing.recover import finish_submitted
 from router.pipeline.outgoing.steps import Checkpoint, no_checkpoint
-from router.runtime.connections import connection_spec
+from router.runtime.graph_connections import mailbox_spec
 from router.runtime.lane import LaneKey
 from router.runtime.outcome import IDLE, WorkContext, WorkResult
 from router.runtime.registry import LaneWorkRegistry
@@ -70,6 +72,24 @@ class LaneAccount:
         """Forget the account when ``error`` says its endpoint is wrong, so the next use discovers again."""
         if self._factory.endpoint_failed(self._spec, error):
             self._account = None
+
+
+class GraphLaneAccount:
+    """The lane's Graph session (the mailbox-session contract), built on first use; nothing to rediscover."""
+
+    def __init__(self, factory: GraphFactory, spec: GraphSpec) -> None:
+        self._factory = factory
+        self._spec = spec
+        self._session: MailboxSession | None = None
+
+    def get(self) -> MailboxSession:
+        """The session of the mailbox the lane sends from."""
+        if self._session is None:
+            self._session = self._factory.session(self._spec)
+        return self._session
+
+    def failed(self, error: TransportError) -> None:
+        """Graph's root is fixed per cloud: the session stays."""
 
 
 class OutgoingLanes:
@@ -105,11 +125,14 @@ class OutgoingLanes:
         if Direction(direction) is not Direction.OUTGOING:
             raise ConfigError(f"the outgoing pipeline cannot serve {direction} mail",
                               mailbox=assignment.address, hint="register it for the outgoing direction only")
-        spec = connection_spec(config, assignment, Direction.OUTGOING)
+        spec = mailbox_spec(config, assignment, Direction.OUTGOING)
         mailbox = assignment.address.strip().lower()
         rate = SendRate(config.profiles.settings.send_rate_per_minute, 60.0)
         self._limiter.configure(mailbox, rate)
-        lane = OutgoingLane(self, config, assignment, LaneAccount(self._resources.accounts, spec),
+        account: LaneAccount | GraphLaneAccount = (
+            GraphLaneAccount(self._resources.graphs, spec) if isinstance(spec, GraphSpec)
+            else LaneAccount(self._resources.accounts, spec))
+        lane = OutgoingLane(self, config, assignment, account,
                             loop_identity=_loop_identity(config, assignment))
         if self.poller is not None and assignment.crm_mailbox_id is not None:
             self.poller.watch(Member(LaneKey(mailbox, Direction.OUTGOING), assignment.crm_mailbox_id,
@@ -150,7 +173,7 @@ class OutgoingLane:
     """The work of one mailbox's outgoing lane; see the module docstring."""
 
     def __init__(self, lanes: OutgoingLanes, config: PublishedConfig, assignment: MailboxAssignment,
-                 account: LaneAccount, *, loop_identity: str) -> None:
+                 account: LaneAccount | GraphLaneAccount, *, loop_identity: str) -> None:
         self._lanes = lanes
         self._config = config
         self._assignment = assignment

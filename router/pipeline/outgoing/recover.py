@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from router.ews.errors import ews_errors
+from router.mailbox.session import MailboxSession
 from router.pipeline.outgoing.claim import SendClaimer
 from router.pipeline.outgoing.record import Recorder
 from router.state import SendRecords, SendStage
@@ -34,7 +35,12 @@ class SentCopy:
 
 
 def find_sent(account: Any, message_id: str, *, mailbox: str, item_id: str) -> SentCopy | None:
-    """Return the copy of ``message_id`` in the mailbox's Sent Items or Outbox, or None."""
+    """Return the copy of ``message_id`` in the mailbox's Sent Items or Outbox, or None.
+
+    Over Graph (``account`` a transport's ``MailboxSession``) only Sent Items is asked: sendMail
+    submits at once, so a message is never left waiting in the Outbox."""
+    if isinstance(account, MailboxSession):
+        return SentCopy("Sent Items", None) if account.find_sent(message_id) else None
     with ews_errors(mailbox=mailbox, item_id=item_id):
         for name, folder in (("Sent Items", account.sent), ("Outbox", account.outbox)):
             found = list(folder.filter(message_id=message_id).only("message_id", "datetime_sent")[:1])

@@ -21,12 +21,14 @@ as ``MimeContent``; Bcc recipients go beside it as ``BccRecipients`` so that the
 from __future__ import annotations
 
 import logging
+from email.utils import formataddr
 from typing import Any
 
 from exchangelib import Mailbox, Message
 
 from router.errors import TransportError
 from router.ews.errors import ews_errors
+from router.mailbox.session import MailboxSession
 from router.pipeline.outgoing.render import RenderedMessage
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,14 @@ _IMPORTANCE = {"low": "Low", "normal": "Normal", "high": "High"}
 
 
 def submit(account: Any, rendered: RenderedMessage, *, mailbox: str, item_id: str) -> None:
-    """Send ``rendered`` and save the copy in the mailbox's Sent Items; errors are router errors."""
+    """Send ``rendered`` and save the copy in the mailbox's Sent Items; errors are router errors.
+
+    ``account`` is an exchangelib Account, or a transport's ``MailboxSession`` (Graph), which sends the
+    MIME as it is: Bcc recipients then travel as a Bcc header, which Exchange removes before delivery.
+    """
+    if isinstance(account, MailboxSession):
+        account.send_mime(with_bcc(rendered))
+        return
     bcc = [Mailbox(email_address=party.address, name=party.name or None) for party in rendered.bcc]
     importance = _IMPORTANCE.get((rendered.header("Importance") or "normal").lower(), "Normal")
     with ews_errors(mailbox=mailbox, item_id=item_id):
@@ -44,14 +53,26 @@ def submit(account: Any, rendered: RenderedMessage, *, mailbox: str, item_id: st
         message.send_and_save()
 
 
+def with_bcc(rendered: RenderedMessage) -> bytes:
+    """The rendered MIME with a Bcc header naming ``rendered.bcc`` (none: the MIME unchanged); a name
+    that is not ASCII is RFC 2047-encoded, one address a line."""
+    if not rendered.bcc:
+        return rendered.mime
+    newline = b"\r\n" if b"\r\n" in rendered.mime[:2048] else b"\n"
+    addresses = [formataddr((p.name, p.address), charset="utf-8").encode("ascii") for p in rendered.bcc]
+    return b"Bcc: " + (b"," + newline + b" ").join(addresses) + newline + rendered.mime
+
+
 def discard_drafts(account: Any, message_id: str, *, mailbox: str, item_id: str) -> int:
     """Delete the drafts carrying ``message_id`` from the mailbox's Drafts; return how many.
 
     Exchange leaves a refused submission (ErrorSendAsDenied) in the Drafts folder it was created in,
     the user's. The user did not write it there and would find an unexplained copy of a CRM email, so
     it goes. Cleaning up is best effort: a failure is logged, never raised, because the email's own
-    outcome is already recorded.
+    outcome is already recorded. Graph's sendMail leaves no draft: nothing to do there.
     """
+    if isinstance(account, MailboxSession):
+        return 0
     try:
         with ews_errors(mailbox=mailbox, item_id=item_id):
             drafts = list(account.drafts.filter(message_id=message_id).only("message_id"))

@@ -8,7 +8,7 @@ from email.message import EmailMessage
 import pytest
 
 from router.errors import ItemNotFoundError, SendAsDeniedError, TransportError
-from router.mailbox.session import Acknowledge, MailboxSession
+from router.mailbox.session import Acknowledge, MailboxSession, MessageContent
 from tests.contract.mailbox.conftest import Box
 from tests.support.graph_simulator import ALICE, CAROL, SVC
 
@@ -58,6 +58,21 @@ def test_fetch_mime_in_batches_with_per_item_errors(box: Box) -> None:
     assert isinstance(mime[ids[0]], ItemNotFoundError)
     subjects = {message_from_bytes(m)["Subject"] for m in mime.values() if isinstance(m, bytes)}
     assert subjects == {f"m{n}" for n in range(1, 23)}
+
+
+def test_fetch_gives_mime_categories_and_arrival_with_per_item_errors(box: Box) -> None:
+    _inject(box, 12)
+    ids, _ = _sync_all(box.session, None)
+    box.session.acknowledge(ids[:1], Acknowledge(categories=("Mine",)))
+    box.session.acknowledge(ids[1:2], Acknowledge(move_to="deleteditems"))
+    fetched = box.session.fetch(ids)
+    assert isinstance(fetched[ids[1]], ItemNotFoundError)
+    first = fetched[ids[0]]
+    assert isinstance(first, MessageContent) and first.categories == ("Mine",)
+    assert first.received is not None and first.received.tzinfo is not None
+    contents = [c for c in fetched.values() if isinstance(c, MessageContent)]
+    subjects = {message_from_bytes(c.mime)["Subject"] for c in contents}
+    assert subjects == {f"m{n}" for n in range(12) if n != 1}
 
 
 def test_acknowledge_marks_and_moves(box: Box) -> None:

@@ -40,6 +40,7 @@ from router.service.drain import DrainReport, assignment_of, drain_mailbox
 from router.simulator import Controller
 from router.state import StateStore
 from router.vault import PasswordCredential, Vault, VaultKey, write_new_key_file
+from router.vault.credentials import OAuthClientSecretCredential
 from tests.support.crm import SERVICE_ACCOUNT, Organisation, seed_organisation
 from tests.support.ews_simulator import PASSWORD, SVC
 
@@ -91,16 +92,17 @@ class Rig:
 
     def publish(self, mailboxes: str = DEFAULT_MAILBOXES, *, settings: str = "", profile_extra: str = "",
                 deployment_extra: str = "", period: float = 0.05, crm: str | None = None,
-                autodiscover: bool = False) -> PublishedConfig:
+                autodiscover: bool = False, graph: bool = False) -> PublishedConfig:
         """Write the profiles (simulator profile, deployment, ``mailboxes``, settings) and publish.
 
         ``crm`` replaces the deployment's embedded CRM table (e.g. a ``[deployments.contoso.dynamics]``);
         ``autodiscover`` locates Exchange by Autodiscover at the simulator's explicit Autodiscover
-        endpoint (the profile's ``autodiscover_url``) instead of the simulator's EWS URL.
+        endpoint (the profile's ``autodiscover_url``) instead of the simulator's EWS URL. ``graph`` makes
+        the profile reach the mailboxes over Microsoft Graph (the simulator's /v1.0/) as GRAPH_APP.
         """
         location = (f'autodiscover = true\n            autodiscover_url = "{self.sim.autodiscover_url}"'
                     if autodiscover else f'ews_url = "{self.sim.url}"')
-        profile = textwrap.dedent(f"""
+        profile = (graph_profile(self.sim) if graph else textwrap.dedent(f"""
             [profiles.exchange]
             direction = "incoming"
             server_type = "exchange_se"
@@ -111,7 +113,7 @@ class Rig:
             user_type = "administrator"
             access_type = "impersonation"
             tls = {{ ca_bundle = "{self.sim.ca_file}" }}
-            """) + profile_extra
+            """)) + profile_extra
         embedded = f"[deployments.contoso.embedded]\nservice_account = '{SERVICE_ACCOUNT}'\n"
         deployment = textwrap.dedent("""
             [deployments.contoso]
@@ -176,11 +178,39 @@ class Rig:
         return len(self.crm.emails(incoming=True, limit=10_000))
 
 
+GRAPH_TENANT = "contoso.onmicrosoft.com"
+GRAPH_APP = "22222222-aaaa-4bbb-8ccc-000000000001"
+GRAPH_SECRET = "rig-graph-secret-7Qw"
+
+
+def graph_profile(sim: Controller) -> str:
+    """The incoming profile over Microsoft Graph: app-only OAuth with the vault credential ``graph``."""
+    token = f"{sim.base_url}/{GRAPH_TENANT}/oauth2/v2.0/token"
+    return textwrap.dedent(f"""
+        [profiles.exchange]
+        direction = "incoming"
+        server_type = "exchange_online"
+        transport = "graph"
+        graph_url = "{sim.graph_url}"
+        auth = "oauth"
+        credentials = "other_specified"
+        credential = "graph"
+        user_type = "administrator"
+        access_type = "impersonation"
+        tls = {{ ca_bundle = "{sim.ca_file}" }}
+        oauth = {{ tenant_id = "{GRAPH_TENANT}", client_id = "{GRAPH_APP}", token_endpoint = "{token}" }}
+        """)
+
+
 def make_rig(home: Home, sim: Controller, tmp_path: Path) -> Rig:
     """Seed the simulator and the CRM, write the home's key and the service account's credential."""
     sim.control.seed(EXCHANGE_SEED)
+    sim.control.seed({"apps": [{"client_id": GRAPH_APP, "client_secret": GRAPH_SECRET, "tenant": GRAPH_TENANT,
+                                "graph_permissions": ["Mail.ReadWrite", "Mail.Send"]}]})
     write_new_key_file(home.key_file, VaultKey.generate())
-    Vault.open(home).set("svc", PasswordCredential(username=SVC, password=SecretStr(PASSWORD)))
+    vault = Vault.open(home)
+    vault.set("svc", PasswordCredential(username=SVC, password=SecretStr(PASSWORD)))
+    vault.set("graph", OAuthClientSecretCredential(client_secret=SecretStr(GRAPH_SECRET)))
     home.root.mkdir(parents=True, exist_ok=True)
     crm = EmbeddedCrm(home.crm_db)
     org = seed_organisation(crm)

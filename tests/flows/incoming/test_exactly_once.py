@@ -78,14 +78,16 @@ def assert_exactly_once(rig: Rig, mailbox: str, folder: str = "inbox",
         assert store.ledger.unfinished_count(mailbox) == 0
 
 
+@pytest.mark.parametrize("transport", ["ews", "graph"])
 @pytest.mark.parametrize(("step", "nth"), [
     (Step.FETCHED, 1),
     (Step.CRM_DELIVERED, 2),
     (Step.RECORDED, 1),
     (Step.ACKNOWLEDGED, 1),
 ])
-def test_killed_at_each_step_the_lane_reruns_to_exactly_once(rig: Rig, step: Step, nth: int) -> None:
-    rig.publish()
+def test_killed_at_each_step_the_lane_reruns_to_exactly_once(rig: Rig, step: Step, nth: int,
+                                                             transport: str) -> None:
+    rig.publish(graph=transport == "graph")
     inject(rig, ALICE)
     kill = kill_at(rig, ALICE, step, nth)
     delivered_before = sum(len(rig.activities(m)) for m in MESSAGES)
@@ -109,8 +111,11 @@ def test_killed_at_each_step_the_lane_reruns_to_exactly_once(rig: Rig, step: Ste
     assert len(redelivered) == (1 if step is Step.CRM_DELIVERED else 0)
 
 
-def test_killed_after_moving_to_storage_the_logging_mailbox_finishes_without_a_second_move(rig: Rig) -> None:
-    rig.publish(binding("queues", LOGBOOK, '[queues.shared_logging]\nstorage_folder = "Inbox/Logged"\n'))
+@pytest.mark.parametrize("transport", ["ews", "graph"])
+def test_killed_after_moving_to_storage_the_logging_mailbox_finishes_without_a_second_move(
+        rig: Rig, transport: str) -> None:
+    rig.publish(binding("queues", LOGBOOK, '[queues.shared_logging]\nstorage_folder = "Inbox/Logged"\n'),
+                graph=transport == "graph")
     inject(rig, LOGBOOK)
     kill_at(rig, LOGBOOK, Step.ACKNOWLEDGED, 1)
     assert len(rig.sim.control.messages(LOGBOOK, "Inbox/Logged")) == 3

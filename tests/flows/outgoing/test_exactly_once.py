@@ -18,7 +18,7 @@ import pytest
 from router.crm.codes import EmailStatus
 from router.pipeline.outgoing.steps import Step
 from router.state import SendStage
-from tests.flows.outgoing.world import ALICE, BERT, CAROL, OutgoingWorld
+from tests.flows.outgoing.world import ALICE, BERT, CAROL, SVC, OutgoingWorld
 from tests.support.crm import Organisation
 
 pytestmark = pytest.mark.flow
@@ -42,11 +42,14 @@ def run_killed(world: OutgoingWorld, step: Step) -> subprocess.CompletedProcess[
 @pytest.mark.slow
 @pytest.mark.parametrize("step", [Step.CLAIMED, Step.RENDERED, Step.SUBMITTED, Step.SUBMISSION_RECORDED,
                                   Step.MARKED_SENT])
+@pytest.mark.parametrize("transport", ["ews", "graph"])
 def test_killed_at_any_step_each_email_leaves_exactly_once(world: OutgoingWorld, crm_org: Organisation,
-                                                           step: Step) -> None:
+                                                           step: Step, transport: str) -> None:
     world.grant("full_access")
     world.grant("send_as")
-    world.publish()
+    graph = transport == "graph"
+    world.publish(graph=graph, service_mailbox=SVC if graph else None)
+    sent_items = SVC if graph else ALICE  # Graph keeps the copy in the calling mailbox's Sent Items
     ids = [world.pending(crm_org.alice, CAROL, BERT, subject=f"Quote {n}") for n in (1, 2)]
     killed = run_killed(world, step)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
@@ -66,7 +69,7 @@ def test_killed_at_any_step_each_email_leaves_exactly_once(world: OutgoingWorld,
     for row in rows:
         assert len(world.journal(row["messageid"])) == 1, "delivered once outside the organisation"
         assert [m["Message-ID"] for m in world.inbox(BERT)].count(row["messageid"]) == 1
-        assert [m["Message-ID"] for m in world.inbox(ALICE, "sentitems")].count(row["messageid"]) == 1
+        assert [m["Message-ID"] for m in world.inbox(sent_items, "sentitems")].count(row["messageid"]) == 1
     assert len(world.journal()) == 2
     with world.store() as store:
         records = [store.sends.by_email_id(email_id) for email_id in ids]

@@ -34,6 +34,7 @@ from router.service.wiring import lane_work_registry
 from router.simulator import Controller
 from router.state import StateStore
 from router.vault import PasswordCredential, Vault, VaultKey, write_new_key_file
+from router.vault.credentials import OAuthClientSecretCredential
 from tests.support.crm import draft_email
 
 PASSWORD = "Pa55word!"
@@ -51,6 +52,9 @@ SIM_ORG: dict[str, Any] = {
 """Exchange's side of Contoso; the service account has no right on anyone until a test grants one."""
 
 DEPLOYMENT = "contoso"
+GRAPH_TENANT = "contoso.onmicrosoft.com"
+GRAPH_APP = "33333333-aaaa-4bbb-8ccc-000000000001"
+GRAPH_SECRET = "world-graph-secret-4Rt"
 
 SETTINGS = {"request_batch_size": 5, "maximum_delivery_attempts": 3, "send_rate_per_minute": 30}
 
@@ -88,10 +92,16 @@ class OutgoingWorld:
 
     def publish(self, *, access: str = "send_as", credentials: str = "other_specified",
                 settings: dict[str, object] | None = None, users: tuple[str, ...] = (ALICE, BERT),
-                queues: tuple[str, ...] = (SALES,)) -> PublishedConfig:
-        """Publish one outgoing profile used by every mailbox; a new publish rebuilds the lanes."""
+                queues: tuple[str, ...] = (SALES,), graph: bool = False,
+                service_mailbox: str | None = None) -> PublishedConfig:
+        """Publish one outgoing profile used by every mailbox; a new publish rebuilds the lanes.
+
+        ``graph``: the profile sends over Microsoft Graph as GRAPH_APP, from ``service_mailbox`` with
+        From = the user when given, else from each user's own mailbox."""
         self.profiles_dir.mkdir(parents=True, exist_ok=True)
-        text = self._profile(access, credentials) + self._deployment()
+        profile = (self._graph_profile(access, service_mailbox) if graph
+                   else self._profile(access, credentials))
+        text = profile + self._deployment()
         text += self._mailboxes(users, queues, credentials)
         text += "[settings]\n" + "".join(f"{k} = {v}\n" for k, v in {**SETTINGS, **(settings or {})}.items())
         (self.profiles_dir / "router.toml").write_text(text)
@@ -108,6 +118,23 @@ class OutgoingWorld:
             lines += ['credential = "svc"', 'user_type = "administrator"', f'access_type = "{access}"']
         lines += [f'tls = {{ ca_bundle = "{self.sim.ca_file}" }}', ""]
         return "\n".join(lines) + "\n"
+
+    def _graph_profile(self, access: str, service_mailbox: str | None) -> str:
+        self.sim.control.seed({"apps": [{"client_id": GRAPH_APP, "client_secret": GRAPH_SECRET,
+                                         "tenant": GRAPH_TENANT,
+                                         "graph_permissions": ["Mail.ReadWrite", "Mail.Send"]}]})
+        Vault.open(self.home).set("graph", OAuthClientSecretCredential(client_secret=SecretStr(GRAPH_SECRET)))
+        token = f"{self.sim.base_url}/{GRAPH_TENANT}/oauth2/v2.0/token"
+        lines = ["[profiles.out]", 'direction = "outgoing"', 'server_type = "exchange_online"',
+                 'transport = "graph"', f'graph_url = "{self.sim.graph_url}"', 'auth = "oauth"',
+                 'credentials = "other_specified"', 'credential = "graph"',
+                 'user_type = "administrator"',
+                 f'access_type = "{access}"', f'tls = {{ ca_bundle = "{self.sim.ca_file}" }}',
+                 f'oauth = {{ tenant_id = "{GRAPH_TENANT}", client_id = "{GRAPH_APP}", '
+                 f'token_endpoint = "{token}" }}']
+        if service_mailbox:
+            lines.append(f'service_mailbox = "{service_mailbox}"')
+        return "\n".join(lines) + "\n\n"
 
     def _deployment(self) -> str:
         return f'[deployments.{DEPLOYMENT}]\ndefault_outgoing_profile = "out"\n{self.crm_section}\n'

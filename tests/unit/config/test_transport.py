@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from router.cli.main import cli
 from router.config import Deployment, Profile, ProfileSet, check_profile_set
-from router.config.transport import ews_switch_off_warnings, refuse_unserved
-from router.errors import ConfigError, Problem
+from router.config.transport import ews_switch_off_warnings
+from router.errors import Problem
 from router.vault.credentials import CredentialKind
 from tests.unit.config.conftest import BASE_FILES, write_profiles
 
@@ -27,8 +27,9 @@ KINDS = {"app": CredentialKind.OAUTH_CLIENT_SECRET, "cert": CredentialKind.OAUTH
 
 
 def _check(profile: dict[str, Any]) -> list[tuple[str, str]]:
+    default = f"default_{profile['direction']}_profile"
     ps = ProfileSet(profiles={"p": Profile.model_validate(profile)},
-                    deployments={"main": Deployment.model_validate({"default_incoming_profile": "p"})})
+                    deployments={"main": Deployment.model_validate({default: "p"})})
     problems: list[Problem] = check_profile_set(ps, lambda s, k: ("f.toml", f"{s}.{k}"), KINDS)
     return [(p.key, p.message) for p in problems]
 
@@ -124,23 +125,38 @@ client_id = "abc"
     assert 'profile "cloud-graph" reaches' not in result.stderr and "OK:" in result.stdout
 
 
-def test_graph_profiles_validate_but_this_version_refuses_to_publish_them(tmp_path: Path) -> None:
-    ps = ProfileSet(profiles={"g": Profile.model_validate(GRAPH)})
-    with pytest.raises(ConfigError, match='does not serve them yet: g') as caught:
-        refuse_unserved(ps)
-    assert 'transport = "ews"' in caught.value.hint
-    refuse_unserved(ProfileSet(profiles={}))
+def test_service_mailbox_names_who_sends_over_graph() -> None:
+    outgoing = {**GRAPH, "direction": "outgoing", "access_type": "send_as"}
+    assert _check({**outgoing, "service_mailbox": "crm.service@example.com"}) == []
+    assert _check({**outgoing, "service_mailbox": "crm.service@example.com", "access_type": "delegate"}) == []
+    assert _check({**outgoing, "access_type": "impersonation"}) == [], "unset: each user's own mailbox sends"
+    [(key, _)] = _check({**outgoing, "service_mailbox": "crm.service@example.com",
+                         "access_type": "impersonation"})
+    assert key == "profiles.p.access_type"
+    [(key, message)] = _check({**outgoing, "service_mailbox": "CRM Service"})
+    assert key == "profiles.p.service_mailbox" and "primary SMTP address" in message
+    [(key, message)] = _check({**GRAPH, "service_mailbox": "crm.service@example.com"})
+    assert key == "profiles.p.service_mailbox" and "incoming profile" in message
+    onprem = {**outgoing, "transport": "ews", "server_type": "exchange_se", "auth": "basic", "oauth": None,
+              "credential": "svc", "ews_url": "https://mail.example.test/EWS/Exchange.asmx",
+              "service_mailbox": "crm.service@example.com"}
+    assert ("profiles.p.service_mailbox", 'service_mailbox is used with transport = "graph" only: remove it '
+            "(over EWS the profile's credential decides whose mailbox sends)") in _check(onprem)
+
+
+def test_graph_profiles_validate_without_a_not_served_warning(tmp_path: Path) -> None:
     files = dict(BASE_FILES)
     files["graph.toml"] = """
 [profiles.cloud-graph]
-direction = "incoming"
+direction = "outgoing"
 server_type = "exchange_online"
 transport = "graph"
 auth = "oauth"
 credentials = "other_specified"
 credential = "app"
 user_type = "administrator"
-access_type = "impersonation"
+access_type = "send_as"
+service_mailbox = "crm.service@example.com"
 [profiles.cloud-graph.oauth]
 tenant_id = "example.onmicrosoft.com"
 client_id = "abc"
@@ -149,5 +165,4 @@ client_id = "abc"
     result = CliRunner().invoke(cli, ["--home", str(tmp_path / "home"), "profiles", "validate", "--no-vault",
                                       str(directory)])
     assert result.exit_code == 0, result.output
-    assert 'profile "cloud-graph": this version validates' in result.stderr
-    assert "publish refuses" in result.stderr
+    assert "cloud-graph" not in result.stderr and "OK:" in result.stdout

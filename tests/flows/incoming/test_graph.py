@@ -1,0 +1,83 @@
+"""Mail from Exchange Online into the CRM over Microsoft Graph: the same lane, ledger, screening and
+acknowledgement as over EWS, through the simulator's Graph face (/v1.0/) over HTTPS."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from router.crm.codes import ParticipationType
+from router.state import LedgerStage
+from tests.flows.incoming.rig import ALICE, CAROL, LOGBOOK, Rig, binding
+
+pytestmark = pytest.mark.flow
+
+
+def test_a_message_is_delivered_recorded_and_acknowledged_over_graph(rig: Rig) -> None:
+    rig.publish(graph=True)
+    rig.sim.control.inject(ALICE, from_=CAROL, to=[ALICE], subject="Order 42", body="Where is it?",
+                           message_id="<order42@fabrikam.com>")
+    resources = rig.resources()
+    try:
+        result = rig.run_once(resources, ALICE)
+    finally:
+        resources.close()
+    assert result.processed == 1
+    [activity] = rig.activities("<order42@fabrikam.com>")
+    view = rig.crm.email(activity)
+    assert view.row["subject"] == "Order 42"
+    [sender] = view.party_list(ParticipationType.SENDER)
+    assert sender.record is not None and sender.record.name == "Carol Clark"
+    [item] = rig.sim.control.messages(ALICE)
+    assert item.categories == ["Tracked to Dynamics 365"]
+    with rig.store() as store:
+        [entry] = store.ledger.find_by_message_id("<order42@fabrikam.com>")
+        assert entry.stage is LedgerStage.ACKNOWLEDGED and entry.activity_id == activity
+        trail = [(d.stage, d.result) for d in store.trail.for_message_id("<order42@fabrikam.com>")]
+        state = store.sync.get_state(ALICE, "Inbox")
+    assert trail == [("screen", "accepted"), ("deliver", "delivered"), ("content", "recorded"),
+                     ("acknowledge", "acknowledged")]
+    assert state is not None and state.startswith(rig.sim.graph_url) and "delta" in state
+
+
+def test_the_next_runs_poll_by_delta_and_take_only_new_mail(rig: Rig) -> None:
+    rig.publish(graph=True)
+    rig.sim.control.inject(ALICE, from_=CAROL, to=[ALICE], subject="first", message_id="<g1@fabrikam.com>")
+    assert rig.drain(ALICE).processed == 1
+    # Our own category change comes back in the delta; the ledger recognises it: nothing new.
+    assert rig.drain(ALICE).processed == 0
+    rig.sim.control.inject(ALICE, from_=CAROL, to=[ALICE], subject="second", message_id="<g2@fabrikam.com>")
+    assert rig.drain(ALICE).processed == 1
+    assert len(rig.activities("<g1@fabrikam.com>")) == 1 and len(rig.activities("<g2@fabrikam.com>")) == 1
+    assert sorted(m.subject for m in rig.sim.control.messages(ALICE)) == ["first", "second"]
+
+
+def test_a_delta_link_the_server_refuses_is_reset_and_the_ledger_keeps_it_exactly_once(
+        rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    rig.publish(graph=True)
+    rig.sim.control.inject(ALICE, from_=CAROL, to=[ALICE], subject="once", message_id="<once@fabrikam.com>")
+    assert rig.drain(ALICE).processed == 1
+    with rig.store() as store:
+        state = store.sync.get_state(ALICE, "Inbox")
+        assert state is not None and "deltatoken=" in state
+        store.sync.save_state(ALICE, "Inbox", state.replace("deltatoken=", "deltatoken=expired"))
+    with caplog.at_level(logging.WARNING, logger="router.pipeline.incoming.sync"):
+        rig.drain(ALICE)
+    assert "refused the saved sync state" in caplog.text
+    assert len(rig.activities("<once@fabrikam.com>")) == 1
+    with rig.store() as store:
+        fresh = store.sync.get_state(ALICE, "Inbox")
+    assert fresh is not None and "expired" not in fresh
+
+
+def test_a_shared_logging_mailbox_moves_what_it_logged_over_graph(rig: Rig) -> None:
+    rig.publish(binding("queues", LOGBOOK, '[queues.shared_logging]\nstorage_folder = "Inbox/Logged"'),
+                graph=True)
+    rig.sim.control.inject(LOGBOOK, from_=CAROL, to=[ALICE], subject="log me",
+                           message_id="<log@fabrikam.com>")
+    assert rig.drain(LOGBOOK).processed == 1
+    assert rig.sim.control.messages(LOGBOOK) == []
+    [moved] = rig.sim.control.messages(LOGBOOK, "Inbox/Logged")
+    assert moved.subject == "log me"
+    assert len(rig.activities("<log@fabrikam.com>")) == 1

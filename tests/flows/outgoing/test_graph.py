@@ -1,0 +1,77 @@
+"""Outgoing mail over Microsoft Graph, through the real lane, against the simulator's Graph face.
+
+As over EWS, Exchange decides: the router sends the rendered MIME from the profile's service mailbox
+with From = the user, and Exchange sends as the user with Send As, on behalf with Send On Behalf, and
+refuses otherwise (the email Failed, an alert). Without a service mailbox the router sends from the
+user's own mailbox, which the app's application permission sends as the user.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from router.crm.codes import EmailStatus
+from router.errors import SendAsDeniedError
+from router.pipeline.outgoing.failures import ALERT_SEND_AS
+from router.state import SendStage
+from tests.flows.outgoing.test_failures import open_alerts, record_stage
+from tests.flows.outgoing.test_send_as import ALICE_FROM, SVC_SENDER, sent_to_carol_and_bert
+from tests.flows.outgoing.world import ALICE, BERT, CAROL, SVC, OutgoingWorld
+from tests.support.crm import Organisation
+
+pytestmark = pytest.mark.flow
+
+
+def test_send_as_over_graph_from_the_service_mailbox(world: OutgoingWorld, crm_org: Organisation) -> None:
+    world.grant("send_as")
+    world.publish(access="send_as", graph=True, service_mailbox=SVC)
+    message_id, received = sent_to_carol_and_bert(world, crm_org)
+    for copy in received:
+        assert (copy["From"], copy["Sender"]) == (ALICE_FROM, None)
+    [saved] = world.inbox(SVC, "sentitems")
+    assert saved["Message-ID"] == message_id, "Graph keeps the copy in the calling mailbox's Sent Items"
+
+
+def test_send_on_behalf_over_graph(world: OutgoingWorld, crm_org: Organisation) -> None:
+    world.grant("send_on_behalf")
+    world.publish(access="delegate", graph=True, service_mailbox=SVC)
+    _, received = sent_to_carol_and_bert(world, crm_org)
+    for copy in received:
+        assert (copy["From"], copy["Sender"]) == (ALICE_FROM, SVC_SENDER)
+
+
+def test_from_the_users_own_mailbox_graph_sends_as_the_user(world: OutgoingWorld,
+                                                            crm_org: Organisation) -> None:
+    world.publish(access="impersonation", graph=True)
+    message_id, received = sent_to_carol_and_bert(world, crm_org)
+    for copy in received:
+        assert (copy["From"], copy["Sender"]) == (ALICE_FROM, None)
+    [saved] = world.inbox(ALICE, "sentitems")
+    assert saved["Message-ID"] == message_id
+
+
+def test_denied_over_graph_fails_the_email_and_alerts(world: OutgoingWorld, crm_org: Organisation) -> None:
+    world.publish(access="send_as", graph=True, service_mailbox=SVC)
+    first = world.pending(crm_org.alice, CAROL, subject="first")
+    with pytest.raises(SendAsDeniedError):
+        world.run(ALICE)
+    assert world.status(first) is EmailStatus.FAILED
+    [note] = world.notes(first)
+    assert "ErrorSendAsDenied" in note
+    assert "ErrorSendAsDenied" in open_alerts(world)[ALERT_SEND_AS]
+    assert world.journal() == [] and record_stage(world, first) is SendStage.FAILED
+
+
+def test_bcc_over_graph_reaches_them_and_nobody_sees_them(world: OutgoingWorld,
+                                                         crm_org: Organisation) -> None:
+    world.publish(access="impersonation", graph=True)
+    email_id = world.pending(crm_org.alice, CAROL, subject="Quote 42", bcc=(BERT,))
+    assert world.run(ALICE).processed == 1
+    message_id = world.row(email_id)["messageid"]
+    [remote] = world.journal(message_id)
+    [blind] = world.inbox(BERT)
+    for copy in (remote, blind):
+        assert copy["Bcc"] is None and BERT not in copy.as_string()
+    assert blind["Message-ID"] == message_id
+    [journal_entry] = world.sim.control.journal()
+    assert journal_entry.recipients == (CAROL,)
