@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from router.errors import StateStoreError
+from router.state import fencing
 
 BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for another writer before giving up: long enough to ride out any
@@ -122,6 +123,7 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """One transaction that may write; commits on success, rolls back on any exception."""
         with self._transaction(write=True) as conn:
+            fencing.check(conn)
             yield conn
 
     @contextmanager

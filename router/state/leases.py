@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -31,7 +31,7 @@ from router.clock import Clock
 from router.errors import ClaimLostError
 from router.state.engine import Database
 from router.state.instances import RunIdentity
-from router.state.schema import lane_leases
+from router.state.schema import incoming_ledger, lane_leases, outgoing_sends
 
 T = lane_leases
 DEFAULT_SLACK = 1
@@ -94,12 +94,19 @@ class LaneLeases:
     def _take(self, conn: Connection, identity: RunIdentity, mailbox: str, direction: str,
               now: datetime) -> LaneLease | None:
         free = or_(T.c.instance.is_(None), T.c.lease_until.is_(None), T.c.lease_until <= now)
+        before = conn.execute(select(T.c.instance, T.c.run_id).where(
+            T.c.mailbox == mailbox, T.c.direction == direction)).first()
         row = conn.execute(
             update(T).where(T.c.mailbox == mailbox, T.c.direction == direction, free)
             .values(instance=identity.instance, run_id=identity.run_id, token=T.c.token + 1,
                     lease_until=now + self._lease, acquired_at=now)
             .returning(T.c.token, T.c.lease_until)).first()
-        return None if row is None else LaneLease(mailbox, direction, int(row.token), row.lease_until)
+        if row is None:
+            return None
+        if before is not None and before.instance is not None and before.run_id is not None:
+            # The holder's lease ran out (a dead or paused instance): its claims in the lane are dead too.
+            _expire_claims(conn, mailbox, direction, f"{before.instance}/{before.run_id}", now)
+        return LaneLease(mailbox, direction, int(row.token), row.lease_until)
 
     def renew(self, identity: RunIdentity) -> list[LaneLease]:
         """Extend every lease this run still holds; returns them (a lane missing from it was lost)."""
@@ -150,3 +157,18 @@ class LaneLeases:
     @staticmethod
     def _held_by(identity: RunIdentity) -> ColumnElement[bool]:
         return and_(T.c.instance == identity.instance, T.c.run_id == identity.run_id)
+
+
+_CLAIMS = {"incoming": incoming_ledger, "outgoing": outgoing_sends}
+
+
+def _expire_claims(conn: Connection, mailbox: str, direction: str, run_tag: str, now: datetime) -> int:
+    """Expire the live claims a run whose lease ran out holds in one lane, so the next holder recovers
+    them at once (counting recoveries) instead of after the claim lease."""
+    table = _CLAIMS.get(direction)
+    if table is None:
+        return 0
+    c = table.c
+    query = update(table).where(func.lower(c.mailbox) == mailbox.lower(),
+                                c.owner.startswith(run_tag, autoescape=True), c.lease_until > now)
+    return int(conn.execute(query.values(lease_until=now)).rowcount)
