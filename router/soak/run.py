@@ -17,11 +17,12 @@ from router.harness.org import Organisation, numbered
 from router.harness.routerhome import RouterHome
 from router.harness.routerprocess import RouterProcess
 from router.harness.simprocess import SimulatorProcess
+from router.runtime.state_location import open_configured_store
 from router.soak.audit import Verdict, audit
 from router.soak.chaos import Killer, start_faults, stop_faults
+from router.soak.fleet import Fleet, FleetChaos
 from router.soak.settings import SoakSettings
 from router.soak.traffic import Traffic
-from router.state import StateStore
 
 Say = Callable[[str], None]
 ROUTER_SETTINGS = {"scheduling_period_seconds": 1, "send_rate_per_minute": 10000,
@@ -53,7 +54,7 @@ def progress(traffic: Traffic, router_home: RouterHome) -> Progress:
                                  .where(email.c.messageid.in_(ids))).scalar() or 0
         sent = conn.execute(select(func.count()).where(email.c.activityid.in_(outgoing),
                                                        email.c.statuscode == int(EmailStatus.SENT))).scalar()
-    store = StateStore.open_home(router_home.home, SystemClock())
+    store = open_configured_store(router_home.home, SystemClock())
     try:
         quarantined = store.quarantine.count()
     finally:
@@ -64,7 +65,8 @@ def progress(traffic: Traffic, router_home: RouterHome) -> Progress:
 class Soak:
     """One soak run in ``workdir``; see the package docstring."""
 
-    def __init__(self, settings: SoakSettings, workdir: Path, say: Say) -> None:
+    def __init__(self, settings: SoakSettings, workdir: Path, say: Say,
+                 database_url: str | None = None) -> None:
         self.settings = settings
         self.say = say
         self.people = numbered(settings.mailboxes)
@@ -72,39 +74,68 @@ class Soak:
         self.sim = SimulatorProcess(workdir, self.org.simulator_seed())
         self.home = RouterHome(workdir / "home")
         self.router = RouterProcess(self.home)
+        self.database_url = database_url
+        self.spread: list[int] = []
+        self.fleet = Fleet(self.home, settings.instances, database_url) if database_url is not None else None
 
     def run(self) -> Verdict:
         started = time.monotonic()
         try:
             self.sim.start()
-            records = self.home.prepare(self.org, self.sim.url, self.sim.ca_file, ROUTER_SETTINGS,
+            records = self.home.prepare(self.org, self.sim.url, self.sim.ca_file, self._router_settings(),
                                         read_seconds=self.settings.read_timeout_seconds)
             traffic = Traffic.plan(self.people, records, self.settings.inbound, self.settings.outbound,
                                    self.settings.seed)
-            self.router.start()
+            self._start()
             killer = self._abuse(traffic)
             hits, served = stop_faults(self.sim)
             self.say(f"faults stopped ({sum(hits.values())} of {served} requests hit); the router drains")
             self._drain(traffic)
-            self.router.stop()
+            self._stop()
             verdict = audit(traffic, self.home.home, self.sim.journal(), killer.kill_times)
-            verdict.kills, verdict.fault_hits, verdict.requests_under_faults = killer.kills, hits, served
+            verdict.fault_hits, verdict.requests_under_faults = hits, served
+            _count(verdict, killer)
+            verdict.lane_spread_at_start = self.spread
             verdict.seconds = time.monotonic() - started
             return verdict
         finally:
-            self.router.stop()
+            self._stop()
             self.sim.stop()
 
-    def _abuse(self, traffic: Traffic) -> Killer:
+    def _router_settings(self) -> dict[str, object]:
+        if self.database_url is None:
+            return dict(ROUTER_SETTINGS)
+        return {**ROUTER_SETTINGS, "state_store": self.database_url,
+                "lease_seconds": self.settings.lease_seconds}
+
+    def _start(self) -> None:
+        if self.fleet is None:
+            self.router.start()
+            return
+        self.spread = self.fleet.start(self.settings.lease_seconds)
+        self.say(f"{len(self.fleet.routers)} instances on one PostgreSQL database hold {self.spread} lanes")
+
+    def _stop(self) -> None:
+        if self.fleet is None:
+            self.router.stop()
+        else:
+            self.fleet.stop()
+
+    def _abuse(self, traffic: Traffic) -> Killer | FleetChaos:
         """Feed all traffic over ``feed_seconds`` under faults, killing the router at random moments."""
         s = self.settings
         start_faults(self.sim, s)
+        what = "SIGKILL" if self.fleet is None else "SIGKILL, SIGSTOP/SIGCONT or graceful stop of an instance"
         self.say(f"feeding {s.inbound} inbound + {s.outbound} outbound over {s.feed_seconds:g} s; faults at "
-                 f"{s.fault_rate:.0%} of requests; SIGKILL every {s.kill_min_seconds:g}-"
+                 f"{s.fault_rate:.0%} of requests; {what} every {s.kill_min_seconds:g}-"
                  f"{s.kill_max_seconds:g} s")
-        killer = Killer(self.router, s, self.say)
+        killer: Killer | FleetChaos
+        if self.fleet is None:
+            killer = Killer(self.router, s, self.say)
+        else:
+            killer = FleetChaos(self.fleet, s, self.say)
         sends = 1.0 if s.sends_during_kills else 0.0
-        self._feed(traffic, lambda: not (traffic.inbound_done and killer.kills >= s.min_kills and
+        self._feed(traffic, lambda: not (traffic.inbound_done and _actions(killer) >= s.min_kills and
                                          (traffic.outbound_done or not s.sends_during_kills)),
                    inbound=1.0, outbound=sends, tick=killer.tick)
         if not s.sends_during_kills:
@@ -148,6 +179,24 @@ class Soak:
                  f"outbound {now.sent}/{traffic.composed} sent")
 
 
-def run_soak(settings: SoakSettings, workdir: Path, say: Say) -> Verdict:
-    """Run the soak in ``workdir``; every process it started is stopped when it returns."""
-    return Soak(settings, workdir, say).run()
+def _actions(killer: Killer | FleetChaos) -> int:
+    return killer.kills if isinstance(killer, Killer) else killer.actions
+
+
+def _count(verdict: Verdict, killer: Killer | FleetChaos) -> None:
+    verdict.kills = killer.kills
+    if isinstance(killer, FleetChaos):
+        verdict.instances = len(killer.fleet.routers)
+        verdict.pauses, verdict.graceful_stops = killer.pauses, killer.stops
+        verdict.recovery_seconds_max = killer.recovery_seconds_max
+        verdict.handover_seconds_max = round(max(killer.handovers), 1) if killer.handovers else None
+        verdict.lanes_unrecovered = killer.unrecovered
+
+
+def run_soak(settings: SoakSettings, workdir: Path, say: Say, database_url: str | None = None) -> Verdict:
+    """Run the soak in ``workdir``; every process it started is stopped when it returns.
+
+    With ``database_url`` the state lives in that PostgreSQL database and ``settings.instances`` router
+    instances share it (see ``fleet``).
+    """
+    return Soak(settings, workdir, say, database_url).run()
