@@ -18,7 +18,7 @@ from router.cli.context import AppContext, pass_app
 from router.cli.homes import open_existing_store
 from router.config.settings import SystemSettings
 from router.runtime.state_location import latest_config
-from router.service.instances_report import InstancesReport, collect_instances
+from router.service.instances_report import InstancesReport, InstanceStatus, collect_instances
 from router.service.status_report import DirectionStatus, StatusReport, collect_status
 from router.state import Direction, HealthStatus
 
@@ -84,14 +84,26 @@ def _mailboxes(report: StatusReport) -> Table:
 
 def _instances(running: InstancesReport) -> Table:
     table = Table(title="Router instances", title_justify="left")
-    for column in ("Instance", "State", "Host", "Pid", "Started", "Heartbeat"):
+    shared = any(item.lanes for item in running.instances)
+    lanes = ["Lanes (held for)"] if shared else []
+    for column in ("Instance", "State", "Host", "Pid", "Started", "Heartbeat", *lanes):
         table.add_column(column, overflow="fold")
     style = {"running": "green", "stopped": "dim", "silent": "bold red"}
     for item in running.instances:
         row = item.row
-        table.add_row(row.instance, Text(item.state, style=style[item.state]), row.host, str(row.pid),
-                      _when(row.started_at, running.generated_at), f"{item.heartbeat_age:.0f} s ago")
+        cells: list[str | Text] = [row.instance, Text(item.state, style=style[item.state]), row.host, str(row.pid),
+                 _when(row.started_at, running.generated_at), f"{item.heartbeat_age:.0f} s ago"]
+        table.add_row(*cells, *([_lanes(item)] * shared))
     return table
+
+
+def _lanes(item: InstanceStatus) -> str:
+    """The lanes an instance holds with the age of each lease (at most ten, then a count)."""
+    if not item.lanes:
+        return "-"
+    shown = [f"{lane.mailbox}/{lane.direction} {lane.held_seconds:.0f} s" for lane in item.lanes[:10]]
+    more = len(item.lanes) - len(shown)
+    return "\n".join(shown + ([f"... and {more} more"] if more else []))
 
 
 def _backlogs(running: InstancesReport) -> Table:

@@ -52,6 +52,24 @@ class LaneLease:
         return (self.mailbox, self.direction)
 
 
+@dataclass(frozen=True)
+class LeaseRow:
+    """A lane's lease as stored: its holder (None when free), token, lease end and when it was taken."""
+
+    mailbox: str
+    direction: str
+    instance: str | None
+    run_id: str | None
+    token: int
+    lease_until: datetime | None
+    acquired_at: datetime | None
+
+    def held_by(self, instance: str, run_id: str, now: datetime) -> bool:
+        """True when run ``run_id`` of ``instance`` holds the lane with a live lease at ``now``."""
+        return (self.instance == instance and self.run_id == run_id and self.lease_until is not None
+                and self.lease_until > now)
+
+
 def fair_share(lanes: int, live_instances: int, slack: int = DEFAULT_SLACK) -> int:
     """Most lanes one of ``live_instances`` instances should hold out of ``lanes``."""
     return math.ceil(lanes / max(1, live_instances)) + slack
@@ -136,6 +154,12 @@ class LaneLeases:
         with self._db.read() as conn:
             rows = conn.execute(select(T.c.mailbox, T.c.direction, T.c.instance, T.c.token, T.c.lease_until))
             return {(r.mailbox, r.direction): (r.instance, int(r.token), r.lease_until) for r in rows}
+
+    def rows(self) -> list[LeaseRow]:
+        """Every lane's lease row, by mailbox and direction (for `status`)."""
+        with self._db.read() as conn:
+            rows = conn.execute(select(T).order_by(T.c.mailbox, T.c.direction))
+            return [LeaseRow(**row._mapping) for row in rows]
 
     def fence(self, conn: Connection, lease: LaneLease) -> None:
         """Refuse (ClaimLostError) a write for ``lease``'s lane unless its token is still current and live.

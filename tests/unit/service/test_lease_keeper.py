@@ -16,6 +16,7 @@ from router.errors import ClaimLostError
 from router.runtime.lane import LaneKey
 from router.runtime.lane_lease import ensure_lease
 from router.runtime.outcome import WorkContext, WorkResult
+from router.service.instances_report import collect_instances
 from router.service.lease_keeper import LeaseKeeper
 from router.state import StateStore, sqlite_url
 from router.state.instances import RunIdentity
@@ -116,3 +117,20 @@ def test_gated_work_runs_only_held_lanes_and_refuses_once_the_lease_is_not_safe(
     assert LANES[0] not in a.book.held()
     assert gated(WorkContext(LANES[0])) == WorkResult() and len(calls) == 1
     ensure_lease()  # Outside a lane's run there is nothing to check.
+
+
+def test_status_shows_each_instances_lanes_and_lease_ages(store: StateStore, clock: FrozenClock) -> None:
+    a = keeper(store, "router-a")
+    a.turn()
+    clock.advance(4)
+    b = keeper(store, "router-b")
+    a.turn()
+    b.turn()
+    report = collect_instances(store, SETTINGS.lease_seconds).to_json()["instances"]
+    lanes = {item["instance"]: item["lanes"] for item in report}
+    assert [lane["mailbox"] for lane in lanes["router-a"]] == [key.mailbox for key in a.book.held()]
+    assert [lane["mailbox"] for lane in lanes["router-b"]] == [key.mailbox for key in b.book.held()]
+    assert len(lanes["router-a"]) == len(lanes["router-b"]) == 3
+    assert {lane["held_seconds"] for lane in lanes["router-a"]} == {4.0}
+    assert {lane["held_seconds"] for lane in lanes["router-b"]} == {0.0}
+    assert {lane["lease_left_seconds"] for lane in lanes["router-a"]} == {30.0}
