@@ -91,8 +91,9 @@ def _instances(running: InstancesReport) -> Table:
     style = {"running": "green", "stopped": "dim", "silent": "bold red"}
     for item in running.instances:
         row = item.row
-        cells: list[str | Text] = [row.instance, Text(item.state, style=style[item.state]), row.host, str(row.pid),
-                 _when(row.started_at, running.generated_at), f"{item.heartbeat_age:.0f} s ago"]
+        cells: list[str | Text] = [row.instance, Text(item.state, style=style[item.state]), row.host,
+                                   str(row.pid), _when(row.started_at, running.generated_at),
+                                   f"{item.heartbeat_age:.0f} s ago"]
         table.add_row(*cells, *([_lanes(item)] * shared))
     return table
 
