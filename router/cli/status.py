@@ -76,7 +76,7 @@ def _mailboxes(report: StatusReport) -> Table:
             if way is Direction.INCOMING and mailbox.role:
                 name.append(f"\n{mailbox.role}, {mailbox.deployment}", style="dim")
             count = "in" if way is Direction.INCOMING else "out"
-            table.add_row(name, way.value, _status(state),
+            table.add_row(name, way.value, _status(state, report.generated_at),
                           _when(state.health.last_success_at, report.generated_at), _error(state, report),
                           str(state.backlog), f"{state.last_hour} {count}")
     return table
@@ -118,7 +118,7 @@ def _backlogs(running: InstancesReport) -> Table:
     return table
 
 
-def _status(state: DirectionStatus) -> Text:
+def _status(state: DirectionStatus, now: datetime) -> Text:
     if not state.served:
         return Text(f"Not served: {state.reason}", style="dim")
     health = state.health
@@ -127,6 +127,8 @@ def _status(state: DirectionStatus) -> Text:
         text.append(" (stopped)", style="bold red")
     if health.consecutive_failures:
         text.append(f", {health.consecutive_failures} failure(s) in a row")
+        if health.failing_since is not None:
+            text.append(f" since {_when(health.failing_since, now)}")
     return text
 
 
