@@ -15,7 +15,7 @@ a new instance counts in the others' fair share as soon as its heartbeat is writ
 lanes over without a restart. At a graceful stop (``close``, after the scheduler drained) every lease
 is released at once. If the database cannot be reached the leases are not renewed: the book stops
 trusting them ``margin`` seconds before they run out, the lanes pause, and the next successful turn
-takes them up again.
+takes them up again, and raises the alert ``state_store_unreachable`` saying how long it was cut off.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ from router.state.leases import LaneLeases, fair_share
 log = logging.getLogger(__name__)
 
 FIRST_TURN_SECONDS = 0.5
+STATE_STORE_ALERT = "state_store_unreachable"
+"""Alert raised when an instance reaches the state database again after losing it (its lanes paused)."""
 
 
 class LeaseKeeper:
@@ -54,7 +56,7 @@ class LeaseKeeper:
         self._known: set[LaneKey] = set()
         self._turns = 0
         self._seen_lanes = False
-        self._failing = False
+        self._down_since: float | None = None
         self._periodic = Periodic(f"lane-leases-{identity.instance}", self.turn, self._period)
 
     def gate(self, key: LaneKey, work: LaneWork) -> LaneWork:
@@ -69,15 +71,25 @@ class LeaseKeeper:
         try:
             self._turn()
         except StateStoreError as exc:
-            if not self._failing:
+            if self._down_since is None:
+                self._down_since = self.store.clock.monotonic()
                 log.error("instance %s cannot renew its lane leases: %s; its lanes pause until the state "
                           "database answers again", self.identity.instance, exc)
-            self._failing = True
             return
-        if self._failing:
-            log.warning("instance %s: the state database answers again; lanes resume", self.identity.instance)
-        self._failing = False
+        if self._down_since is not None:
+            self._reconnected(self.store.clock.monotonic() - self._down_since)
         self._turns += 1
+
+    def _reconnected(self, seconds: float) -> None:
+        """Say (log and alert) that the database was out of reach for ``seconds`` and the lanes paused."""
+        self._down_since = None
+        text = (f"router instance {self.identity.instance} could not reach the state database for "
+                f"{seconds:.0f} s; its lanes paused meanwhile and resumed by themselves")
+        log.warning("%s", text)
+        try:
+            self.store.alerts.raise_alert(STATE_STORE_ALERT, text)
+        except StateStoreError:
+            log.exception("could not record the alert %s", STATE_STORE_ALERT)
 
     def _turn(self) -> None:
         lanes = sorted(self._lanes())

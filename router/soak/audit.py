@@ -67,13 +67,20 @@ class Verdict:
     handover_seconds_max: float | None = None
     lanes_unrecovered: int = 0
     lane_spread_at_start: list[int] = field(default_factory=list)
+    db_outage_seconds: float = 0.0
+    lanes_paused_after_seconds: float | None = None
+    """From cutting the instances off the database until no lane had a live lease."""
+    work_resumed_after_seconds: float | None = None
+    """From the database's return until every lane was held again (None: never, which fails the soak)."""
+    state_store_alerts: int = 0
     """How many lanes each instance held once they had all started."""
     """Kills, pauses or stops after which the instance's lanes were not served again in time."""
 
     @property
     def passed(self) -> bool:
         return not (self.lost_inbound or self.duplicate_activities or self.unexplained_redeliveries
-                    or self.lost_sends or self.duplicate_sends or self.lanes_unrecovered)
+                    or self.lost_sends or self.duplicate_sends or self.lanes_unrecovered
+                    or (self.db_outage_seconds > 0 and self.work_resumed_after_seconds is None))
 
     def as_json(self) -> dict[str, object]:
         return {"passed": self.passed, "injected": self.injected, "delivered": self.delivered,
@@ -89,7 +96,11 @@ class Verdict:
                 "pauses": self.pauses, "graceful_stops": self.graceful_stops,
                 "handover_seconds_max": self.handover_seconds_max,
                 "lanes_unrecovered": self.lanes_unrecovered,
-                "lane_spread_at_start": self.lane_spread_at_start}
+                "lane_spread_at_start": self.lane_spread_at_start,
+                "db_outage_seconds": self.db_outage_seconds,
+                "lanes_paused_after_seconds": self.lanes_paused_after_seconds,
+                "work_resumed_after_seconds": self.work_resumed_after_seconds,
+                "state_store_alerts": self.state_store_alerts}
 
 
 def _sent_count(crm: EmbeddedCrm, ids: list[str]) -> int:

@@ -29,7 +29,19 @@ def _fleet_rows(verdict: Verdict) -> list[tuple[str, float, str]]:
             ("graceful stops", verdict.graceful_stops, ""),
             ("longest kill or pause until its lanes were served (s)", verdict.recovery_seconds_max or 0, ""),
             ("longest graceful hand-over (s)", verdict.handover_seconds_max or 0, ""),
-            ("lanes not served again in time", verdict.lanes_unrecovered, "0")]
+            ("lanes not served again in time", verdict.lanes_unrecovered, "0"),
+            *_outage_rows(verdict)]
+
+
+def _outage_rows(verdict: Verdict) -> list[tuple[str, float, str]]:
+    if not verdict.db_outage_seconds:
+        return []
+    never = -1.0
+    return [("state database out of reach (s)", verdict.db_outage_seconds, ""),
+            ("every lane paused after (s)", verdict.lanes_paused_after_seconds or never, ""),
+            ("every lane held again after its return (s; -1: never)", verdict.work_resumed_after_seconds
+             if verdict.work_resumed_after_seconds is not None else never, ""),
+            ("state_store_unreachable alerts", verdict.state_store_alerts, "")]
 
 
 def verdict_table(verdict: Verdict) -> Table:
@@ -93,21 +105,24 @@ def quarantine_table(verdict: Verdict) -> Table:
               help="PostgreSQL database for --instances (default: a throwaway embedded server).")
 @click.option("--lease-seconds", type=click.FloatRange(5), default=10.0, show_default=True,
               help="The instances' lane lease with --instances.")
+@click.option("--db-outage", "db_outage", type=click.FloatRange(0), default=0.0, show_default=True,
+              metavar="SECONDS", help="With --instances: cut the instances off the database this long, "
+              "halfway through the feed (lanes must pause, an alert open, and work resume by itself).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed (traffic and kill times).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the verdict to this JSON file.")
 @click.option("--keep", is_flag=True, help="Keep the work directory (homes, logs) and print where it is.")
 def soak_command(messages: int, outbound: int | None, mailboxes: int, feed_seconds: float, fault_rate: float,
                  min_kills: int, drain_seconds: float, sends_after_kills: bool, instances: int,
-                 state_store: str | None, lease_seconds: float, seed: int, json_path: str | None,
-                 keep: bool) -> None:
+                 state_store: str | None, lease_seconds: float, db_outage: float, seed: int,
+                 json_path: str | None, keep: bool) -> None:
     """Fault soak: exactly-once delivery and sending while the simulator fails and the router is killed."""
     console = Console() if sys.stdout.isatty() else Console(width=140)
     settings = SoakSettings(inbound=messages, outbound=messages // 2 if outbound is None else outbound,
                             mailboxes=mailboxes, feed_seconds=feed_seconds, fault_rate=fault_rate,
                             min_kills=min_kills, drain_seconds=drain_seconds, seed=seed,
                             sends_during_kills=not sends_after_kills, instances=instances,
-                            lease_seconds=lease_seconds)
+                            lease_seconds=lease_seconds, db_outage_seconds=db_outage)
     workdir = Path(tempfile.mkdtemp(prefix="email-router-soak-"))
     try:
         started = time.monotonic()

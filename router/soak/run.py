@@ -5,24 +5,30 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from router.clock import SystemClock
 from router.crm.codes import EmailStatus
 from router.crm.embedded import EmbeddedCrm
 from router.crm.embedded.schema import email
+from router.errors import StateStoreError
 from router.harness.org import Organisation, numbered
 from router.harness.routerhome import RouterHome
 from router.harness.routerprocess import RouterProcess
 from router.harness.simprocess import SimulatorProcess
 from router.runtime.state_location import open_configured_store
+from router.service.lease_keeper import STATE_STORE_ALERT
 from router.soak.audit import Verdict, audit
 from router.soak.chaos import Killer, start_faults, stop_faults
 from router.soak.fleet import Fleet, FleetChaos
+from router.soak.outage import CuttableRelay, Outage, relay_target, relayed_url
 from router.soak.settings import SoakSettings
 from router.soak.traffic import Traffic
+from router.state import StateStore
 
 Say = Callable[[str], None]
 ROUTER_SETTINGS = {"scheduling_period_seconds": 1, "send_rate_per_minute": 10000,
@@ -77,6 +83,13 @@ class Soak:
         self.database_url = database_url
         self.spread: list[int] = []
         self.fleet = Fleet(self.home, settings.instances, database_url) if database_url is not None else None
+        self.relay: CuttableRelay | None = None
+        self.outage: Outage | None = None
+        self.router_url = database_url
+        if database_url is not None and settings.db_outage_seconds > 0:
+            url = make_url(database_url)
+            self.relay = CuttableRelay(relay_target(url))
+            self.router_url = relayed_url(url, self.relay)
 
     def run(self) -> Verdict:
         started = time.monotonic()
@@ -96,16 +109,32 @@ class Soak:
             verdict.fault_hits, verdict.requests_under_faults = hits, served
             _count(verdict, killer)
             verdict.lane_spread_at_start = self.spread
+            self._count_outage(verdict)
             verdict.seconds = time.monotonic() - started
             return verdict
         finally:
             self._stop()
             self.sim.stop()
+            if self.relay is not None:
+                self.relay.close()
+
+    def _count_outage(self, verdict: Verdict) -> None:
+        if self.outage is None or self.database_url is None:
+            return
+        verdict.db_outage_seconds = self.outage.seconds
+        verdict.lanes_paused_after_seconds = _rounded(self.outage.paused_after)
+        verdict.work_resumed_after_seconds = _rounded(self.outage.resumed_after)
+        store = StateStore.open(self.database_url, SystemClock())
+        try:
+            verdict.state_store_alerts = sum(alert.occurrences for alert in store.alerts.open_alerts()
+                                             if alert.kind == STATE_STORE_ALERT)
+        finally:
+            store.close()
 
     def _router_settings(self) -> dict[str, object]:
         if self.database_url is None:
             return dict(ROUTER_SETTINGS)
-        return {**ROUTER_SETTINGS, "state_store": self.database_url,
+        return {**ROUTER_SETTINGS, "state_store": self.router_url,
                 "lease_seconds": self.settings.lease_seconds}
 
     def _start(self) -> None:
@@ -134,10 +163,16 @@ class Soak:
             killer = Killer(self.router, s, self.say)
         else:
             killer = FleetChaos(self.fleet, s, self.say)
+        tick = killer.tick
+        if self.relay is not None and self.fleet is not None:
+            outage = self.outage = Outage(self.relay, self.fleet.holders, sum(self.spread),
+                                          s.feed_seconds / 2, s.db_outage_seconds, self.say)
+            tick = partial(_one_turn, outage, killer.tick)
         sends = 1.0 if s.sends_during_kills else 0.0
         self._feed(traffic, lambda: not (traffic.inbound_done and _actions(killer) >= s.min_kills and
-                                         (traffic.outbound_done or not s.sends_during_kills)),
-                   inbound=1.0, outbound=sends, tick=killer.tick)
+                                         (traffic.outbound_done or not s.sends_during_kills) and
+                                         (self.outage is None or self.outage.done)),
+                   inbound=1.0, outbound=sends, tick=tick)
         if not s.sends_during_kills:
             self.say(f"kills over; feeding {s.outbound} outbound over {s.feed_seconds:g} s, faults still on")
             self._feed(traffic, lambda: not traffic.outbound_done, inbound=1.0, outbound=1.0)
@@ -172,11 +207,26 @@ class Soak:
         self.say(f"[red]the router did not finish within {self.settings.drain_seconds:g} s of draining[/]")
 
     def _report(self, traffic: Traffic) -> None:
-        self._say_progress(traffic, progress(traffic, self.home))
+        try:
+            self._say_progress(traffic, progress(traffic, self.home))
+        except StateStoreError:
+            self.say("(progress unknown: the state database cannot be reached)")
 
     def _say_progress(self, traffic: Traffic, now: Progress) -> None:
         self.say(f"inbound {now.delivered}/{traffic.injected} delivered ({now.quarantined} quarantined); "
                  f"outbound {now.sent}/{traffic.composed} sent")
+
+
+def _one_turn(outage: Outage, chaos: Callable[[], None]) -> None:
+    """The outage's turn while it is due or under way (no kill then: no lane could move), else chaos."""
+    if outage.wants_turn:
+        outage.tick()
+    else:
+        chaos()
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 1)
 
 
 def _actions(killer: Killer | FleetChaos) -> int:
