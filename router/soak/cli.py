@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from router.errors import HarnessError, RouterError
+from router.harness.postgres import soak_database
 from router.soak.audit import Verdict
 from router.soak.chaos import REQUEST_LOG
-from router.soak.database import soak_database
 from router.soak.run import run_soak
 from router.soak.settings import SoakSettings
 

@@ -149,6 +149,18 @@ class LaneLeases:
             return int(conn.execute(update(T).where(where).values(instance=None, run_id=None,
                                                                    lease_until=None)).rowcount)
 
+    def take_back(self, identity: RunIdentity) -> int:
+        """Expire the leases earlier runs of ``identity``'s instance still hold; returns how many.
+
+        Only call this when those runs are known to be gone (the caller holds the instance's lock). The
+        lanes stay attributed to the dead run, so whoever acquires them next expires its claims there.
+        """
+        now = self._clock.now()
+        with self._db.write() as conn:
+            return int(conn.execute(update(T).where(
+                T.c.instance == identity.instance, T.c.run_id != identity.run_id, T.c.lease_until > now,
+            ).values(lease_until=now)).rowcount)
+
     def holders(self) -> dict[tuple[str, str], tuple[str | None, int, datetime | None]]:
         """Every lane's holder instance (None when free), token and lease end."""
         with self._db.read() as conn:

@@ -139,3 +139,16 @@ def test_every_write_of_a_fenced_context_checks_the_lease(store: StateStore, lea
             store.ledger.claim("m0@x.test", "k2", owner="router-a/x:1")
     store.ledger.claim("m0@x.test", "k3", owner="unfenced")  # Outside the block writes are not fenced.
     assert store.ledger.get("m0@x.test", "k2") is None
+
+
+def test_a_restarted_instance_takes_back_its_dead_runs_leases_at_once(store: StateStore, leases: LaneLeases,
+                                                                       clock: FrozenClock) -> None:
+    crashed, restarted = RunIdentity.new("router-a"), RunIdentity.new("router-a")
+    other = RunIdentity.new("router-b")
+    leases.acquire(crashed, LANES[:2], limit=2)
+    leases.acquire(other, LANES[2:3], limit=1)
+    claim = store.ledger.claim("m0@x.test", "k1", owner=f"{crashed.tag}:1:m0@x.test")
+    assert claim.acquired and leases.take_back(restarted) == 2  # Not router-b's lane.
+    assert [lease.lane for lease in leases.acquire(restarted, LANES, limit=6)] == LANES[:2] + LANES[3:]
+    taken = store.ledger.claim("m0@x.test", "k1", owner=f"{restarted.tag}:1:m0@x.test")
+    assert taken.outcome is ClaimOutcome.RECOVERED  # The dead run's claim went with its lane.
