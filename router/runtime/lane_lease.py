@@ -81,6 +81,11 @@ class LeaseBook:
             held = self._held.get(key)
             return None if held is None else held.deadline - self._monotonic()
 
+    def in_flight(self) -> set[LaneKey]:
+        """The lanes with a run in flight now."""
+        with self._lock:
+            return set(self._running)
+
     def running(self, key: LaneKey) -> bool:
         """True while a run of ``key`` is in flight."""
         with self._lock:

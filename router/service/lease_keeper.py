@@ -13,9 +13,12 @@ Every ``lease_seconds / 6`` seconds (and half a second after the start) the keep
 A dead instance's leases run out after ``lease_seconds`` and are acquired at the others' next turn;
 a new instance counts in the others' fair share as soon as its heartbeat is written, so they hand
 lanes over without a restart. At a graceful stop (``close``, after the scheduler drained) every lease
-is released at once. If the database cannot be reached the leases are not renewed: the book stops
-trusting them ``margin`` seconds before they run out, the lanes pause, and the next successful turn
-takes them up again, and raises the alert ``state_store_unreachable`` saying how long it was cut off.
+is released at once, except those of lanes whose run the stop abandoned: they run out like a dead
+instance's, so the next holder takes over that run's claims.
+
+If the database cannot be reached the leases are not renewed: the book stops trusting them ``margin``
+seconds before they run out, the lanes pause, and the next successful turn takes them up again and
+raises the alert ``state_store_unreachable`` saying how long the instance was cut off.
 """
 
 from __future__ import annotations
@@ -144,9 +147,16 @@ class LeaseKeeper:
     def close(self) -> None:
         """Stop the turns and hand every lane back at once (call it after the scheduler drained)."""
         self._periodic.stop()
+        abandoned = self.book.in_flight()
+        handed = [(key.mailbox, key.direction.value) for key in self.book.held() if key not in abandoned]
         self.book.forget_all()
+        if abandoned:
+            # A run the stop abandoned may be between a side effect and its record: its lanes' leases run
+            # out instead, so that the next holder takes over its claims there as a crash's.
+            log.warning("instance %s leaves %d lane(s) with runs still in flight to their leases",
+                        self.identity.instance, len(abandoned))
         try:
-            released = self.book.leases.release(self.identity)
+            released = self.book.leases.release(self.identity, handed)
         except StateStoreError as exc:
             log.warning("instance %s could not hand its lanes back (%s); they move when the leases run out",
                         self.identity.instance, exc)

@@ -179,8 +179,13 @@ class FleetChaos:
 
     def _stop(self, n: int) -> None:
         router, lanes = self.fleet.routers[n], self.fleet.lanes_of(n)
+        offset = router.log_path.stat().st_size if router.log_path.exists() else 0
         router.stop()
         self.stops += 1
+        if _abandoned(router, offset):
+            # Runs still going after the grace were abandoned when the process exited: a kill for them.
+            self.kill_times.append(datetime.now(UTC))
+            self.say(f"graceful stop #{self.stops} of {instance_name(n)} abandoned runs in flight")
         moved = self._measure(lanes, self.handovers)
         self.say(f"graceful stop #{self.stops} of {instance_name(n)}: its {len(lanes)} lanes taken over "
                  f"after {_seconds(moved)}; restarting it")
@@ -198,6 +203,13 @@ class FleetChaos:
 def _signal(router: RouterProcess, signum: int) -> None:
     if router.running:
         os.kill(router.pid, signum)
+
+
+def _abandoned(router: RouterProcess, offset: int) -> bool:
+    """True when the router's output since ``offset`` says the stop abandoned work in flight."""
+    with router.log_path.open("rb") as log:
+        log.seek(offset)
+        return b"was abandoned" in log.read()
 
 
 def _seconds(moved: float | None) -> str:
