@@ -3,6 +3,7 @@ lanes, and a run that refuses to write or cause a side effect once its lease is 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,3 +135,19 @@ def test_status_shows_each_instances_lanes_and_lease_ages(store: StateStore, clo
     assert {lane["held_seconds"] for lane in lanes["router-a"]} == {4.0}
     assert {lane["held_seconds"] for lane in lanes["router-b"]} == {0.0}
     assert {lane["lease_left_seconds"] for lane in lanes["router-a"]} == {30.0}
+
+
+def test_a_stop_leaves_a_lane_whose_run_it_abandoned_to_its_lease(store: StateStore,
+                                                                 clock: FrozenClock) -> None:
+    a = keeper(store, "router-a")
+    a.turn()
+    b = keeper(store, "router-b")
+    with a.book.run(LANES[0], threading.Event()) as held:  # A run the stop could not wait for.
+        assert held
+        a.close()
+    store.instances.stopped(a.identity)
+    b.turn()
+    assert b.book.held() == LANES[1:]  # Handed back at once, but for the abandoned lane...
+    clock.advance(31)
+    b.turn()
+    assert b.book.held() == LANES  # ...which moves once its lease has run out.
