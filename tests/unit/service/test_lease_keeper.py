@@ -142,9 +142,19 @@ def test_a_stop_leaves_a_lane_whose_run_it_abandoned_to_its_lease(store: StateSt
     a = keeper(store, "router-a")
     a.turn()
     b = keeper(store, "router-b")
-    with a.book.run(LANES[0], threading.Event()) as held:  # A run the stop could not wait for.
-        assert held
-        a.close()
+    running, finish = threading.Event(), threading.Event()
+
+    def run() -> None:  # A run the stop could not wait for.
+        with a.book.run(LANES[0], threading.Event()):
+            running.set()
+            finish.wait(10)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert running.wait(10)
+    a.close()
+    finish.set()
+    worker.join()
     store.instances.stopped(a.identity)
     b.turn()
     assert b.book.held() == LANES[1:]  # Handed back at once, but for the abandoned lane...
