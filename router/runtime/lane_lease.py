@@ -19,6 +19,7 @@ Without a book (SQLite, one instance) ``ensure_lease`` does nothing and work run
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +34,8 @@ from router.runtime.lane import LaneKey
 from router.runtime.outcome import Closeable, LaneWork, WorkContext, WorkResult
 from router.state import fencing
 from router.state.leases import LaneLease, LaneLeases
+
+log = logging.getLogger(__name__)
 
 _side_effect_check: ContextVar[Callable[[], None] | None] = ContextVar("lane_lease_check", default=None)
 
@@ -182,7 +185,15 @@ class GatedWork:
         with self._book.run(self._key, context.cancel_event) as held:
             if not held:
                 return WorkResult()
-            return self._work(context)
+            try:
+                return self._work(context)
+            except ClaimLostError:
+                if self._book.safe(self._key):
+                    raise
+                # The lane moved to another instance during the run: not a failure of the mailbox.
+                log.info("lane %s: the run stopped because this instance no longer holds the lane", self._key,
+                         extra={"mailbox": self._key.mailbox})
+                return WorkResult()
 
     def close(self) -> None:
         if isinstance(self._work, Closeable):

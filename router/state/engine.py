@@ -35,6 +35,10 @@ POOL_SIZE = 20
 
 CONNECT_TIMEOUT_SECONDS = 10
 """How long connecting to a PostgreSQL server may take before the attempt fails."""
+IDLE_IN_TRANSACTION_SECONDS = 5
+"""PostgreSQL ends a session idle inside a transaction this long (no router transaction waits on anything
+but the database; ``lease_seconds`` is at least 5, so a paused instance's locks are gone by the time its
+leases run out)."""
 
 _WRITE_OPTION = "router_write"
 
@@ -108,7 +112,10 @@ class Database:
         pool: dict[str, Any] = {} if in_memory else {"pool_size": pool_size, "max_overflow": pool_size}
         if not self.is_sqlite:
             # An unreachable server must fail the start within seconds, not hang on the TCP connect.
-            pool["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+            # A process paused in the middle of a transaction (SIGSTOP, a frozen VM) must not keep its row
+            # locks, which would hold up the instances taking over its lanes: the server ends such a session.
+            idle = f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_SECONDS * 1000}"
+            pool["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, "options": idle}
         try:
             self.engine = create_engine(parsed, echo=echo, **pool)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
