@@ -35,10 +35,10 @@ POOL_SIZE = 20
 
 CONNECT_TIMEOUT_SECONDS = 10
 """How long connecting to a PostgreSQL server may take before the attempt fails."""
-IDLE_IN_TRANSACTION_SECONDS = 5
-"""PostgreSQL ends a session idle inside a transaction this long (no router transaction waits on anything
-but the database; ``lease_seconds`` is at least 5, so a paused instance's locks are gone by the time its
-leases run out)."""
+IDLE_IN_TRANSACTION_SECONDS = 30
+"""PostgreSQL ends a session idle inside a transaction this long: a backstop for a process paused or hung
+in the middle of one. No router transaction waits on anything but the database, yet a busy process can
+leave a thread between two statements for seconds, so this is far longer than any such stall."""
 
 _WRITE_OPTION = "router_write"
 

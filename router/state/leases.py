@@ -205,6 +205,10 @@ def _expire_claims(conn: Connection, mailbox: str, direction: str, run_tag: str,
     if table is None:
         return 0
     c = table.c
-    query = update(table).where(func.lower(c.mailbox) == mailbox.lower(),
-                                c.owner.startswith(run_tag, autoescape=True), c.lease_until > now)
+    # Rows a paused process still has locked in an open transaction are skipped rather than waited for:
+    # the acquisition (and the renewals after it) must not hang on that process.
+    live = (select(c.id).where(func.lower(c.mailbox) == mailbox.lower(),
+                               c.owner.startswith(run_tag, autoescape=True), c.lease_until > now)
+            .with_for_update(skip_locked=True))
+    query = update(table).where(c.id.in_(live.scalar_subquery()))
     return int(conn.execute(query.values(lease_until=now)).rowcount)
