@@ -12,12 +12,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from router.bench import pipeline
+from router.bench.instances import incoming_with_instances
 from router.bench.machine import describe_machine
 from router.bench.org import Accounts, bench_seed
 from router.bench.report import BenchReport
 from router.bench.results import Ratio, Throughput, ratio
 from router.bench.transport import TransportBench, fill_mailboxes
 from router.ews import perf
+from router.harness.postgres import postgres_server
 from router.harness.simprocess import SimulatorProcess
 
 Progress = Callable[[str], None]
@@ -49,6 +51,8 @@ class BenchSettings:
     sizes: tuple[str, ...] = field(default=("8KB", "50KB"))
     graph: bool = True
     """Also run the router's incoming and outgoing rows over Microsoft Graph, beside the EWS ones."""
+    instance_counts: tuple[int, ...] = (1, 2)
+    instances_per_mailbox: int = 40
 
     @classmethod
     def quick(cls) -> BenchSettings:
@@ -56,7 +60,8 @@ class BenchSettings:
         return cls(repeats=1, messages_8kb=20, messages_50kb=10, sends=10, router_mailboxes=2,
                    router_per_mailbox_8kb=5, router_per_mailbox_50kb=3, router_sends=6, latency_messages=4,
                    latency_interval=0.1, scale_mailboxes=(50,), scale_warm_up=2.0, scale_window=2.0,
-                   latency_scale_mailboxes=20, latency_scale_messages=10, latency_scale_interval=0.05)
+                   latency_scale_mailboxes=20, latency_scale_messages=10, latency_scale_interval=0.05,
+                   instances_per_mailbox=5)
 
     def as_json(self) -> dict[str, object]:
         return asdict(self)
@@ -83,6 +88,8 @@ RATIOS = [
     ("router incoming over Graph vs over EWS, 8 KB", "router-incoming-8KB-graph", "router-incoming-8KB"),
     ("router incoming over Graph vs over EWS, 50 KB", "router-incoming-50KB-graph", "router-incoming-50KB"),
     ("router outgoing over Graph vs over EWS", "router-outgoing-graph", "router-outgoing"),
+    ("two router instances vs one, sharing PostgreSQL, incoming 8 KB", "router-incoming-pg-2",
+     "router-incoming-pg-1"),
 ]
 
 
@@ -122,6 +129,11 @@ def router_scenarios(settings: BenchSettings, workdir: Path, progress: Progress,
                                                        graph=True))
         report.throughput.append(pipeline.outgoing(workdir / "out-graph", s.router_mailboxes, s.router_sends,
                                                    s.repeats, progress, graph=True))
+    with postgres_server(None, workdir / "pg") as databases:
+        for count in s.instance_counts:
+            report.throughput.append(incoming_with_instances(
+                workdir / f"pg-{count}", databases, count, s.router_mailboxes, s.instances_per_mailbox,
+                s.repeats, progress))
     for mode, extra in (("notifications", {}), ("polling only", POLLING_ONLY)):
         report.latency.append(pipeline.latency(workdir / f"lat-{mode.split()[0]}", mode, extra,
                                                s.router_mailboxes, s.latency_messages, s.latency_interval,

@@ -18,7 +18,7 @@ from router.cli.context import AppContext, pass_app
 from router.cli.homes import open_existing_store
 from router.config.settings import SystemSettings
 from router.runtime.state_location import latest_config
-from router.service.instances_report import InstancesReport, collect_instances
+from router.service.instances_report import InstancesReport, InstanceStatus, collect_instances
 from router.service.status_report import DirectionStatus, StatusReport, collect_status
 from router.state import Direction, HealthStatus
 
@@ -76,7 +76,7 @@ def _mailboxes(report: StatusReport) -> Table:
             if way is Direction.INCOMING and mailbox.role:
                 name.append(f"\n{mailbox.role}, {mailbox.deployment}", style="dim")
             count = "in" if way is Direction.INCOMING else "out"
-            table.add_row(name, way.value, _status(state),
+            table.add_row(name, way.value, _status(state, report.generated_at),
                           _when(state.health.last_success_at, report.generated_at), _error(state, report),
                           str(state.backlog), f"{state.last_hour} {count}")
     return table
@@ -84,14 +84,27 @@ def _mailboxes(report: StatusReport) -> Table:
 
 def _instances(running: InstancesReport) -> Table:
     table = Table(title="Router instances", title_justify="left")
-    for column in ("Instance", "State", "Host", "Pid", "Started", "Heartbeat"):
+    shared = any(item.lanes for item in running.instances)
+    lanes = ["Lanes (held for)"] if shared else []
+    for column in ("Instance", "State", "Host", "Pid", "Started", "Heartbeat", *lanes):
         table.add_column(column, overflow="fold")
     style = {"running": "green", "stopped": "dim", "silent": "bold red"}
     for item in running.instances:
         row = item.row
-        table.add_row(row.instance, Text(item.state, style=style[item.state]), row.host, str(row.pid),
-                      _when(row.started_at, running.generated_at), f"{item.heartbeat_age:.0f} s ago")
+        cells: list[str | Text] = [row.instance, Text(item.state, style=style[item.state]), row.host,
+                                   str(row.pid), _when(row.started_at, running.generated_at),
+                                   f"{item.heartbeat_age:.0f} s ago"]
+        table.add_row(*cells, *([_lanes(item)] * shared))
     return table
+
+
+def _lanes(item: InstanceStatus) -> str:
+    """The lanes an instance holds with the age of each lease (at most ten, then a count)."""
+    if not item.lanes:
+        return "-"
+    shown = [f"{lane.mailbox}/{lane.direction} {lane.held_seconds:.0f} s" for lane in item.lanes[:10]]
+    more = len(item.lanes) - len(shown)
+    return "\n".join(shown + ([f"... and {more} more"] if more else []))
 
 
 def _backlogs(running: InstancesReport) -> Table:
@@ -105,7 +118,7 @@ def _backlogs(running: InstancesReport) -> Table:
     return table
 
 
-def _status(state: DirectionStatus) -> Text:
+def _status(state: DirectionStatus, now: datetime) -> Text:
     if not state.served:
         return Text(f"Not served: {state.reason}", style="dim")
     health = state.health
@@ -114,6 +127,8 @@ def _status(state: DirectionStatus) -> Text:
         text.append(" (stopped)", style="bold red")
     if health.consecutive_failures:
         text.append(f", {health.consecutive_failures} failure(s) in a row")
+        if health.failing_since is not None:
+            text.append(f" since {_when(health.failing_since, now)}")
     return text
 
 

@@ -8,7 +8,8 @@ An *instance* is one installation of the router (by default: this host and home 
    process dies, whatever killed it); on SQLite the process id recorded by the earlier run;
 2. registers the run in the ``instances`` table;
 3. takes back the claims of earlier runs of the instance at once (their leases expire now), so a crash
-   is recovered on the next pass instead of after the claim lease.
+   is recovered on the next pass instead of after the claim lease; likewise the lane leases those runs
+   held (on PostgreSQL), which any instance may then acquire at once.
 
 While running it refreshes the heartbeat every ``lease_seconds / 3`` and raises a ``backlog_stalled``
 alert for every mailbox direction whose unfinished work has not moved for ``backlog_alert_seconds``
@@ -20,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -35,6 +37,7 @@ from router.service.periodic import Periodic
 from router.state import StateStore
 from router.state.backlog import backlogs
 from router.state.instances import INSTANCE_PATTERN, RunIdentity, default_instance_name
+from router.state.leases import LaneLeases
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,7 @@ class InstanceRun:
         self.settings = settings
         self.clock: Clock = store.clock
         self.taken_back = 0
+        self.leases_taken_back = 0
         self._lock_conn: Connection | None = None
         self._heartbeat = Periodic(f"instance-heartbeat-{identity.instance}", self.beat,
                                    lambda: self.settings.lease_seconds / 3)
@@ -82,6 +86,8 @@ class InstanceRun:
         try:
             self.store.instances.register(self.identity, socket.gethostname(), os.getpid())
             self.taken_back = self.store.instances.take_back(self.identity)
+            self.leases_taken_back = LaneLeases(self.store.db, self.clock,
+                                                timedelta(seconds=self.settings.lease_seconds)).take_back(self.identity)
         except BaseException:
             self._unlock()
             raise

@@ -32,7 +32,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from router.clock import Clock, SystemClock
 from router.config.profile import Direction
@@ -72,6 +72,10 @@ DEFAULT_GRACE_SECONDS = 30.0
 SIGNAL_POLL_SECONDS = 0.2
 
 
+LaneGate = Callable[[LaneKey, LaneWork], LaneWork]
+"""Wraps each lane's work, for example to run it only while this instance holds the lane's lease."""
+
+
 def load_running_config(home: Home) -> PublishedConfig:
     """The newest published configuration, or a PublishedConfigError telling the admin to publish."""
     if latest_version(home) is None:
@@ -92,7 +96,7 @@ class Service:
                  metrics: Metrics | None = None, observers: Iterable[LaneObserver] = (),
                  logs: ServiceLogging | None = None, rng: Jitter | None = None,
                  escalate_after: int | None = None, directory: MailboxDirectory | None = None,
-                 monitor: MailboxHealthMonitor | None = None) -> None:
+                 monitor: MailboxHealthMonitor | None = None, gate: LaneGate | None = None) -> None:
         clock = clock or SystemClock()
         self.home = home
         self.metrics = metrics or Metrics()
@@ -102,6 +106,7 @@ class Service:
         self._planner = LanePlanner(escalate_after)
         self.directory = directory or MailboxDirectory(clock=clock)
         self.monitor = monitor
+        self._gate = gate
         watchers: list[LaneObserver] = [MetricsObserver(self.metrics)] + ([monitor] if monitor else [])
         self._observers = Observers([*watchers, *observers])
         self.scheduler = Scheduler(clock, observer=self._observers, rng=rng)
@@ -287,7 +292,7 @@ class Service:
     def _install(self, config: PublishedConfig, view: DirectoryView) -> ApplySummary:
         """Plan the lanes of ``view``'s served mailboxes and hand them to the scheduler (lock held)."""
         planned = self._planner.plan(config, self._registry.directions(), view.assignments)
-        builder = _LaneBuilder(self._registry, planned, config, self.monitor)
+        builder = _LaneBuilder(self._registry, planned, config, self.monitor, self._gate)
         summary = self.scheduler.apply([p.spec for p in planned.values()], builder)
         served = view.served()
         for mailbox in self._served - served:
@@ -300,13 +305,17 @@ class _LaneBuilder:
     """Builds one lane's work from the registry for the configuration being applied."""
 
     def __init__(self, registry: LaneWorkRegistry, planned: dict[LaneKey, PlannedLane],
-                 config: PublishedConfig, monitor: MailboxHealthMonitor | None) -> None:
+                 config: PublishedConfig, monitor: MailboxHealthMonitor | None,
+                 gate: LaneGate | None) -> None:
         self._registry, self._planned, self._config = registry, planned, config
         self._monitor = monitor
+        self._gate = gate
 
     def __call__(self, spec: LaneSpec) -> LaneWork:
         work = self._registry.build(self._planned[spec.key].assignment, spec.key.direction, self._config)
-        return work if self._monitor is None else self._monitor.guard(spec.key, self._config, work)
+        if self._monitor is not None:
+            work = self._monitor.guard(spec.key, self._config, work)
+        return work if self._gate is None else self._gate(spec.key, work)
 
 
 def _left(deadline: float) -> float:

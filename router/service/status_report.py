@@ -39,6 +39,7 @@ class DirectionStatus:
                 "last_run": _iso(h.last_run_at), "last_success": _iso(h.last_success_at),
                 "last_error": h.last_error, "last_error_code": h.last_error_code,
                 "last_error_at": _iso(h.last_error_at), "consecutive_failures": h.consecutive_failures,
+                "failing_since": _iso(h.failing_since),
                 "backlog": self.backlog, "messages_last_hour": self.last_hour}
 
 

@@ -33,8 +33,8 @@ from router.crm.embedded.journal import DELIVER, audit_deliveries, entries
 from router.crm.embedded.schema import email
 from router.demo.views import journal_headers
 from router.home import Home
+from router.runtime.state_location import open_configured_store
 from router.soak.traffic import Traffic
-from router.state import StateStore
 
 _MARKER = re.compile(r"SOAK-OUT-\d{6}")
 
@@ -59,11 +59,28 @@ class Verdict:
     fault_hits: dict[str, int] = field(default_factory=dict)
     requests_under_faults: int = 0
     seconds: float = 0.0
+    instances: int = 1
+    pauses: int = 0
+    graceful_stops: int = 0
+    recovery_seconds_max: float | None = None
+    """Longest time from a kill or pause of an instance to all its lanes served by live runs again."""
+    handover_seconds_max: float | None = None
+    lanes_unrecovered: int = 0
+    lane_spread_at_start: list[int] = field(default_factory=list)
+    db_outage_seconds: float = 0.0
+    lanes_paused_after_seconds: float | None = None
+    """From cutting the instances off the database until no lane had a live lease."""
+    work_resumed_after_seconds: float | None = None
+    """From the database's return until every lane was held again (None: never, which fails the soak)."""
+    state_store_alerts: int = 0
+    """How many lanes each instance held once they had all started."""
+    """Kills, pauses or stops after which the instance's lanes were not served again in time."""
 
     @property
     def passed(self) -> bool:
         return not (self.lost_inbound or self.duplicate_activities or self.unexplained_redeliveries
-                    or self.lost_sends or self.duplicate_sends)
+                    or self.lost_sends or self.duplicate_sends or self.lanes_unrecovered
+                    or (self.db_outage_seconds > 0 and self.work_resumed_after_seconds is None))
 
     def as_json(self) -> dict[str, object]:
         return {"passed": self.passed, "injected": self.injected, "delivered": self.delivered,
@@ -74,7 +91,16 @@ class Verdict:
                 "received_by_recipients": self.received_by_recipients, "lost_sends": len(self.lost_sends),
                 "duplicate_sends": self.duplicate_sends, "quarantined": len(self.quarantine),
                 "quarantine": self.quarantine, "kills": self.kills, "fault_hits": self.fault_hits,
-                "ews_requests_under_faults": self.requests_under_faults, "seconds": round(self.seconds, 1)}
+                "ews_requests_under_faults": self.requests_under_faults, "seconds": round(self.seconds, 1),
+                "instances": self.instances, "recovery_seconds_max": self.recovery_seconds_max,
+                "pauses": self.pauses, "graceful_stops": self.graceful_stops,
+                "handover_seconds_max": self.handover_seconds_max,
+                "lanes_unrecovered": self.lanes_unrecovered,
+                "lane_spread_at_start": self.lane_spread_at_start,
+                "db_outage_seconds": self.db_outage_seconds,
+                "lanes_paused_after_seconds": self.lanes_paused_after_seconds,
+                "work_resumed_after_seconds": self.work_resumed_after_seconds,
+                "state_store_alerts": self.state_store_alerts}
 
 
 def _sent_count(crm: EmbeddedCrm, ids: list[str]) -> int:
@@ -114,7 +140,7 @@ def audit(traffic: Traffic, home: Home, journal: list[dict[str, Any]],
 
 def _quarantine(home: Home, verdict: Verdict) -> None:
     """Fill ``verdict.quarantine`` (shown for diagnosis; a quarantined message is still lost)."""
-    store = StateStore.open_home(home, SystemClock())
+    store = open_configured_store(home, SystemClock())
     try:
         found = store.quarantine.entries()
     finally:

@@ -14,10 +14,34 @@ from rich.console import Console
 from rich.table import Table
 
 from router.errors import HarnessError, RouterError
+from router.harness.postgres import soak_database
 from router.soak.audit import Verdict
 from router.soak.chaos import REQUEST_LOG
 from router.soak.run import run_soak
 from router.soak.settings import SoakSettings
+
+
+def _fleet_rows(verdict: Verdict) -> list[tuple[str, float, str]]:
+    if verdict.instances == 1:
+        return []
+    return [("router instances on one PostgreSQL database", verdict.instances, ""),
+            ("SIGSTOP past the lease, then SIGCONT", verdict.pauses, ""),
+            ("graceful stops", verdict.graceful_stops, ""),
+            ("longest kill or pause until its lanes were served (s)", verdict.recovery_seconds_max or 0, ""),
+            ("longest graceful hand-over (s)", verdict.handover_seconds_max or 0, ""),
+            ("lanes not served again in time", verdict.lanes_unrecovered, "0"),
+            *_outage_rows(verdict)]
+
+
+def _outage_rows(verdict: Verdict) -> list[tuple[str, float, str]]:
+    if not verdict.db_outage_seconds:
+        return []
+    never = -1.0
+    return [("state database out of reach (s)", verdict.db_outage_seconds, ""),
+            ("every lane paused after (s)", verdict.lanes_paused_after_seconds or never, ""),
+            ("every lane held again after its return (s; -1: never)", verdict.work_resumed_after_seconds
+             if verdict.work_resumed_after_seconds is not None else never, ""),
+            ("state_store_unreachable alerts", verdict.state_store_alerts, "")]
 
 
 def verdict_table(verdict: Verdict) -> Table:
@@ -39,6 +63,7 @@ def verdict_table(verdict: Verdict) -> Table:
             ("lost sends", len(verdict.lost_sends), "0"),
             ("duplicate sends", verdict.duplicate_sends, "0"),
             ("router SIGKILLs", verdict.kills, ""),
+            *_fleet_rows(verdict),
             (f"EWS requests while faults were on{at_least}", verdict.requests_under_faults, ""),
             ("requests hit by a fault", sum(verdict.fault_hits.values()), ""),
             ("quarantined", len(verdict.quarantine), "")]
@@ -73,24 +98,40 @@ def quarantine_table(verdict: Verdict) -> Table:
               "at a kill waits out a 5-minute claim lease).")
 @click.option("--sends-after-kills", is_flag=True,
               help="Compose the outbound e-mail only after the last kill (faults still apply): a quick run.")
+@click.option("--instances", type=click.IntRange(1), default=1, show_default=True,
+              help="Router instances; more than one share a PostgreSQL database, and the kills become "
+              "SIGKILL, SIGSTOP/SIGCONT and graceful stops spread across them.")
+@click.option("--state-store", "state_store", default=None, metavar="URL",
+              help="PostgreSQL database for --instances (default: a throwaway embedded server).")
+@click.option("--lease-seconds", type=click.FloatRange(5), default=10.0, show_default=True,
+              help="The instances' lane lease with --instances.")
+@click.option("--db-outage", "db_outage", type=click.FloatRange(0), default=0.0, show_default=True,
+              metavar="SECONDS", help="With --instances: cut the instances off the database this long, "
+              "halfway through the feed (lanes must pause, an alert open, and work resume by itself).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed (traffic and kill times).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the verdict to this JSON file.")
 @click.option("--keep", is_flag=True, help="Keep the work directory (homes, logs) and print where it is.")
 def soak_command(messages: int, outbound: int | None, mailboxes: int, feed_seconds: float, fault_rate: float,
-                 min_kills: int, drain_seconds: float, sends_after_kills: bool, seed: int,
+                 min_kills: int, drain_seconds: float, sends_after_kills: bool, instances: int,
+                 state_store: str | None, lease_seconds: float, db_outage: float, seed: int,
                  json_path: str | None, keep: bool) -> None:
     """Fault soak: exactly-once delivery and sending while the simulator fails and the router is killed."""
     console = Console() if sys.stdout.isatty() else Console(width=140)
     settings = SoakSettings(inbound=messages, outbound=messages // 2 if outbound is None else outbound,
                             mailboxes=mailboxes, feed_seconds=feed_seconds, fault_rate=fault_rate,
                             min_kills=min_kills, drain_seconds=drain_seconds, seed=seed,
-                            sends_during_kills=not sends_after_kills)
+                            sends_during_kills=not sends_after_kills, instances=instances,
+                            lease_seconds=lease_seconds, db_outage_seconds=db_outage)
     workdir = Path(tempfile.mkdtemp(prefix="email-router-soak-"))
     try:
         started = time.monotonic()
-        verdict = run_soak(settings, workdir, lambda text: console.print(
-            f"[dim]{time.monotonic() - started:6.1f} s · {text}[/]"))
+        say = lambda text: console.print(f"[dim]{time.monotonic() - started:6.1f} s · {text}[/]")  # noqa: E731
+        if instances == 1 and state_store is None:
+            verdict = run_soak(settings, workdir, say)
+        else:
+            with soak_database(state_store, workdir) as url:
+                verdict = run_soak(settings, workdir, say, url)
     except RouterError as exc:
         console.print(f"[red]soak failed:[/] {exc}")
         sys.exit(exc.exit_code)

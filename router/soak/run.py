@@ -5,20 +5,27 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from router.clock import SystemClock
 from router.crm.codes import EmailStatus
 from router.crm.embedded import EmbeddedCrm
 from router.crm.embedded.schema import email
+from router.errors import StateStoreError
 from router.harness.org import Organisation, numbered
 from router.harness.routerhome import RouterHome
 from router.harness.routerprocess import RouterProcess
 from router.harness.simprocess import SimulatorProcess
+from router.runtime.state_location import open_configured_store
+from router.service.lease_keeper import STATE_STORE_ALERT
 from router.soak.audit import Verdict, audit
 from router.soak.chaos import Killer, start_faults, stop_faults
+from router.soak.fleet import Fleet, FleetChaos
+from router.soak.outage import CuttableRelay, Outage, relay_target, relayed_url
 from router.soak.settings import SoakSettings
 from router.soak.traffic import Traffic
 from router.state import StateStore
@@ -53,7 +60,7 @@ def progress(traffic: Traffic, router_home: RouterHome) -> Progress:
                                  .where(email.c.messageid.in_(ids))).scalar() or 0
         sent = conn.execute(select(func.count()).where(email.c.activityid.in_(outgoing),
                                                        email.c.statuscode == int(EmailStatus.SENT))).scalar()
-    store = StateStore.open_home(router_home.home, SystemClock())
+    store = open_configured_store(router_home.home, SystemClock())
     try:
         quarantined = store.quarantine.count()
     finally:
@@ -64,7 +71,8 @@ def progress(traffic: Traffic, router_home: RouterHome) -> Progress:
 class Soak:
     """One soak run in ``workdir``; see the package docstring."""
 
-    def __init__(self, settings: SoakSettings, workdir: Path, say: Say) -> None:
+    def __init__(self, settings: SoakSettings, workdir: Path, say: Say,
+                 database_url: str | None = None) -> None:
         self.settings = settings
         self.say = say
         self.people = numbered(settings.mailboxes)
@@ -72,41 +80,99 @@ class Soak:
         self.sim = SimulatorProcess(workdir, self.org.simulator_seed())
         self.home = RouterHome(workdir / "home")
         self.router = RouterProcess(self.home)
+        self.database_url = database_url
+        self.spread: list[int] = []
+        self.fleet = Fleet(self.home, settings.instances, database_url) if database_url is not None else None
+        self.relay: CuttableRelay | None = None
+        self.outage: Outage | None = None
+        self.router_url = database_url
+        if database_url is not None and settings.db_outage_seconds > 0:
+            url = make_url(database_url)
+            self.relay = CuttableRelay(relay_target(url))
+            self.router_url = relayed_url(url, self.relay)
 
     def run(self) -> Verdict:
         started = time.monotonic()
         try:
             self.sim.start()
-            records = self.home.prepare(self.org, self.sim.url, self.sim.ca_file, ROUTER_SETTINGS,
+            records = self.home.prepare(self.org, self.sim.url, self.sim.ca_file, self._router_settings(),
                                         read_seconds=self.settings.read_timeout_seconds)
             traffic = Traffic.plan(self.people, records, self.settings.inbound, self.settings.outbound,
                                    self.settings.seed)
-            self.router.start()
+            self._start()
             killer = self._abuse(traffic)
             hits, served = stop_faults(self.sim)
             self.say(f"faults stopped ({sum(hits.values())} of {served} requests hit); the router drains")
             self._drain(traffic)
-            self.router.stop()
+            self._stop()
             verdict = audit(traffic, self.home.home, self.sim.journal(), killer.kill_times)
-            verdict.kills, verdict.fault_hits, verdict.requests_under_faults = killer.kills, hits, served
+            verdict.fault_hits, verdict.requests_under_faults = hits, served
+            _count(verdict, killer)
+            verdict.lane_spread_at_start = self.spread
+            self._count_outage(verdict)
             verdict.seconds = time.monotonic() - started
             return verdict
         finally:
-            self.router.stop()
+            self._stop()
             self.sim.stop()
+            if self.relay is not None:
+                self.relay.close()
 
-    def _abuse(self, traffic: Traffic) -> Killer:
+    def _count_outage(self, verdict: Verdict) -> None:
+        if self.outage is None or self.database_url is None:
+            return
+        verdict.db_outage_seconds = self.outage.seconds
+        verdict.lanes_paused_after_seconds = _rounded(self.outage.paused_after)
+        verdict.work_resumed_after_seconds = _rounded(self.outage.resumed_after)
+        store = StateStore.open(self.database_url, SystemClock())
+        try:
+            verdict.state_store_alerts = sum(alert.occurrences for alert in store.alerts.open_alerts()
+                                             if alert.kind == STATE_STORE_ALERT)
+        finally:
+            store.close()
+
+    def _router_settings(self) -> dict[str, object]:
+        if self.database_url is None:
+            return dict(ROUTER_SETTINGS)
+        return {**ROUTER_SETTINGS, "state_store": self.router_url,
+                "lease_seconds": self.settings.lease_seconds}
+
+    def _start(self) -> None:
+        if self.fleet is None:
+            self.router.start()
+            return
+        self.spread = self.fleet.start(self.settings.lease_seconds)
+        self.say(f"{len(self.fleet.routers)} instances on one PostgreSQL database hold {self.spread} lanes")
+
+    def _stop(self) -> None:
+        if self.fleet is None:
+            self.router.stop()
+        else:
+            self.fleet.stop()
+
+    def _abuse(self, traffic: Traffic) -> Killer | FleetChaos:
         """Feed all traffic over ``feed_seconds`` under faults, killing the router at random moments."""
         s = self.settings
         start_faults(self.sim, s)
+        what = "SIGKILL" if self.fleet is None else "SIGKILL, SIGSTOP/SIGCONT or graceful stop of an instance"
         self.say(f"feeding {s.inbound} inbound + {s.outbound} outbound over {s.feed_seconds:g} s; faults at "
-                 f"{s.fault_rate:.0%} of requests; SIGKILL every {s.kill_min_seconds:g}-"
+                 f"{s.fault_rate:.0%} of requests; {what} every {s.kill_min_seconds:g}-"
                  f"{s.kill_max_seconds:g} s")
-        killer = Killer(self.router, s, self.say)
+        killer: Killer | FleetChaos
+        if self.fleet is None:
+            killer = Killer(self.router, s, self.say)
+        else:
+            killer = FleetChaos(self.fleet, s, self.say)
+        tick = killer.tick
+        if self.relay is not None and self.fleet is not None:
+            outage = self.outage = Outage(self.relay, self.fleet.holders, sum(self.spread),
+                                          s.feed_seconds / 2, s.db_outage_seconds, self.say)
+            tick = partial(_one_turn, outage, killer.tick)
         sends = 1.0 if s.sends_during_kills else 0.0
-        self._feed(traffic, lambda: not (traffic.inbound_done and killer.kills >= s.min_kills and
-                                         (traffic.outbound_done or not s.sends_during_kills)),
-                   inbound=1.0, outbound=sends, tick=killer.tick)
+        self._feed(traffic, lambda: not (traffic.inbound_done and _actions(killer) >= s.min_kills and
+                                         (traffic.outbound_done or not s.sends_during_kills) and
+                                         (self.outage is None or self.outage.done)),
+                   inbound=1.0, outbound=sends, tick=tick)
         if not s.sends_during_kills:
             self.say(f"kills over; feeding {s.outbound} outbound over {s.feed_seconds:g} s, faults still on")
             self._feed(traffic, lambda: not traffic.outbound_done, inbound=1.0, outbound=1.0)
@@ -141,13 +207,46 @@ class Soak:
         self.say(f"[red]the router did not finish within {self.settings.drain_seconds:g} s of draining[/]")
 
     def _report(self, traffic: Traffic) -> None:
-        self._say_progress(traffic, progress(traffic, self.home))
+        try:
+            self._say_progress(traffic, progress(traffic, self.home))
+        except StateStoreError:
+            self.say("(progress unknown: the state database cannot be reached)")
 
     def _say_progress(self, traffic: Traffic, now: Progress) -> None:
         self.say(f"inbound {now.delivered}/{traffic.injected} delivered ({now.quarantined} quarantined); "
                  f"outbound {now.sent}/{traffic.composed} sent")
 
 
-def run_soak(settings: SoakSettings, workdir: Path, say: Say) -> Verdict:
-    """Run the soak in ``workdir``; every process it started is stopped when it returns."""
-    return Soak(settings, workdir, say).run()
+def _one_turn(outage: Outage, chaos: Callable[[], None]) -> None:
+    """The outage's turn while it is due or under way (no kill then: no lane could move), else chaos."""
+    if outage.wants_turn:
+        outage.tick()
+    else:
+        chaos()
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 1)
+
+
+def _actions(killer: Killer | FleetChaos) -> int:
+    return killer.kills if isinstance(killer, Killer) else killer.actions
+
+
+def _count(verdict: Verdict, killer: Killer | FleetChaos) -> None:
+    verdict.kills = killer.kills
+    if isinstance(killer, FleetChaos):
+        verdict.instances = len(killer.fleet.routers)
+        verdict.pauses, verdict.graceful_stops = killer.pauses, killer.stops
+        verdict.recovery_seconds_max = killer.recovery_seconds_max
+        verdict.handover_seconds_max = round(max(killer.handovers), 1) if killer.handovers else None
+        verdict.lanes_unrecovered = killer.unrecovered
+
+
+def run_soak(settings: SoakSettings, workdir: Path, say: Say, database_url: str | None = None) -> Verdict:
+    """Run the soak in ``workdir``; every process it started is stopped when it returns.
+
+    With ``database_url`` the state lives in that PostgreSQL database and ``settings.instances`` router
+    instances share it (see ``fleet``).
+    """
+    return Soak(settings, workdir, say, database_url).run()

@@ -24,6 +24,13 @@ class SoakSettings:
     """Long enough for a send a kill left in flight: its 5-minute claim lease, then SendingStatusDelay."""
     read_timeout_seconds: float = 5.0
     seed: int = 1
+    instances: int = 1
+    """Router instances; more than one share a PostgreSQL state database (see ``fleet``)."""
+    lease_seconds: float = 10.0
+    """The instances' lane lease (``lease_seconds``) when there are several."""
+    db_outage_seconds: float = 0.0
+    """With several instances: cut them off the database this long, halfway through the feed."""
+    """The instances' lane lease (``lease_seconds``) when there are several."""
     sends_during_kills: bool = True
     """False puts outbound e-mail in Pending Send only after the last kill (faults still apply): a quick
     run then need not wait out the 5-minute claim lease a killed router leaves on sends in flight."""

@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from router.errors import StateStoreError
+from router.state import fencing
 
 BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for another writer before giving up: long enough to ride out any
@@ -34,6 +35,10 @@ POOL_SIZE = 20
 
 CONNECT_TIMEOUT_SECONDS = 10
 """How long connecting to a PostgreSQL server may take before the attempt fails."""
+IDLE_IN_TRANSACTION_SECONDS = 30
+"""PostgreSQL ends a session idle inside a transaction this long: a backstop for a process paused or hung
+in the middle of one. No router transaction waits on anything but the database, yet a busy process can
+leave a thread between two statements for seconds, so this is far longer than any such stall."""
 
 _WRITE_OPTION = "router_write"
 
@@ -107,7 +112,10 @@ class Database:
         pool: dict[str, Any] = {} if in_memory else {"pool_size": pool_size, "max_overflow": pool_size}
         if not self.is_sqlite:
             # An unreachable server must fail the start within seconds, not hang on the TCP connect.
-            pool["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+            # A process paused in the middle of a transaction (SIGSTOP, a frozen VM) must not keep its row
+            # locks, which would hold up the instances taking over its lanes: the server ends such a session.
+            idle = f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_SECONDS * 1000}"
+            pool["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, "options": idle}
         try:
             self.engine = create_engine(parsed, echo=echo, **pool)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
@@ -122,6 +130,7 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """One transaction that may write; commits on success, rolls back on any exception."""
         with self._transaction(write=True) as conn:
+            fencing.check(conn)
             yield conn
 
     @contextmanager

@@ -47,6 +47,9 @@ class MailboxHealth:
     stopped: bool = False
     stopped_reason: str | None = None
     next_due_at: datetime | None = None
+    failing_since: datetime | None = None
+    """When the current streak of failures began (None without one, or for a streak older than the
+    store's schema version 4)."""
 
     @classmethod
     def from_row(cls, row: Row[tuple[object, ...]]) -> MailboxHealth:
@@ -106,7 +109,7 @@ class MailboxHealthStore:
         now = self._clock.now()
         return self._change(mailbox, direction, lambda before: {
             "status": HealthStatus.SUCCESS.value, "last_run_at": now, "last_success_at": now,
-            "consecutive_failures": 0, "next_due_at": next_due_at})
+            "consecutive_failures": 0, "next_due_at": next_due_at, "failing_since": None})
 
     def record_failure(self, mailbox: str, direction: Direction, *, error: str, code: str | None = None,
                        next_due_at: datetime | None = None) -> HealthChange:
@@ -115,7 +118,8 @@ class MailboxHealthStore:
         return self._change(mailbox, direction, lambda before: {
             "status": HealthStatus.FAILURE.value, "last_run_at": now, "last_error": bounded(error),
             "last_error_code": code, "last_error_at": now,
-            "consecutive_failures": before.consecutive_failures + 1, "next_due_at": next_due_at})
+            "consecutive_failures": before.consecutive_failures + 1, "next_due_at": next_due_at,
+            "failing_since": before.failing_since if before.consecutive_failures else now})
 
     def stop(self, mailbox: str, direction: Direction, reason: str) -> HealthChange:
         """Stop scheduling the mailbox direction until it is resumed (a permanent error)."""
@@ -125,7 +129,8 @@ class MailboxHealthStore:
                next_due_at: datetime | None = None) -> HealthChange:
         """Schedule a stopped mailbox direction again (an admin's decision, or a passing Test Access)."""
         return self._change(mailbox, direction, lambda before: {
-            "stopped": False, "stopped_reason": None, "consecutive_failures": 0, "next_due_at": next_due_at})
+            "stopped": False, "stopped_reason": None, "consecutive_failures": 0, "next_due_at": next_due_at,
+            "failing_since": None})
 
     def set_next_due(self, mailbox: str, direction: Direction, when: datetime | None) -> HealthChange:
         """Say when the mailbox direction should run next (None: as soon as possible)."""

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -31,7 +31,7 @@ from router.clock import Clock
 from router.errors import ClaimLostError
 from router.state.engine import Database
 from router.state.instances import RunIdentity
-from router.state.schema import lane_leases
+from router.state.schema import incoming_ledger, lane_leases, outgoing_sends
 
 T = lane_leases
 DEFAULT_SLACK = 1
@@ -50,6 +50,24 @@ class LaneLease:
     @property
     def lane(self) -> tuple[str, str]:
         return (self.mailbox, self.direction)
+
+
+@dataclass(frozen=True)
+class LeaseRow:
+    """A lane's lease as stored: its holder (None when free), token, lease end and when it was taken."""
+
+    mailbox: str
+    direction: str
+    instance: str | None
+    run_id: str | None
+    token: int
+    lease_until: datetime | None
+    acquired_at: datetime | None
+
+    def held_by(self, instance: str, run_id: str, now: datetime) -> bool:
+        """True when run ``run_id`` of ``instance`` holds the lane with a live lease at ``now``."""
+        return (self.instance == instance and self.run_id == run_id and self.lease_until is not None
+                and self.lease_until > now)
 
 
 def fair_share(lanes: int, live_instances: int, slack: int = DEFAULT_SLACK) -> int:
@@ -94,12 +112,19 @@ class LaneLeases:
     def _take(self, conn: Connection, identity: RunIdentity, mailbox: str, direction: str,
               now: datetime) -> LaneLease | None:
         free = or_(T.c.instance.is_(None), T.c.lease_until.is_(None), T.c.lease_until <= now)
+        before = conn.execute(select(T.c.instance, T.c.run_id).where(
+            T.c.mailbox == mailbox, T.c.direction == direction)).first()
         row = conn.execute(
             update(T).where(T.c.mailbox == mailbox, T.c.direction == direction, free)
             .values(instance=identity.instance, run_id=identity.run_id, token=T.c.token + 1,
                     lease_until=now + self._lease, acquired_at=now)
             .returning(T.c.token, T.c.lease_until)).first()
-        return None if row is None else LaneLease(mailbox, direction, int(row.token), row.lease_until)
+        if row is None:
+            return None
+        if before is not None and before.instance is not None and before.run_id is not None:
+            # The holder's lease ran out (a dead or paused instance): its claims in the lane are dead too.
+            _expire_claims(conn, mailbox, direction, f"{before.instance}/{before.run_id}", now)
+        return LaneLease(mailbox, direction, int(row.token), row.lease_until)
 
     def renew(self, identity: RunIdentity) -> list[LaneLease]:
         """Extend every lease this run still holds; returns them (a lane missing from it was lost)."""
@@ -124,11 +149,29 @@ class LaneLeases:
             return int(conn.execute(update(T).where(where).values(instance=None, run_id=None,
                                                                    lease_until=None)).rowcount)
 
+    def take_back(self, identity: RunIdentity) -> int:
+        """Expire the leases earlier runs of ``identity``'s instance still hold; returns how many.
+
+        Only call this when those runs are known to be gone (the caller holds the instance's lock). The
+        lanes stay attributed to the dead run, so whoever acquires them next expires its claims there.
+        """
+        now = self._clock.now()
+        with self._db.write() as conn:
+            return int(conn.execute(update(T).where(
+                T.c.instance == identity.instance, T.c.run_id != identity.run_id, T.c.lease_until > now,
+            ).values(lease_until=now)).rowcount)
+
     def holders(self) -> dict[tuple[str, str], tuple[str | None, int, datetime | None]]:
         """Every lane's holder instance (None when free), token and lease end."""
         with self._db.read() as conn:
             rows = conn.execute(select(T.c.mailbox, T.c.direction, T.c.instance, T.c.token, T.c.lease_until))
             return {(r.mailbox, r.direction): (r.instance, int(r.token), r.lease_until) for r in rows}
+
+    def rows(self) -> list[LeaseRow]:
+        """Every lane's lease row, by mailbox and direction (for `status`)."""
+        with self._db.read() as conn:
+            rows = conn.execute(select(T).order_by(T.c.mailbox, T.c.direction))
+            return [LeaseRow(**row._mapping) for row in rows]
 
     def fence(self, conn: Connection, lease: LaneLease) -> None:
         """Refuse (ClaimLostError) a write for ``lease``'s lane unless its token is still current and live.
@@ -150,3 +193,22 @@ class LaneLeases:
     @staticmethod
     def _held_by(identity: RunIdentity) -> ColumnElement[bool]:
         return and_(T.c.instance == identity.instance, T.c.run_id == identity.run_id)
+
+
+_CLAIMS = {"incoming": incoming_ledger, "outgoing": outgoing_sends}
+
+
+def _expire_claims(conn: Connection, mailbox: str, direction: str, run_tag: str, now: datetime) -> int:
+    """Expire the live claims a run whose lease ran out holds in one lane, so the next holder recovers
+    them at once (counting recoveries) instead of after the claim lease."""
+    table = _CLAIMS.get(direction)
+    if table is None:
+        return 0
+    c = table.c
+    # Rows a paused process still has locked in an open transaction are skipped rather than waited for:
+    # the acquisition (and the renewals after it) must not hang on that process.
+    live = (select(c.id).where(func.lower(c.mailbox) == mailbox.lower(),
+                               c.owner.startswith(run_tag, autoescape=True), c.lease_until > now)
+            .with_for_update(skip_locked=True))
+    query = update(table).where(c.id.in_(live.scalar_subquery()))
+    return int(conn.execute(query.values(lease_until=now)).rowcount)

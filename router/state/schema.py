@@ -26,7 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The ``schema_meta`` version the newest migration writes; routers from before the Alembic history
 read it and refuse a database written by a newer version."""
 
@@ -190,6 +190,7 @@ mailbox_health = Table(
     Column("stopped", Boolean, nullable=False),
     Column("stopped_reason", Text),
     Column("next_due_at", UtcDateTime),
+    Column("failing_since", UtcDateTime),
 )
 
 alerts = Table(

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.slow
 TINY = BenchSettings(repeats=1, messages_8kb=4, messages_50kb=2, sends=3, router_mailboxes=2,
                      router_per_mailbox_8kb=2, router_per_mailbox_50kb=1, router_sends=2, latency_messages=2,
                      latency_interval=0.05, scale_mailboxes=(10,), scale_warm_up=1.0, scale_window=1.0,
-                     latency_scale_mailboxes=4, latency_scale_messages=3, latency_scale_interval=0.05)
+                     latency_scale_mailboxes=4, latency_scale_messages=3, latency_scale_interval=0.05,
+                     instances_per_mailbox=2)
 THROUGHPUT_KEYS = {"id", "group", "label", "title", "size", "items", "repeats", "per_second",
                    "client_cpu_us_per_item", "server_cpu_us_per_item", "note", "samples"}
 
@@ -60,6 +61,7 @@ def _check_router(data: dict[str, Any]) -> None:
     assert rows["router-incoming-8KB-graph"]["items"] == 4
     assert rows["router-incoming-50KB-graph"]["items"] == 2
     assert rows["router-outgoing-graph"]["items"] == 2
+    assert rows["router-incoming-pg-1"]["items"] == rows["router-incoming-pg-2"]["items"] == 4
     latency = {x["id"]: x for x in data["latency"]}
     assert set(latency) == {"latency-notifications", "latency-polling", "latency-notifications-4"}
     assert all(x["p99_s"] >= x["p50_s"] >= 0 and x["missing"] == 0 for x in latency.values())
@@ -76,7 +78,8 @@ def _check_report(data: dict[str, Any], rendered: str) -> None:
     ratios = {r["numerator"] + "/" + r["denominator"]: r["value"] for r in data["ratios"]}
     assert {"ceiling-8KB-patched/ceiling-8KB-stock", "router-incoming-8KB/naive-8KB",
             "router-outgoing/sends", "router-incoming-8KB-graph/router-incoming-8KB",
-            "router-outgoing-graph/router-outgoing"} <= set(ratios)
+            "router-outgoing-graph/router-outgoing",
+            "router-incoming-pg-2/router-incoming-pg-1"} <= set(ratios)
     assert all(value > 0 for value in ratios.values())
     for label in ("hand-written script (stock)", "fetch ceiling (stock)", "fetch ceiling (perf)",
                   "send ceiling (perf)", "router incoming (perf)",

@@ -31,6 +31,7 @@ from router.pipeline.incoming.body_parts import description_html
 from router.pipeline.incoming.content_changes import fit_subject
 from router.pipeline.incoming.defects import short_detail
 from router.pipeline.incoming.parse import Importance, ParsedMessage
+from router.runtime.lane_lease import ensure_lease
 
 _IMPORTANCE = {Importance.LOW: CrmImportance.LOW, Importance.NORMAL: CrmImportance.NORMAL,
                Importance.HIGH: CrmImportance.HIGH}
@@ -72,6 +73,7 @@ def offer(gateway: CrmGateway, email: IncomingEmail) -> CrmOutcome:
         check = gateway.check_incoming(email)
         if not check.should_deliver and check.reason is not ReasonCode.DUPLICATE:
             return Refused(check.reason)
+        ensure_lease()  # Right before the side effect: a paused instance must not deliver for a lost lane.
         return Delivered(check.reason, gateway.deliver_incoming(email))
     except CrmPermanentError as exc:
         gateway.who_am_i()  # Raises when the router itself is refused: that stops the lane, not the message.

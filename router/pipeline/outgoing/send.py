@@ -30,6 +30,7 @@ from router.errors import TransportError
 from router.ews.errors import ews_errors
 from router.mailbox.session import MailboxSession
 from router.pipeline.outgoing.render import RenderedMessage
+from router.runtime.lane_lease import ensure_lease
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ def submit(account: Any, rendered: RenderedMessage, *, mailbox: str, item_id: st
     with ews_errors(mailbox=mailbox, item_id=item_id):
         message = Message(account=account, folder=account.sent, mime_content=rendered.mime,
                           bcc_recipients=bcc or None, importance=importance)
+        ensure_lease()  # Right before the side effect: a paused instance must not send for a lost lane.
         message.send_and_save()
 
 

@@ -52,6 +52,7 @@ def test_after_login_the_mailboxes_page_shows_health(site: Site) -> None:
     assert page.status_code == 200
     assert ALICE in page.text and BOB in page.text
     assert "Failure" in page.text and "stopped" in page.text and "Success" in page.text
+    assert "1 in a row, failing since 2026-12-07 12:00" in page.text  # The streak's start, from the store.
     failing = session.get(f"{site.url}/mailboxes", params={"health": "failure"}).text
     assert ALICE in failing and BOB not in failing
     assert BOB in session.get(f"{site.url}/mailboxes", params={"q": "bob"}).text

@@ -74,3 +74,18 @@ def test_a_huge_server_error_is_stored_bounded_with_a_digest(store: StateStore) 
     stored = store.health.get(BOX, IN).last_error or ""
     assert stored.startswith("<soap:Fault>AAAA") and len(stored) < 4300
     assert f"{len(huge)} in all, sha256 " in stored
+
+
+def test_a_failure_streak_remembers_when_it_began(store: StateStore, clock: FrozenClock) -> None:
+    store.health.record_success(BOX, IN)
+    clock.advance(60)
+    began = clock.now()
+    assert store.health.record_failure(BOX, IN, error="busy").after.failing_since == began
+    clock.advance(60)
+    assert store.health.record_failure(BOX, IN, error="busy").after.failing_since == began
+    assert store.health.get(BOX, OUT).failing_since is None
+    clock.advance(60)
+    assert store.health.record_success(BOX, IN).after.failing_since is None
+    clock.advance(60)
+    assert store.health.record_failure(BOX, IN, error="again").after.failing_since == clock.now()
+    assert store.health.resume(BOX, IN).after.failing_since is None

@@ -9,7 +9,7 @@ import pytest
 
 from router.clock import FrozenClock
 from router.errors import ClaimLostError
-from router.state import StateStore
+from router.state import ClaimOutcome, StateStore, fencing
 from router.state.instances import RunIdentity
 from router.state.leases import LaneLeases, fair_share
 
@@ -102,3 +102,53 @@ def test_concurrent_acquisitions_take_disjoint_lanes(postgres_url: str, clock: F
         thread.join()
     every = [lane for taken in won.values() for lane in taken]
     assert sorted(every) == sorted(lanes), "every lane taken exactly once"
+
+
+def test_taking_over_a_lane_from_a_dead_run_expires_its_claims_there(store: StateStore, leases: LaneLeases,
+                                                                    clock: FrozenClock) -> None:
+    dead, heir = RunIdentity.new("router-a"), RunIdentity.new("router-b")
+    leases.acquire(dead, LANES[:2], limit=2)
+    mine = store.ledger.claim("m0@x.test", "k1", owner=f"{dead.tag}:1:m0@x.test")
+    elsewhere = store.ledger.claim("m1@x.test", "k2", owner=f"{dead.tag}:2:m1@x.test")
+    assert store.ledger.claim("m0@x.test", "k1", owner=f"{heir.tag}:1:m0").outcome is ClaimOutcome.BUSY
+    clock.advance(31)  # The claims' own lease (5 minutes) is far from over, the lane's is.
+    leases.acquire(heir, LANES[:1], limit=1)
+    taken = store.ledger.claim("m0@x.test", "k1", owner=f"{heir.tag}:1:m0")
+    assert taken.outcome is ClaimOutcome.RECOVERED and taken.entry.recoveries == 1 and mine.acquired
+    untouched = store.ledger.claim("m1@x.test", "k2", owner=f"{heir.tag}:2:m1")
+    assert untouched.outcome is ClaimOutcome.BUSY and elsewhere.acquired  # Its lane was not taken.
+
+
+def test_a_lane_handed_back_keeps_no_claims_to_expire(store: StateStore, leases: LaneLeases) -> None:
+    a, b = RunIdentity.new("router-a"), RunIdentity.new("router-b")
+    leases.acquire(a, LANES[:1], limit=1)
+    held = store.ledger.claim("m0@x.test", "k1", owner=f"{a.tag}:1:m0@x.test")
+    leases.release(a)  # A graceful hand-over: a's run may still be finishing the claim.
+    leases.acquire(b, LANES[:1], limit=1)
+    assert held.acquired
+    assert store.ledger.claim("m0@x.test", "k1", owner=f"{b.tag}:1:m0").outcome is ClaimOutcome.BUSY
+
+
+def test_every_write_of_a_fenced_context_checks_the_lease(store: StateStore, leases: LaneLeases,
+                                                          clock: FrozenClock) -> None:
+    [lease] = leases.acquire(RunIdentity.new("router-a"), LANES[:1], limit=1)
+    with fencing.bound(lambda conn: leases.fence(conn, lease)):
+        store.ledger.claim("m0@x.test", "k1", owner="router-a/x:1")
+        clock.advance(31)
+        with pytest.raises(ClaimLostError):
+            store.ledger.claim("m0@x.test", "k2", owner="router-a/x:1")
+    store.ledger.claim("m0@x.test", "k3", owner="unfenced")  # Outside the block writes are not fenced.
+    assert store.ledger.get("m0@x.test", "k2") is None
+
+
+def test_a_restarted_instance_takes_back_its_dead_runs_leases_at_once(store: StateStore, leases: LaneLeases,
+                                                                       clock: FrozenClock) -> None:
+    crashed, restarted = RunIdentity.new("router-a"), RunIdentity.new("router-a")
+    other = RunIdentity.new("router-b")
+    leases.acquire(crashed, LANES[:2], limit=2)
+    leases.acquire(other, LANES[2:3], limit=1)
+    claim = store.ledger.claim("m0@x.test", "k1", owner=f"{crashed.tag}:1:m0@x.test")
+    assert claim.acquired and leases.take_back(restarted) == 2  # Not router-b's lane.
+    assert [lease.lane for lease in leases.acquire(restarted, LANES, limit=6)] == LANES[:2] + LANES[3:]
+    taken = store.ledger.claim("m0@x.test", "k1", owner=f"{restarted.tag}:1:m0@x.test")
+    assert taken.outcome is ClaimOutcome.RECOVERED  # The dead run's claim went with its lane.

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from router.clock import FrozenClock
 from router.errors import StateStoreError
-from router.state import Database, StateStore
+from router.state import Database, Direction, StateStore
 from router.state.migrate import MIGRATE_COMMAND, _config, head_revision
 from router.state.schema import SCHEMA_VERSION, metadata, schema_meta, sync_mailboxes
 
@@ -72,3 +72,22 @@ def test_a_revision_from_a_newer_router_is_refused(db_url: str, clock: FrozenClo
     with pytest.raises(StateStoreError, match="newer email-router") as caught:
         StateStore.open(db_url, clock, upgrade=True)
     assert caught.value.hint
+
+
+def test_a_failure_streak_from_before_version_4_keeps_an_unknown_start(db_url: str,
+                                                                       clock: FrozenClock) -> None:
+    _at_revision(db_url, "0003")
+    db = Database(db_url)
+    try:
+        with db.write() as conn:
+            conn.execute(text("INSERT INTO mailbox_health (mailbox, direction, status, consecutive_failures, "
+                              "stopped) VALUES ('a@x.test', 'incoming', 'failure', 3, false)"))
+    finally:
+        db.dispose()
+    with StateStore.open(db_url, clock, upgrade=True) as store:
+        before = store.health.get("a@x.test", Direction.INCOMING)
+        assert (before.consecutive_failures, before.failing_since) == (3, None)
+        after = store.health.record_failure("a@x.test", Direction.INCOMING, error="still busy").after
+        assert (after.consecutive_failures, after.failing_since) == (4, None)  # Not guessed.
+        assert store.health.record_failure("b@x.test", Direction.INCOMING, error="busy").after.failing_since \
+            == clock.now()
