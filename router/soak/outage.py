@@ -116,6 +116,10 @@ def _reset(sock: socket.socket) -> None:
     with suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     with suppress(OSError):
+        # shutdown, not only close: another thread may be blocked reading the socket, and closing the
+        # descriptor alone would neither wake it nor end the connection (the server would keep the session).
+        sock.shutdown(socket.SHUT_RDWR)
+    with suppress(OSError):
         sock.close()
 
 
