@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from router.home import Home
-from router.simulator.validation import find_schema_dir
 from tests.support.ews_simulator import SCHEMA_MISSING
 from tests.support.postgres import PostgresServer, start_server
+from tests.support.schema import find_schema_dir
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -7,7 +7,6 @@ it reads or writes, and records failures for the test to assert empty.
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,42 +15,16 @@ from lxml import etree
 
 from router.errors import SimulatorError
 
-ENV_SCHEMA_DIR = "EWS_SCHEMA_DIR"
 _COPY_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 """Re-reads an element the simulator built; huge_tree because items carry MIME of up to 35 MB."""
 
 
-def find_schema_dir(start: Path | None = None) -> Path | None:
-    """Locate the shared schema: ``$EWS_SCHEMA_DIR``, else ``shared/ews-schema`` beside a parent.
+def load_schema(directory: Path) -> etree.XMLSchema:
+    """Compile ``directory``/messages.xsd (with types.xsd); about 0.2 s, so load it once and share it.
 
-    Returns None when the variable is unset and no parent has the schema (a user's clone has no
-    ``shared/`` beside it). A variable that names a directory without ``messages.xsd`` is an error: the
-    caller asked for validation explicitly.
+    Where the schema lives is the caller's business (the tests look at ``$EWS_SCHEMA_DIR`` and a shared
+    copy beside the clone); the product never ships or searches for it.
     """
-    env = os.environ.get(ENV_SCHEMA_DIR)
-    if env:
-        if not (Path(env) / "messages.xsd").is_file():
-            raise SimulatorError(
-                f"{ENV_SCHEMA_DIR}={env} holds no messages.xsd",
-                hint=f"point {ENV_SCHEMA_DIR} at the directory with messages.xsd and types.xsd, or unset it",
-            )
-        return Path(env)
-    here = (start or Path(__file__)).resolve()
-    for parent in here.parents:
-        candidate = parent / "shared" / "ews-schema"
-        if (candidate / "messages.xsd").is_file():
-            return candidate
-    return None
-
-
-def load_schema(schema_dir: Path | None = None) -> etree.XMLSchema:
-    """Compile messages.xsd (with types.xsd); about 0.2 s, so load it once and share it."""
-    directory = schema_dir or find_schema_dir()
-    if directory is None:
-        raise SimulatorError(
-            "the EWS schema (messages.xsd) was not found",
-            hint=f"set {ENV_SCHEMA_DIR} to the directory holding messages.xsd and types.xsd",
-        )
     try:
         return etree.XMLSchema(etree.parse(str(directory / "messages.xsd")))
     except (OSError, etree.XMLSchemaParseError) as exc:
@@ -73,8 +46,8 @@ class Violation:
 class SchemaValidator:
     """Validates EWS elements against messages.xsd (loaded once) and records every violation."""
 
-    def __init__(self, schema_dir: Path | None = None, *, schema: etree.XMLSchema | None = None) -> None:
-        self._schema = schema if schema is not None else load_schema(schema_dir)
+    def __init__(self, *, schema: etree.XMLSchema) -> None:
+        self._schema = schema
         self._lock = threading.Lock()
         self.violations: list[Violation] = []
         self.checked = 0

@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 
 from router.errors import SimulatorError
-from router.simulator.validation import ENV_SCHEMA_DIR, find_schema_dir, load_schema
+from router.simulator.validation import load_schema
+from tests.support.schema import ENV_SCHEMA_DIR, find_schema_dir
 
 
 def test_no_variable_and_no_shared_copy_means_no_validation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(ENV_SCHEMA_DIR, raising=False)
-    assert find_schema_dir(tmp_path / "clone" / "router" / "simulator" / "validation.py") is None
+    assert find_schema_dir(tmp_path / "clone") is None
 
 
 def test_a_directory_without_a_loadable_schema_is_named(tmp_path: Path) -> None:
@@ -23,12 +24,12 @@ def test_a_directory_without_a_loadable_schema_is_named(tmp_path: Path) -> None:
         load_schema(tmp_path)
 
 
-def test_a_shared_copy_beside_a_parent_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_shared_copy_beside_the_clone_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ENV_SCHEMA_DIR, raising=False)
     schema = tmp_path / "shared" / "ews-schema"
     schema.mkdir(parents=True)
     (schema / "messages.xsd").write_text("<xs:schema/>")
-    assert find_schema_dir(tmp_path / "clone" / "router" / "simulator" / "validation.py") == schema
+    assert find_schema_dir(tmp_path / "clone") == schema
 
 
 def test_a_variable_naming_a_directory_without_the_schema_is_an_error(

@@ -19,7 +19,7 @@ Trusting the simulator's CA: exchangelib builds its requests sessions from
 the simulator's CA file (TLS stays verified, nothing global like REQUESTS_CA_BUNDLE is touched) and,
 at teardown, closes every exchangelib connection and clears its protocol and autodiscover caches.
 Every request and response body is validated against the official schema when it is found
-(``$EWS_SCHEMA_DIR``, else ``shared/ews-schema`` beside a parent directory); a test fails at teardown if
+(``$EWS_SCHEMA_DIR``, else ``../shared/ews-schema`` beside the clone); a test fails at teardown if
 any did not validate (``ews_simulator.simulator.validator.violations``). A clone without the schema runs
 the same tests unvalidated (the session header says so); tests that exist only to validate take the
 ``requires_ews_schema`` fixture and are skipped there with that reason.
@@ -51,7 +51,8 @@ from exchangelib.protocol import BaseProtocol, close_connections
 from lxml import etree
 
 from router.simulator import Controller, ServerConfig
-from router.simulator.validation import ENV_SCHEMA_DIR, SchemaValidator, find_schema_dir, load_schema
+from router.simulator.validation import SchemaValidator, load_schema
+from tests.support.schema import ENV_SCHEMA_DIR, find_schema_dir
 
 __all__ = [
     "ALICE",
