@@ -4,31 +4,23 @@ The same operations the Graph implementation offers, on an exchangelib ``Account
 factory built: SyncFolderItems pages of the Inbox (the sync state is the saved state), GetItem with
 MimeContent, UpdateItem / MoveItem for acknowledgement, CreateItem with MimeContent and SendAndSaveCopy,
 and FindItem on Sent Items by Message-ID. Per-item failures are values, as the contract says.
-
-exchangelib 5.6's SyncFolderItems reads ``m:SyncState`` before it looks at the response class, so an
-error response surfaces as an ``AttributeError``; ``_SyncFolderItems`` checks the response class first
-(the same fix as router/pipeline/incoming/sync.py, which moves here when the pipelines use the contract).
+SyncFolderItems goes through ``router.ews.sync``, as the incoming lane's own sync does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from exchangelib import Message
-from exchangelib.errors import EWSError
-from exchangelib.items import ID_ONLY, MOVE_TO_DELETED_ITEMS
-from exchangelib.services import SyncFolderItems
-from exchangelib.services.common import EWSService
-from exchangelib.util import MNS
+from exchangelib.items import MOVE_TO_DELETED_ITEMS
 
 from router.clock import Clock
 from router.errors import TransportError
 from router.ews.errors import ews_errors, translate
+from router.ews.sync import CREATE, DELETE, INVALID_STATE, plain_utc, sync_changes
 from router.mailbox.session import Acknowledge, ItemRef, MessageContent, SyncPage
 
-INVALID_STATE = "ErrorInvalidSyncStateData"
 SYNC_FIELDS = ("message_id", "datetime_received")
 WELL_KNOWN = {
     "inbox": "inbox",
@@ -37,20 +29,6 @@ WELL_KNOWN = {
     "drafts": "drafts",
     "junkemail": "junk",
 }
-
-
-def _utc(value: object) -> datetime | None:
-    """An aware UTC datetime from exchangelib's EWSDateTime (other libraries refuse its tzinfo)."""
-    return datetime.fromtimestamp(value.timestamp(), tz=UTC) if isinstance(value, datetime) else None
-
-
-class _SyncFolderItems(SyncFolderItems):  # type: ignore[misc]
-    """SyncFolderItems that reports error responses as their EWS error (see the module docstring)."""
-
-    def _get_element_container(self, message: Any, name: Any = None) -> Any:
-        if message.find(f"{{{MNS}}}SyncState") is None:
-            return EWSService._get_element_container(self, message=message, name=name)
-        return super()._get_element_container(message=message, name=name)
 
 
 class EwsSession:
@@ -63,7 +41,8 @@ class EwsSession:
 
     def sync_page(self, state: str | None, *, max_changes: int = 50) -> SyncPage:
         try:
-            service, changes = self._changes(state, max_changes)
+            page = sync_changes(self._account, self._account.inbox, state, max_changes, SYNC_FIELDS,
+                                mailbox=self.address)
         except TransportError as err:
             if err.code == INVALID_STATE:
                 return SyncPage(reset=True)
@@ -72,36 +51,13 @@ class EwsSession:
             ItemRef(
                 str(item.id),
                 getattr(item, "message_id", None),
-                _utc(getattr(item, "datetime_received", None)),
+                plain_utc(getattr(item, "datetime_received", None)),
             )
-            for kind, item in changes
-            if kind == SyncFolderItems.CREATE
+            for kind, item in page.changes
+            if kind == CREATE
         ]
-        removed = [str(getattr(item, "id", item)) for kind, item in changes if kind == SyncFolderItems.DELETE]
-        more = not service.includes_last_item_in_range and service.sync_state != state
-        return SyncPage(items=created, removed=removed, state=service.sync_state, more=more)
-
-    def _changes(self, state: str | None, max_changes: int) -> tuple[_SyncFolderItems, list[Any]]:
-        """One SyncFolderItems call on the Inbox: ids and Message-IDs of the changes after ``state``."""
-        with ews_errors(mailbox=self.address):
-            folder = self._account.inbox
-            fields = {f for f in folder.normalize_fields(fields=SYNC_FIELDS) if not f.field.is_attribute}
-            service = _SyncFolderItems(account=self._account)
-            changes = list(
-                service.call(
-                    folder=folder,
-                    shape=ID_ONLY,
-                    additional_fields=fields,
-                    sync_state=state,
-                    ignore=None,
-                    max_changes_returned=max_changes,
-                    sync_scope=None,
-                )
-            )
-            for change in changes:
-                if isinstance(change, EWSError):
-                    raise change
-        return service, changes
+        removed = [str(getattr(item, "id", item)) for kind, item in page.changes if kind == DELETE]
+        return SyncPage(items=created, removed=removed, state=page.state, more=page.more)
 
     def fetch_mime(self, ids: Sequence[str]) -> dict[str, bytes | TransportError]:
         with ews_errors(mailbox=self.address):
@@ -124,7 +80,7 @@ class EwsSession:
             return translate(answer, mailbox=self.address, item_id=item_id)
         categories = tuple(str(c) for c in getattr(answer, "categories", None) or ())
         mime = bytes(getattr(answer, "mime_content", b"") or b"")
-        return MessageContent(mime, categories, _utc(getattr(answer, "datetime_received", None)))
+        return MessageContent(mime, categories, plain_utc(getattr(answer, "datetime_received", None)))
 
     def acknowledge(self, ids: Sequence[str], action: Acknowledge) -> dict[str, str | TransportError]:
         out: dict[str, str | TransportError] = {i: i for i in ids}

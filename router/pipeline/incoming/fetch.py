@@ -27,10 +27,10 @@ from exchangelib.properties import ItemId
 
 from router.errors import ItemNotFoundError, MessageRejectedError, TransientTransportError, TransportError
 from router.ews import ews_errors, translate
+from router.ews.sync import plain_utc
 from router.mailbox.session import MessageContent
 from router.pipeline.incoming.contract_session import ContractSession, LaneSession
 from router.pipeline.incoming.session import MailboxSession
-from router.pipeline.incoming.sync import plain_utc
 
 FETCH_FIELDS = ("mime_content", "categories", "item_class", "datetime_received")
 

@@ -11,27 +11,17 @@ The new state is *returned*, not saved: the lane saves it once every item of the
 row, so a crash before that re-reads the same page and the ledger recognises what it has seen.
 A state Exchange no longer accepts (``ErrorInvalidSyncStateData``) is forgotten and the folder
 synchronised again from the start; the ledger and the CRM's duplicate check make that harmless.
-
-exchangelib 5.6's SyncFolderItems reads ``m:SyncState`` before it looks at the response class, so an
-error response (which has none) surfaces as an ``AttributeError`` instead of the EWS error.
-``_SyncFolderItems`` checks the response class first, letting exchangelib raise the named error.
+The call itself (and exchangelib 5.6's error-response fix) is ``router.ews.sync``.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
-
-from exchangelib.errors import EWSError
-from exchangelib.items import ID_ONLY
-from exchangelib.services import SyncFolderItems
-from exchangelib.services.common import EWSService
-from exchangelib.util import MNS
+from datetime import datetime
 
 from router.errors import TransientTransportError, TransportError
-from router.ews import ews_errors
+from router.ews.sync import CREATE, INVALID_STATE, plain_utc, sync_changes
 from router.pipeline.incoming.contract_session import ContractSession, LaneSession
 from router.pipeline.incoming.session import MailboxSession
 from router.state import StateStore
@@ -39,16 +29,6 @@ from router.state import StateStore
 log = logging.getLogger(__name__)
 
 SYNC_FIELDS = ("datetime_received", "item_class")
-INVALID_STATE = "ErrorInvalidSyncStateData"
-
-
-class _SyncFolderItems(SyncFolderItems):  # type: ignore[misc]
-    """SyncFolderItems that reports error responses as their EWS error (see the module docstring)."""
-
-    def _get_element_container(self, message: Any, name: Any = None) -> Any:
-        if message.find(f"{{{MNS}}}SyncState") is None:
-            return EWSService._get_element_container(self, message=message, name=name)
-        return super()._get_element_container(message=message, name=name)
 
 
 @dataclass(frozen=True)
@@ -110,18 +90,10 @@ def _contract_page(session: ContractSession, store: StateStore, folder_path: str
 
 
 def _read_page(session: MailboxSession, folder_path: str, state: str | None, batch_size: int) -> SyncPage:
-    folder = session.folder(folder_path)
-    with ews_errors(mailbox=session.mailbox):
-        fields = {f for f in folder.normalize_fields(fields=SYNC_FIELDS) if not f.field.is_attribute}
-        service = _SyncFolderItems(account=session.account)
-        changes = list(service.call(folder=folder, shape=ID_ONLY, additional_fields=fields, sync_state=state,
-                                    ignore=None, max_changes_returned=batch_size, sync_scope=None))
-        for change in changes:
-            if isinstance(change, EWSError):
-                raise change
-    created = tuple(_ref(item) for kind, item in changes if kind == SyncFolderItems.CREATE)
-    more = not service.includes_last_item_in_range and service.sync_state != state
-    return SyncPage(created, service.sync_state, more)
+    page = sync_changes(session.account, session.folder(folder_path), state, batch_size, SYNC_FIELDS,
+                        mailbox=session.mailbox)
+    created = tuple(_ref(item) for kind, item in page.changes if kind == CREATE)
+    return SyncPage(created, page.state, page.more)
 
 
 def _ref(item: object) -> ItemRef:
@@ -129,10 +101,3 @@ def _ref(item: object) -> ItemRef:
     return ItemRef(item_id=str(getattr(item, "id", "")), changekey=getattr(item, "changekey", None),
                    received=plain_utc(received),
                    item_class=str(getattr(item, "item_class", None) or ""))
-
-
-def plain_utc(value: object) -> datetime | None:
-    """An aware UTC ``datetime`` from exchangelib's ``EWSDateTime`` (other libraries refuse its tzinfo)."""
-    if not isinstance(value, datetime):
-        return None
-    return datetime.fromtimestamp(value.timestamp(), tz=UTC)
