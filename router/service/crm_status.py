@@ -37,6 +37,7 @@ class CrmMailboxStatus:
         self._clock = clock
         self._lock = threading.Lock()
         self._written: dict[tuple[str, Direction], MailboxTestStatus] = {}
+        self._mailbox_locks: dict[str, threading.Lock] = {}
 
     def status(self, view: DirectoryView, mailbox: str, direction: Direction,
                status: MailboxTestStatus) -> bool:
@@ -45,12 +46,15 @@ class CrmMailboxStatus:
         if target is None:
             return False
         gateway, mailbox_id = target
-        with self._lock:
-            self._written[(mailbox.lower(), direction)] = status
-            incoming = self._known(view, mailbox, Direction.INCOMING)
-            outgoing = self._known(view, mailbox, Direction.OUTGOING)
-        result = MailboxTestResult(mailbox_id, incoming, outgoing, self._clock.now())
-        return self._write(mailbox, "status", lambda: gateway.record_mailbox_test(result))
+        # The two lanes of a mailbox write the same row, each carrying the other's status: composing and
+        # writing under one per-mailbox lock keeps an older composition from landing after a newer one.
+        with self._mailbox_lock(mailbox):
+            with self._lock:
+                self._written[(mailbox.lower(), direction)] = status
+                incoming = self._known(view, mailbox, Direction.INCOMING)
+                outgoing = self._known(view, mailbox, Direction.OUTGOING)
+            result = MailboxTestResult(mailbox_id, incoming, outgoing, self._clock.now())
+            return self._write(mailbox, "status", lambda: gateway.record_mailbox_test(result))
 
     def error(self, view: DirectoryView, mailbox: str, message: str, code: str | None) -> bool:
         """Write the mailbox's last error (counted by the CRM); True when the CRM took it."""
@@ -71,6 +75,10 @@ class CrmMailboxStatus:
             return False
         gateway, mailbox_id = target
         return self._write(mailbox, "cleared error", lambda: gateway.clear_mailbox_error(mailbox_id))
+
+    def _mailbox_lock(self, mailbox: str) -> threading.Lock:
+        with self._lock:
+            return self._mailbox_locks.setdefault(mailbox.lower(), threading.Lock())
 
     def _known(self, view: DirectoryView, mailbox: str, direction: Direction) -> MailboxTestStatus:
         written = self._written.get((mailbox.lower(), direction))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -9,12 +10,15 @@ import pytest
 
 from router.clock import FrozenClock
 from router.config import PublishedConfig, load_published
+from router.config.profile import Direction
 from router.config.settings import SystemSettings
+from router.crm.codes import MailboxTestStatus
 from router.crm.embedded import EmbeddedGateway
-from router.crm.gateway import CrmGateway
+from router.crm.gateway import CrmGateway, MailboxTestResult
 from router.errors import CrmTransientError
 from router.home import Home
 from router.runtime.registry import LaneWorkRegistry
+from router.service.crm_status import CrmMailboxStatus
 from router.service.directory import LOAD_DATA_ALERT, MailboxDirectory
 from router.service.service import Service
 from router.state import NO_MAILBOX, StateStore
@@ -130,3 +134,50 @@ def test_a_service_started_while_its_crm_is_down_becomes_ready_when_it_answers(
         assert view is not None and view.roster.assignment("bert@contoso.com") is not None
     finally:
         service.stop(grace=WAIT)
+
+
+class PausingGateway:
+    """The embedded gateway whose first mailbox-status write pauses until released, as a slow CRM."""
+
+    def __init__(self, gateway: EmbeddedGateway) -> None:
+        self.gateway = gateway
+        self.first_in_flight = threading.Event()
+        self.release = threading.Event()
+        self.calls = 0
+
+    def __call__(self, config: PublishedConfig, deployment: str) -> CrmGateway:
+        return self  # type: ignore[return-value]
+
+    def record_mailbox_test(self, result: MailboxTestResult) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            self.first_in_flight.set()
+            self.release.wait(WAIT)
+        self.gateway.record_mailbox_test(result)
+
+
+def test_both_lanes_statuses_reach_the_crm_row_whatever_order_their_writes_finish_in(
+        publisher: Publisher, embedded_gateway: EmbeddedGateway, crm_clock: FrozenClock) -> None:
+    publisher.publish(mailboxes=BINDING)
+    def source(config: PublishedConfig, deployment: str) -> CrmGateway:
+        return embedded_gateway
+
+    view = MailboxDirectory(source, clock=crm_clock).resolve(load_published(publisher.home))
+    mailbox = "bert@contoso.com"
+    assert view.info(mailbox) is not None
+    slow = PausingGateway(embedded_gateway)
+    writer = CrmMailboxStatus(slow, crm_clock)
+    outgoing = threading.Thread(target=writer.status,
+                                args=(view, mailbox, Direction.OUTGOING, MailboxTestStatus.SUCCESS))
+    incoming = threading.Thread(target=writer.status,
+                                args=(view, mailbox, Direction.INCOMING, MailboxTestStatus.SUCCESS))
+    outgoing.start()
+    assert slow.first_in_flight.wait(WAIT)
+    incoming.start()
+    incoming.join(0.3)  # Without ordering, the later composition lands first here.
+    slow.release.set()
+    for thread in (outgoing, incoming):
+        thread.join(WAIT)
+    info = MailboxDirectory(source, clock=crm_clock).resolve(load_published(publisher.home)).info(mailbox)
+    assert info is not None
+    assert (info.incoming_status, info.outgoing_status) == (MailboxTestStatus.SUCCESS,) * 2
