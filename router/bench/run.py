@@ -53,6 +53,12 @@ class BenchSettings:
     """Also run the router's incoming and outgoing rows over Microsoft Graph, beside the EWS ones."""
     instance_counts: tuple[int, ...] = (1, 2)
     instances_per_mailbox: int = 40
+    only: frozenset[str] = frozenset()
+    """The scenario groups to run (``GROUPS``); empty runs them all."""
+
+    def runs(self, group: str) -> bool:
+        """Whether ``group`` is part of this run."""
+        return not self.only or group in self.only
 
     @classmethod
     def quick(cls) -> BenchSettings:
@@ -64,7 +70,13 @@ class BenchSettings:
                    instances_per_mailbox=5)
 
     def as_json(self) -> dict[str, object]:
-        return asdict(self)
+        return {**asdict(self), "only": sorted(self.only)}
+
+
+GROUPS = ("transport", "incoming", "outgoing", "graph", "instances", "latency", "scale")
+"""Scenario groups ``scripts/bench --only`` selects: the simulator-only ceilings and script, the router's
+EWS incoming and outgoing rows, its Graph rows, 1 vs 2 instances, the latency rows, the idle-scale rows.
+A ratio is printed only when both of its rows ran."""
 
 
 RATIOS = [
@@ -117,23 +129,36 @@ def router_scenarios(settings: BenchSettings, workdir: Path, progress: Progress,
     """The router's own scenarios, each with a fresh simulator and home: throughput, latency, scale."""
     s = settings
     per_mailbox = {"8KB": s.router_per_mailbox_8kb, "50KB": s.router_per_mailbox_50kb}
-    for size in s.sizes:
-        report.throughput.append(pipeline.incoming(workdir / f"in-{size}", s.router_mailboxes,
-                                                   per_mailbox[size], size, s.repeats, progress))
-    report.throughput.append(pipeline.outgoing(workdir / "out", s.router_mailboxes, s.router_sends, s.repeats,
-                                               progress))
-    if s.graph:
+    if s.runs("incoming"):
+        for size in s.sizes:
+            report.throughput.append(pipeline.incoming(workdir / f"in-{size}", s.router_mailboxes,
+                                                       per_mailbox[size], size, s.repeats, progress))
+    if s.runs("outgoing"):
+        report.throughput.append(pipeline.outgoing(workdir / "out", s.router_mailboxes, s.router_sends,
+                                                   s.repeats, progress))
+    if s.graph and s.runs("graph"):
         for size in s.sizes:
             report.throughput.append(pipeline.incoming(workdir / f"in-{size}-graph", s.router_mailboxes,
                                                        per_mailbox[size], size, s.repeats, progress,
                                                        graph=True))
         report.throughput.append(pipeline.outgoing(workdir / "out-graph", s.router_mailboxes, s.router_sends,
                                                    s.repeats, progress, graph=True))
-    with postgres_server(None, workdir / "pg") as databases:
-        for count in s.instance_counts:
-            report.throughput.append(incoming_with_instances(
-                workdir / f"pg-{count}", databases, count, s.router_mailboxes, s.instances_per_mailbox,
-                s.repeats, progress))
+    if s.runs("instances"):
+        with postgres_server(None, workdir / "pg") as databases:
+            for count in s.instance_counts:
+                report.throughput.append(incoming_with_instances(
+                    workdir / f"pg-{count}", databases, count, s.router_mailboxes, s.instances_per_mailbox,
+                    s.repeats, progress))
+    if s.runs("latency"):
+        latency_scenarios(s, workdir, progress, report)
+    if s.runs("scale"):
+        for count in s.scale_mailboxes:
+            report.scale.append(pipeline.scale(workdir / f"scale-{count}", count, s.scale_warm_up,
+                                               s.scale_window, progress))
+
+
+def latency_scenarios(s: BenchSettings, workdir: Path, progress: Progress, report: BenchReport) -> None:
+    """Arrival to CRM activity: notifications and polling on a few mailboxes, then across many."""
     for mode, extra in (("notifications", {}), ("polling only", POLLING_ONLY)):
         report.latency.append(pipeline.latency(workdir / f"lat-{mode.split()[0]}", mode, extra,
                                                s.router_mailboxes, s.latency_messages, s.latency_interval,
@@ -141,9 +166,6 @@ def router_scenarios(settings: BenchSettings, workdir: Path, progress: Progress,
     report.latency.append(pipeline.latency(workdir / "lat-scale", "notifications", {},
                                            s.latency_scale_mailboxes, s.latency_scale_messages,
                                            s.latency_scale_interval, progress, at_scale=True))
-    for count in s.scale_mailboxes:
-        report.scale.append(pipeline.scale(workdir / f"scale-{count}", count, s.scale_warm_up, s.scale_window,
-                                           progress))
 
 
 def run_bench(settings: BenchSettings, progress: Progress, workdir: Path | None = None) -> BenchReport:
@@ -155,7 +177,8 @@ def run_bench(settings: BenchSettings, progress: Progress, workdir: Path | None 
     try:
         with tempfile.TemporaryDirectory(prefix="email-router-bench-") as tmp:
             base = workdir or Path(tmp)
-            report.throughput.extend(transport_scenarios(settings, base, progress))
+            if settings.runs("transport"):
+                report.throughput.extend(transport_scenarios(settings, base, progress))
             router_scenarios(settings, base, progress, report)
     finally:
         if had_override:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +86,16 @@ def _check_report(data: dict[str, Any], rendered: str) -> None:
                   "send ceiling (perf)", "router incoming (perf)",
                   "router incoming over Graph (perf)", "Latency", "Scale", "Ratios"):
         assert label in rendered
+
+
+def test_only_runs_the_chosen_groups_and_the_ratios_whose_rows_both_ran(tmp_path: Path) -> None:
+    settings = replace(TINY, only=frozenset({"transport", "outgoing"}))
+    report = run_bench(settings, lambda _text: None, tmp_path / "work")
+    data: dict[str, Any] = json.loads(report.write(tmp_path / "bench.json").read_text())
+    ids = {row["id"] for row in data["throughput"]}
+    assert "router-outgoing" in ids and "sends" in ids
+    assert not any(i.startswith("router-incoming") for i in ids), ids
+    assert data["latency"] == [] and data["scale"] == []
+    assert [(r["numerator"], r["denominator"]) for r in data["ratios"]
+            if r["numerator"].startswith("router")] == [("router-outgoing", "sends")]
+    assert data["settings"]["only"] == ["outgoing", "transport"]
