@@ -12,7 +12,21 @@ leases: the service's lease keeper fills it, and ``GatedWork`` wraps each lane's
   which refuses (ClaimLostError) unless the lease still has ``margin`` seconds to run by this
   process's monotonic clock. An instance paused (SIGSTOP) past its lease therefore wakes to a refusal
   before it can deliver or send what another instance has taken over. The margin covers the time
-  between the check and the side effect and a skew between the hosts' clocks.
+  between the check and the side effect and a skew between the hosts' clocks;
+* the lane's fencing token is bound for the run (``fencing.current_token``), so the side effect itself
+  can carry it: the embedded CRM refuses a CheckIncomingEmail or DeliverIncomingEmail whose token is
+  older than one it has already seen for the lane.
+
+``ensure_lease`` alone cannot close the window between the check and the side effect: a process paused
+(SIGSTOP, a VM stall) right after the check wakes with the call still to make, and no clock of its own
+can tell. Two things close it. A system that can check a fencing token refuses the late call (the
+embedded CRM does). For one that cannot (Dynamics, Exchange), the instance that takes a lane over
+leaves the old holder's claims alone until the old lease has ended plus the longest a call started
+under it can take (``LaneLeases(settle=...)``, see ``router.service.lease_keeper``): a call the old
+holder started before its lease ran out has landed by then, so the new holder sees it (the CRM's
+Check answers Duplicate) instead of racing it. Only a pause of more than that bound exactly between
+the check and the first byte on the wire remains; the CRM's duplicate check still keeps one activity
+then.
 
 Without a book (SQLite, one instance) ``ensure_lease`` does nothing and work runs as before.
 """
@@ -33,6 +47,7 @@ from router.errors import ClaimLostError
 from router.runtime.lane import LaneKey
 from router.runtime.outcome import Closeable, LaneWork, WorkContext, WorkResult
 from router.state import fencing
+from router.state.fencing import LaneToken
 from router.state.leases import LaneLease, LaneLeases
 
 log = logging.getLogger(__name__)
@@ -162,9 +177,11 @@ class LeaseBook:
             if not self.safe(key):
                 yield False
                 return
+            lease = self.lease(key)
+            lane_token = None if lease is None else LaneToken.of(lease.mailbox, lease.direction, lease.token)
             token = _side_effect_check.set(lambda: self.check(key))
             try:
-                with fencing.bound(lambda conn: self.fence(key, conn)):
+                with fencing.bound(lambda conn: self.fence(key, conn), lane_token):
                     yield True
             finally:
                 _side_effect_check.reset(token)

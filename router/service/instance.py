@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -33,11 +32,11 @@ from router.home import Home
 from router.runtime.registry import LaneWorkRegistry
 from router.runtime.resources import Resources
 from router.runtime.state_location import latest_config
+from router.service.lease_keeper import lane_leases
 from router.service.periodic import Periodic
 from router.state import StateStore
 from router.state.backlog import backlogs
 from router.state.instances import INSTANCE_PATTERN, RunIdentity, default_instance_name
-from router.state.leases import LaneLeases
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +85,7 @@ class InstanceRun:
         try:
             self.store.instances.register(self.identity, socket.gethostname(), os.getpid())
             self.taken_back = self.store.instances.take_back(self.identity)
-            self.leases_taken_back = LaneLeases(self.store.db, self.clock,
-                                                timedelta(seconds=self.settings.lease_seconds)).take_back(self.identity)
+            self.leases_taken_back = lane_leases(self.store, self.settings).take_back(self.identity)
         except BaseException:
             self._unlock()
             raise

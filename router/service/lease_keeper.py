@@ -10,7 +10,9 @@ Every ``lease_seconds / 6`` seconds (and half a second after the start) the keep
    acquires free and expired lanes up to it (``FOR UPDATE SKIP LOCKED``: two instances never wait for
    each other nor take the same lane) and wakes them in the scheduler.
 
-A dead instance's leases run out after ``lease_seconds`` and are acquired at the others' next turn;
+A dead instance's leases run out after ``lease_seconds`` and are acquired at the others' next turn
+(its messages in flight are recovered ``CALL_SECONDS`` less the margin later, once any call it may
+have started under the lease has landed: see ``router.state.leases``);
 a new instance counts in the others' fair share as soon as its heartbeat is written, so they hand
 lanes over without a restart. At a graceful stop (``close``, after the scheduler drained) every lease
 is released at once, except those of lanes whose run the stop abandoned: they run out like a dead
@@ -28,6 +30,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from router.config.settings import SystemSettings
+from router.crm.dynamics.settings import DynamicsSettings
 from router.errors import StateStoreError
 from router.runtime.lane import LaneKey
 from router.runtime.lane_lease import GatedWork, LeaseBook
@@ -44,6 +47,24 @@ STATE_STORE_ALERT = "state_store_unreachable"
 """Alert raised when an instance reaches the state database again after losing it (its lanes paused)."""
 
 
+CALL_SECONDS = DynamicsSettings.connect_timeout + DynamicsSettings.timeout
+"""The longest a CRM call may take (a Dynamics call ends within its connect and read timeouts; an EWS
+send within less): a call started under a lease has landed by the lease's end plus this, less the
+margin it was started with."""
+
+
+def margin(settings: SystemSettings) -> float:
+    """Seconds of lease an instance must have left to start a side effect (``LeaseBook.margin``)."""
+    return settings.lease_seconds / 3
+
+
+def lane_leases(store: StateStore, settings: SystemSettings) -> LaneLeases:
+    """The lease table with this deployment's lease and settle time (see ``router.state.leases``)."""
+    settle = max(0.0, CALL_SECONDS - margin(settings))
+    return LaneLeases(store.db, store.clock, timedelta(seconds=settings.lease_seconds),
+                      settle=timedelta(seconds=settle))
+
+
 class LeaseKeeper:
     """Acquires, renews and hands back this run's lane leases (see the module)."""
 
@@ -52,8 +73,8 @@ class LeaseKeeper:
         self.store = store
         self.identity = identity
         self.seconds = settings.lease_seconds
-        self.book = LeaseBook(LaneLeases(store.db, store.clock, timedelta(seconds=self.seconds)),
-                              margin=self.seconds / 3, monotonic=store.clock.monotonic)
+        self.book = LeaseBook(lane_leases(store, settings), margin=margin(settings),
+                              monotonic=store.clock.monotonic)
         self._lanes = lanes
         self._wake = wake
         self._known: set[LaneKey] = set()

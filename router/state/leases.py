@@ -12,6 +12,14 @@ PostgreSQL (two instances acquiring at once take disjoint lanes without waiting 
 changes them with a compare-and-set UPDATE; ``fence`` reads the lease row ``FOR SHARE``, so a hand-over
 waits for a write in flight under the old token to commit. SQLite serialises writers anyway.
 
+Taking a lane over from a holder whose lease ran out is not enough to act on that holder's messages
+in flight: it may have checked its lease just before a CRM call or an EWS send and be making it still
+(slowly, or after a pause). Such a call started at least ``margin`` before the lease's end and lasts at
+most the transport's timeout, so it has landed by the lease's end plus ``settle`` (the call bound less
+the margin). The new holder acquires the lane at once and works everything else in it, but leaves the
+old holder's claims (its messages and sends in flight) alone until then; recovering them afterwards
+it finds what the call did (the CRM answers Duplicate) instead of racing it.
+
 Fair share: with L lanes and N live instances, an instance holds at most ``ceil(L / N) + slack``; one
 holding more releases the surplus, which the others acquire.
 """
@@ -78,10 +86,14 @@ def fair_share(lanes: int, live_instances: int, slack: int = DEFAULT_SLACK) -> i
 class LaneLeases:
     """The ``lane_leases`` table (see the module)."""
 
-    def __init__(self, db: Database, clock: Clock, lease: timedelta) -> None:
+    def __init__(self, db: Database, clock: Clock, lease: timedelta,
+                 settle: timedelta = timedelta(0)) -> None:
+        """``settle``: how long past the end of a lease a call its holder started may still land (see
+        ``_take``)."""
         self._db = db
         self._clock = clock
         self._lease = lease
+        self._settle = settle
 
     def ensure(self, lanes: Iterable[tuple[str, str]]) -> None:
         """Add a (free) row for every lane that has none yet."""
@@ -112,7 +124,7 @@ class LaneLeases:
     def _take(self, conn: Connection, identity: RunIdentity, mailbox: str, direction: str,
               now: datetime) -> LaneLease | None:
         free = or_(T.c.instance.is_(None), T.c.lease_until.is_(None), T.c.lease_until <= now)
-        before = conn.execute(select(T.c.instance, T.c.run_id).where(
+        before = conn.execute(select(T.c.instance, T.c.run_id, T.c.lease_until).where(
             T.c.mailbox == mailbox, T.c.direction == direction)).first()
         row = conn.execute(
             update(T).where(T.c.mailbox == mailbox, T.c.direction == direction, free)
@@ -122,8 +134,10 @@ class LaneLeases:
         if row is None:
             return None
         if before is not None and before.instance is not None and before.run_id is not None:
-            # The holder's lease ran out (a dead or paused instance): its claims in the lane are dead too.
-            _expire_claims(conn, mailbox, direction, f"{before.instance}/{before.run_id}", now)
+            # The holder's lease ran out (a dead or paused instance): its claims in the lane are taken
+            # over — but not before a call it started under its lease can have landed (see ``settle``).
+            settled = now if before.lease_until is None else max(now, before.lease_until + self._settle)
+            _expire_claims(conn, mailbox, direction, f"{before.instance}/{before.run_id}", now, settled)
         return LaneLease(mailbox, direction, int(row.token), row.lease_until)
 
     def renew(self, identity: RunIdentity) -> list[LaneLease]:
@@ -153,13 +167,14 @@ class LaneLeases:
         """Expire the leases earlier runs of ``identity``'s instance still hold; returns how many.
 
         Only call this when those runs are known to be gone (the caller holds the instance's lock). The
-        lanes stay attributed to the dead run, so whoever acquires them next expires its claims there.
+        lanes stay attributed to the dead run, so whoever acquires them next expires its claims there —
+        at once: the lease end is backdated by ``settle``, since a dead run starts no call any more.
         """
         now = self._clock.now()
         with self._db.write() as conn:
             return int(conn.execute(update(T).where(
                 T.c.instance == identity.instance, T.c.run_id != identity.run_id, T.c.lease_until > now,
-            ).values(lease_until=now)).rowcount)
+            ).values(lease_until=now - self._settle)).rowcount)
 
     def holders(self) -> dict[tuple[str, str], tuple[str | None, int, datetime | None]]:
         """Every lane's holder instance (None when free), token and lease end."""
@@ -198,9 +213,10 @@ class LaneLeases:
 _CLAIMS = {"incoming": incoming_ledger, "outgoing": outgoing_sends}
 
 
-def _expire_claims(conn: Connection, mailbox: str, direction: str, run_tag: str, now: datetime) -> int:
-    """Expire the live claims a run whose lease ran out holds in one lane, so the next holder recovers
-    them at once (counting recoveries) instead of after the claim lease."""
+def _expire_claims(conn: Connection, mailbox: str, direction: str, run_tag: str, now: datetime,
+                   until: datetime) -> int:
+    """Cut the live claims a run whose lease ran out holds in one lane down to ``until``, so the next
+    holder recovers them then (counting recoveries) instead of after the claim lease."""
     table = _CLAIMS.get(direction)
     if table is None:
         return 0
@@ -208,7 +224,7 @@ def _expire_claims(conn: Connection, mailbox: str, direction: str, run_tag: str,
     # Rows a paused process still has locked in an open transaction are skipped rather than waited for:
     # the acquisition (and the renewals after it) must not hang on that process.
     live = (select(c.id).where(func.lower(c.mailbox) == mailbox.lower(),
-                               c.owner.startswith(run_tag, autoescape=True), c.lease_until > now)
+                               c.owner.startswith(run_tag, autoescape=True), c.lease_until > until)
             .with_for_update(skip_locked=True))
     query = update(table).where(c.id.in_(live.scalar_subquery()))
-    return int(conn.execute(query.values(lease_until=now)).rowcount)
+    return int(conn.execute(query.values(lease_until=until)).rowcount)

@@ -23,6 +23,7 @@ from router.crm.embedded import (
     admin,
     database,
     delivery,
+    fences,
     journal,
     mailboxes,
     outgoing,
@@ -48,6 +49,7 @@ from router.crm.messages import IncomingMessage
 from router.crm.query import Node
 from router.crm.updates import attempt_values, sent_values
 from router.errors import CrmPermanentError
+from router.state.fencing import LaneToken
 
 
 class EmbeddedCrm:
@@ -221,21 +223,30 @@ class EmbeddedCrm:
 
     # Incoming -----------------------------------------------------------------------------------------
 
-    def check_incoming_email(self, principal: str | None, msg: IncomingMessage) -> CheckResult:
-        """CheckIncomingEmail."""
+    def check_incoming_email(
+        self, principal: str | None, msg: IncomingMessage, *, fence: LaneToken | None = None
+    ) -> CheckResult:
+        """CheckIncomingEmail; a stale ``fence`` is refused (see ``fences``)."""
         with self.reading() as conn:
             self.authorize(conn, principal)
             decision = decide(conn, orgmod.load(conn), msg)
         with self.writing() as conn:
+            fences.admit(conn, fence)
             outcome = journal.Outcome.DELIVER if decision.should_deliver else journal.Outcome.SKIP
-            journal.record(conn, self.now(), journal.CHECK, msg.message_id, outcome)
+            journal.record(conn, self.now(), journal.CHECK, msg.message_id, outcome, fence=fence)
         return CheckResult(decision.should_deliver, decision.reason)
 
     def deliver_incoming_email(
-        self, principal: str | None, msg: IncomingMessage, *, validate: bool = False
+        self,
+        principal: str | None,
+        msg: IncomingMessage,
+        *,
+        validate: bool = False,
+        fence: LaneToken | None = None,
     ) -> delivery.Delivered:
-        """DeliverIncomingEmail (idempotent by Message-ID)."""
+        """DeliverIncomingEmail (idempotent by Message-ID); a stale ``fence`` is refused (see ``fences``)."""
         with self.writing() as conn:
+            fences.admit(conn, fence)
             self.authorize(conn, principal)
             delivered = delivery.deliver(
                 conn,
@@ -246,7 +257,9 @@ class EmbeddedCrm:
                 validate=validate,
             )
             outcome = journal.Outcome.CREATED if delivered.created_new else journal.Outcome.EXISTING
-            journal.record(conn, self.now(), journal.DELIVER, msg.message_id, outcome, delivered.email_id)
+            journal.record(
+                conn, self.now(), journal.DELIVER, msg.message_id, outcome, delivered.email_id, fence=fence
+            )
             return delivered
 
     # Outgoing -----------------------------------------------------------------------------------------

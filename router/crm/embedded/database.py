@@ -45,6 +45,7 @@ def open_engine(path: Path) -> Engine:
     event.listen(engine, "begin", _begin)
     try:
         metadata.create_all(engine)
+        _add_new_columns(engine)
         _add_new_indexes(engine)
     except SQLAlchemyError as exc:
         engine.dispose()
@@ -54,6 +55,18 @@ def open_engine(path: Path) -> Engine:
             hint="check that the file is a CRM database and is writable",
         ) from exc
     return engine
+
+
+def _add_new_columns(engine: Engine) -> None:
+    """Add the (nullable) columns a table made by an older version lacks (create_all skips existing
+    tables)."""
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            present = {row[1] for row in conn.exec_driver_sql(f'PRAGMA table_info("{table.name}")')}
+            for column in table.columns:
+                if column.name not in present and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
 
 
 def _add_new_indexes(engine: Engine) -> None:

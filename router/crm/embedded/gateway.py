@@ -31,6 +31,7 @@ from router.crm.gateway import (
 )
 from router.crm.messages import incoming_message
 from router.crm.outgoing_query import pending_send_query
+from router.state.fencing import current_token
 
 
 class EmbeddedGateway:
@@ -51,10 +52,11 @@ class EmbeddedGateway:
         return tuple(self.crm.load_mailboxes(self.principal))
 
     def check_incoming(self, email: IncomingEmail) -> CheckResult:
-        return self.crm.check_incoming_email(self.principal, incoming_message(email))
+        return self.crm.check_incoming_email(self.principal, incoming_message(email), fence=current_token())
 
     def deliver_incoming(self, email: IncomingEmail) -> DeliverResult:
-        delivered = self.crm.deliver_incoming_email(self.principal, incoming_message(email))
+        delivered = self.crm.deliver_incoming_email(self.principal, incoming_message(email),
+                                                    fence=current_token())
         view = self.crm.email(delivered.email_id)
         return DeliverResult(
             email_id=delivered.email_id,

@@ -22,6 +22,7 @@ from enum import StrEnum
 from sqlalchemy import Connection, select
 
 from router.crm.embedded.schema import call_journal
+from router.state.fencing import LaneToken
 
 _RESOLUTION = timedelta(seconds=1)
 
@@ -51,22 +52,27 @@ class JournalEntry:
     message_id: str
     outcome: Outcome
     activity_id: str | None
+    fence: LaneToken | None = None
+    """The caller's lane and fencing token, when it sent one."""
 
 
 def record(conn: Connection, at: datetime, operation: str, message_id: str, outcome: Outcome,
-           activity_id: str | None = None) -> None:
+           activity_id: str | None = None, *, fence: LaneToken | None = None) -> None:
     """Journal one call in the caller's transaction."""
-    conn.execute(call_journal.insert().values(at=at, operation=operation, messageid=message_id,
-                                              outcome=outcome.value, activityid=activity_id))
+    conn.execute(call_journal.insert().values(
+        at=at, operation=operation, messageid=message_id, outcome=outcome.value, activityid=activity_id,
+        lane=None if fence is None else fence.lane, token=None if fence is None else fence.token))
 
 
 def entries(conn: Connection, operation: str | None = None) -> list[JournalEntry]:
     """Every journalled call (of ``operation``), oldest first."""
     c = call_journal.c
-    query = select(c.at, c.operation, c.messageid, c.outcome, c.activityid).order_by(c.id)
+    query = select(c.at, c.operation, c.messageid, c.outcome, c.activityid, c.lane, c.token).order_by(c.id)
     if operation is not None:
         query = query.where(c.operation == operation)
-    return [JournalEntry(at, op, mid, Outcome(out), aid) for at, op, mid, out, aid in conn.execute(query)]
+    return [JournalEntry(at, op, mid, Outcome(out), aid,
+                         None if lane is None or token is None else LaneToken(lane, token))
+            for at, op, mid, out, aid, lane, token in conn.execute(query)]
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,8 @@ class Redelivery:
     message_id: str
     at: datetime
     kill: datetime | None
+    cause: str = ""
+    """Why it happened, when a kill or pause explains it."""
 
     @property
     def excused(self) -> bool:
@@ -107,9 +115,24 @@ class DeliveryAudit:
 
 
 def audit_deliveries(journal: Iterable[JournalEntry], kills: Sequence[datetime] = ()) -> DeliveryAudit:
-    """Count deliveries per Message-ID; a re-delivery is excused by a kill after the previous call."""
+    """Count deliveries per Message-ID; a re-delivery must be explained by ``kills`` (kills and pauses).
+
+    A re-delivery is explained when the delivery before it could not be recorded by the router:
+
+    * a kill (or pause) came after the previous call: the worker died between the CRM's commit and
+      the ledger's record;
+    * or both calls carried fencing tokens of the same lane and the previous one's is older, with a
+      kill or pause before the re-delivery: the lane changed hands between the two calls because its
+      holder was killed or paused after its call reached the CRM (a paused process's call can be on the
+      wire, or land the moment it wakes, after the pause began), and the new holder found the activity
+      (Duplicate) and delivered again to learn it. A graceful hand-over never leaves a run in flight,
+      so it cannot explain one.
+
+    Any other re-delivery — the same token twice, or a newer token's delivery followed by an older
+    one's (the CRM refuses those) — is the router delivering twice on its own.
+    """
     audit = DeliveryAudit()
-    previous: dict[str, datetime] = {}
+    previous: dict[str, JournalEntry] = {}
     for entry in journal:
         if entry.operation != DELIVER:
             continue
@@ -117,11 +140,24 @@ def audit_deliveries(journal: Iterable[JournalEntry], kills: Sequence[datetime] 
         if entry.outcome is Outcome.CREATED:
             audit.delivered[key] = audit.delivered.get(key, 0) + 1
         else:
-            since = previous.get(key)
-            # Journal times have the CRM's one-second resolution: a call stamped second S happened
-            # before S + 1 s.
-            before = entry.at + _RESOLUTION
-            kill = next((k for k in kills if (since is None or since <= k) and k < before), None)
-            audit.redeliveries.append(Redelivery(key, entry.at, kill))
-        previous[key] = entry.at
+            audit.redeliveries.append(_explain(key, entry, previous.get(key), kills))
+        previous[key] = entry
     return audit
+
+
+def _explain(key: str, entry: JournalEntry, earlier: JournalEntry | None,
+             kills: Sequence[datetime]) -> Redelivery:
+    since = None if earlier is None else earlier.at
+    # Journal times have the CRM's one-second resolution: a call stamped second S happened before S + 1 s.
+    before = entry.at + _RESOLUTION
+    kill = next((k for k in kills if (since is None or since <= k) and k < before), None)
+    if kill is not None:
+        return Redelivery(key, entry.at, kill, "a kill or pause after the previous delivery")
+    if (earlier is not None and earlier.fence is not None and entry.fence is not None
+            and earlier.fence.lane == entry.fence.lane and earlier.fence.token < entry.fence.token):
+        kill = next((k for k in reversed(kills) if k < before), None)
+        if kill is not None:
+            return Redelivery(key, entry.at, kill,
+                              f"lane {entry.fence.lane} changed hands (token {earlier.fence.token} -> "
+                              f"{entry.fence.token}) after a kill or pause, before the delivery was recorded")
+    return Redelivery(key, entry.at, None)

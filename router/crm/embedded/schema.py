@@ -293,5 +293,17 @@ call_journal = Table(
     Column("messageid", String(320), nullable=False),
     Column("outcome", String(16), nullable=False),
     Column("activityid", String(36)),
+    # The caller's lane and fencing token when it sent one (a router instance holding a lane lease).
+    Column("lane", String(340)),
+    Column("token", Integer),
     Index("ix_call_journal_messageid", "messageid"),
+)
+
+lane_fences = Table(
+    "lane_fences",
+    metadata,
+    # Not a Dynamics table: the highest fencing token the embedded CRM has seen per router lane; a call
+    # carrying a lower one comes from an instance that lost the lane and is refused (see ``fences``).
+    Column("lane", String(340), primary_key=True),
+    Column("token", Integer, nullable=False),
 )

@@ -61,3 +61,72 @@ def test_the_audit_fails_a_redelivery_no_kill_explains(embedded_crm: EmbeddedCrm
     assert explained.unexplained == [] and explained.redeliveries[0].kill == kill
     # A kill before the first delivery explains nothing.
     assert audit_deliveries(journal, kills=[kill - timedelta(hours=1)]).unexplained != []
+
+
+def test_a_call_with_a_stale_fencing_token_is_refused_and_leaves_no_trace(
+        embedded_crm: EmbeddedCrm, crm_org: Organisation, crm_clock: FrozenClock) -> None:
+    from router.errors import ClaimLostError
+    from router.state import fencing
+    from router.state.fencing import LaneToken
+
+    gateway = EmbeddedGateway(embedded_crm, SERVICE_ACCOUNT)
+    paused, heir = LaneToken.of("Alice@X.test", "incoming", 4), LaneToken.of("alice@x.test", "incoming", 5)
+    with fencing.bound(lambda conn: None, paused):
+        assert gateway.check_incoming(incoming_email()).should_deliver  # Before the hand-over: admitted.
+    with fencing.bound(lambda conn: None, heir):
+        delivered = gateway.deliver_incoming(incoming_email())
+    with fencing.bound(lambda conn: None, paused), pytest.raises(ClaimLostError, match="token 4.*token 5"):
+        gateway.deliver_incoming(incoming_email())  # The paused instance wakes up and tries.
+    with fencing.bound(lambda conn: None, paused), pytest.raises(ClaimLostError):
+        gateway.check_incoming(incoming_email())
+    other_lane = LaneToken.of("bob@x.test", "incoming", 1)
+    with fencing.bound(lambda conn: None, other_lane):
+        gateway.deliver_incoming(incoming_email(message_id="<m2@fabrikam.com>"))  # Lanes are fenced apart.
+    gateway.deliver_incoming(incoming_email(message_id="<m3@fabrikam.com>"))  # No token: not fenced.
+    with embedded_crm.reading() as conn:
+        journal = entries(conn, DELIVER)
+    assert [(e.message_id, e.fence) for e in journal] == [
+        ("<m1@fabrikam.com>", heir), ("<m2@fabrikam.com>", other_lane), ("<m3@fabrikam.com>", None)]
+    assert journal[0].activity_id == delivered.email_id
+
+
+def test_a_redelivery_after_the_lane_changed_hands_at_a_pause_is_explained(
+        embedded_crm: EmbeddedCrm, crm_org: Organisation, crm_clock: FrozenClock) -> None:
+    from router.state import fencing
+    from router.state.fencing import LaneToken
+
+    gateway = EmbeddedGateway(embedded_crm, SERVICE_ACCOUNT)
+    old, new = LaneToken.of("alice@x.test", "incoming", 1), LaneToken.of("alice@x.test", "incoming", 2)
+    pause = crm_clock.now()
+    crm_clock.advance(5)
+    # The paused instance's call lands after the pause began (it was on its way); its record is fenced,
+    # so the lane's next holder finds the activity (Duplicate) and delivers again to learn it.
+    with fencing.bound(lambda conn: None, old):
+        gateway.deliver_incoming(incoming_email())
+    crm_clock.advance(5)
+    with fencing.bound(lambda conn: None, new):
+        gateway.deliver_incoming(incoming_email())
+        crm_clock.advance(5)
+        gateway.deliver_incoming(incoming_email())  # The same holder again: nothing explains it.
+    with embedded_crm.reading() as conn:
+        journal = entries(conn)
+    audit = audit_deliveries(journal, kills=[pause])
+    first, second = audit.redeliveries
+    assert first.excused and "changed hands (token 1 -> 2)" in first.cause
+    assert not second.excused and audit.unexplained == [second]
+    assert len(audit_deliveries(journal).unexplained) == 2  # No pause at all: neither is explained.
+
+
+def test_an_older_crm_database_gains_the_journals_new_columns(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    path = tmp_path / "crm.db"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE call_journal (id INTEGER PRIMARY KEY, at DATETIME NOT NULL, operation "
+                    "VARCHAR(32) NOT NULL, messageid VARCHAR(320) NOT NULL, outcome VARCHAR(16) NOT NULL, "
+                    "activityid VARCHAR(36))")
+    with EmbeddedCrm(path) as crm, crm.reading() as conn:
+        assert entries(conn) == []
+    with sqlite3.connect(path) as upgraded:
+        columns = {row[1] for row in upgraded.execute("PRAGMA table_info(call_journal)")}
+    assert {"lane", "token"} <= columns

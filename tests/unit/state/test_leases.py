@@ -152,3 +152,36 @@ def test_a_restarted_instance_takes_back_its_dead_runs_leases_at_once(store: Sta
     assert [lease.lane for lease in leases.acquire(restarted, LANES, limit=6)] == LANES[:2] + LANES[3:]
     taken = store.ledger.claim("m0@x.test", "k1", owner=f"{restarted.tag}:1:m0@x.test")
     assert taken.outcome is ClaimOutcome.RECOVERED  # The dead run's claim went with its lane.
+
+
+def test_the_heir_leaves_the_old_holders_messages_in_flight_alone_until_its_calls_have_landed(
+        store: StateStore, clock: FrozenClock) -> None:
+    settle = timedelta(seconds=60)
+    leases = LaneLeases(store.db, clock, LEASE, settle=settle)
+    leases.ensure(LANES)
+    paused, heir = RunIdentity.new("router-a"), RunIdentity.new("router-b")
+    leases.acquire(paused, LANES[:1], limit=1)
+    in_flight = store.ledger.claim("m0@x.test", "k1", owner=f"{paused.tag}:1:m0@x.test")
+    assert in_flight.acquired
+    clock.advance(31)  # Paused past its lease, possibly right after checking it before a CRM call.
+    assert len(leases.acquire(heir, LANES[:1], limit=1)) == 1  # The lane moves at once...
+    assert store.ledger.claim("m0@x.test", "k2", owner=f"{heir.tag}:1:m0").outcome is ClaimOutcome.NEW
+    # ...but the message whose call may still land stays the old holder's until lease end + settle.
+    assert store.ledger.claim("m0@x.test", "k1", owner=f"{heir.tag}:1:m0").outcome is ClaimOutcome.BUSY
+    clock.advance(58)
+    assert store.ledger.claim("m0@x.test", "k1", owner=f"{heir.tag}:1:m0").outcome is ClaimOutcome.BUSY
+    clock.advance(2)
+    assert store.ledger.claim("m0@x.test", "k1", owner=f"{heir.tag}:1:m0").outcome is ClaimOutcome.RECOVERED
+
+
+def test_a_dead_runs_lanes_taken_back_by_its_instance_need_no_settling(store: StateStore,
+                                                                      clock: FrozenClock) -> None:
+    leases = LaneLeases(store.db, clock, LEASE, settle=timedelta(seconds=60))
+    leases.ensure(LANES)
+    crashed, restarted = RunIdentity.new("router-a"), RunIdentity.new("router-a")
+    leases.acquire(crashed, LANES[:1], limit=1)
+    store.ledger.claim("m0@x.test", "k1", owner=f"{crashed.tag}:1:m0@x.test")
+    assert leases.take_back(restarted) == 1  # Known dead (the instance's lock): it starts no call any more.
+    leases.acquire(restarted, LANES[:1], limit=1)
+    taken = store.ledger.claim("m0@x.test", "k1", owner=f"{restarted.tag}:1:m0@x.test")
+    assert taken.outcome is ClaimOutcome.RECOVERED
