@@ -202,15 +202,21 @@ class GatedWork:
         with self._book.run(self._key, context.cancel_event) as held:
             if not held:
                 return WorkResult()
+            token = self._token()
             try:
                 return self._work(context)
             except ClaimLostError:
-                if self._book.safe(self._key):
+                if self._book.safe(self._key) and self._token() == token:
                     raise
-                # The lane moved to another instance during the run: not a failure of the mailbox.
+                # The lane moved to another instance during the run (even if this instance has since
+                # acquired it again, under a new token): not a failure of the mailbox.
                 log.info("lane %s: the run stopped because this instance no longer holds the lane", self._key,
                          extra={"mailbox": self._key.mailbox})
                 return WorkResult()
+
+    def _token(self) -> int | None:
+        lease = self._book.lease(self._key)
+        return None if lease is None else lease.token
 
     def close(self) -> None:
         if isinstance(self._work, Closeable):

@@ -75,7 +75,7 @@ def test_a_call_with_a_stale_fencing_token_is_refused_and_leaves_no_trace(
         assert gateway.check_incoming(incoming_email()).should_deliver  # Before the hand-over: admitted.
     with fencing.bound(lambda conn: None, heir):
         delivered = gateway.deliver_incoming(incoming_email())
-    with fencing.bound(lambda conn: None, paused), pytest.raises(ClaimLostError, match="token 4.*token 5"):
+    with fencing.bound(lambda conn: None, paused), pytest.raises(ClaimLostError, match=r"token 4.*token 5"):
         gateway.deliver_incoming(incoming_email())  # The paused instance wakes up and tries.
     with fencing.bound(lambda conn: None, paused), pytest.raises(ClaimLostError):
         gateway.check_incoming(incoming_email())
