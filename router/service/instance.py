@@ -24,10 +24,11 @@ import socket
 from typing import Any
 
 from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from router.clock import Clock
 from router.config.settings import SystemSettings
-from router.errors import UsageError
+from router.errors import StateStoreError, UsageError
 from router.home import Home
 from router.runtime.registry import LaneWorkRegistry
 from router.runtime.resources import Resources
@@ -76,6 +77,7 @@ class InstanceRun:
         self.taken_back = 0
         self.leases_taken_back = 0
         self._lock_conn: Connection | None = None
+        self._replaced = False
         self._heartbeat = Periodic(f"instance-heartbeat-{identity.instance}", self.beat,
                                    lambda: self.settings.lease_seconds / 3)
 
@@ -93,6 +95,44 @@ class InstanceRun:
             log.warning("instance %s: took back %d claims of its earlier run at once",
                         self.identity.instance, self.taken_back)
         self._heartbeat.start()
+
+    def holds_lock(self) -> bool:
+        """Whether this run still is the instance's only run; re-takes the lock if its connection dropped.
+
+        On PostgreSQL the instance's lock is a session advisory lock: if the connection holding it drops
+        (a network cut, a server restart, an administrator ending the session), the server releases it,
+        and another run of the same instance could start and take back this run's claims and leases.
+        So the lock's connection is checked before every lease turn: when it is gone, the lock is taken
+        again on a new connection. If another run holds it by then, this run was replaced: False, and
+        the lease keeper stops acting for good (``LeaseKeeper.depose``). If the database cannot be
+        reached at all, StateStoreError: no lease is renewed, so the lanes pause by themselves.
+        """
+        if self.store.db.is_sqlite or self._replaced:
+            return not self._replaced
+        if self._lock_conn is not None:
+            try:
+                self._lock_conn.execute(select(1)).scalar_one()
+                return True
+            except DBAPIError:
+                log.warning("instance %s: the connection holding its lock dropped; taking the lock again",
+                            self.identity.instance)
+                self._lock_conn.invalidate()
+                self._lock_conn.close()
+                self._lock_conn = None
+        try:
+            self._lock()
+        except UsageError:
+            self._replaced = True
+            log.error("instance %s: another run of this instance took its lock while this run's connection "
+                      "was down; this run stops serving lanes", self.identity.instance)
+            return False
+        except SQLAlchemyError as exc:
+            raise StateStoreError(
+                f"instance {self.identity.instance} cannot take its lock again: the state database "
+                f"{self.store.db.location} failed: {str(getattr(exc, 'orig', None) or exc).splitlines()[0]}",
+                hint="its lanes pause until the database answers again") from exc
+        log.warning("instance %s: lock taken again on a new connection", self.identity.instance)
+        return True
 
     def beat(self) -> None:
         """Refresh the heartbeat, then raise or resolve the backlog alerts."""

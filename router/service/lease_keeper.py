@@ -18,6 +18,12 @@ lanes over without a restart. At a graceful stop (``close``, after the scheduler
 is released at once, except those of lanes whose run the stop abandoned: they run out like a dead
 instance's, so the next holder takes over that run's claims.
 
+Each turn first checks that this run still holds its instance's lock (``InstanceRun.holds_lock``): if
+the connection holding it dropped, the lock is taken again on a new one and the turn goes on (the
+leases are renewed with the tokens they had, or re-acquired with new ones if they ran out meanwhile);
+if another run of the instance took the lock meanwhile, this run is *deposed*: it forgets every lease
+and never acquires one again, since that run took its leases back.
+
 If the database cannot be reached the leases are not renewed: the book stops trusting them ``margin``
 seconds before they run out, the lanes pause, and the next successful turn takes them up again and
 raises the alert ``state_store_unreachable`` saying how long the instance was cut off.
@@ -43,6 +49,8 @@ from router.state.leases import LaneLeases, fair_share
 log = logging.getLogger(__name__)
 
 FIRST_TURN_SECONDS = 0.5
+REPLACED_ALERT = "instance_replaced"
+"""Alert raised when a run finds another run of its instance holding the instance's lock."""
 STATE_STORE_ALERT = "state_store_unreachable"
 """Alert raised when an instance reaches the state database again after losing it (its lanes paused)."""
 
@@ -69,8 +77,13 @@ class LeaseKeeper:
     """Acquires, renews and hands back this run's lane leases (see the module)."""
 
     def __init__(self, store: StateStore, identity: RunIdentity, settings: SystemSettings,
-                 lanes: Callable[[], list[LaneKey]], wake: Callable[[LaneKey], object]) -> None:
+                 lanes: Callable[[], list[LaneKey]], wake: Callable[[LaneKey], object],
+                 guard: Callable[[], bool] = lambda: True) -> None:
+        """``guard`` runs first in every turn: False when this run is no longer its instance's only run
+        (``InstanceRun.holds_lock``), and the keeper is deposed."""
         self.store = store
+        self._guard = guard
+        self.deposed = False
         self.identity = identity
         self.seconds = settings.lease_seconds
         self.book = LeaseBook(lane_leases(store, settings), margin=margin(settings),
@@ -92,7 +105,12 @@ class LeaseKeeper:
 
     def turn(self) -> None:
         """One round of ensure, renew, rebalance (see the module); a database error waits for the next."""
+        if self.deposed:
+            return
         try:
+            if not self._guard():
+                self.depose()
+                return
             self._turn()
         except StateStoreError as exc:
             if self._down_since is None:
@@ -103,6 +121,20 @@ class LeaseKeeper:
         if self._down_since is not None:
             self._reconnected(self.store.clock.monotonic() - self._down_since)
         self._turns += 1
+
+    def depose(self) -> None:
+        """Stop acting for good: another run of this instance took over (its lock), and with it this
+        run's leases; runs in flight fail their next write or side effect, and no lane is taken again."""
+        self.deposed = True
+        self.book.forget_all()
+        text = (f"router instance {self.identity.instance}: another run of this instance took over while "
+                "this run's database connection was down; this run serves no lanes any more (restart it, or "
+                "give it another --instance name)")
+        log.error("%s", text)
+        try:
+            self.store.alerts.raise_alert(REPLACED_ALERT, text)
+        except StateStoreError:
+            log.exception("could not record the alert %s", REPLACED_ALERT)
 
     def _reconnected(self, seconds: float) -> None:
         """Say (log and alert) that the database was out of reach for ``seconds`` and the lanes paused."""
