@@ -7,9 +7,10 @@ however often a message is delivered):
 * lost inbound: injected Message-IDs the CRM never created an activity for (a quarantined message
   counts as lost: the soak makes nothing unprocessable on purpose);
 * duplicate activities: activities created beyond the first per Message-ID;
-* re-deliveries: DeliverIncomingEmail calls after the first for a Message-ID; each is explained by a
-  kill between the previous call and it (the window between the CRM's commit and the ledger's
-  record), and any the kills do not explain fails the soak;
+* re-deliveries: DeliverIncomingEmail calls after the first for a Message-ID; each must be explained
+  by a kill or pause (the window between the CRM's commit and the ledger's record: a kill after the
+  previous call, or the lane changing hands after a kill or pause before that call was recorded, told
+  by the fencing tokens the journal keeps), and any the kills do not explain fails the soak;
 * lost sends: composed e-mails that no external recipient received;
 * duplicate sends: journal entries beyond the first per composed e-mail (by its subject marker);
 * the quarantine: every open entry of the router's state store, with its stage and reason.
@@ -48,6 +49,8 @@ class Verdict:
     lost_inbound: list[str] = field(default_factory=list)
     duplicate_activities: int = 0
     redeliveries: int = 0
+    redelivery_causes: dict[str, int] = field(default_factory=dict)
+    """Re-deliveries by cause (``after-kill``, ``hand-over``, ``unexplained``: see ``audit_deliveries``)."""
     unexplained_redeliveries: list[str] = field(default_factory=list)
     composed: int = 0
     sent_in_crm: int = 0
@@ -85,7 +88,7 @@ class Verdict:
     def as_json(self) -> dict[str, object]:
         return {"passed": self.passed, "injected": self.injected, "delivered": self.delivered,
                 "lost_inbound": len(self.lost_inbound), "duplicate_activities": self.duplicate_activities,
-                "redeliveries": self.redeliveries,
+                "redeliveries": self.redeliveries, "redelivery_causes": self.redelivery_causes,
                 "unexplained_redeliveries": len(self.unexplained_redeliveries),
                 "composed": self.composed, "sent_in_crm": self.sent_in_crm,
                 "received_by_recipients": self.received_by_recipients, "lost_sends": len(self.lost_sends),
@@ -128,6 +131,7 @@ def audit(traffic: Traffic, home: Home, journal: list[dict[str, Any]],
     verdict.lost_inbound = [m for m in wanted if not calls.delivered.get(m.lower())]
     verdict.duplicate_activities = calls.duplicates
     verdict.redeliveries = len(calls.redeliveries)
+    verdict.redelivery_causes = dict(Counter(r.kind for r in calls.redeliveries))
     verdict.unexplained_redeliveries = [r.message_id for r in calls.unexplained]
     markers = Counter(found.group(0) for entry in journal
                       if (found := _MARKER.search(journal_headers(entry).get("subject", ""))))

@@ -84,6 +84,9 @@ class Redelivery:
     kill: datetime | None
     cause: str = ""
     """Why it happened, when a kill or pause explains it."""
+    kind: str = "unexplained"
+    """``after-kill`` (a kill or pause after the previous delivery), ``hand-over`` (the lane changed
+    hands after a kill or pause before the previous delivery was recorded) or ``unexplained``."""
 
     @property
     def excused(self) -> bool:
@@ -152,12 +155,13 @@ def _explain(key: str, entry: JournalEntry, earlier: JournalEntry | None,
     before = entry.at + _RESOLUTION
     kill = next((k for k in kills if (since is None or since <= k) and k < before), None)
     if kill is not None:
-        return Redelivery(key, entry.at, kill, "a kill or pause after the previous delivery")
+        return Redelivery(key, entry.at, kill, "a kill or pause after the previous delivery", "after-kill")
     if (earlier is not None and earlier.fence is not None and entry.fence is not None
             and earlier.fence.lane == entry.fence.lane and earlier.fence.token < entry.fence.token):
         kill = next((k for k in reversed(kills) if k < before), None)
         if kill is not None:
             return Redelivery(key, entry.at, kill,
                               f"lane {entry.fence.lane} changed hands (token {earlier.fence.token} -> "
-                              f"{entry.fence.token}) after a kill or pause, before the delivery was recorded")
+                              f"{entry.fence.token}) after a kill or pause, before the delivery was recorded",
+                              "hand-over")
     return Redelivery(key, entry.at, None)

@@ -112,7 +112,7 @@ def test_a_redelivery_after_the_lane_changed_hands_at_a_pause_is_explained(
         journal = entries(conn)
     audit = audit_deliveries(journal, kills=[pause])
     first, second = audit.redeliveries
-    assert first.excused and "changed hands (token 1 -> 2)" in first.cause
+    assert first.excused and "changed hands (token 1 -> 2)" in first.cause and first.kind == "hand-over"
     assert not second.excused and audit.unexplained == [second]
     assert len(audit_deliveries(journal).unexplained) == 2  # No pause at all: neither is explained.
 
