@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
+from datetime import UTC, datetime
 
 from sqlalchemy.engine import URL
 
@@ -133,6 +134,9 @@ class Outage:
         self.at, self.seconds, self.say = at, seconds, say
         self.started = time.monotonic()
         self.cut_at: float | None = None
+        self.cut_time: datetime | None = None
+        """When the cut happened (for the delivery audit: a delivery the instances could not record then
+        is delivered again once the database is back, like one a kill interrupted)."""
         self.mended_at: float | None = None
         self.paused_after: float | None = None
         """Seconds from the cut until no lane had a live lease (every instance stopped working)."""
@@ -159,6 +163,7 @@ class Outage:
             if now - self.started >= self.at:
                 self.relay.cut()
                 self.cut_at = now
+                self.cut_time = datetime.now(UTC)
                 self.say(f"the state database is unreachable for the instances for {self.seconds:g} s")
             return
         if self.mended_at is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 
@@ -105,7 +106,7 @@ class Soak:
             self.say(f"faults stopped ({sum(hits.values())} of {served} requests hit); the router drains")
             self._drain(traffic)
             self._stop()
-            verdict = audit(traffic, self.home.home, self.sim.journal(), killer.kill_times)
+            verdict = audit(traffic, self.home.home, self.sim.journal(), self._abuse_times(killer))
             verdict.fault_hits, verdict.requests_under_faults = hits, served
             _count(verdict, killer)
             verdict.lane_spread_at_start = self.spread
@@ -117,6 +118,11 @@ class Soak:
             self.sim.stop()
             if self.relay is not None:
                 self.relay.close()
+
+    def _abuse_times(self, killer: Killer | FleetChaos) -> list[datetime]:
+        """When the router was killed, paused, or cut off its state database (sorted)."""
+        cut = [] if self.outage is None or self.outage.cut_time is None else [self.outage.cut_time]
+        return sorted([*killer.kill_times, *cut])
 
     def _count_outage(self, verdict: Verdict) -> None:
         if self.outage is None or self.database_url is None:

@@ -125,11 +125,12 @@ def audit_deliveries(journal: Iterable[JournalEntry], kills: Sequence[datetime] 
     * a kill (or pause) came after the previous call: the worker died between the CRM's commit and
       the ledger's record;
     * or both calls carried fencing tokens of the same lane and the previous one's is older, with a
-      kill or pause before the re-delivery: the lane changed hands between the two calls because its
-      holder was killed or paused after its call reached the CRM (a paused process's call can be on the
-      wire, or land the moment it wakes, after the pause began), and the new holder found the activity
-      (Duplicate) and delivered again to learn it. A graceful hand-over never leaves a run in flight,
-      so it cannot explain one.
+      kill, pause or state database outage (all in ``kills``) before the re-delivery: the lane changed
+      hands between the two calls because its holder was killed, paused or cut off its state database
+      after its call reached the CRM (a paused process's call can be on the wire, or land the moment it
+      wakes, after the pause began; a cut-off one cannot record it), and the new holder found the
+      activity (Duplicate) and delivered again to learn it. A graceful hand-over never leaves a run in
+      flight, so it cannot explain one.
 
     Any other re-delivery — the same token twice, or a newer token's delivery followed by an older
     one's (the CRM refuses those) — is the router delivering twice on its own.
@@ -162,6 +163,7 @@ def _explain(key: str, entry: JournalEntry, earlier: JournalEntry | None,
         if kill is not None:
             return Redelivery(key, entry.at, kill,
                               f"lane {entry.fence.lane} changed hands (token {earlier.fence.token} -> "
-                              f"{entry.fence.token}) after a kill or pause, before the delivery was recorded",
+                              f"{entry.fence.token}) after a kill, pause or outage, before the delivery was "
+                              "recorded",
                               "hand-over")
     return Redelivery(key, entry.at, None)
