@@ -61,7 +61,7 @@ def router_service(home: Home, clock: Clock, metrics: Metrics, *,
             # Several instances may share a PostgreSQL store: each serves the lanes it holds a lease on.
             keeper.bind(LeaseKeeper(resources.store, resources.identity, run.settings,
                                     lambda: [lane.key for lane in service.scheduler.lanes()], service.wake,
-                                    guard=run.holds_lock))
+                                    guard=run.holds_lock, call_seconds=run.call_seconds))
             registry.call_on_close(keeper.close)
         return service
     except BaseException:

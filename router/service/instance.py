@@ -33,7 +33,7 @@ from router.home import Home
 from router.runtime.registry import LaneWorkRegistry
 from router.runtime.resources import Resources
 from router.runtime.state_location import latest_config
-from router.service.lease_keeper import lane_leases
+from router.service.lease_keeper import lane_leases, longest_call
 from router.service.periodic import Periodic
 from router.state import StateStore
 from router.state.backlog import backlogs
@@ -60,7 +60,7 @@ def start_instance(resources: Resources, registry: LaneWorkRegistry) -> Instance
     """Start the ``InstanceRun`` of ``resources``' identity; ``registry`` closes it at shutdown."""
     config = latest_config(resources.home)
     settings = config.profiles.settings if config is not None else SystemSettings()
-    run = InstanceRun(resources.store, resources.identity, settings)
+    run = InstanceRun(resources.store, resources.identity, settings, call_seconds=longest_call(config))
     run.start()
     registry.call_on_close(run.close)
     return run
@@ -69,8 +69,11 @@ def start_instance(resources: Resources, registry: LaneWorkRegistry) -> Instance
 class InstanceRun:
     """The registration, lock, heartbeat and backlog watch of one service run (see the module)."""
 
-    def __init__(self, store: StateStore, identity: RunIdentity, settings: SystemSettings) -> None:
+    def __init__(self, store: StateStore, identity: RunIdentity, settings: SystemSettings,
+                 call_seconds: float | None = None) -> None:
         self.store = store
+        self.call_seconds = call_seconds
+        """The longest side effect (``lease_keeper.longest_call``), for the lease keeper's settle time."""
         self.identity = identity
         self.settings = settings
         self.clock: Clock = store.clock
@@ -87,7 +90,8 @@ class InstanceRun:
         try:
             self.store.instances.register(self.identity, socket.gethostname(), os.getpid())
             self.taken_back = self.store.instances.take_back(self.identity)
-            self.leases_taken_back = lane_leases(self.store, self.settings).take_back(self.identity)
+            leases = lane_leases(self.store, self.settings, self.call_seconds)
+            self.leases_taken_back = leases.take_back(self.identity)
         except BaseException:
             self._unlock()
             raise

@@ -11,7 +11,7 @@ Every ``lease_seconds / 6`` seconds (and half a second after the start) the keep
    each other nor take the same lane) and wakes them in the scheduler.
 
 A dead instance's leases run out after ``lease_seconds`` and are acquired at the others' next turn
-(its messages in flight are recovered ``CALL_SECONDS`` less the margin later, once any call it may
+(its messages in flight are recovered ``longest_call`` less the margin later, once any call it may
 have started under the lease has landed: see ``router.state.leases``);
 a new instance counts in the others' fair share as soon as its heartbeat is written, so they hand
 lanes over without a restart. At a graceful stop (``close``, after the scheduler drained) every lease
@@ -35,8 +35,9 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from router.config.common import Timeouts
+from router.config.published import PublishedConfig
 from router.config.settings import SystemSettings
-from router.crm.dynamics.settings import DynamicsSettings
 from router.errors import StateStoreError
 from router.runtime.lane import LaneKey
 from router.runtime.lane_lease import GatedWork, LeaseBook
@@ -55,10 +56,22 @@ STATE_STORE_ALERT = "state_store_unreachable"
 """Alert raised when an instance reaches the state database again after losing it (its lanes paused)."""
 
 
-CALL_SECONDS = DynamicsSettings.connect_timeout + DynamicsSettings.timeout
-"""The longest a CRM call may take (a Dynamics call ends within its connect and read timeouts; an EWS
-send within less): a call started under a lease has landed by the lease's end plus this, less the
-margin it was started with."""
+CALL_SECONDS = Timeouts().connect_seconds + Timeouts().read_seconds
+"""The longest a side effect may take with the default timeouts (a Dynamics call or an EWS send ends
+within its connect + read timeouts: 130 s): a call started under a lease has landed by the lease's end
+plus this, less the margin it was started with. ``longest_call`` takes the configured timeouts."""
+
+
+def longest_call(config: PublishedConfig | None) -> float:
+    """The longest connect + read timeout of the configured profiles and Dynamics deployments (at least
+    the default's): no CRM call or Exchange request the router starts lasts longer."""
+    calls = [CALL_SECONDS]
+    if config is not None:
+        profiles = config.profiles
+        calls += [p.timeouts.connect_seconds + p.timeouts.read_seconds for p in profiles.profiles.values()]
+        calls += [d.dynamics.timeouts.connect_seconds + d.dynamics.timeouts.read_seconds
+                  for d in profiles.deployments.values() if d.dynamics is not None]
+    return max(calls)
 
 
 def margin(settings: SystemSettings) -> float:
@@ -66,9 +79,11 @@ def margin(settings: SystemSettings) -> float:
     return settings.lease_seconds / 3
 
 
-def lane_leases(store: StateStore, settings: SystemSettings) -> LaneLeases:
-    """The lease table with this deployment's lease and settle time (see ``router.state.leases``)."""
-    settle = max(0.0, CALL_SECONDS - margin(settings))
+def lane_leases(store: StateStore, settings: SystemSettings, call_seconds: float | None = None) -> LaneLeases:
+    """The lease table with this deployment's lease and settle time (see ``router.state.leases``):
+    ``call_seconds`` (default ``CALL_SECONDS``) less the margin."""
+    call = CALL_SECONDS if call_seconds is None else call_seconds
+    settle = max(0.0, call - margin(settings))
     return LaneLeases(store.db, store.clock, timedelta(seconds=settings.lease_seconds),
                       settle=timedelta(seconds=settle))
 
@@ -78,15 +93,15 @@ class LeaseKeeper:
 
     def __init__(self, store: StateStore, identity: RunIdentity, settings: SystemSettings,
                  lanes: Callable[[], list[LaneKey]], wake: Callable[[LaneKey], object],
-                 guard: Callable[[], bool] = lambda: True) -> None:
+                 guard: Callable[[], bool] = lambda: True, call_seconds: float | None = None) -> None:
         """``guard`` runs first in every turn: False when this run is no longer its instance's only run
-        (``InstanceRun.holds_lock``), and the keeper is deposed."""
+        (``InstanceRun.holds_lock``), and the keeper is deposed. ``call_seconds``: see ``longest_call``."""
         self.store = store
         self._guard = guard
         self.deposed = False
         self.identity = identity
         self.seconds = settings.lease_seconds
-        self.book = LeaseBook(lane_leases(store, settings), margin=margin(settings),
+        self.book = LeaseBook(lane_leases(store, settings, call_seconds), margin=margin(settings),
                               monotonic=store.clock.monotonic)
         self._lanes = lanes
         self._wake = wake

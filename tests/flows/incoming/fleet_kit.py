@@ -38,7 +38,7 @@ class LeasedLane:
     """Instance ``instance`` serving ``mailbox``'s incoming lane of ``home`` (see the module)."""
 
     def __init__(self, home: Home, database_url: str, instance: str, mailbox: str, *,
-                 checkpoint: Checkpoint = no_checkpoint) -> None:
+                 checkpoint: Checkpoint = no_checkpoint, call_seconds: float | None = None) -> None:
         self.key = LaneKey(mailbox, Direction.INCOMING)
         self.store = StateStore.open(database_url, SystemClock())
         self.identity = RunIdentity.new(instance)
@@ -48,7 +48,7 @@ class LeasedLane:
         config = load_published(home)
         work = self.lanes.build(assignment_of(self.resources, config, mailbox), Direction.INCOMING, config)
         self.keeper = LeaseKeeper(self.store, self.identity, SystemSettings(lease_seconds=LEASE_SECONDS),
-                                  lanes=lambda: [self.key], wake=lambda key: None)
+                                  lanes=lambda: [self.key], wake=lambda key: None, call_seconds=call_seconds)
         self.work = self.keeper.gate(self.key, work)
         self.context = WorkContext(self.key, cancel_event=threading.Event())
 

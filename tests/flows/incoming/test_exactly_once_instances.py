@@ -26,7 +26,6 @@ from router.clock import SystemClock
 from router.crm.embedded import EmbeddedCrm
 from router.crm.embedded.journal import DeliveryAudit, audit_deliveries, entries
 from router.pipeline.incoming.checkpoints import Step
-from router.service import lease_keeper
 from router.state import LedgerStage, StateStore
 from tests.flows.incoming.fleet_child import BEFORE_DELIVER
 from tests.flows.incoming.fleet_kit import LEASE_SECONDS, LeasedLane
@@ -40,9 +39,8 @@ SETTLE_SECONDS = 2.0
 """The heir's wait for the old holder's calls past its lease (70 s against Dynamics; short here)."""
 
 
-@pytest.fixture(autouse=True)
-def short_settle(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lease_keeper, "CALL_SECONDS", LEASE_SECONDS / 3 + SETTLE_SECONDS)
+CALL_SECONDS = LEASE_SECONDS / 3 + SETTLE_SECONDS
+"""The heirs' bound on a call: they recover the old holder's messages SETTLE_SECONDS past its lease."""
 
 
 @pytest.fixture
@@ -74,8 +72,8 @@ def wait_stopped(process: subprocess.Popen[str], timeout: float = 120) -> None:
 
 def heirs_take_over(rig: Rig, url: str) -> None:
     """Instances router-1 and router-2 race for the lane; the one that wins drains it."""
-    one = LeasedLane(rig.home, url, "router-1", ALICE).start()
-    two = LeasedLane(rig.home, url, "router-2", ALICE).start()
+    one = LeasedLane(rig.home, url, "router-1", ALICE, call_seconds=CALL_SECONDS).start()
+    two = LeasedLane(rig.home, url, "router-2", ALICE, call_seconds=CALL_SECONDS).start()
     try:
         deadline = time.monotonic() + 4 * LEASE_SECONDS
         while not (one.holds() or two.holds()):

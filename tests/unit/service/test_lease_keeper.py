@@ -166,3 +166,9 @@ def test_a_stop_leaves_a_lane_whose_run_it_abandoned_to_its_lease(store: StateSt
     clock.advance(31)
     b.turn()
     assert b.book.held() == LANES  # ...which moves once its lease has run out.
+
+
+def test_the_settle_time_covers_the_longest_configured_call() -> None:
+    from router.service.lease_keeper import CALL_SECONDS, longest_call
+
+    assert longest_call(None) == CALL_SECONDS == 130  # Connect 10 s + read 120 s, the default timeouts.
