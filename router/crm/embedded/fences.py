@@ -7,7 +7,10 @@ took the lane over and may already have delivered the same message. No check in 
 can see that; the receiving side can, the way a fenced storage service does (Kleppmann, "How to do
 distributed locking"): it remembers the highest token it has seen per lane and refuses a call carrying
 a lower one. The embedded CRM does this for CheckIncomingEmail and DeliverIncomingEmail, inside the
-call's own transaction, so the late call leaves no trace (no activity, no journal entry).
+call's own transaction, so the late call leaves no trace (no activity, no journal entry). A late call
+that lands before the new holder's first call in the lane is admitted: it is then simply the old
+holder's delivery, which the new holder finds (CheckIncomingEmail answers Duplicate) when it recovers
+the message, as after a crash between the CRM's commit and the ledger's record.
 
 A real Dynamics organisation cannot check tokens; there the router's own protocol bounds the window
 (``router.runtime.lane_lease``). The token travels in process (``router.state.fencing.current_token``);
