@@ -172,15 +172,20 @@ class _ArrivalClock:
             time.sleep(LATENCY_POLL_SECONDS)
 
 
-def scale(workdir: Path, mailboxes: int, warm_up: float, window: float, progress: Progress) -> Scale:
+def scale(workdir: Path, mailboxes: int, warm_up: float, window: float, progress: Progress, *,
+          graph: bool = False) -> Scale:
     """The router serving ``mailboxes`` idle mailboxes: start-up, then CPU, memory and CRM requests.
 
     The window starts once every lane has run once (the first pass is its own figure, not idle) and
     the CPU rate has settled; the default window (330 s) is longer than the sweep interval (300 s), so
-    every lane's sweep falls in it.
+    every lane's sweep falls in it. ``graph``: the mailboxes are reached over Microsoft Graph, which
+    has no notifications on-premises: each idle lane polls by delta, backing off to one delta GET per
+    sweep interval.
     """
-    progress(f"scale: preparing {mailboxes:,} mailboxes (simulator, CRM, profiles, publish)")
-    with RouterRig(workdir, Organisation(numbered(mailboxes, prefix="idle")), BASE_SETTINGS) as rig:
+    over = " over Graph" if graph else ""
+    progress(f"scale: preparing {mailboxes:,} mailboxes{over} (simulator, CRM, profiles, publish)")
+    with RouterRig(workdir, Organisation(numbered(mailboxes, prefix="idle")), BASE_SETTINGS,
+                   graph=graph) as rig:
         started = time.perf_counter()
         rig.router.start()
         startup = time.perf_counter() - started
@@ -197,9 +202,9 @@ def scale(workdir: Path, mailboxes: int, warm_up: float, window: float, progress
         cpu, sim = rig.router.usage().cpu_seconds - before.cpu_seconds, rig.sim_cpu() - sim0
         elapsed = time.perf_counter() - wall0
         requests = scrape.crm_requests(rig.router) - requests0
-    return Scale(f"scale-{mailboxes}", mailboxes, startup, 100 * cpu / elapsed, peak / (1024 * 1024), elapsed,
-                 100 * sim / elapsed, first_pass_s=first_pass,
-                 crm_requests_per_minute=60 * requests / elapsed)
+    return Scale(f"scale-{mailboxes}{'-graph' if graph else ''}", mailboxes, startup, 100 * cpu / elapsed,
+                 peak / (1024 * 1024), elapsed, 100 * sim / elapsed, first_pass_s=first_pass,
+                 crm_requests_per_minute=60 * requests / elapsed, transport="graph" if graph else "ews")
 
 
 def _settle(rig: RouterRig, warm_up: float) -> None:

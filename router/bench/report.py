@@ -7,7 +7,7 @@ JSON shape (``BenchReport.as_json``)::
      "throughput": [{"id", "group", "label", "title", "size", "items", "repeats", "per_second",
                      "client_cpu_us_per_item", "server_cpu_us_per_item", "note", "samples": [...]}],
      "latency": [{"id", "title", "mode", "messages", "p50_s", "p99_s", "max_s", "missing"}],
-     "scale": [{"id", "mailboxes", "startup_s", "idle_cpu_percent_of_one_core",
+     "scale": [{"id", "mailboxes", "transport", "startup_s", "idle_cpu_percent_of_one_core",
                 "simulator_cpu_percent_of_one_core", "rss_mib", "window_s", "note", "first_pass_s", "crm",
                 "crm_requests_per_minute"}],
      "ratios": [{"title", "numerator", "denominator", "value"}]}
@@ -77,11 +77,12 @@ class BenchReport:
 
     def _scale(self) -> Table:
         table = Table(title="Scale: idle mailboxes", title_justify="left")
-        for name in ("mailboxes", "CRM", "start-up s", "first pass s", "router CPU % of a core",
+        for name in ("mailboxes", "transport", "CRM", "start-up s", "first pass s", "router CPU % of a core",
                      "resident MiB", "CRM requests/min", "simulator CPU % of a core", "window s"):
             table.add_column(name, justify="right")
         for s in self.scale:
-            table.add_row(f"{s.mailboxes:,}", s.crm, f"{s.startup_s:.1f}", f"{s.first_pass_s:.0f}",
+            table.add_row(f"{s.mailboxes:,}", s.transport, s.crm, f"{s.startup_s:.1f}",
+                          f"{s.first_pass_s:.0f}",
                           f"{s.idle_cpu_percent:.1f}", f"{s.rss_mib:.0f}", f"{s.crm_requests_per_minute:.0f}",
                           f"{s.simulator_cpu_percent:.1f}", f"{s.window_s:.0f}")
         return table

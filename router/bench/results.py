@@ -92,9 +92,13 @@ class Scale:
     first_pass_s: float = 0.0
     crm_requests_per_minute: float = 0.0
     crm: str = "embedded"
+    transport: str = "ews"
+    """How the router reaches the idle mailboxes: "ews" (notifications, then a sweep every
+    ``sweep_interval_seconds``) or "graph" (a delta poll that backs off to the sweep interval)."""
 
     def as_json(self) -> dict[str, object]:
-        return {"id": self.id, "mailboxes": self.mailboxes, "startup_s": round(self.startup_s, 2),
+        return {"id": self.id, "mailboxes": self.mailboxes, "transport": self.transport,
+                "startup_s": round(self.startup_s, 2),
                 "idle_cpu_percent_of_one_core": round(self.idle_cpu_percent, 2),
                 "simulator_cpu_percent_of_one_core": round(self.simulator_cpu_percent, 2),
                 "rss_mib": round(self.rss_mib, 1), "window_s": round(self.window_s, 1), "note": self.note,

@@ -43,6 +43,8 @@ class BenchSettings:
     latency_messages: int = 40
     latency_interval: float = 0.25
     scale_mailboxes: tuple[int, ...] = (2000, 10000)
+    graph_scale_mailboxes: tuple[int, ...] = (2000,)
+    """Idle mailboxes over Microsoft Graph (the scale group; beside the EWS row of the same count)."""
     scale_warm_up: float = 10.0
     scale_window: float = 330.0
     latency_scale_mailboxes: int = 1000
@@ -65,7 +67,8 @@ class BenchSettings:
         """A smoke run: every scenario, tiny counts, one repeat (figures mean nothing)."""
         return cls(repeats=1, messages_8kb=20, messages_50kb=10, sends=10, router_mailboxes=2,
                    router_per_mailbox_8kb=5, router_per_mailbox_50kb=3, router_sends=6, latency_messages=4,
-                   latency_interval=0.1, scale_mailboxes=(50,), scale_warm_up=2.0, scale_window=2.0,
+                   latency_interval=0.1, scale_mailboxes=(50,), graph_scale_mailboxes=(50,),
+                   scale_warm_up=2.0, scale_window=2.0,
                    latency_scale_mailboxes=20, latency_scale_messages=10, latency_scale_interval=0.05,
                    instances_per_mailbox=5)
 
@@ -155,6 +158,9 @@ def router_scenarios(settings: BenchSettings, workdir: Path, progress: Progress,
         for count in s.scale_mailboxes:
             report.scale.append(pipeline.scale(workdir / f"scale-{count}", count, s.scale_warm_up,
                                                s.scale_window, progress))
+        for count in s.graph_scale_mailboxes:
+            report.scale.append(pipeline.scale(workdir / f"scale-{count}-graph", count, s.scale_warm_up,
+                                               s.scale_window, progress, graph=True))
 
 
 def latency_scenarios(s: BenchSettings, workdir: Path, progress: Progress, report: BenchReport) -> None:

@@ -28,11 +28,12 @@ from router.crm.codes import MailboxTestStatus
 from router.crm.gateway import MailboxInfo, MailboxTestResult
 from router.errors import RouterError, UsageError
 from router.runtime.connections import connection_spec
-from router.runtime.graph_connections import is_graph
+from router.runtime.graph_connections import graph_spec, is_graph
 from router.runtime.resources import Resources
 from router.service.access import AccessChecker, Check
 from router.service.directory import DirectoryView, MailboxDirectory
 from router.service.probe import RoundTrip, round_trip
+from router.service.probe_graph import graph_round_trip
 from router.service.roster import RosterEntry
 from router.state import Direction as StateDirection
 
@@ -174,9 +175,12 @@ class AccessRun:
         if target.assignment is None or incoming.status is not passed or outgoing.status is not passed:
             return None, "skipped: the probe needs both directions to pass"
         assignment = target.assignment
-        if any(is_graph(self._config, assignment, d) for d in (Direction.INCOMING, Direction.OUTGOING)):
-            return None, ("skipped: the round trip runs over EWS only; over Microsoft Graph the checks of "
-                          "each direction above are the test")
+        graph = [is_graph(self._config, assignment, d) for d in (Direction.INCOMING, Direction.OUTGOING)]
+        if all(graph):
+            return self._graph_probe(target, options)
+        if any(graph):
+            return None, ("skipped: one direction is over Microsoft Graph and the other over EWS; the checks "
+                          "of each direction above are the test")
         try:
             out_account = self._resources.accounts.account(
                 connection_spec(self._config, assignment, Direction.OUTGOING))
@@ -185,6 +189,21 @@ class AccessRun:
             trip = round_trip(out_account, in_account, assignment.address,
                               loop_identity=loop_identity(self._config, target.deployment),
                               clock=self._resources.clock, timeout=options.probe_timeout)
+        except RouterError as exc:
+            return None, f"failed: {exc.message}"
+        return trip, trip.message
+
+    def _graph_probe(self, target: Target, options: AccessOptions) -> tuple[RoundTrip | None, str]:
+        """The round trip with Graph calls (``router.service.probe_graph``)."""
+        assignment = target.assignment
+        assert assignment is not None
+        graphs = self._resources.graphs
+        try:
+            out_mailbox = graphs.mailbox(graph_spec(self._config, assignment, Direction.OUTGOING))
+            in_mailbox = graphs.mailbox(graph_spec(self._config, assignment, Direction.INCOMING))
+            trip = graph_round_trip(out_mailbox, in_mailbox, assignment.address,
+                                    loop_identity=loop_identity(self._config, target.deployment),
+                                    clock=self._resources.clock, timeout=options.probe_timeout)
         except RouterError as exc:
             return None, f"failed: {exc.message}"
         return trip, trip.message

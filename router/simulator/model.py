@@ -84,6 +84,11 @@ class User:
     send_on_behalf: set[str] = field(default_factory=set)
     delegates: dict[str, Delegate] = field(default_factory=dict)
     deliver_meeting_requests: str = "DelegatesAndMe"
+    message_copy_for_sent_as: bool = False
+    """Exchange Online's MessageCopyForSentAsEnabled: a message another mailbox sends as this one is
+    also saved to this mailbox's Sent Items (the sender's own copy stays in the sender's)."""
+    message_copy_for_send_on_behalf: bool = False
+    """MessageCopyForSendOnBehalfEnabled: the same for messages sent on behalf of this mailbox."""
 
     @property
     def key(self) -> str:

@@ -64,6 +64,10 @@ class UserSeed(_Strict):
     send_on_behalf: list[str] = Field(default_factory=list, description="GrantSendOnBehalfTo.")
     application_impersonation: bool = Field(False, description="This user holds ApplicationImpersonation.")
     impersonation_scope: list[str] = Field(default_factory=list, description="Mailboxes the role covers.")
+    message_copy_for_sent_as: bool = Field(
+        False, description="MessageCopyForSentAsEnabled: mail sent as this mailbox by another is also saved "
+        "to its Sent Items.")
+    message_copy_for_send_on_behalf: bool = Field(False, description="MessageCopyForSendOnBehalfEnabled.")
 
 
 class AppSeed(_Strict):
@@ -168,6 +172,8 @@ def apply_seed(store: Store, seed: SeedFile, base: Path | None = None) -> None:
                     list(u.aliases),
                     application_impersonation=u.application_impersonation,
                     impersonation_scope={s.lower() for s in u.impersonation_scope} or None,
+                    message_copy_for_sent_as=u.message_copy_for_sent_as,
+                    message_copy_for_send_on_behalf=u.message_copy_for_send_on_behalf,
                 )
             )
         for u in seed.users:

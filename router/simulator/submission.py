@@ -8,6 +8,11 @@ call. The server, not the client, decides who the message is from:
 * otherwise ErrorSendAsDenied, and the message stays in the Drafts folder it was submitted from
   (P's Drafts when the submission happened in P's mailbox, as Exchange documents).
 
+The sent copy is saved where the submission says (the caller's Sent Items for Graph's ``sendMail``);
+when C is not P and P's mailbox has MessageCopyForSentAsEnabled (Send As) or
+MessageCopyForSendOnBehalfEnabled (on behalf), a second copy goes to P's Sent Items, as Exchange Online
+does.
+
 Internal recipients get a copy in their Inbox (then their Inbox rules run); external recipients get
 one journal entry holding the exact bytes they would receive.
 """
@@ -71,6 +76,8 @@ def submit(store: Store, caller: User, item: Item, *, save_to: Folder | None, ma
         stamped = _stamp(store, item.mime, from_, sender, right)
         summary = mime.summarize(stamped)
         saved = _save_copy(store, item, stamped, summary, save_to, from_, sender)
+        if saved is not None and _keeps_copy(principal, caller, right) and saved.mailbox != principal.key:
+            _principal_copy(store, principal, saved, stamped, summary)
         transport(
             store,
             stamped,
@@ -145,6 +152,26 @@ def _save_copy(
         categories=list(item.categories),
         extended=dict(item.extended),
     )
+
+
+def _keeps_copy(principal: User, caller: User, right: SendRight) -> bool:
+    """True when the principal's mailbox keeps a copy of what ``caller`` sent as / on behalf of it
+    (MessageCopyForSentAsEnabled / MessageCopyForSendOnBehalfEnabled)."""
+    if principal.key == caller.key:
+        return False
+    if right is SendRight.SEND_AS:
+        return principal.message_copy_for_sent_as
+    return right is SendRight.SEND_ON_BEHALF and principal.message_copy_for_send_on_behalf
+
+
+def _principal_copy(store: Store, principal: User, saved: Item, stamped: bytes,
+                    summary: mime.Summary) -> None:
+    """A second sent copy in the principal's Sent Items, as Exchange Online's MessageCopyFor... makes."""
+    sent = store.distinguished(principal.address, "sentitems")
+    if sent is None:
+        return
+    store.add_item(sent, stamped, summary=summary, from_=saved.from_, sender=saved.sender, is_read=True,
+                   is_from_me=True, is_submitted=True, is_draft=False, date_sent=saved.date_sent)
 
 
 def transport(

@@ -12,7 +12,7 @@ from router.harness.simprocess import SimulatorProcess
 from router.soak.settings import FAULT_KINDS, SoakSettings
 
 REQUEST_LOG = 10000
-"""How many recent EWS requests the simulator's control API remembers."""
+"""How many recent EWS (and, apart, Graph) requests the simulator's control API remembers."""
 
 
 def start_faults(sim: SimulatorProcess, settings: SoakSettings) -> None:
@@ -21,8 +21,9 @@ def start_faults(sim: SimulatorProcess, settings: SoakSettings) -> None:
         sim.fault(kind, rate=settings.rate_per_kind, back_off_ms=500, delay_seconds=settings.slow_seconds)
 
 
-def stop_faults(sim: SimulatorProcess) -> tuple[dict[str, int], int]:
-    """Clear the faults; return how many requests each kind hit, and how many EWS requests were served.
+def stop_faults(sim: SimulatorProcess, transport: str = "ews") -> tuple[dict[str, int], int]:
+    """Clear the faults; return how many requests each kind hit, and how many requests of the
+    ``transport`` (EWS or Microsoft Graph) were served.
 
     The simulator keeps the last ``REQUEST_LOG`` requests, so a larger count is reported as that many.
     """
@@ -30,7 +31,7 @@ def stop_faults(sim: SimulatorProcess) -> tuple[dict[str, int], int]:
     for fault in sim.call("GET", "faults"):
         hits[str(fault["kind"])] = hits.get(str(fault["kind"]), 0) + int(fault["hits"])
     sim.clear_faults()
-    return hits, len(sim.call("GET", "requests"))
+    return hits, len(sim.call("GET", "graph-requests" if transport == "graph" else "requests"))
 
 
 class Killer:

@@ -44,12 +44,13 @@ def _outage_rows(verdict: Verdict) -> list[tuple[str, float, str]]:
             ("state_store_unreachable alerts", verdict.state_store_alerts, "")]
 
 
-def verdict_table(verdict: Verdict) -> Table:
+def verdict_table(verdict: Verdict, transport: str = "ews") -> Table:
     table = Table(title="Soak verdict", title_justify="left")
     table.add_column("check")
     table.add_column("count", justify="right")
     table.add_column("must be")
     at_least = " (at least)" if verdict.requests_under_faults >= REQUEST_LOG else ""
+    face = "Graph" if transport == "graph" else "EWS"
     rows = [("inbound injected", verdict.injected, ""),
             ("inbound delivered to the CRM", verdict.delivered, ""),
             ("lost inbound messages", len(verdict.lost_inbound), "0"),
@@ -66,7 +67,7 @@ def verdict_table(verdict: Verdict) -> Table:
             ("duplicate sends", verdict.duplicate_sends, "0"),
             ("router SIGKILLs", verdict.kills, ""),
             *_fleet_rows(verdict),
-            (f"EWS requests while faults were on{at_least}", verdict.requests_under_faults, ""),
+            (f"{face} requests while faults were on{at_least}", verdict.requests_under_faults, ""),
             ("requests hit by a fault", sum(verdict.fault_hits.values()), ""),
             ("quarantined", len(verdict.quarantine), "")]
     for name, count, must in rows:
@@ -110,13 +111,16 @@ def quarantine_table(verdict: Verdict) -> Table:
 @click.option("--db-outage", "db_outage", type=click.FloatRange(0), default=0.0, show_default=True,
               metavar="SECONDS", help="With --instances: cut the instances off the database this long, "
               "halfway through the feed (lanes must pause, an alert open, and work resume by itself).")
+@click.option("--transport", type=click.Choice(["ews", "graph"]), default="ews", show_default=True,
+              help="Reach the mailboxes over EWS or over Microsoft Graph (app-only OAuth, the same faults "
+              "answered Graph's way: 429 with Retry-After, 503, dropped connections).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed (traffic and kill times).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the verdict to this JSON file.")
 @click.option("--keep", is_flag=True, help="Keep the work directory (homes, logs) and print where it is.")
 def soak_command(messages: int, outbound: int | None, mailboxes: int, feed_seconds: float, fault_rate: float,
                  min_kills: int, drain_seconds: float, sends_after_kills: bool, instances: int,
-                 state_store: str | None, lease_seconds: float, db_outage: float, seed: int,
+                 state_store: str | None, lease_seconds: float, db_outage: float, transport: str, seed: int,
                  json_path: str | None, keep: bool) -> None:
     """Fault soak: exactly-once delivery and sending while the simulator fails and the router is killed."""
     console = Console() if sys.stdout.isatty() else Console(width=140)
@@ -124,7 +128,8 @@ def soak_command(messages: int, outbound: int | None, mailboxes: int, feed_secon
                             mailboxes=mailboxes, feed_seconds=feed_seconds, fault_rate=fault_rate,
                             min_kills=min_kills, drain_seconds=drain_seconds, seed=seed,
                             sends_during_kills=not sends_after_kills, instances=instances,
-                            lease_seconds=lease_seconds, db_outage_seconds=db_outage)
+                            lease_seconds=lease_seconds, db_outage_seconds=db_outage,
+                            transport=transport)
     workdir = Path(tempfile.mkdtemp(prefix="email-router-soak-"))
     try:
         started = time.monotonic()
@@ -142,7 +147,7 @@ def soak_command(messages: int, outbound: int | None, mailboxes: int, feed_secon
             console.print(f"work directory kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    console.print(verdict_table(verdict))
+    console.print(verdict_table(verdict, transport))
     if verdict.quarantine:
         console.print(quarantine_table(verdict))
     if json_path:

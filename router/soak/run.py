@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
@@ -97,12 +98,12 @@ class Soak:
         try:
             self.sim.start()
             records = self.home.prepare(self.org, self.sim.url, self.sim.ca_file, self._router_settings(),
-                                        read_seconds=self.settings.read_timeout_seconds)
+                                        read_seconds=self.settings.read_timeout_seconds, **self._graph())
             traffic = Traffic.plan(self.people, records, self.settings.inbound, self.settings.outbound,
                                    self.settings.seed)
             self._start()
             killer = self._abuse(traffic)
-            hits, served = stop_faults(self.sim)
+            hits, served = stop_faults(self.sim, self.settings.transport)
             self.say(f"faults stopped ({sum(hits.values())} of {served} requests hit); the router drains")
             self._drain(traffic)
             self._stop()
@@ -136,6 +137,12 @@ class Soak:
                                              if alert.kind == STATE_STORE_ALERT)
         finally:
             store.close()
+
+    def _graph(self) -> dict[str, Any]:
+        """With ``transport = "graph"``: every mailbox on the Graph profiles (see Organisation.profiles)."""
+        if self.settings.transport != "graph":
+            return {}
+        return {"graph_base": self.sim.base_url, "graph_only": True}
 
     def _router_settings(self) -> dict[str, object]:
         if self.database_url is None:

@@ -24,6 +24,10 @@ class SoakSettings:
     """Long enough for a send a kill left in flight: its 5-minute claim lease, then SendingStatusDelay."""
     read_timeout_seconds: float = 5.0
     seed: int = 1
+    transport: str = "ews"
+    """"ews", or "graph": every mailbox's profiles reach the simulator over Microsoft Graph (app-only
+    OAuth as the service mailbox); the same faults then answer Graph's way (429 with Retry-After, 503,
+    500, a dropped connection, a slow answer)."""
     instances: int = 1
     """Router instances; more than one share a PostgreSQL state database (see ``fleet``)."""
     lease_seconds: float = 10.0

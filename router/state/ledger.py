@@ -15,7 +15,7 @@ activity id, so recovery acknowledges on the server without delivering to the CR
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -209,6 +209,19 @@ class IncomingLedger:
         with self._db.read() as conn:
             rows = conn.execute(select(T).where(T.c.internet_message_id == normalized).order_by(T.c.id))
             return [LedgerEntry.from_row(r) for r in rows]
+
+    def finished_keys(self, mailbox: str, message_keys: Iterable[str]) -> set[str]:
+        """Which of ``message_keys`` (normalised Message-IDs) of ``mailbox`` are at a final stage: a
+        transport that reports a message again after our own acknowledgement (Graph's delta) skips
+        these before fetching their MIME."""
+        keys = sorted(set(message_keys))
+        if not keys:
+            return set()
+        final = [s.value for s in LedgerStage if s.final]
+        query = select(T.c.message_key).where(T.c.mailbox == mailbox, T.c.message_key.in_(keys),
+                                              T.c.stage.in_(final))
+        with self._db.read() as conn:
+            return {str(key) for key in conn.execute(query).scalars()}
 
     def pending(self, mailbox: str) -> list[LedgerEntry]:
         """Unfinished messages of a mailbox that are due: released ones whose retry time has come and

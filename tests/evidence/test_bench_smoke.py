@@ -23,7 +23,8 @@ pytestmark = pytest.mark.slow
 
 TINY = BenchSettings(repeats=1, messages_8kb=4, messages_50kb=2, sends=3, router_mailboxes=2,
                      router_per_mailbox_8kb=2, router_per_mailbox_50kb=1, router_sends=2, latency_messages=2,
-                     latency_interval=0.05, scale_mailboxes=(10,), scale_warm_up=1.0, scale_window=1.0,
+                     latency_interval=0.05, scale_mailboxes=(10,), graph_scale_mailboxes=(6,),
+                     scale_warm_up=1.0, scale_window=1.0,
                      latency_scale_mailboxes=4, latency_scale_messages=3, latency_scale_interval=0.05,
                      instances_per_mailbox=2)
 THROUGHPUT_KEYS = {"id", "group", "label", "title", "size", "items", "repeats", "per_second",
@@ -68,9 +69,11 @@ def _check_router(data: dict[str, Any]) -> None:
     assert all(x["p99_s"] >= x["p50_s"] >= 0 and x["missing"] == 0 for x in latency.values())
     assert latency["latency-notifications"]["messages"] == latency["latency-polling"]["messages"] == 2
     assert latency["latency-notifications-4"]["messages"] == 3
-    (scale,) = data["scale"]
+    (scale, graph) = data["scale"]
     assert scale["mailboxes"] == 10 and scale["rss_mib"] > 0 and scale["crm"] == "embedded"
     assert scale["crm_requests_per_minute"] >= 0 and scale["first_pass_s"] >= 0
+    assert (scale["transport"], graph["transport"], graph["id"]) == ("ews", "graph", "scale-6-graph")
+    assert graph["mailboxes"] == 6 and graph["rss_mib"] > 0 and graph["idle_cpu_percent_of_one_core"] >= 0
 
 
 def _check_report(data: dict[str, Any], rendered: str) -> None:

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from router.cli.main import cli
 from router.graph.send_right import PROBE_SUBJECT
+from router.service.probe import PROBE_SUBJECT as ROUND_TRIP_SUBJECT
 from router.vault import Vault
 from router.vault.credentials import OAuthClientSecretCredential
 from tests.flows.kit import Contoso
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.flow
 
 TENANT = "contoso.onmicrosoft.com"
 APP, SECRET = "44444444-aaaa-4bbb-8ccc-000000000001", "access-graph-secret-9Zp"
+PROBE_SUBJECTS = (PROBE_SUBJECT, ROUND_TRIP_SUBJECT)
 
 
 def graph_profiles(org: Contoso) -> str:
@@ -100,3 +102,23 @@ def test_a_mailbox_outside_the_apps_access_policy_fails_with_what_to_do(graph: C
     assert alice["incoming"]["status"] == "Failure" and alice["outgoing"]["status"] == "Failure"
     assert "ErrorAccessDenied" in alice["incoming"]["message"]
     assert "application access policy" in alice["incoming"]["hint"]
+
+
+def test_the_probe_round_trip_over_graph_arrives_and_leaves_nothing_behind(graph: Contoso) -> None:
+    result = invoke(graph, "--json", "--probe", "--probe-timeout", "20", "--no-record",
+                    "--mailbox", ALICE, "--mailbox", QUEUE, "--mailbox", BOB)
+    found: dict[str, dict[str, Any]] = {e["mailbox"]: e for e in json.loads(result.stdout)}
+    # Alice: sent from the service mailbox with From = Alice, Exchange used her Send As grant.
+    # The queue: sent from its own mailbox. Bob's outgoing check fails, so his probe is not sent.
+    for mailbox in (ALICE, QUEUE):
+        probe = found[mailbox]["probe"]
+        assert probe is not None and (probe["arrived"], probe["right"]) == (True, "send_as"), found[mailbox]
+        assert found[mailbox]["probe_note"].startswith("arrived in the Inbox after")
+    assert found[BOB]["probe"] is None
+    assert found[BOB]["probe_note"] == "skipped: the probe needs both directions to pass"
+    probes = [r for r in graph.sim.control.graph_requests() if r.operation == "graph.sendMail"]
+    assert {r.mailbox for r in probes} >= {SVC, QUEUE}
+    for mailbox in (ALICE, BOB, QUEUE, SVC):
+        copies = [m for folder in ("inbox", "sent items", "drafts")
+                  for m in graph.sim.control.messages(mailbox, folder)]
+        assert [m.subject for m in copies if m.subject.startswith(PROBE_SUBJECTS)] == [], mailbox

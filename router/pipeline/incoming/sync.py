@@ -22,9 +22,11 @@ from datetime import datetime
 
 from router.errors import TransientTransportError, TransportError
 from router.ews.sync import CREATE, INVALID_STATE, plain_utc, sync_changes
+from router.mailbox.session import ItemRef as ContractRef
 from router.pipeline.incoming.contract_session import ContractSession, LaneSession
 from router.pipeline.incoming.session import MailboxSession
 from router.state import StateStore
+from router.state.keys import normalize_message_id
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,8 @@ def _contract_page(session: ContractSession, store: StateStore, folder_path: str
     """The same page through the mailbox-session contract (Graph: a delta page; its link is the state).
 
     Graph's delta reports changed messages beside new ones (the router's own acknowledgement, say);
-    they are fetched again and the ledger recognises them, as after a reset.
+    those whose Message-ID the ledger has finished are left out (no MIME fetched again); the ledger
+    recognises any other it has seen, as after a reset.
     """
     state = store.sync.get_state(session.mailbox, folder_path)
     page = session.contract.sync_page(state, max_changes=batch_size)
@@ -84,9 +87,23 @@ def _contract_page(session: ContractSession, store: StateStore, folder_path: str
                     session.mailbox, folder_path)
         store.sync.reset(session.mailbox, folder_path)
         page = session.contract.sync_page(None, max_changes=batch_size)
+    items = _unfinished(store, session.mailbox, page.items)
     created = tuple(ItemRef(item_id=r.id, changekey=None, received=r.received, item_class="")
-                    for r in page.items)
+                    for r in items)
     return SyncPage(created, page.state, page.more)
+
+
+def _unfinished(store: StateStore, mailbox: str, items: list[ContractRef]) -> list[ContractRef]:
+    """Leave out the items whose Message-ID the ledger has finished: Graph's delta reports a message
+    again after our own acknowledgement (PATCH of categories / isRead), and fetching its MIME only for
+    the ledger to say "final" costs a request and a download per message."""
+    keys = {r.id: normalize_message_id(r.message_id) for r in items}
+    finished = store.ledger.finished_keys(mailbox, [k for k in keys.values() if k is not None])
+    if not finished:
+        return items
+    log.debug("%s: %d changed messages the ledger has finished are not fetched again", mailbox,
+              sum(1 for k in keys.values() if k in finished))
+    return [r for r in items if keys[r.id] not in finished]
 
 
 def _read_page(session: MailboxSession, folder_path: str, state: str | None, batch_size: int) -> SyncPage:

@@ -81,3 +81,28 @@ def test_a_shared_logging_mailbox_moves_what_it_logged_over_graph(rig: Rig) -> N
     [moved] = rig.sim.control.messages(LOGBOOK, "Inbox/Logged")
     assert moved.subject == "log me"
     assert len(rig.activities("<log@fabrikam.com>")) == 1
+
+
+def test_a_message_the_delta_reports_again_after_our_acknowledgement_is_not_fetched_again(
+        rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    rig.publish(graph=True)
+    rig.sim.control.inject(ALICE, from_=CAROL, to=[ALICE], subject="acked", message_id="<acked@fabrikam.com>")
+    assert rig.drain(ALICE).processed == 1
+    fetched = _mime_fetches(rig)
+    assert fetched == 1
+    # The acknowledgement (a PATCH of the categories) changed the message: the next delta reports it.
+    with caplog.at_level(logging.DEBUG, logger="router.pipeline.incoming.sync"):
+        assert rig.drain(ALICE).processed == 0
+    assert "1 changed messages the ledger has finished are not fetched again" in caplog.text
+    assert _mime_fetches(rig) == fetched
+    # A new message beside it is fetched as usual.
+    rig.sim.control.inject(ALICE, from_=CAROL, to=[ALICE], subject="new", message_id="<new@fabrikam.com>")
+    assert rig.drain(ALICE).processed == 1
+    assert _mime_fetches(rig) == fetched + 1
+    assert len(rig.activities("<acked@fabrikam.com>")) == 1 and len(rig.activities("<new@fabrikam.com>")) == 1
+
+
+def _mime_fetches(rig: Rig) -> int:
+    """MIME downloads (``/messages/{id}/$value``, in a $batch or not) of ALICE's messages so far."""
+    return sum(1 for r in rig.sim.control.graph_requests()
+               if r.operation == "graph.value" and r.mailbox == ALICE)

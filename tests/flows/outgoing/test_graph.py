@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import pytest
 
+from router.config import Direction
 from router.crm.codes import EmailStatus
 from router.errors import SendAsDeniedError
 from router.pipeline.outgoing.failures import ALERT_SEND_AS
+from router.runtime.graph_connections import graph_spec
 from router.state import SendStage
 from tests.flows.outgoing.test_failures import open_alerts, record_stage
 from tests.flows.outgoing.test_send_as import ALICE_FROM, SVC_SENDER, sent_to_carol_and_bert
@@ -30,6 +32,26 @@ def test_send_as_over_graph_from_the_service_mailbox(world: OutgoingWorld, crm_o
         assert (copy["From"], copy["Sender"]) == (ALICE_FROM, None)
     [saved] = world.inbox(SVC, "sentitems")
     assert saved["Message-ID"] == message_id, "Graph keeps the copy in the calling mailbox's Sent Items"
+    assert world.inbox(ALICE, "sentitems") == [], "Alice's mailbox does not keep copies of mail sent as her"
+
+
+@pytest.mark.parametrize(("grant", "access", "setting"), [
+    ("send_as", "send_as", "message_copy_for_sent_as"),
+    ("send_on_behalf", "delegate", "message_copy_for_send_on_behalf")])
+def test_a_user_mailbox_that_keeps_copies_gets_one_beside_the_service_mailboxs(
+        world: OutgoingWorld, crm_org: Organisation, grant: str, access: str, setting: str) -> None:
+    # Exchange Online's MessageCopyForSentAsEnabled / MessageCopyForSendOnBehalfEnabled on Alice's mailbox.
+    world.grant(grant)
+    setattr(world.sim.store.require_user(ALICE), setting, True)
+    world.publish(access=access, graph=True, service_mailbox=SVC)
+    message_id, _ = sent_to_carol_and_bert(world, crm_org)
+    assert [m["Message-ID"] for m in world.inbox(SVC, "sentitems")] == [message_id]
+    assert [m["Message-ID"] for m in world.inbox(ALICE, "sentitems")] == [message_id]
+    # The lane's check before any resend looks in the calling (service) mailbox, where the copy always is.
+    assert world.config is not None and world.resources is not None
+    spec = graph_spec(world.config, world.published(ALICE), Direction.OUTGOING)
+    session = world.resources.graphs.session(spec)
+    assert session.address == SVC and session.find_sent(message_id) is not None
 
 
 def test_send_on_behalf_over_graph(world: OutgoingWorld, crm_org: Organisation) -> None:

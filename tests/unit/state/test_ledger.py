@@ -206,3 +206,20 @@ def test_reopen_ignores_messages_that_are_not_quarantined(store: StateStore) -> 
     store.ledger.claim(BOX, KEY, owner="w1")
     assert store.ledger.reopen(BOX, KEY) is None
     assert store.ledger.reopen(BOX, "<unknown@x>") is None
+
+
+def test_finished_keys_names_only_this_mailboxs_messages_at_a_final_stage(store: StateStore) -> None:
+    done = store.ledger.claim(BOX, "<done@x.test>", owner="w1")
+    store.ledger.mark_delivered(done, "activity-1")
+    store.ledger.mark_acknowledged(done)
+    screened = store.ledger.claim(BOX, "<screened@x.test>", owner="w1")
+    store.ledger.mark_screened(screened)
+    delivered = store.ledger.claim(BOX, "<delivered@x.test>", owner="w1")
+    store.ledger.mark_delivered(delivered, "activity-2")
+    store.ledger.claim(BOX, "<claimed@x.test>", owner="w1")
+    other = store.ledger.claim("other@x.test", "<elsewhere@x.test>", owner="w1")
+    store.ledger.mark_screened(other)
+    asked = ["<done@x.test>", "<screened@x.test>", "<delivered@x.test>", "<claimed@x.test>",
+             "<elsewhere@x.test>", "<never@x.test>"]
+    assert store.ledger.finished_keys(BOX, asked) == {"<done@x.test>", "<screened@x.test>"}
+    assert store.ledger.finished_keys(BOX, []) == set()
