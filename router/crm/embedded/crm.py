@@ -23,6 +23,7 @@ from router.crm.embedded import (
     admin,
     database,
     delivery,
+    incoming,
     journal,
     mailboxes,
     outgoing,
@@ -39,6 +40,7 @@ from router.crm.gateway import (
     AttemptResult,
     CallerIdentity,
     CheckResult,
+    IncomingAnswer,
     MailboxInfo,
     MailboxTestResult,
     RecordRef,
@@ -248,6 +250,17 @@ class EmbeddedCrm:
             outcome = journal.Outcome.CREATED if delivered.created_new else journal.Outcome.EXISTING
             journal.record(conn, self.now(), journal.DELIVER, msg.message_id, outcome, delivered.email_id)
             return delivered
+
+    def check_and_deliver_incoming_emails(
+        self, principal: str | None, messages: Sequence[IncomingMessage]
+    ) -> list[IncomingAnswer]:
+        """CheckIncomingEmail, then DeliverIncomingEmail when wanted, for each message, in ONE write
+        transaction (``incoming``); each call is journalled as if made alone."""
+        with self.writing() as conn:
+            self.authorize(conn, principal)
+            return incoming.check_and_deliver(
+                conn, orgmod.load(conn), self.now, messages, max_description=self.max_description_length
+            )
 
     # Outgoing -----------------------------------------------------------------------------------------
 
