@@ -56,8 +56,11 @@ class JournalEntry:
 def record(conn: Connection, at: datetime, operation: str, message_id: str, outcome: Outcome,
            activity_id: str | None = None) -> None:
     """Journal one call in the caller's transaction."""
-    conn.execute(call_journal.insert().values(at=at, operation=operation, messageid=message_id,
-                                              outcome=outcome.value, activityid=activity_id))
+    conn.execute(_INSERT, {"at": at, "operation": operation, "messageid": message_id,
+                           "outcome": outcome.value, "activityid": activity_id})
+
+
+_INSERT = call_journal.insert()
 
 
 def entries(conn: Connection, operation: str | None = None) -> list[JournalEntry]:
