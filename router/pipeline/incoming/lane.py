@@ -9,8 +9,8 @@ A run does, within its budget of ``batch_size`` messages:
    process-from date is set the first time the lane sees the mailbox (the binding's ``process_from``,
    else that moment) and moved afterwards only by ``email-router backfill``.
 3. Each batch is processed item by item (``process``) up to the CRM, offered to the CRM in one call
-   (``deliver.BatchOffer``: one transaction of the embedded CRM) and each answer recorded in order,
-   acknowledged on the server in batched calls
+   (``deliver.BatchOffer``: one transaction of the embedded CRM), the answers concluded in order and
+   the delivered ones recorded in one transaction, acknowledged on the server in batched calls
    (``acknowledge``), and finished in the ledger in one transaction. Only then is the sync state
    saved, so a crash anywhere re-reads the page and the ledger recognises what it has seen.
 
@@ -47,7 +47,7 @@ from router.graph.factory import GraphSpec
 from router.pipeline.incoming.acknowledge import AckKind
 from router.pipeline.incoming.checkpoints import Step
 from router.pipeline.incoming.contract_session import ContractSession, LaneSession
-from router.pipeline.incoming.decisions import Note, Subject
+from router.pipeline.incoming.decisions import Delivery, Note, Subject
 from router.pipeline.incoming.deliver import BatchOffer
 from router.pipeline.incoming.fates import count_fates, log_fates
 from router.pipeline.incoming.fetch import Failing, Fetched, FetchedItem, Missing, Unreadable, fetch_resilient
@@ -312,11 +312,25 @@ class IncomingLane:
             log.exception("offering %d messages of %s at once failed; offering them one at a time",
                           len(offers), self.options.mailbox)
             return [self._guarded(o.envelope, o.claim, partial(self.processor.offer_one, o)) for o in offers]
-        return [self._guarded(o.envelope, o.claim, partial(self._answered, o, answers, index))
-                for index, o in enumerate(offers)]
+        held: list[Delivery] = []
+        try:
+            outcomes = [self._guarded(o.envelope, o.claim, partial(self._answered, o, answers, index, held))
+                        for index, o in enumerate(offers)]
+        except BaseException:
+            self._record_held(held)  # The CRM holds them: record them before the error ends the run.
+            raise
+        self.processor.decisions.delivered_all(held)
+        return outcomes
 
-    def _answered(self, pending: Offer, answers: BatchOffer, index: int) -> Outcome:
-        return self.processor.conclude(pending, answers.outcome(index))
+    def _answered(self, pending: Offer, answers: BatchOffer, index: int, held: list[Delivery]) -> Outcome:
+        return self.processor.conclude(pending, answers.outcome(index), held)
+
+    def _record_held(self, held: Sequence[Delivery]) -> None:
+        try:
+            self.processor.decisions.delivered_all(held)
+        except RouterError as exc:  # Re-offered on the next run, they are then recovered from the CRM.
+            log.warning("recording %d delivered messages of %s failed: %s", len(held), self.options.mailbox,
+                        exc)
 
     def _guarded(self, envelope: Envelope, claim: LedgerClaim, step: Callable[[], T]) -> T | Outcome:
         """Run one message's ``step``; failures that concern only that message become its outcome."""

@@ -17,9 +17,10 @@ next starts:
 5. apply the size policy — strip oversized attachments (noted on the activity) or quarantine;
 6. CheckIncomingEmail and DeliverIncomingEmail (``deliver.BatchOffer`` for the batch, ``deliver.offer``
    for one message) — a refusal is recorded, an error about this message quarantines it;
-7. record the activity in the trail and the ledger (one transaction) — the lane acknowledges on the
-   server only after this. An activity the CRM already held is ``recovered`` (an earlier attempt of
-   this item created it) or a ``duplicate`` with the difference to the first copy (``duplicates``);
+7. record the activity in the trail and the ledger (one transaction for the batch's delivered
+   messages) — the lane acknowledges on the server only after this. An activity the CRM already
+   held is ``recovered`` (an earlier attempt of this item created it) or a ``duplicate`` with the
+   difference to the first copy (``duplicates``);
    every accepted message leaves its content fingerprint in the trail for that comparison.
 """
 
@@ -34,7 +35,7 @@ from router.errors import MessageError
 from router.pipeline.incoming.acknowledge import AckKind
 from router.pipeline.incoming.checkpoints import Checkpoint, Step
 from router.pipeline.incoming.content_changes import content_changes, fit_subject
-from router.pipeline.incoming.decisions import Decisions, Note, Subject
+from router.pipeline.incoming.decisions import Decisions, Delivery, Note, Subject
 from router.pipeline.incoming.deliver import (
     CrmOutcome,
     CrmRefusal,
@@ -250,8 +251,12 @@ class ItemProcessor:
         """Offer one message to the CRM on its own and conclude it."""
         return self.conclude(pending, offer(self.gateway, pending.email))
 
-    def conclude(self, pending: Offer, answer: CrmOutcome) -> Outcome:
-        """Record what the CRM made of an offered message (its answer from ``offer`` or a ``BatchOffer``)."""
+    def conclude(self, pending: Offer, answer: CrmOutcome, held: list[Delivery] | None = None) -> Outcome:
+        """Record what the CRM made of an offered message (its answer from ``offer`` or a ``BatchOffer``).
+
+        ``held``: a delivered message's record is added to it instead of written; the caller writes
+        the batch's records in one transaction (``Decisions.delivered_all``).
+        """
         envelope, claim, notes = pending.envelope, pending.claim, pending.notes
         if isinstance(answer, CrmRefusal):
             reason = Reason(Stage.DELIVER, answer.error.code or "crm-rejected",
@@ -262,15 +267,19 @@ class ItemProcessor:
             notes.append(Note("deliver", "refused", reason_code=code,
                               text=refusal_text(answer.reason, original_of(envelope))))
             return self._unaccepted(envelope, claim, notes, "refused", code)
-        return self._record(envelope, claim, answer, notes)
+        return self._record(envelope, claim, answer, notes, held)
 
     def _record(self, envelope: Envelope, claim: LedgerClaim, answer: Delivered,
-                notes: list[Note]) -> Outcome:
+                notes: list[Note], held: list[Delivery] | None) -> Outcome:
         self.checkpoint(Step.CRM_DELIVERED)
         result = answer.result
         outcome, text = "delivered", _delivered_text(answer)
         if not result.created_new:
             outcome = held_result(claim)
+            if outcome != "recovered" and held:
+                # The first copy may be among the held records: the comparison reads it from the trail.
+                self.decisions.delivered_all(held)
+                held.clear()
             text = (recovered_text(claim, result.email_id) if outcome == "recovered" else
                     duplicate_text(self.store.trail, envelope.subject.internet_message_id or "",
                                    original_of(envelope), result.email_id, envelope.earlier)) + "; " + text
@@ -279,7 +288,11 @@ class ItemProcessor:
                           text=text))
         notes.append(Note(CONTENT_STAGE, CONTENT_RESULT, activity_id=result.email_id,
                           text=fingerprint(original_of(envelope)).to_text()))
-        self.decisions.delivered(claim, envelope.subject, result.email_id, notes)
+        record = Delivery(claim, envelope.subject, result.email_id, notes)
+        if held is None:
+            self.decisions.delivered_all([record])
+        else:
+            held.append(record)
         return self._accepted(envelope, claim, result.email_id, outcome)
 
     # Outcomes -----------------------------------------------------------------------------------
