@@ -38,6 +38,7 @@ from router.crm.codes import (
     ReasonCode,
 )
 from router.crm.message_ids import bounded_message_id, derive_message_id
+from router.errors import CrmError
 
 #: ``PendingStatusDelay`` of the legacy router: an e-mail put back to Pending Send after a failed attempt
 #: is not picked up again before this much time has passed since that attempt.
@@ -139,6 +140,22 @@ class DeliverResult:
     regarding: RecordRef | None = None
     parent_email_id: str | None = None
     notifications: Notification = Notification.NONE
+
+
+@dataclass(frozen=True)
+class IncomingAnswer:
+    """What the CRM made of one message of ``check_and_deliver_incoming``.
+
+    ``check`` is CheckIncomingEmail's answer; ``delivered`` is DeliverIncomingEmail's, present when the
+    check wanted the message or found it a duplicate (and None otherwise). ``error`` is the CRM's error
+    for this message: a permanent one (a bad request, too large) about it, or an error that ended the
+    batch here (see ``CrmGateway.check_and_deliver_incoming``); ``delivered`` is then None, and
+    ``check`` too when the check itself failed.
+    """
+
+    check: CheckResult | None = None
+    delivered: DeliverResult | None = None
+    error: CrmError | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -275,6 +292,19 @@ class CrmGateway(Protocol):
 
     def deliver_incoming(self, email: IncomingEmail) -> DeliverResult:
         """DeliverIncomingEmail: create the Received activity (idempotent by Message-ID), correlated."""
+        ...
+
+    def check_and_deliver_incoming(self, emails: Sequence[IncomingEmail]) -> tuple[IncomingAnswer, ...]:
+        """For each of ``emails`` in order: CheckIncomingEmail, then DeliverIncomingEmail when the check
+        wants the message or finds a duplicate; one answer per e-mail, in order.
+
+        The answers are those of calling ``check_incoming`` and ``deliver_incoming`` one message after
+        the other (each call journalled as such); an implementation may do it all in one transaction.
+        A ``CrmPermanentError`` is its message's answer (``error``) and the batch goes on. Any other
+        error (unreachable, busy) ends the batch: raised when no message was delivered (a transactional
+        CRM rolls the whole batch back), else it is the last answer's ``error`` and the e-mails after
+        it get no answer (the tuple is shorter), so the caller can record what the CRM already holds.
+        """
         ...
 
     def background_send(

@@ -36,6 +36,7 @@ from router.crm.gateway import (
     CheckResult,
     CrmGateway,
     DeliverResult,
+    IncomingAnswer,
     IncomingEmail,
     MailboxInfo,
     MailboxTestResult,
@@ -43,6 +44,7 @@ from router.crm.gateway import (
     SendResult,
     mailbox_order,
 )
+from router.crm.incoming_batch import check_and_deliver_each
 from router.crm.messages import IncomingMessage, incoming_message
 from router.crm.outgoing_query import pending_send_query
 from router.crm.updates import (
@@ -113,6 +115,11 @@ class DynamicsGateway:
             parent_email_id=str(parent) if parent else None,
             notifications=Notification(int(row.get("notifications") or 0)),
         )
+
+    def check_and_deliver_incoming(self, emails: Sequence[IncomingEmail]) -> tuple[IncomingAnswer, ...]:
+        # One message after the other: the Web API's CheckIncomingEmail is a GET function, which an
+        # OData $batch changeset cannot hold, and its DeliverIncomingEmail already decides per message.
+        return check_and_deliver_each(emails, self.check_incoming, self.deliver_incoming)
 
     def _find_by_message_id(self, message_id: str) -> str | None:
         query = odata.query_string(

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, RowMapping, func, select, true
+from sqlalchemy import Connection, RowMapping, bindparam, func, select, true
 
 from router.crm.codes import CorrelationMethod
 from router.crm.embedded.organization import OrgSettings
@@ -103,8 +103,13 @@ def correlate(
     return Correlation(CorrelationMethod.NONE, None, tokens)
 
 
+_PARENT = (email.c.activityid, email.c.subject, email.c.regardingobjectid, email.c.regardingobjecttypecode)
+"""What correlation reads of an earlier e-mail (never its body): the parent's id and regarding record."""
+
+
 def _latest(conn: Connection, *conditions: object) -> RowMapping | None:
-    stmt = select(email).where(*conditions).order_by(email.c.createdon.desc(), rowid(email).desc()).limit(1)  # type: ignore[arg-type]
+    newest = (email.c.createdon.desc(), rowid(email).desc())
+    stmt = select(*_PARENT).where(*conditions).order_by(*newest).limit(1)  # type: ignore[arg-type]
     return conn.execute(stmt).mappings().first()
 
 
@@ -117,22 +122,21 @@ def _smart_match(conn: Connection, org: OrgSettings, subject: str, addresses: se
     core = normalize_subject(org, subject)
     if not core or not addresses:
         return None
-    candidates = (
-        conn.execute(
-            select(email)
-            .where(func.instr(func.lower(email.c.subject), core) > 0)
-            .order_by(email.c.createdon.desc(), rowid(email).desc())
-            .limit(SMART_MATCH_CANDIDATES)
-        )
-        .mappings()
-        .all()
-    )
+    candidates = conn.execute(_CANDIDATES, {"core": core}).mappings().all()
     matching = [c for c in candidates if normalize_subject(org, c["subject"]) == core]
     parties = _party_addresses(conn, [c["activityid"] for c in matching])
     for candidate in matching:
         if len(addresses & parties.get(candidate["activityid"], set())) >= org.hash_min_address_count:
             return candidate
     return None
+
+
+_CANDIDATES = (
+    select(*_PARENT)
+    .where(func.instr(func.lower(email.c.subject), bindparam("core")) > 0)
+    .order_by(email.c.createdon.desc(), rowid(email).desc())
+    .limit(SMART_MATCH_CANDIDATES)
+)
 
 
 def _party_addresses(conn: Connection, activity_ids: list[str]) -> dict[str, set[str]]:

@@ -24,6 +24,7 @@ from router.crm.embedded import (
     database,
     delivery,
     fences,
+    incoming,
     journal,
     mailboxes,
     outgoing,
@@ -40,6 +41,7 @@ from router.crm.gateway import (
     AttemptResult,
     CallerIdentity,
     CheckResult,
+    IncomingAnswer,
     MailboxInfo,
     MailboxTestResult,
     RecordRef,
@@ -261,6 +263,18 @@ class EmbeddedCrm:
                 conn, self.now(), journal.DELIVER, msg.message_id, outcome, delivered.email_id, fence=fence
             )
             return delivered
+
+    def check_and_deliver_incoming_emails(
+        self, principal: str | None, messages: Sequence[IncomingMessage], *, fence: LaneToken | None = None
+    ) -> list[IncomingAnswer]:
+        """CheckIncomingEmail, then DeliverIncomingEmail when wanted, for each message, in ONE write
+        transaction (``incoming``); each call is journalled as if made alone."""
+        with self.writing() as conn:
+            self.authorize(conn, principal)
+            return incoming.check_and_deliver(
+                conn, orgmod.load(conn), self.now, messages, max_description=self.max_description_length,
+                fence=fence,
+            )
 
     # Outgoing -----------------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from router.crm.addresses import from_wire, normalize
 from router.crm.codes import CorrelationMethod, EmailStatus, Notification, ParticipationType
@@ -32,6 +32,15 @@ SUBJECT_MAX = 800
 RECIPIENTS_MAX = 500
 
 
+_EXISTING = (
+    select(email.c.activityid)
+    .where(func.lower(email.c.messageid) == bindparam("wanted"))
+    .order_by(email.c.createdon, rows.rowid(email))
+    .limit(1)
+)
+"""The activity already tracked for a Message-ID (lower case), oldest first; built once."""
+
+
 @dataclass(frozen=True)
 class Delivered:
     """The activity id and whether this call created it."""
@@ -48,27 +57,29 @@ def deliver(
     *,
     max_description: int = DESCRIPTION_MAX,
     validate: bool = False,
+    decision: Decision | None = None,
 ) -> Delivered:
-    """Create the Received activity for ``msg`` (or return the one already tracked)."""
-    existing = conn.execute(
-        select(email.c.activityid)
-        .where(func.lower(email.c.messageid) == msg.message_id.lower())
-        .order_by(email.c.createdon, rows.rowid(email))
-        .limit(1)
-    ).scalar()
+    """Create the Received activity for ``msg`` (or return the one already tracked).
+
+    ``decision``: CheckIncomingEmail's answer for ``msg`` made earlier in this same transaction (the
+    batch of ``incoming``), which deciding again would repeat exactly.
+    """
+    existing = conn.execute(_EXISTING, {"wanted": msg.message_id.lower()}).scalar()
     if existing is not None:
         _add_missing_recipients(conn, now, existing, msg)
         return Delivered(existing, False)
-    decision = decide(conn, org, msg)
+    if decision is None:
+        decision = decide(conn, org, msg)
     if validate and not decision.should_deliver:
         raise rows.invalid(
             f"the e-mail {msg.message_id} was not accepted ({decision.reason.name})",
             hint="call CheckIncomingEmail first",
             item_id=msg.message_id,
         )
-    email_id = _insert_email(conn, org, now, msg, decision, max_description)
+    dropped = _too_large(org, msg.attachments)
+    email_id = _insert_email(conn, org, now, msg, decision, max_description, dropped)
     _add_parties(conn, now, email_id, msg)
-    _store_attachments(conn, org, now, email_id, msg.attachments)
+    _store_attachments(conn, org, now, email_id, msg.attachments, dropped)
     return Delivered(email_id, True)
 
 
@@ -79,7 +90,9 @@ def _insert_email(
     msg: IncomingMessage,
     decision: Decision,
     limit: int,
+    dropped: dict[int, str],
 ) -> str:
+    """Insert the activity with its final attachment count and notification (one statement)."""
     correlation = decision.correlation
     parent = correlation.parent if correlation else None
     body, truncated = (msg.body[:limit], True) if len(msg.body) > limit else (msg.body, False)
@@ -112,7 +125,12 @@ def _insert_email(
             "acceptingentitytypecode": decision.accepting.owner.logical_name if decision.accepting else None,
             "emailsender": sender.id if sender else None,
             "emailsendertypecode": sender.logical_name if sender else None,
-            "notifications": int(Notification.BODY_TRUNCATED if truncated else Notification.NONE),
+            "notifications": int(
+                Notification.ATTACHMENTS_NOT_SAVED
+                if dropped
+                else Notification.BODY_TRUNCATED if truncated else Notification.NONE
+            ),
+            "attachmentcount": len(msg.attachments) - len(dropped),
         },
         now,
     )
@@ -186,31 +204,34 @@ def _add_missing_recipients(conn: Connection, now: datetime, email_id: str, msg:
             known.add(normalize(address))
 
 
+def _too_large(org: OrgSettings, attachments: tuple[Attachment, ...]) -> dict[int, str]:
+    """The attachments (by number) larger than the organisation's limit, each described for the note."""
+    return {
+        number: f"{item.filename or f'attachment {number}'} ({item.size} bytes)"
+        for number, item in enumerate(attachments, start=1)
+        if item.size > org.max_upload_size
+    }
+
+
 def _store_attachments(
     conn: Connection,
     org: OrgSettings,
     now: datetime,
     email_id: str,
     attachments: tuple[Attachment, ...],
+    dropped: dict[int, str],
 ) -> None:
-    kept, dropped = 0, []
     for number, item in enumerate(attachments, start=1):
-        if item.size > org.max_upload_size:
-            dropped.append(f"{item.filename or f'attachment {number}'} ({item.size} bytes)")
-            continue
-        store_attachment(conn, now, email_id, item, number)
-        kept += 1
-    values: dict[str, object] = {"attachmentcount": kept}
+        if number not in dropped:
+            store_attachment(conn, now, email_id, item, number)
     if dropped:
-        values["notifications"] = int(Notification.ATTACHMENTS_NOT_SAVED)
         add_note(
             conn,
             now,
             email_id,
             "Attachments not saved",
-            f"Larger than the limit of {org.max_upload_size} bytes: {', '.join(dropped)}.",
+            f"Larger than the limit of {org.max_upload_size} bytes: {', '.join(dropped.values())}.",
         )
-    rows.update(conn, email, email_id, values, now)
 
 
 def store_attachment(conn: Connection, now: datetime, email_id: str, item: Attachment, number: int) -> str:

@@ -10,12 +10,14 @@ To, Cc, Bcc order, and the first that accepts decides (and becomes the accepting
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
-from sqlalchemy import Connection, false, func, select
+from sqlalchemy import Connection, RowMapping, bindparam, false, func, select
 
 from router.crm.addresses import from_wire, is_valid_address, normalize
 from router.crm.codes import Approval, FilteringMethod, IncomingDeliveryMethod, ReasonCode
 from router.crm.embedded.correlation import Correlation, correlate
+from router.crm.embedded.lookups import remembered
 from router.crm.embedded.organization import OrgSettings
 from router.crm.embedded.records import CUSTOMER_TYPES, INTERNAL_TYPES, resolve_address
 from router.crm.embedded.rows import rowid
@@ -57,10 +59,12 @@ def sender_address(msg: IncomingMessage) -> str:
     return found[0] if found else ""
 
 
+_DUPLICATE = select(email.c.activityid).where(func.lower(email.c.messageid) == bindparam("wanted")).limit(1)
+
+
 def is_duplicate(conn: Connection, message_id: str) -> bool:
     """True when an e-mail with this Message-ID is already tracked (in either direction)."""
-    stmt = select(email.c.activityid).where(func.lower(email.c.messageid) == message_id.lower()).limit(1)
-    return conn.execute(stmt).first() is not None
+    return conn.execute(_DUPLICATE, {"wanted": message_id.lower()}).first() is not None
 
 
 def decide(conn: Connection, org: OrgSettings, msg: IncomingMessage) -> Decision:
@@ -126,41 +130,45 @@ def crm_recipients(conn: Connection, org: OrgSettings, addresses: list[str]) -> 
     """Return the active, approved users and queues among ``addresses`` whose mailbox uses the router."""
     found: dict[str, Recipient] = {}
     for address in addresses:
-        for row in _routed_mailboxes(conn, normalize(address)):
-            recipient = _recipient(conn, org, row)
-            if recipient is not None and recipient.mailbox_id not in found:
+        wanted = normalize(address)
+        for recipient in remembered(conn, "recipients", wanted, partial(_recipients, conn, org, wanted)):
+            if recipient.mailbox_id not in found:
                 found[recipient.mailbox_id] = recipient
     return list(found.values())
 
 
-def _routed_mailboxes(conn: Connection, address: str) -> list[dict[str, object]]:
-    stmt = (
-        select(mailbox)
-        .where(
-            func.lower(mailbox.c.emailaddress) == address,
-            mailbox.c.statecode == 0,
-            mailbox.c.incomingemaildeliverymethod.in_(_ROUTED),
-        )
-        .order_by(mailbox.c.createdon, rowid(mailbox))
+def _recipients(conn: Connection, org: OrgSettings, address: str) -> list[Recipient]:
+    """The routed users and queues whose mailbox has ``address`` (normalised), oldest mailbox first."""
+    boxes = conn.execute(_ROUTED_MAILBOXES, {"wanted": address}).mappings().all()
+    return [r for r in (_recipient(conn, org, box) for box in boxes) if r is not None]
+
+
+_ROUTED_MAILBOXES = (
+    select(mailbox)
+    .where(
+        func.lower(mailbox.c.emailaddress) == bindparam("wanted"),
+        mailbox.c.statecode == 0,
+        mailbox.c.incomingemaildeliverymethod.in_(_ROUTED),
     )
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    .order_by(mailbox.c.createdon, rowid(mailbox))
+)
+_USER = (
+    select(systemuser.c.fullname, usersettings.c.incomingemailfilteringmethod)
+    .join(usersettings, usersettings.c.systemuserid == systemuser.c.systemuserid)
+    .where(systemuser.c.systemuserid == bindparam("owner"), systemuser.c.isdisabled == false())
+)
+_QUEUE = select(queue.c.name, queue.c.incomingemailfilteringmethod).where(
+    queue.c.queueid == bindparam("owner"), queue.c.statecode == 0
+)
 
 
-def _recipient(conn: Connection, org: OrgSettings, box: dict[str, object]) -> Recipient | None:
+def _recipient(conn: Connection, org: OrgSettings, box: RowMapping) -> Recipient | None:
     owner_type, owner_id = str(box["regardingobjecttypecode"]), str(box["regardingobjectid"])
     if owner_type == "systemuser":
-        row = conn.execute(
-            select(systemuser.c.fullname, usersettings.c.incomingemailfilteringmethod)
-            .join(usersettings, usersettings.c.systemuserid == systemuser.c.systemuserid)
-            .where(systemuser.c.systemuserid == owner_id, systemuser.c.isdisabled == false())
-        ).first()
+        row = conn.execute(_USER, {"owner": owner_id}).first()
         required = org.require_approval_users
     else:
-        row = conn.execute(
-            select(queue.c.name, queue.c.incomingemailfilteringmethod).where(
-                queue.c.queueid == owner_id, queue.c.statecode == 0
-            )
-        ).first()
+        row = conn.execute(_QUEUE, {"owner": owner_id}).first()
         required = org.require_approval_queues
     if row is None or (required and box["emailrouteraccessapproval"] != Approval.APPROVED):
         return None

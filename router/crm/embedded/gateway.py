@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from router.crm.codes import CorrelationMethod, Notification
 from router.crm.embedded.crm import EmbeddedCrm
+from router.crm.embedded.incoming import deliver_result
 from router.crm.embedded.views import outgoing_email
 from router.crm.gateway import (
     MAXIMUM_DELIVERY_ATTEMPTS,
@@ -23,14 +23,17 @@ from router.crm.gateway import (
     CheckResult,
     CrmGateway,
     DeliverResult,
+    IncomingAnswer,
     IncomingEmail,
     MailboxInfo,
     MailboxTestResult,
     OutgoingEmail,
     SendResult,
 )
+from router.crm.incoming_batch import check_and_deliver_each
 from router.crm.messages import incoming_message
 from router.crm.outgoing_query import pending_send_query
+from router.errors import CrmPermanentError
 from router.state.fencing import current_token
 
 
@@ -57,15 +60,18 @@ class EmbeddedGateway:
     def deliver_incoming(self, email: IncomingEmail) -> DeliverResult:
         delivered = self.crm.deliver_incoming_email(self.principal, incoming_message(email),
                                                     fence=current_token())
-        view = self.crm.email(delivered.email_id)
-        return DeliverResult(
-            email_id=delivered.email_id,
-            created_new=delivered.created_new,
-            correlation_method=CorrelationMethod(view.row["correlationmethod"]),
-            regarding=view.regarding,
-            parent_email_id=view.row["parentactivityid"],
-            notifications=Notification(view.row["notifications"]),
-        )
+        with self.crm.reading() as conn:
+            return deliver_result(conn, delivered)
+
+    def check_and_deliver_incoming(self, emails: Sequence[IncomingEmail]) -> tuple[IncomingAnswer, ...]:
+        messages = [incoming_message(e) for e in emails]
+        try:
+            return tuple(self.crm.check_and_deliver_incoming_emails(self.principal, messages,
+                                                                          fence=current_token()))
+        except CrmPermanentError:
+            # One message the CRM refuses rolled the whole transaction back: ask again one message
+            # after the other, so that it alone gets the error (the caller refused fails there too).
+            return check_and_deliver_each(emails, self.check_incoming, self.deliver_incoming)
 
     def background_send(
         self,

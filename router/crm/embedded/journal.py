@@ -59,9 +59,13 @@ class JournalEntry:
 def record(conn: Connection, at: datetime, operation: str, message_id: str, outcome: Outcome,
            activity_id: str | None = None, *, fence: LaneToken | None = None) -> None:
     """Journal one call in the caller's transaction."""
-    conn.execute(call_journal.insert().values(
-        at=at, operation=operation, messageid=message_id, outcome=outcome.value, activityid=activity_id,
-        lane=None if fence is None else fence.lane, token=None if fence is None else fence.token))
+    conn.execute(_INSERT, {"at": at, "operation": operation, "messageid": message_id,
+                           "outcome": outcome.value, "activityid": activity_id,
+                           "lane": None if fence is None else fence.lane,
+                           "token": None if fence is None else fence.token})
+
+
+_INSERT = call_journal.insert()
 
 
 def entries(conn: Connection, operation: str | None = None) -> list[JournalEntry]:

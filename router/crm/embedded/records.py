@@ -23,6 +23,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from router.crm.embedded.lookups import remembered
 from router.crm.embedded.rows import key_column, rowid
 from router.crm.embedded.schema import account, contact, email, lead, queue, systemuser
 from router.crm.gateway import RecordRef
@@ -86,6 +87,10 @@ def resolve_address(conn: Connection, address: str) -> RecordRef | None:
     wanted = address.strip().lower()
     if not wanted:
         return None
+    return remembered(conn, "record", wanted, lambda: _resolve(conn, wanted))
+
+
+def _resolve(conn: Connection, wanted: str) -> RecordRef | None:
     row = conn.execute(_RESOLVE, {"wanted": wanted}).first()
     if row is None:
         return None

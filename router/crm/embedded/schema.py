@@ -241,6 +241,9 @@ email = Table(
     Index("ix_email_trackingtoken", "trackingtoken"),
     Index("ix_email_status_mailbox", "statuscode", "sendermailboxid"),
     Index("ix_email_received_messageid", "messageid", unique=True, sqlite_where=text("directioncode = 0")),
+    # CheckIncomingEmail's duplicate check, DeliverIncomingEmail's idempotence and In-Reply-To
+    # correlation compare Message-IDs case-insensitively: without it each is a scan of every e-mail.
+    Index("ix_email_messageid_lower", func.lower(text("messageid"))),
 )
 
 activityparty = Table(

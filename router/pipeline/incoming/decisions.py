@@ -51,6 +51,16 @@ class Subject:
     item_id: str | None
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """A message the CRM holds as ``activity_id``, and the notes that say how it got there."""
+
+    claim: LedgerClaim
+    subject: Subject
+    activity_id: str
+    notes: Sequence[Note]
+
+
 class Decisions:
     """Writes trail rows with the ledger step they explain, in one transaction."""
 
@@ -60,9 +70,16 @@ class Decisions:
     def delivered(self, claim: LedgerClaim, subject: Subject, activity_id: str,
                   notes: Sequence[Note]) -> None:
         """The CRM holds the message as ``activity_id``: record it before acknowledging on the server."""
+        self.delivered_all([Delivery(claim, subject, activity_id, notes)])
+
+    def delivered_all(self, done: Sequence[Delivery]) -> None:
+        """Record messages the CRM holds (``delivered``), all in one transaction."""
+        if not done:
+            return
         with self._store.db.write() as tx:
-            self._write(subject, notes, tx)
-            self._store.ledger.mark_delivered(claim, activity_id, tx=tx)
+            for record in done:
+                self._write(record.subject, record.notes, tx)
+                self._store.ledger.mark_delivered(record.claim, record.activity_id, tx=tx)
 
     def screened(self, claim: LedgerClaim, subject: Subject, notes: Sequence[Note]) -> None:
         """The message was kept away from the CRM (screening, a CRM refusal, or gone from the server)."""

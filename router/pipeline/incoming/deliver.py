@@ -7,7 +7,8 @@ attachments the size policy kept (less the inline text parts the description sho
 mailbox the message was read from as ``receiving_address``. A message without a Message-ID goes to
 the CRM under its derived key, the same in every mailbox, so the CRM's duplicate check still works.
 
-``offer`` asks the CRM. A Duplicate answer still calls DeliverIncomingEmail: it is idempotent, it
+``offer`` asks the CRM about one message, ``BatchOffer`` about a batch in one call. A Duplicate
+answer still calls DeliverIncomingEmail: it is idempotent, it
 returns the activity that already exists (delivered before a crash, or through another recipient's
 mailbox) and adds this recipient to it. Errors the CRM raises for the message itself are told apart
 from errors about the router's access to the CRM by asking WhoAmI once: if the caller is still
@@ -17,6 +18,7 @@ accepted, the message was refused (``CrmRefusal``); otherwise the error is raise
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,7 +26,7 @@ from router.crm.codes import CorrelationMethod, ReasonCode
 from router.crm.codes import Importance as CrmImportance
 from router.crm.gateway import Attachment as CrmAttachment
 from router.crm.gateway import CrmGateway, DeliverResult, IncomingEmail
-from router.errors import CrmError, CrmPermanentError, MessageError
+from router.errors import CrmError, CrmPermanentError, CrmTransientError, MessageError
 from router.pipeline.incoming.addresses import Mailbox
 from router.pipeline.incoming.attachments import Attachment
 from router.pipeline.incoming.body_parts import description_html
@@ -78,6 +80,40 @@ def offer(gateway: CrmGateway, email: IncomingEmail) -> CrmOutcome:
     except CrmPermanentError as exc:
         gateway.who_am_i()  # Raises when the router itself is refused: that stops the lane, not the message.
         return CrmRefusal(exc)
+
+
+class BatchOffer:
+    """One batch of e-mails offered to the CRM in one call (``check_and_deliver_incoming``).
+
+    The answers are turned into outcomes one at a time, in order (``outcome``), so the caller records
+    each before the next: the first message-level error asks WhoAmI, as ``offer`` does, and an error
+    that ended the batch is raised at its message, after the messages the CRM already holds.
+    """
+
+    def __init__(self, gateway: CrmGateway, emails: Sequence[IncomingEmail]) -> None:
+        self.gateway = gateway
+        self.size = len(emails)
+        ensure_lease()  # Right before the side effect: a paused instance must not deliver for a lost lane.
+        self.answers = gateway.check_and_deliver_incoming(emails)
+        self._caller_accepted = False
+
+    def outcome(self, index: int) -> CrmOutcome:
+        """The CRM's answer for the ``index``-th e-mail; raises the error that ended the batch there."""
+        if index >= len(self.answers):
+            raise CrmTransientError(f"the CRM answered {len(self.answers)} of {self.size} messages",
+                                    hint="the rest are offered again on the mailbox's next run")
+        answer = self.answers[index]
+        if answer.error is not None:
+            if not isinstance(answer.error, CrmPermanentError):
+                raise answer.error
+            if not self._caller_accepted:
+                self.gateway.who_am_i()  # Raises when the router itself is refused: that stops the lane.
+                self._caller_accepted = True
+            return CrmRefusal(answer.error)
+        assert answer.check is not None
+        if answer.delivered is None:
+            return Refused(answer.check.reason)
+        return Delivered(answer.check.reason, answer.delivered)
 
 
 def refusal_text(reason: ReasonCode, parsed: ParsedMessage) -> str:

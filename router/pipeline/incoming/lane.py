@@ -8,7 +8,9 @@ A run does, within its budget of ``batch_size`` messages:
    process-from date are history and skipped; the rest are fetched with MIME in one GetItem. The
    process-from date is set the first time the lane sees the mailbox (the binding's ``process_from``,
    else that moment) and moved afterwards only by ``email-router backfill``.
-3. Each batch is processed item by item (``process``), acknowledged on the server in batched calls
+3. Each batch is processed item by item (``process``) up to the CRM, offered to the CRM in one call
+   (``deliver.BatchOffer``: one transaction of the embedded CRM), the answers concluded in order and
+   the delivered ones recorded in one transaction, acknowledged on the server in batched calls
    (``acknowledge``), and finished in the ledger in one transaction. Only then is the sync state
    saved, so a crash anywhere re-reads the page and the ledger recognises what it has seen.
 
@@ -23,9 +25,11 @@ server (transient or not) release the claims in hand and are raised for the sche
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
+from typing import TypeVar
 
 from router.errors import (
     ClaimLostError,
@@ -43,14 +47,15 @@ from router.graph.factory import GraphSpec
 from router.pipeline.incoming.acknowledge import AckKind
 from router.pipeline.incoming.checkpoints import Step
 from router.pipeline.incoming.contract_session import ContractSession, LaneSession
-from router.pipeline.incoming.decisions import Note, Subject
+from router.pipeline.incoming.decisions import Delivery, Note, Subject
+from router.pipeline.incoming.deliver import BatchOffer
 from router.pipeline.incoming.fates import count_fates, log_fates
 from router.pipeline.incoming.fetch import Failing, Fetched, FetchedItem, Missing, Unreadable, fetch_resilient
 from router.pipeline.incoming.finish import Finisher
 from router.pipeline.incoming.lane_deps import LaneDeps
 from router.pipeline.incoming.notifications import Watch
 from router.pipeline.incoming.options import LaneOptions
-from router.pipeline.incoming.process import Envelope, ItemProcessor, Outcome
+from router.pipeline.incoming.process import Envelope, ItemProcessor, Offer, Outcome
 from router.pipeline.incoming.quarantine import Reason, Stage, quarantine
 from router.pipeline.incoming.session import MailboxSession
 from router.pipeline.incoming.sync import ItemRef, sync_page
@@ -59,6 +64,7 @@ from router.runtime.outcome import WorkContext, WorkResult
 from router.state import LedgerClaim, LedgerEntry, LedgerStage, QuarantineStatus
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SYNC_PAGE_FACTOR = 10
 """Changes read per SyncFolderItems page, in batches: a page of a mailbox's history (filtered out by
@@ -249,10 +255,12 @@ class IncomingLane:
         batch = Batch(retrying=retrying)
         held: list[LedgerClaim] = []
         try:
+            processed: list[tuple[Envelope, Outcome | Offer]] = []
             for item in items:
                 if context.cancelled:
                     break
-                batch.outcomes.append(self._one(item, (keys or {}).get(item.item_id), held))
+                processed.append(self._one(item, (keys or {}).get(item.item_id), held))
+            batch.outcomes.extend(self._offer(processed))
             self.deps.checkpoint(Step.RECORDED)
             self._finisher(session, batch.outcomes)
         except BaseException:
@@ -274,27 +282,71 @@ class IncomingLane:
                             for e, o in batch.outcomes])
 
     def _one(self, item: FetchedItem | Unreadable, known_key: str | None,
-             held: list[LedgerClaim]) -> tuple[Envelope, Outcome]:
-        """Process one item; failures that concern only it become values."""
+             held: list[LedgerClaim]) -> tuple[Envelope, Outcome | Offer]:
+        """Process one item up to the CRM; failures that concern only it become values."""
         if isinstance(item, Unreadable):
             return self._unreadable(item, known_key)
         envelope = self.processor.open(item, known_key)
         claim = self.processor.claim(envelope)
         if claim.acquired:
             held.append(claim)
+        return envelope, self._guarded(envelope, claim, lambda: self.processor.process(envelope, claim))
+
+    def _offer(self, processed: Sequence[tuple[Envelope, Outcome | Offer]]) -> list[tuple[Envelope, Outcome]]:
+        """Offer the batch's messages that reached the CRM step in one call; conclude each in order."""
+        offers = [o for _, o in processed if isinstance(o, Offer)]
+        concluded = iter(self._conclude(offers) if offers else [])
+        return [(e, next(concluded) if isinstance(o, Offer) else o) for e, o in processed]
+
+    def _conclude(self, offers: Sequence[Offer]) -> list[Outcome]:
+        """The CRM's answers to ``offers``, recorded one after the other.
+
+        An unexpected failure of the batch call (not a CRM error) offers them one at a time instead,
+        so that it stays with the message that causes it.
+        """
         try:
-            return envelope, self.processor.process(envelope, claim)
+            answers = BatchOffer(self.processor.gateway, [o.email for o in offers])
+        except LANE_ERRORS:
+            raise
+        except Exception:
+            log.exception("offering %d messages of %s at once failed; offering them one at a time",
+                          len(offers), self.options.mailbox)
+            return [self._guarded(o.envelope, o.claim, partial(self.processor.offer_one, o)) for o in offers]
+        held: list[Delivery] = []
+        try:
+            outcomes = [self._guarded(o.envelope, o.claim, partial(self._answered, o, answers, index, held))
+                        for index, o in enumerate(offers)]
+        except BaseException:
+            self._record_held(held)  # The CRM holds them: record them before the error ends the run.
+            raise
+        self.processor.decisions.delivered_all(held)
+        return outcomes
+
+    def _answered(self, pending: Offer, answers: BatchOffer, index: int, held: list[Delivery]) -> Outcome:
+        return self.processor.conclude(pending, answers.outcome(index), held)
+
+    def _record_held(self, held: Sequence[Delivery]) -> None:
+        try:
+            self.processor.decisions.delivered_all(held)
+        except RouterError as exc:  # Re-offered on the next run, they are then recovered from the CRM.
+            log.warning("recording %d delivered messages of %s failed: %s", len(held), self.options.mailbox,
+                        exc)
+
+    def _guarded(self, envelope: Envelope, claim: LedgerClaim, step: Callable[[], T]) -> T | Outcome:
+        """Run one message's ``step``; failures that concern only that message become its outcome."""
+        try:
+            return step()
         except LANE_ERRORS:
             raise
         except PermanentTransportError as exc:
             if exc.stops_mailbox:
                 raise
-            return envelope, self._defer(envelope, claim, exc)
+            return self._defer(envelope, claim, exc)
         except ClaimLostError:
-            return envelope, Outcome("taken-over", envelope.subject)
+            return Outcome("taken-over", envelope.subject)
         except Exception as exc:  # One message must never stop the lane: defer it, then quarantine.
             log.exception("processing %s of %s failed", envelope.subject.message_key, self.options.mailbox)
-            return envelope, self._defer(envelope, claim, exc)
+            return self._defer(envelope, claim, exc)
 
     def _unreadable(self, item: Unreadable, known_key: str | None) -> tuple[Envelope, Outcome]:
         """Exchange cannot render the item: quarantine it (nothing to keep but its id)."""

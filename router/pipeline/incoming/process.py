@@ -2,7 +2,10 @@
 
 ``ItemProcessor.process`` takes a fetched item and returns an ``Outcome`` (a value; nothing about one
 message is raised unless the whole lane must stop): what the ledger now says and whether, and how,
-the item is to be acknowledged on the server. The steps, each committed before the next starts:
+the item is to be acknowledged on the server; or, for a message that reached step 6, an ``Offer``.
+The lane offers the offers of a fetched batch to the CRM in one call (``deliver.BatchOffer``) and
+``ItemProcessor.conclude`` records each answer in order (step 7). The steps, each committed before the
+next starts:
 
 1. parse (pure; MIME the parser rejects is quarantined with the raw bytes kept) and, in a forward
    mailbox, unwrap the forwarded original (pure);
@@ -12,11 +15,12 @@ the item is to be acknowledged on the server. The steps, each committed before t
 3. forward mailboxes: find the CRM user who forwarded it;
 4. screen the original (loops, auto-replies, bounces, the sender's rate) — a skip is recorded;
 5. apply the size policy — strip oversized attachments (noted on the activity) or quarantine;
-6. CheckIncomingEmail and DeliverIncomingEmail (``deliver.offer``) — a refusal is recorded, an error
-   about this message quarantines it;
-7. record the activity in the trail and the ledger (one transaction) — the lane acknowledges on the
-   server only after this. An activity the CRM already held is ``recovered`` (an earlier attempt of
-   this item created it) or a ``duplicate`` with the difference to the first copy (``duplicates``);
+6. CheckIncomingEmail and DeliverIncomingEmail (``deliver.BatchOffer`` for the batch, ``deliver.offer``
+   for one message) — a refusal is recorded, an error about this message quarantines it;
+7. record the activity in the trail and the ledger (one transaction for the batch's delivered
+   messages) — the lane acknowledges on the server only after this. An activity the CRM already
+   held is ``recovered`` (an earlier attempt of this item created it) or a ``duplicate`` with the
+   difference to the first copy (``duplicates``);
    every accepted message leaves its content fingerprint in the trail for that comparison.
 """
 
@@ -31,8 +35,9 @@ from router.errors import MessageError
 from router.pipeline.incoming.acknowledge import AckKind
 from router.pipeline.incoming.checkpoints import Checkpoint, Step
 from router.pipeline.incoming.content_changes import content_changes, fit_subject
-from router.pipeline.incoming.decisions import Decisions, Note, Subject
+from router.pipeline.incoming.decisions import Decisions, Delivery, Note, Subject
 from router.pipeline.incoming.deliver import (
+    CrmOutcome,
     CrmRefusal,
     Delivered,
     Refused,
@@ -103,6 +108,17 @@ class Envelope:
         return self.parsed
 
 
+@dataclass(frozen=True)
+class Offer:
+    """A claimed message ready for the CRM (step 6): the lane offers its batch's offers in one call,
+    then ``ItemProcessor.conclude`` records each answer."""
+
+    envelope: Envelope
+    claim: LedgerClaim
+    email: IncomingEmail
+    notes: list[Note]
+
+
 class ItemProcessor:
     """Processes single items of one lane; shared state is the store, the gateway and the breaker."""
 
@@ -144,8 +160,8 @@ class ItemProcessor:
         return self.store.ledger.claim(s.mailbox, s.message_key, owner=self.owner, item_id=s.item_id,
                                        internet_message_id=s.internet_message_id)
 
-    def process(self, envelope: Envelope, claim: LedgerClaim) -> Outcome:
-        """Take a claimed message as far as the CRM commit (or a final decision)."""
+    def process(self, envelope: Envelope, claim: LedgerClaim) -> Outcome | Offer:
+        """Take a claimed message up to the CRM (an ``Offer``), or to a final decision before it."""
         if not claim.acquired:
             return Outcome("busy" if claim.outcome is ClaimOutcome.BUSY else "done")
         entry = claim.entry
@@ -160,7 +176,7 @@ class ItemProcessor:
 
     # Steps --------------------------------------------------------------------------------------
 
-    def _fresh(self, envelope: Envelope, claim: LedgerClaim) -> Outcome:
+    def _fresh(self, envelope: Envelope, claim: LedgerClaim) -> Outcome | Offer:
         if envelope.parsed is None:
             assert envelope.error is not None
             reason = Reason(Stage.PARSE, "unparseable", envelope.error.message)
@@ -197,7 +213,7 @@ class ItemProcessor:
                                                                 f"({user.source.value})")
 
     def _screen(self, envelope: Envelope, claim: LedgerClaim, original: ParsedMessage, receiving: str,
-                notes: list[Note]) -> Outcome:
+                notes: list[Note]) -> Outcome | Offer:
         item_class = envelope.item.item_class or ITEM_CLASS_NOTE
         if envelope.unwrap is not None:
             item_class = ITEM_CLASS_NOTE  # The wrapper's class says nothing about the forwarded original.
@@ -210,7 +226,7 @@ class ItemProcessor:
         return self._size(envelope, claim, original, receiving, notes)
 
     def _size(self, envelope: Envelope, claim: LedgerClaim, original: ParsedMessage, receiving: str,
-              notes: list[Note]) -> Outcome:
+              notes: list[Note]) -> Outcome | Offer:
         sized = apply_size_policy(original, self.options.size)
         if sized.action is SizeAction.QUARANTINE:
             return self._quarantine(envelope, claim, Reason(Stage.SIZE, sized.reason.value, sized.text))
@@ -227,11 +243,21 @@ class ItemProcessor:
         changed = content_changes(original, fit_subject(original.subject)[1])
         if changed:
             notes.append(Note(CONTENT_STAGE, "changed", text=changed))
-        return self._deliver(envelope, claim, email, notes)
+        return Offer(envelope, claim, email, notes)
 
-    def _deliver(self, envelope: Envelope, claim: LedgerClaim, email: IncomingEmail,
-                 notes: list[Note]) -> Outcome:
-        answer = offer(self.gateway, email)
+    # The CRM's answer ---------------------------------------------------------------------------
+
+    def offer_one(self, pending: Offer) -> Outcome:
+        """Offer one message to the CRM on its own and conclude it."""
+        return self.conclude(pending, offer(self.gateway, pending.email))
+
+    def conclude(self, pending: Offer, answer: CrmOutcome, held: list[Delivery] | None = None) -> Outcome:
+        """Record what the CRM made of an offered message (its answer from ``offer`` or a ``BatchOffer``).
+
+        ``held``: a delivered message's record is added to it instead of written; the caller writes
+        the batch's records in one transaction (``Decisions.delivered_all``).
+        """
+        envelope, claim, notes = pending.envelope, pending.claim, pending.notes
         if isinstance(answer, CrmRefusal):
             reason = Reason(Stage.DELIVER, answer.error.code or "crm-rejected",
                             f"the CRM rejected the message: {answer.error.message}")
@@ -241,15 +267,19 @@ class ItemProcessor:
             notes.append(Note("deliver", "refused", reason_code=code,
                               text=refusal_text(answer.reason, original_of(envelope))))
             return self._unaccepted(envelope, claim, notes, "refused", code)
-        return self._record(envelope, claim, answer, notes)
+        return self._record(envelope, claim, answer, notes, held)
 
     def _record(self, envelope: Envelope, claim: LedgerClaim, answer: Delivered,
-                notes: list[Note]) -> Outcome:
+                notes: list[Note], held: list[Delivery] | None) -> Outcome:
         self.checkpoint(Step.CRM_DELIVERED)
         result = answer.result
         outcome, text = "delivered", _delivered_text(answer)
         if not result.created_new:
             outcome = held_result(claim)
+            if outcome != "recovered" and held:
+                # The first copy may be among the held records: the comparison reads it from the trail.
+                self.decisions.delivered_all(held)
+                held.clear()
             text = (recovered_text(claim, result.email_id) if outcome == "recovered" else
                     duplicate_text(self.store.trail, envelope.subject.internet_message_id or "",
                                    original_of(envelope), result.email_id, envelope.earlier)) + "; " + text
@@ -258,7 +288,11 @@ class ItemProcessor:
                           text=text))
         notes.append(Note(CONTENT_STAGE, CONTENT_RESULT, activity_id=result.email_id,
                           text=fingerprint(original_of(envelope)).to_text()))
-        self.decisions.delivered(claim, envelope.subject, result.email_id, notes)
+        record = Delivery(claim, envelope.subject, result.email_id, notes)
+        if held is None:
+            self.decisions.delivered_all([record])
+        else:
+            held.append(record)
         return self._accepted(envelope, claim, result.email_id, outcome)
 
     # Outcomes -----------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ never delivers twice, and quarantines only what the CRM refuses for the message 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from router.clock import FrozenClock
 from router.config import Direction
 from router.crm.facade import CrmFacade
-from router.crm.gateway import CheckResult, CrmGateway, IncomingEmail
+from router.crm.gateway import CheckResult, CrmGateway, IncomingAnswer, IncomingEmail
 from router.errors import CrmTransientError, TransientTransportError
 from router.ews import AccountFactory, AutodiscoverCache
 from router.pipeline.incoming.lanes import IncomingLanes
@@ -129,6 +129,12 @@ class ExplodingGateway:
         if email.message_id == self._bad:
             raise ValueError("an unexpected failure in the CRM client")
         return self._inner.check_incoming(email)
+
+    def check_and_deliver_incoming(self, emails: Sequence[IncomingEmail]) -> tuple[IncomingAnswer, ...]:
+        # The batch call fails as a whole; the lane then offers the messages one at a time.
+        if any(email.message_id == self._bad for email in emails):
+            raise ValueError("an unexpected failure in the CRM client")
+        return self._inner.check_and_deliver_incoming(emails)
 
 
 def test_an_unexpected_failure_defers_one_message_then_quarantines_it(rig: Rig) -> None:

@@ -70,6 +70,24 @@ def test_a_cross_mailbox_copy_is_a_duplicate_naming_the_activity(rig: Rig) -> No
     assert "the same content" in (dup.text or "")
 
 
+def test_a_second_copy_in_the_same_batch_is_compared_with_the_first(rig: Rig) -> None:
+    # Both copies are offered to the CRM in one call; the first copy's record is still held when the
+    # second is concluded, and must be written before the comparison reads the trail.
+    rig.publish(binding("users", BERT))
+    for body in ("hello", "hello again"):
+        rig.sim.control.inject(BERT, from_=CAROL, to=[BERT], subject="twice", body=body,
+                               message_id="<twice@fabrikam.com>")
+    counted = assert_counts_add_up(drain_counted(rig, BERT), BERT)
+    assert counted["delivered"] == 1 and counted["duplicate"] == 1
+    [activity] = rig.activities("<twice@fabrikam.com>")
+    with rig.store() as store:
+        [dup] = [d for d in store.trail.for_message_id("<twice@fabrikam.com>")
+                 if d.stage == "deliver" and d.result == "duplicate"]
+    assert (dup.text or "").startswith(f"duplicate of activity {activity} (item ")
+    assert "came first" in (dup.text or "") and "differs from the first copy" in (dup.text or "")
+    assert "not recorded" not in (dup.text or "")
+
+
 LIST_REPLY = ("From: Carol <carol@fabrikam.com>", "To: bert@contoso.com",
               "Message-ID: <list-reply@fabrikam.com>", "Precedence: list",
               "List-Id: <users.lists.fabrikam.com>", "In-Reply-To: <question@fabrikam.com>")
