@@ -34,7 +34,7 @@ from router.crm.embedded import organization as orgmod
 from router.crm.embedded.filtering import decide
 from router.crm.embedded.notes import add_note
 from router.crm.embedded.schema import email, systemuser
-from router.crm.embedded.views import EmailView, email_view
+from router.crm.embedded.views import EmailView, email_view, email_views
 from router.crm.gateway import (
     AttemptResult,
     CallerIdentity,
@@ -262,7 +262,7 @@ class EmbeddedCrm:
         """BackgroundSendEmail with the claimed e-mails read back, all in the claim's one transaction."""
         with self.writing() as conn:
             self.authorize(conn, principal)
-            return [email_view(conn, email_id) for email_id in outgoing.claim(conn, self.now(), query, top)]
+            return email_views(conn, outgoing.claim(conn, self.now(), query, top))
 
     def pending_senders(self, principal: str | None, query: Node) -> set[str]:
         """The sender mailboxes of the Pending Send e-mails matching ``query`` (nothing is claimed)."""
@@ -307,8 +307,7 @@ class EmbeddedCrm:
         """``mark_sent`` of several e-mails in one transaction: all of them are Sent, or none."""
         with self.writing() as conn:
             self.authorize(conn, principal)
-            for item in sent:
-                self._update_email(conn, item.email_id, sent_values(item.message_id, item.sent_on))
+            outgoing.mark_sent(conn, self.now(), sent)
 
     def record_failed_attempt(
         self, principal: str | None, email_id: str, reason: str, *, permanent: bool, max_attempts: int
