@@ -218,6 +218,10 @@ class EmailAttempt:
             except (TransportError, MessageError) as exc:
                 self._ends_batch(item, exc, outcome)
                 continue
+            except ClaimLostError as exc:  # The lane's lease is lost (``ensure_lease``): send nothing more.
+                log.warning("%s", exc.message, extra={"mailbox": self._sender.address})
+                self._done(outcome, item.email, Attempted(Result.SKIPPED))
+                continue
             item.sent_on = self._clock.now()
             submitted.append(item)
             self._checkpoint(Step.SUBMITTED, item.email.email_id)
@@ -227,13 +231,16 @@ class EmailAttempt:
         """Submission records (one transaction), the CRM's Sent (one request), the records final."""
         if not sent:
             return
-        records = self._sends.mark_submitted_many([item.claim for item in sent])
-        kept = [item for item, record in zip(sent, records, strict=True) if record is not None]
-        for item, record in zip(sent, records, strict=True):
+        recorded = [item for item in sent if item.claim.record.stage is SendStage.SUBMITTED]
+        to_mark = [item for item in sent if item.claim.record.stage is not SendStage.SUBMITTED]
+        records = self._sends.mark_submitted_many([item.claim for item in to_mark]) if to_mark else []
+        marked = [item for item, record in zip(to_mark, records, strict=True) if record is not None]
+        for item, record in zip(to_mark, records, strict=True):
             if record is None:
                 self._lost(item, outcome)
-        for item in kept:
+        for item in marked:
             self._checkpoint(Step.SUBMISSION_RECORDED, item.email.email_id)
+        kept = recorded + marked
         finished = {claim.record.email_id for claim in self._recorder.sent_many(
             [(item.claim, item.sent_on or self._clock.now()) for item in kept])}
         for item in kept:
