@@ -187,6 +187,15 @@ class OutgoingEmail:
 
 
 @dataclass(frozen=True)
+class SentEmail:
+    """An e-mail that left Exchange: its CRM id, the Message-ID it carried and when it was sent."""
+
+    email_id: str
+    message_id: str
+    sent_on: datetime
+
+
+@dataclass(frozen=True)
 class AttemptResult:
     """The e-mail after a failed attempt was recorded: attempts so far and its new status."""
 
@@ -336,6 +345,13 @@ class CrmGateway(Protocol):
 
     def mark_sent(self, email_id: str, message_id: str, sent_on: datetime) -> None:
         """Record a successful send: Sent, with the Message-ID the router gave the message."""
+        ...
+
+    def mark_sent_many(self, sent: Sequence[SentEmail]) -> None:
+        """``mark_sent`` for each of ``sent``: one request where the CRM takes a batch, else one each.
+
+        Idempotent like ``mark_sent``; an error may leave some of them marked and the others not.
+        """
         ...
 
     def record_failed_attempt(

@@ -12,10 +12,11 @@ and the caller looks for the recorded Message-ID in Sent Items before it sends a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, func, select
@@ -117,6 +118,33 @@ class SendRecords:
                                        clash=lambda: _message_id_taken(normalized, mailbox))
             return SendClaim(outcome, SendRecord.from_row(row), owner)
 
+    def claim_many(self, mailbox: str, proposals: Sequence[tuple[str, str]], *,
+                   owner: str) -> list[SendClaim]:
+        """Claim several CRM emails of ``mailbox`` in one transaction, as ``claim`` claims each.
+
+        ``proposals`` pairs each email id with the Message-ID its first claim records; the claims come
+        back in the same order. One transaction for a batch: a crash leaves all of them claimed or none.
+        """
+        news = []
+        for email_id, message_id in proposals:
+            normalized = normalize_message_id(message_id)
+            if normalized is None:
+                raise StateStoreError(f"email {email_id} was claimed without a Message-ID",
+                                      hint="render a Message-ID before claiming", mailbox=mailbox)
+            news.append((email_id, normalized))
+        now = self._clock.now()
+        claims: list[SendClaim] = []
+        with self._db.write() as tx:
+            for email_id, normalized in news:
+                new = {"mailbox": mailbox, "email_id": email_id, "message_id": normalized,
+                       "stage": SendStage.CLAIMED.value}
+                outcome, row = _ROWS.claim(
+                    tx, (email_id,), new=new, owner=owner, now=now, policy=self._policy,
+                    final=lambda stage: SendStage(stage).final,
+                    clash=partial(_message_id_taken, normalized, mailbox))
+                claims.append(SendClaim(outcome, SendRecord.from_row(row), owner))
+        return claims
+
     def reopen(self, claim: SendClaim) -> SendClaim:
         """Claim again an email whose record FAILED, because the CRM handed it back (a user resubmitted it).
 
@@ -164,6 +192,37 @@ class SendRecords:
         """The email will not be sent (a permanent error, or too many attempts): the record is final."""
         return self._finish(claim, _OPEN, SendStage.FAILED, {"last_error": reason})
 
+    def mark_rendered_many(self, claims: Sequence[SendClaim]) -> list[SendRecord | None]:
+        """``mark_rendered`` for a batch, in one transaction; None where the claim was lost."""
+        return self._advance_many(claims, [SendStage.CLAIMED, SendStage.RENDERED], SendStage.RENDERED, {})
+
+    def mark_submitted_many(self, claims: Sequence[SendClaim]) -> list[SendRecord | None]:
+        """``mark_submitted`` for a batch, in one transaction; None where the claim was lost."""
+        values = {"submitted_at": self._clock.now()}
+        return self._advance_many(claims, [SendStage.RENDERED, SendStage.SUBMITTED], SendStage.SUBMITTED,
+                                  values)
+
+    def mark_recorded_many(self, claims: Sequence[SendClaim]) -> list[SendRecord | None]:
+        """``mark_recorded`` for a batch, in one transaction; None where the claim was lost."""
+        final = {"owner": None, "lease_until": None, "retry_at": None, "finished_at": self._clock.now()}
+        return self._advance_many(claims, [SendStage.SUBMITTED], SendStage.RECORDED, final)
+
+    def release_unsent(self, claims: Sequence[SendClaim], *, error: str | None = None) -> None:
+        """Give back claims whose emails this worker rendered but never submitted, in one transaction.
+
+        A claim that could not have been sent before (``may_have_been_sent`` False) goes back to
+        CLAIMED, so that its next attempt does not search Sent Items for a message that never left;
+        the others keep their stage. Claims lost meanwhile are left alone.
+        """
+        now = self._clock.now()
+        with self._db.write() as tx:
+            for claim in claims:
+                values: dict[str, object] = {"owner": None, "lease_until": None, "retry_at": now,
+                                             "last_error": error, "updated_at": now}
+                if not claim.may_have_been_sent:
+                    values["stage"] = SendStage.CLAIMED.value
+                _ROWS.advance_row(tx, claim.record.id, owner=claim.owner, allowed=_OPEN_VALUES, values=values)
+
     def release(self, claim: SendClaim, *, retry_at: datetime | None = None,
                 error: str | None = None) -> SendRecord:
         """Give the claim back after a transient failure: due again from ``retry_at``."""
@@ -198,6 +257,17 @@ class SendRecords:
                 hint="nothing to do: the worker that holds it now finishes the email",
                 mailbox=record.mailbox, item_id=record.email_id)
         return SendRecord.from_row(row)
+
+    def _advance_many(self, claims: Sequence[SendClaim], allowed: list[SendStage], stage: SendStage,
+                      values: Mapping[str, object]) -> list[SendRecord | None]:
+        now = self._clock.now()
+        changes: dict[str, object] = {"lease_until": now + self._policy.lease, **values, "updated_at": now,
+                                      "stage": stage.value}
+        allowed_values = [s.value for s in allowed]
+        with self._db.write() as tx:
+            rows = [_ROWS.advance_row(tx, claim.record.id, owner=claim.owner, allowed=allowed_values,
+                                      values=changes) for claim in claims]
+        return [None if row is None else SendRecord.from_row(row) for row in rows]
 
     # -- queries --------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from router.crm.codes import EmailStatus, Importance
-from router.crm.gateway import Attachment, OutgoingEmail
+from router.crm.gateway import Attachment, OutgoingEmail, SentEmail
 from router.errors import CrmPermanentError, CrmRecordNotFoundError
 from tests.contract.conftest import Target
 from tests.support.crm import draft_email, incoming_email
@@ -144,6 +144,21 @@ def test_mark_sent_records_the_message_id_and_time(target: Target) -> None:
         "<router.1@contoso.com>",
         sent_on,
     )
+
+
+def test_mark_sent_many_records_each_message_id_and_time(target: Target) -> None:
+    ids = [_pending(target) for _ in range(3)]
+    claimed = target.gateway.background_send(target.org.mailbox_ids, 5)
+    assert sorted(e.email_id for e in claimed) == sorted(ids)
+    sent_on = target.clock.now() + timedelta(seconds=5)
+    sent = [SentEmail(email_id, f"<router.{n}@contoso.com>", sent_on) for n, email_id in enumerate(ids)]
+    target.gateway.mark_sent_many(sent)
+    target.gateway.mark_sent_many(sent[:1])  # Idempotent, like mark_sent.
+    target.gateway.mark_sent_many([])
+    rows = [target.crm.email(email_id).row for email_id in ids]
+    assert [(r["statecode"], r["statuscode"], r["messageid"], r["senton"]) for r in rows] == [
+        (1, 3, f"<router.{n}@contoso.com>", sent_on) for n in range(3)
+    ]
 
 
 def test_marking_a_deleted_email_sent_is_record_not_found(target: Target) -> None:

@@ -42,6 +42,7 @@ from router.crm.gateway import (
     MailboxTestResult,
     OutgoingEmail,
     SendResult,
+    SentEmail,
     mailbox_order,
 )
 from router.crm.incoming_batch import check_and_deliver_each
@@ -185,6 +186,11 @@ class DynamicsGateway:
 
     def mark_sent(self, email_id: str, message_id: str, sent_on: datetime) -> None:
         self.client.patch(f"emails({odata.guid(email_id)})", _json_values(sent_values(message_id, sent_on)))
+
+    def mark_sent_many(self, sent: Sequence[SentEmail]) -> None:
+        # One PATCH per e-mail, in order, exactly as ``mark_sent`` makes it.
+        for email in sent:
+            self.mark_sent(email.email_id, email.message_id, email.sent_on)
 
     def record_failed_attempt(
         self, email_id: str, reason: str, *, permanent: bool, max_attempts: int = MAXIMUM_DELIVERY_ATTEMPTS

@@ -36,7 +36,7 @@ from router.crm.embedded import organization as orgmod
 from router.crm.embedded.filtering import decide
 from router.crm.embedded.notes import add_note
 from router.crm.embedded.schema import email, systemuser
-from router.crm.embedded.views import EmailView, email_view
+from router.crm.embedded.views import EmailView, email_view, email_views
 from router.crm.gateway import (
     AttemptResult,
     CallerIdentity,
@@ -46,6 +46,7 @@ from router.crm.gateway import (
     MailboxTestResult,
     RecordRef,
     SendResult,
+    SentEmail,
 )
 from router.crm.messages import IncomingMessage
 from router.crm.query import Node
@@ -284,6 +285,12 @@ class EmbeddedCrm:
             self.authorize(conn, principal)
             return outgoing.claim(conn, self.now(), query, top)
 
+    def background_send_views(self, principal: str | None, query: Node, top: int) -> list[EmailView]:
+        """BackgroundSendEmail with the claimed e-mails read back, all in the claim's one transaction."""
+        with self.writing() as conn:
+            self.authorize(conn, principal)
+            return email_views(conn, outgoing.claim(conn, self.now(), query, top))
+
     def pending_senders(self, principal: str | None, query: Node) -> set[str]:
         """The sender mailboxes of the Pending Send e-mails matching ``query`` (nothing is claimed)."""
         with self.reading() as conn:
@@ -322,6 +329,12 @@ class EmbeddedCrm:
         with self.writing() as conn:
             self.authorize(conn, principal)
             self._update_email(conn, email_id, sent_values(message_id, sent_on))
+
+    def mark_sent_many(self, principal: str | None, sent: Sequence[SentEmail]) -> None:
+        """``mark_sent`` of several e-mails in one transaction: all of them are Sent, or none."""
+        with self.writing() as conn:
+            self.authorize(conn, principal)
+            outgoing.mark_sent(conn, self.now(), sent)
 
     def record_failed_attempt(
         self, principal: str | None, email_id: str, reason: str, *, permanent: bool, max_attempts: int

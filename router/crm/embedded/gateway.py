@@ -29,6 +29,7 @@ from router.crm.gateway import (
     MailboxTestResult,
     OutgoingEmail,
     SendResult,
+    SentEmail,
 )
 from router.crm.incoming_batch import check_and_deliver_each
 from router.crm.messages import incoming_message
@@ -83,8 +84,8 @@ class EmbeddedGateway:
         if not mailbox_ids or max_count <= 0:
             return ()
         query = pending_send_query(mailbox_ids, self.crm.now() - pending_status_delay)
-        claimed = self.crm.background_send_email(self.principal, query, max_count)
-        return tuple(outgoing_email(self.crm.email(email_id)) for email_id in claimed)
+        claimed = self.crm.background_send_views(self.principal, query, max_count)
+        return tuple(outgoing_email(view) for view in claimed)
 
     def pending_send_mailboxes(
         self, mailbox_ids: Sequence[str], *, pending_status_delay: timedelta = PENDING_STATUS_DELAY
@@ -96,6 +97,10 @@ class EmbeddedGateway:
 
     def mark_sent(self, email_id: str, message_id: str, sent_on: datetime) -> None:
         self.crm.mark_sent(self.principal, email_id, message_id, sent_on)
+
+    def mark_sent_many(self, sent: Sequence[SentEmail]) -> None:
+        if sent:
+            self.crm.mark_sent_many(self.principal, sent)
 
     def record_failed_attempt(
         self, email_id: str, reason: str, *, permanent: bool, max_attempts: int = MAXIMUM_DELIVERY_ATTEMPTS

@@ -24,9 +24,9 @@ from router.crm.embedded.records import INTERNAL_TYPES, describe, record_type
 from router.crm.embedded.schema import activityparty, email
 from router.crm.embedded.sql import compile_node
 from router.crm.embedded.tracking import next_token, with_token
-from router.crm.gateway import Attachment, RecordRef, SendResult
+from router.crm.gateway import Attachment, RecordRef, SendResult, SentEmail
 from router.crm.query import Node
-from router.crm.updates import claim_values
+from router.crm.updates import claim_values, sent_values
 
 Recipient = str | RecordRef
 
@@ -195,9 +195,27 @@ def pending_senders(conn: Connection, query: Node) -> set[str]:
 def claim(conn: Connection, now: datetime, query: Node, top: int) -> list[str]:
     """BackgroundSendEmail: move up to ``top`` Pending Send e-mails matching ``query`` to Sending."""
     ids = pending(conn, query, top)
-    for email_id in ids:
-        rows.update(conn, email, email_id, claim_values(now), now)
+    if ids:  # One UPDATE for the batch, as ``rows.update`` makes it for each: the version goes up by one.
+        conn.execute(
+            sql_update(email)
+            .where(email.c.activityid.in_(ids))
+            .values(**claim_values(now), modifiedon=now, versionnumber=email.c.versionnumber + 1)
+        )
     return ids
+
+
+def mark_sent(conn: Connection, now: datetime, sent: Sequence[SentEmail]) -> None:
+    """Record successful sends (the PATCH the legacy router made for each), one UPDATE per e-mail."""
+    for item in sent:
+        values = sent_values(item.message_id, item.sent_on)
+        check_status_pair(values, item.email_id)
+        stmt = (
+            sql_update(email)
+            .where(email.c.activityid == item.email_id)
+            .values(**values, modifiedon=now, versionnumber=email.c.versionnumber + 1)
+        )
+        if conn.execute(stmt).rowcount == 0:
+            rows.require(conn, email, item.email_id)  # Raises the CRM's "does not exist".
 
 
 def release_stuck(conn: Connection, now: datetime, mailbox_ids: Sequence[str], cutoff: datetime) -> list[str]:

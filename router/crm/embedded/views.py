@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, RowMapping, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, Table, select
 
 from router.crm.codes import Importance, ParticipationType
 from router.crm.embedded import rows
@@ -60,6 +63,59 @@ def email_view(conn: Connection, email_id: str) -> EmailView:
     parent = rows.get(conn, email, row["parentactivityid"]) if row["parentactivityid"] else None
     regarding = describe(conn, row["regardingobjecttypecode"], row["regardingobjectid"])
     return EmailView(row, parties, attachments, notes, regarding, parent)
+
+
+def email_views(conn: Connection, email_ids: Sequence[str]) -> list[EmailView]:
+    """The views of several e-mails, in the order of ``email_ids``, read with one query per table.
+
+    The same as ``email_view`` of each (an id without a row raises CrmRecordNotFoundError), for the
+    batch BackgroundSendEmail hands out: the claim reads its e-mails without a round of queries each.
+    """
+    ids = list(email_ids)
+    if not ids:
+        return []
+    selected = conn.execute(select(email).where(email.c.activityid.in_(ids))).mappings()
+    found = {row["activityid"]: row for row in selected}
+    names = _Names(conn)
+    parties = _grouped(conn, activityparty, activityparty.c.activityid, ids, rows.rowid(activityparty))
+    attachments = _grouped(conn, activitymimeattachment, activitymimeattachment.c.objectid, ids,
+                           activitymimeattachment.c.attachmentnumber)
+    notes = _grouped(conn, annotation, annotation.c.objectid, ids, rows.rowid(annotation))
+    views = []
+    for email_id in ids:
+        row = found.get(email_id) or rows.require(conn, email, email_id)
+        party_list = tuple(
+            (ParticipationType(p["participationtypemask"]),
+             Party(p["addressused"] or "", names.describe(p["partyobjecttypecode"], p["partyid"])))
+            for p in parties.get(email_id, ()))
+        parent = rows.get(conn, email, row["parentactivityid"]) if row["parentactivityid"] else None
+        regarding = names.describe(row["regardingobjecttypecode"], row["regardingobjectid"])
+        views.append(EmailView(row, party_list, tuple(attachments.get(email_id, ())),
+                               tuple(notes.get(email_id, ())), regarding, parent))
+    return views
+
+
+def _grouped(conn: Connection, table: Table, key: ColumnElement[Any], ids: list[str],
+             order: ColumnElement[Any]) -> dict[str, list[RowMapping]]:
+    """The rows of ``table`` whose ``key`` is one of ``ids``, grouped by it, each group in ``order``."""
+    groups: dict[str, list[RowMapping]] = defaultdict(list)
+    for row in conn.execute(select(table).where(key.in_(ids)).order_by(order)).mappings():
+        groups[row[key.name]].append(row)
+    return groups
+
+
+class _Names:
+    """``describe`` with the answers of one batch remembered (many e-mails share a sender)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._known: dict[tuple[str | None, str | None], RecordRef | None] = {}
+
+    def describe(self, logical_name: str | None, record_id: str | None) -> RecordRef | None:
+        key = (logical_name, record_id)
+        if key not in self._known:
+            self._known[key] = describe(self._conn, logical_name, record_id)
+        return self._known[key]
 
 
 def outgoing_email(view: EmailView) -> OutgoingEmail:

@@ -1,25 +1,32 @@
-"""One attempt at one email: claim it, find it or render it, submit it, record what happened.
+"""One attempt at a batch of emails of one mailbox: claim them, find or render each, submit, record.
 
-::
+Every state write and CRM update covers the whole batch (one transaction, one request), so a batch of
+N emails costs a handful of round trips instead of a handful per email; only the submissions (and the
+Sent Items searches of recovered emails) are one per email, as Exchange needs them::
 
-    take the send record's claim (our Message-ID recorded first)   ── checkpoint CLAIMED
+    take the send records' claims (our Message-IDs recorded first)   ── checkpoint CLAIMED, each
     record at SUBMITTED already?            ──► record Sent (no search, no submission)
     may have been sent?  ──► our Message-ID in Sent Items / Outbox?  ──► found: record Sent
-    compose + render                                               ── checkpoint RENDERED
-    submit (CreateItem SendAndSaveCopy)                            ── checkpoint SUBMITTED
-    send record at SUBMITTED                                       ── checkpoint SUBMISSION_RECORDED
-    CRM: Sent, messageid, senton                                   ── checkpoint MARKED_SENT
-    send record final                                              ── checkpoint FINISHED
+    compose + render each; the records at RENDERED                   ── checkpoint RENDERED, each
+    submit each (CreateItem SendAndSaveCopy)                         ── checkpoint SUBMITTED, each
+    the records of all submitted at SUBMITTED                        ── checkpoint SUBMISSION_RECORDED
+    CRM: all Sent, messageid, senton                                 ── checkpoint MARKED_SENT
+    the records final                                                ── checkpoint FINISHED
 
-A failure of the email or of Exchange is a value (``Attempted`` with its ``Failure``), recorded in the
-CRM before it is returned; the lane decides what it means for the rest of the batch. Errors of the CRM
-or of the state store are raised: the run ends and the lane retries with back-off.
+Exactly once holds at every step as it did one email at a time: a record at RENDERED may have left
+(a crash between two submissions of the batch leaves the earlier ones RENDERED although sent), so its
+recovery searches Sent Items first; one at SUBMITTED is only recorded. A failure of an email or of
+Exchange is a value (``Attempted`` with its ``Failure``), recorded in the CRM. A failure that holds or
+stops the mailbox ends the batch: the emails not submitted yet give their claims back (``unattempted``)
+and the lane puts them first in line; what was submitted is recorded all the same. Errors of the CRM
+or of the state store are raised: the lane puts back what ``settled`` does not name and retries.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -83,8 +90,34 @@ class Sender:
     loop_identity: str
 
 
+BATCH_SECONDS = 60.0
+"""Longest a batch goes on submitting: well within the send records' lease (5 minutes), so that no other
+worker can take over a rendered email while this one may still submit it."""
+
+
+@dataclass
+class _Email:
+    """An email of the batch on its way: its claim, its MIME once rendered, when it left Exchange."""
+
+    email: OutgoingEmail
+    claim: SendClaim
+    rendered: RenderedMessage | None = None
+    sent_on: datetime | None = None
+    found: bool = False
+
+
+@dataclass
+class BatchOutcome:
+    """What became of a batch: each attempted email's outcome, and those given back unattempted."""
+
+    attempted: list[tuple[OutgoingEmail, Attempted]] = field(default_factory=list)
+    unattempted: list[OutgoingEmail] = field(default_factory=list)
+    stop: Attempted | None = None
+    """The failure that held or stopped the mailbox and so ended the batch early, if any."""
+
+
 class EmailAttempt:
-    """Attempts the emails of one mailbox; see the module docstring."""
+    """Attempts the emails of one mailbox, a batch at a time; see the module docstring."""
 
     def __init__(self, sender: Sender, accounts: AccountSource, *, claimer: SendClaimer, sends: SendRecords,
                  recorder: Recorder, limiter: SendRateLimiter, clock: Clock, checkpoint: Checkpoint) -> None:
@@ -96,46 +129,129 @@ class EmailAttempt:
         self._limiter = limiter
         self._clock = clock
         self._checkpoint = checkpoint
+        self.settled: set[str] = set()
+        """Ids of the emails of the current batch whose attempt is over (recorded, failed or skipped)."""
 
-    def __call__(self, email: OutgoingEmail) -> Attempted:
-        """Attempt ``email`` once."""
-        taken = self._claimer.take(self._sender.address, email)
-        if taken.taken is Taken.BUSY:
-            return Attempted(Result.SKIPPED)
-        if taken.taken is Taken.ALREADY_SENT:
-            self._recorder.sent_before(taken.claim)
-            return Attempted(Result.FOUND)
-        self._checkpoint(Step.CLAIMED, email.email_id)
-        try:
-            return self._attempt(email, taken.claim)
-        except ClaimLostError as exc:
-            log.warning("%s", exc.message, extra={"mailbox": self._sender.address})
-            return Attempted(Result.SKIPPED)
+    def batch(self, emails: list[OutgoingEmail]) -> BatchOutcome:
+        """Attempt ``emails`` (the mailbox may send them all now) in order; see the module docstring."""
+        self.settled = set()
+        outcome = BatchOutcome()
+        acquired = self._claim(emails, outcome)
+        sent, to_render = self._prepare(acquired, outcome)
+        rendered = self._mark_rendered(to_render, outcome)
+        submitted = self._submit(rendered, outcome)
+        self._record_sent(sent + submitted, outcome)
+        return outcome
 
-    def _attempt(self, email: OutgoingEmail, claim: SendClaim) -> Attempted:
-        if claim.record.stage is SendStage.SUBMITTED:
-            self._recorder.sent(claim, claim.record.submitted_at or self._clock.now())
-            return Attempted(Result.FOUND)
-        try:
-            if claim.may_have_been_sent and self._found(claim):
-                return Attempted(Result.FOUND)
-            if claim.outcome is ClaimOutcome.EXHAUSTED:
-                return self._fail(email, claim, _exhausted(email, claim))
-            rendered = self._render(email, claim)
-            self._sends.mark_rendered(claim)
-            self._checkpoint(Step.RENDERED, email.email_id)
-            self._limiter.try_acquire(self._sender.address)
-            submit(self._accounts.get(), rendered, mailbox=self._sender.address, item_id=email.email_id)
-        except (TransportError, MessageError) as exc:
-            return self._failed(email, claim, exc)
-        self._checkpoint(Step.SUBMITTED, email.email_id)
-        self._sends.mark_submitted(claim)
-        self._checkpoint(Step.SUBMISSION_RECORDED, email.email_id)
-        self._recorder.sent(claim, self._clock.now())
-        return Attempted(Result.SENT)
+    def _done(self, outcome: BatchOutcome, email: OutgoingEmail, attempted: Attempted) -> None:
+        outcome.attempted.append((email, attempted))
+        self.settled.add(email.email_id)
 
-    def _found(self, claim: SendClaim) -> bool:
-        """Look for the claim's Message-ID in Sent Items; when it is there, record the email as sent."""
+    def _claim(self, emails: list[OutgoingEmail], outcome: BatchOutcome) -> list[_Email]:
+        """The send records' claims, in one transaction; emails another worker holds are skipped."""
+        acquired = []
+        for email, taken in zip(emails, self._claimer.take_many(self._sender.address, emails), strict=True):
+            if taken.taken is Taken.BUSY:
+                self._done(outcome, email, Attempted(Result.SKIPPED))
+            elif taken.taken is Taken.ALREADY_SENT:
+                self._recorder.sent_before(taken.claim)
+                self._done(outcome, email, Attempted(Result.FOUND))
+            else:
+                acquired.append(_Email(email, taken.claim))
+        for item in acquired:
+            self._checkpoint(Step.CLAIMED, item.email.email_id)
+        return acquired
+
+    def _prepare(self, acquired: list[_Email], outcome: BatchOutcome) -> tuple[list[_Email], list[_Email]]:
+        """Split the claimed emails: known to have left (submitted, or found in Sent Items), to render."""
+        sent = [item for item in acquired if item.claim.record.stage is SendStage.SUBMITTED]
+        for item in sent:
+            item.sent_on = item.claim.record.submitted_at or self._clock.now()
+        pending = [item for item in acquired if item.claim.record.stage is not SendStage.SUBMITTED]
+        to_render: list[_Email] = []
+        for index, item in enumerate(pending):
+            try:
+                self._prepare_one(item, sent, to_render, outcome)
+            except (TransportError, MessageError) as exc:
+                if self._ends_batch(item, exc, outcome):
+                    self._give_back(to_render + pending[index + 1:], outcome)
+                    return sent, []
+        return sent, to_render
+
+    def _prepare_one(self, item: _Email, sent: list[_Email], to_render: list[_Email],
+                     outcome: BatchOutcome) -> None:
+        claim = item.claim
+        if claim.may_have_been_sent and self._found(item):
+            sent.append(item)
+        elif claim.outcome is ClaimOutcome.EXHAUSTED:
+            self._done(outcome, item.email, self._fail(item.email, claim, _exhausted(item.email, claim)))
+        else:
+            item.rendered = self._render(item.email, claim)
+            to_render.append(item)
+
+    def _mark_rendered(self, to_render: list[_Email], outcome: BatchOutcome) -> list[_Email]:
+        """The rendered emails' records at RENDERED, in one transaction."""
+        if not to_render:
+            return []
+        records = self._sends.mark_rendered_many([item.claim for item in to_render])
+        rendered = [item for item, record in zip(to_render, records, strict=True) if record is not None]
+        for item, record in zip(to_render, records, strict=True):
+            if record is None:
+                self._lost(item, outcome)
+        for item in rendered:
+            self._checkpoint(Step.RENDERED, item.email.email_id)
+        return rendered
+
+    def _submit(self, rendered: list[_Email], outcome: BatchOutcome) -> list[_Email]:
+        """Submit the rendered emails one by one, until one's failure holds or stops the mailbox."""
+        submitted: list[_Email] = []
+        deadline = self._clock.monotonic() + BATCH_SECONDS
+        for index, item in enumerate(rendered):
+            if outcome.stop is not None or self._clock.monotonic() > deadline:
+                self._give_back(rendered[index:], outcome)
+                break
+            assert item.rendered is not None, "only rendered emails are submitted"
+            try:
+                self._limiter.try_acquire(self._sender.address)
+                submit(self._accounts.get(), item.rendered, mailbox=self._sender.address,
+                       item_id=item.email.email_id)
+            except (TransportError, MessageError) as exc:
+                self._ends_batch(item, exc, outcome)
+                continue
+            except ClaimLostError as exc:  # The lane's lease is lost (``ensure_lease``): send nothing more.
+                log.warning("%s", exc.message, extra={"mailbox": self._sender.address})
+                self._done(outcome, item.email, Attempted(Result.SKIPPED))
+                continue
+            item.sent_on = self._clock.now()
+            submitted.append(item)
+            self._checkpoint(Step.SUBMITTED, item.email.email_id)
+        return submitted
+
+    def _record_sent(self, sent: list[_Email], outcome: BatchOutcome) -> None:
+        """Submission records (one transaction), the CRM's Sent (one request), the records final."""
+        if not sent:
+            return
+        recorded = [item for item in sent if item.claim.record.stage is SendStage.SUBMITTED]
+        to_mark = [item for item in sent if item.claim.record.stage is not SendStage.SUBMITTED]
+        records = self._sends.mark_submitted_many([item.claim for item in to_mark]) if to_mark else []
+        marked = [item for item, record in zip(to_mark, records, strict=True) if record is not None]
+        for item, record in zip(to_mark, records, strict=True):
+            if record is None:
+                self._lost(item, outcome)
+        for item in marked:
+            self._checkpoint(Step.SUBMISSION_RECORDED, item.email.email_id)
+        kept = recorded + marked
+        finished = {claim.record.email_id for claim in self._recorder.sent_many(
+            [(item.claim, item.sent_on or self._clock.now()) for item in kept])}
+        for item in kept:
+            found = item.found or item.claim.record.stage is SendStage.SUBMITTED
+            result = (Result.FOUND if found else Result.SENT) if item.email.email_id in finished \
+                else Result.SKIPPED
+            self._done(outcome, item.email, Attempted(result))
+
+    def _found(self, item: _Email) -> bool:
+        """Look for the claim's Message-ID in Sent Items; when it is there, it is recorded with the batch."""
+        claim = item.claim
         copy = find_sent(self._accounts.get(), claim.message_id, mailbox=self._sender.address,
                          item_id=claim.record.email_id)
         if copy is None:
@@ -143,8 +259,8 @@ class EmailAttempt:
         log.info("email %s was already sent as %s (found in %s); recording it without sending again",
                  claim.record.email_id, claim.message_id, copy.folder,
                  extra={"mailbox": self._sender.address})
-        self._sends.mark_submitted(claim)
-        self._recorder.sent(claim, copy.sent_on or claim.record.updated_at)
+        item.found = True
+        item.sent_on = copy.sent_on or claim.record.updated_at
         return True
 
     def _render(self, email: OutgoingEmail, claim: SendClaim) -> RenderedMessage:
@@ -154,6 +270,31 @@ class EmailAttempt:
         for warning in rendered.warnings:
             log.info("email %s: %s", email.email_id, warning, extra={"mailbox": self._sender.address})
         return rendered
+
+    def _ends_batch(self, item: _Email, error: RouterError, outcome: BatchOutcome) -> bool:
+        """Record the failed attempt of ``item``; True (and ``outcome.stop`` set) when it holds or stops
+        the mailbox, so the batch submits nothing more."""
+        attempted = self._failed(item.email, item.claim, error)
+        self._done(outcome, item.email, attempted)
+        failure = attempted.failure
+        if failure is not None and (failure.transient or failure.stops_lane):
+            outcome.stop = attempted
+            return True
+        return False
+
+    def _give_back(self, items: list[_Email], outcome: BatchOutcome) -> None:
+        """The batch ended before these were submitted: their claims go back (one transaction)."""
+        if not items:
+            return
+        self._sends.release_unsent([item.claim for item in items], error="not attempted: the batch ended "
+                                   "early because the mailbox must wait")
+        outcome.unattempted.extend(item.email for item in items)
+
+    def _lost(self, item: _Email, outcome: BatchOutcome) -> None:
+        """Another worker took the email's claim over: it finishes the email."""
+        log.warning("the claim on CRM email %s was taken over or finished by another worker; it finishes "
+                    "the email", item.email.email_id, extra={"mailbox": self._sender.address})
+        self._done(outcome, item.email, Attempted(Result.SKIPPED))
 
     def _failed(self, email: OutgoingEmail, claim: SendClaim, error: RouterError) -> Attempted:
         if isinstance(error, TransportError):
@@ -166,7 +307,11 @@ class EmailAttempt:
 
     def _fail(self, email: OutgoingEmail, claim: SendClaim, error: RouterError) -> Attempted:
         failure = classify(error)
-        self._recorder.failed(email.email_id, claim, failure)
+        try:
+            self._recorder.failed(email.email_id, claim, failure)
+        except ClaimLostError as exc:
+            log.warning("%s", exc.message, extra={"mailbox": self._sender.address})
+            return Attempted(Result.SKIPPED)
         return Attempted(Result.FAILED, failure, error)
 
 

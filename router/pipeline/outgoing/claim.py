@@ -14,7 +14,7 @@ meanwhile they are still Sending in the CRM, which hands them back after Sending
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -61,9 +61,17 @@ class Backlog:
         """Remove and return the oldest waiting email."""
         return self._emails.popleft()
 
+    def take_many(self, count: int) -> list[OutgoingEmail]:
+        """Remove and return up to ``count`` of the oldest waiting emails."""
+        return [self._emails.popleft() for _ in range(min(count, len(self._emails)))]
+
     def put_back(self, email: OutgoingEmail) -> None:
         """Return ``email`` to the front: its attempt was cut short by the CRM or the state store."""
         self._emails.appendleft(email)
+
+    def put_back_many(self, emails: Iterable[OutgoingEmail]) -> None:
+        """Return ``emails`` to the front, in their order: their attempts did not happen or were cut short."""
+        self._emails.extendleft(reversed(list(emails)))
 
     def drain(self) -> list[OutgoingEmail]:
         """Remove and return every waiting email."""
@@ -111,8 +119,16 @@ class SendClaimer:
         An email whose record FAILED and that the CRM hands back again was resubmitted by a user: it is
         reopened with its old Message-ID. One whose record is final as sent is only reported again.
         """
-        proposed = new_message_id(domain_of(mailbox))
-        claim = self._sends.claim(mailbox, email.email_id, owner=self.owner, message_id=proposed)
+        return self.take_many(mailbox, [email])[0]
+
+    def take_many(self, mailbox: str, emails: Sequence[OutgoingEmail]) -> list[EmailClaim]:
+        """``take`` for a batch of emails of ``mailbox``: their claims are recorded in one transaction."""
+        domain = domain_of(mailbox)
+        proposals = [(email.email_id, new_message_id(domain)) for email in emails]
+        claims = self._sends.claim_many(mailbox, proposals, owner=self.owner) if proposals else []
+        return [self._taken(claim) for claim in claims]
+
+    def _taken(self, claim: SendClaim) -> EmailClaim:
         if claim.outcome is ClaimOutcome.DONE and claim.record.stage is SendStage.RECORDED:
             return EmailClaim(Taken.ALREADY_SENT, claim)
         if claim.outcome is ClaimOutcome.DONE:

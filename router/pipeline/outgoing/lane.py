@@ -10,7 +10,8 @@
 2. records as Sent what a dead worker submitted but did not record (``recover.finish_submitted``);
 3. hands back the mailbox's e-mails stuck in Sending, claims Pending Send ones up to RequestBatchSize
    (``claim.claim_from_crm``) into the mailbox's backlog;
-4. attempts them one by one (``attempt.EmailAttempt``), asking the mailbox's ``SendRateLimiter`` first.
+4. attempts them in batches of as many as the mailbox's ``SendRateLimiter`` lets it send now
+   (``attempt.EmailAttempt.batch``: one transaction or CRM request per step for the whole batch).
 
 A run never waits: when the rate limit holds the mailbox, it returns with ``resume_in`` and the worker
 goes to other mailboxes. A transient failure ends the run the same way; when the error carries a
@@ -37,7 +38,7 @@ from router.ews.spec import ConnectionSpec
 from router.graph.factory import GraphFactory, GraphSpec
 from router.mailbox.session import MailboxSession
 from router.pipeline.incoming.screening import loop_header_value
-from router.pipeline.outgoing.attempt import Attempted, EmailAttempt, Result, Sender
+from router.pipeline.outgoing.attempt import Attempted, BatchOutcome, EmailAttempt, Result, Sender
 from router.pipeline.outgoing.claim import Backlog, SendClaimer, claim_from_crm
 from router.pipeline.outgoing.failures import ALERT_NOT_IN_CRM, Failure
 from router.pipeline.outgoing.poller import Member, PendingSendPoller
@@ -52,6 +53,10 @@ from router.runtime.registry import LaneWorkRegistry
 from router.runtime.resources import Resources
 
 log = logging.getLogger(__name__)
+
+MAX_BATCH = 50
+"""Most emails attempted as one batch (their state writes and CRM updates shared); the backlog holds
+at most RequestBatchSize anyway."""
 
 
 class LaneAccount:
@@ -220,35 +225,40 @@ class OutgoingLane:
 
     def _drain(self, context: WorkContext, attempt: EmailAttempt, recorder: Recorder,
                processed: int) -> WorkResult:
-        """Attempt the backlog until it is empty, the mailbox must wait, or the service stops."""
+        """Attempt the backlog, as many at a time as the mailbox may send now, until it is empty, the
+        mailbox must wait, or the service stops."""
         sent = False
         try:
             while self._backlog and not context.cancelled:
-                wait = self._lanes.limiter.wait_time(self.mailbox)
-                if wait > 0:
-                    return WorkResult(processed, len(self._backlog), resume_in=wait)
-                outcome = self._attempt(attempt, self._backlog.take())
-                processed += 1
-                sent = sent or outcome.result in (Result.SENT, Result.FOUND)
-                if outcome.failure is not None and not outcome.failure.transient:
-                    self._stop_if_needed(outcome, recorder)
-                elif outcome.failure is not None:
-                    return self._hold(outcome, processed)
+                room = min(self._lanes.limiter.available(self.mailbox), MAX_BATCH)
+                if room <= 0:
+                    return WorkResult(processed, len(self._backlog),
+                                      resume_in=self._lanes.limiter.wait_time(self.mailbox))
+                outcome = self._attempt(attempt, self._backlog.take_many(room))
+                self._backlog.put_back_many(outcome.unattempted)
+                processed += len(outcome.attempted)
+                sent = sent or any(a.result in (Result.SENT, Result.FOUND) for _, a in outcome.attempted)
+                stop = outcome.stop
+                if stop is not None and stop.failure is not None and stop.failure.stops_lane:
+                    self._stop_if_needed(stop, recorder)
+                elif stop is not None:
+                    return self._hold(stop, processed)
             return WorkResult(processed, len(self._backlog))
         finally:
             if sent:
                 recorder.mailbox_works()
 
-    def _attempt(self, attempt: EmailAttempt, email: OutgoingEmail) -> Attempted:
-        """Attempt ``email``; if the CRM or the state store fails meanwhile, it is first in line next run.
+    def _attempt(self, attempt: EmailAttempt, emails: list[OutgoingEmail]) -> BatchOutcome:
+        """Attempt ``emails``; if the CRM or the state store fails meanwhile, those whose attempt was not
+        over are first in line next run.
 
-        Any other exception is a bug: the email is not put back, so that it cannot block the mailbox;
-        the CRM hands it back after SendingStatusDelay.
+        Any other exception is a bug: the emails are not put back, so that they cannot block the mailbox;
+        the CRM hands them back after SendingStatusDelay.
         """
         try:
-            return attempt(email)
+            return attempt.batch(emails)
         except (CrmError, StateStoreError):
-            self._backlog.put_back(email)
+            self._backlog.put_back_many(e for e in emails if e.email_id not in attempt.settled)
             raise
 
     def _hold(self, outcome: Attempted, processed: int) -> WorkResult:

@@ -10,6 +10,7 @@ printable ASCII and short enough to keep every line under 998 characters.
 
 from __future__ import annotations
 
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.policy import EmailPolicy
 
 from router.pipeline.headers import LOOP_HEADER, THREAD_INDEX_HEADER
@@ -17,6 +18,30 @@ from router.pipeline.headers import LOOP_HEADER, THREAD_INDEX_HEADER
 TOKEN_HEADERS = frozenset(name.lower() for name in ("In-Reply-To", "References", THREAD_INDEX_HEADER,
                                                      LOOP_HEADER))
 """Headers whose values are whitespace-separated opaque tokens, folded between tokens only."""
+
+
+class CachedHeaderRegistry(HeaderRegistry):
+    """The standard header registry, building each header class once instead of on every header.
+
+    ``HeaderRegistry.__getitem__`` creates a new class with ``type()`` for every header set or parsed,
+    which was the largest single cost of rendering an email; the classes it builds depend only on the
+    header's name, so one per name serves every message.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        found = self._classes.get(key)
+        if found is None:
+            found = self._classes[key] = super().__getitem__(name)
+        return found
+
+    def map_to_type(self, name: str, cls: type[BaseHeader]) -> None:
+        self._classes.pop(name.lower(), None)
+        super().map_to_type(name, cls)
 
 
 class RouterPolicy(EmailPolicy):
@@ -45,6 +70,6 @@ def fold_tokens(name: str, value: str, linesep: str, width: int) -> str:
     return linesep.join(lines) + linesep
 
 
-ROUTER_POLICY = RouterPolicy(linesep="\r\n", cte_type="7bit")
+ROUTER_POLICY = RouterPolicy(linesep="\r\n", cte_type="7bit", header_factory=CachedHeaderRegistry())
 """The policy every rendered message uses: CRLF, 78-column folding, and 7-bit output throughout
 (non-ASCII text parts are quoted-printable or base64), since not every hop accepts 8BITMIME."""

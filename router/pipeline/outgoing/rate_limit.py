@@ -85,6 +85,15 @@ class SendRateLimiter:
         with self._lock:
             return self._bucket(mailbox).wait(self._clock.monotonic())
 
+    def available(self, mailbox: str) -> int:
+        """How many sends ``mailbox`` may make now, one after the other, without waiting (none taken)."""
+        with self._lock:
+            now = self._clock.monotonic()
+            bucket = self._bucket(mailbox)
+            if bucket.wait(now) > 0:
+                return 0
+            return bucket.rate.messages - len(bucket.sent)
+
     def hold_off(self, mailbox: str, seconds: float) -> None:
         """Let ``mailbox`` send nothing for ``seconds`` (a server back-off); a longer pause is kept."""
         with self._lock:

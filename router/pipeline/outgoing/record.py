@@ -11,10 +11,11 @@ next run (or ``recover.finish_submitted``) picks the email up at once instead of
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 from router.crm.codes import EmailStatus
-from router.crm.gateway import AttemptResult, CrmGateway
+from router.crm.gateway import AttemptResult, CrmGateway, SentEmail
 from router.errors import CrmError
 from router.pipeline.outgoing.failures import MAILBOX_ALERTS, Failure
 from router.pipeline.outgoing.steps import Checkpoint, Step
@@ -49,6 +50,37 @@ class Recorder:
         self._checkpoint(Step.FINISHED, email_id)
         self._metrics.sent(self._mailbox)
         log.info("email %s sent as %s", email_id, claim.message_id, extra={"mailbox": self._mailbox})
+
+    def sent_many(self, sent: Sequence[tuple[SendClaim, datetime]]) -> list[SendClaim]:
+        """``sent`` for a batch: one CRM request marks them Sent, one transaction makes the records final.
+
+        Returns the claims whose records are final; a claim another worker took over meanwhile is left
+        to it (logged). If the CRM cannot be told, every claim is released before the error goes up.
+        """
+        if not sent:
+            return []
+        try:
+            self._gateway.mark_sent_many([SentEmail(claim.record.email_id, claim.message_id, sent_on)
+                                          for claim, sent_on in sent])
+        except CrmError as exc:
+            for claim, _ in sent:
+                self._store.sends.release(claim, error=f"recording Sent in the CRM failed: {exc.message}")
+            raise
+        for claim, _ in sent:
+            self._checkpoint(Step.MARKED_SENT, claim.record.email_id)
+        records = self._store.sends.mark_recorded_many([claim for claim, _ in sent])
+        finished = []
+        for (claim, _), record in zip(sent, records, strict=True):
+            email_id = claim.record.email_id
+            if record is None:
+                log.warning("the claim on CRM email %s was taken over by another worker after it was sent; "
+                            "that worker records it", email_id, extra={"mailbox": self._mailbox})
+                continue
+            self._checkpoint(Step.FINISHED, email_id)
+            self._metrics.sent(self._mailbox)
+            log.info("email %s sent as %s", email_id, claim.message_id, extra={"mailbox": self._mailbox})
+            finished.append(claim)
+        return finished
 
     def sent_before(self, claim: SendClaim) -> None:
         """The CRM handed back an email recorded as sent long ago: say Sent again, send nothing."""

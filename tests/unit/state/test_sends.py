@@ -148,3 +148,33 @@ def test_a_recorded_email_is_not_reopened(store: StateStore) -> None:
     store.sends.mark_recorded(claim)
     done = store.sends.claim(BOX, "email-1", owner="w2", message_id="<r2@x>")
     assert store.sends.reopen(done) is done
+
+
+def test_a_batch_is_claimed_and_advanced_in_one_transaction_each(store: StateStore) -> None:
+    held = store.sends.claim(BOX, "email-2", owner="w0", message_id="<held@x>")
+    claims = store.sends.claim_many(BOX, [("email-1", "<a@x>"), ("email-2", "<b@x>"), ("email-3", "<c@x>")],
+                                    owner="w1")
+    assert [c.outcome for c in claims] == [ClaimOutcome.NEW, ClaimOutcome.BUSY, ClaimOutcome.NEW]
+    assert claims[1].message_id == held.message_id, "a busy email keeps the Message-ID of its first claim"
+    mine = [claims[0], claims[2]]
+    assert [r.stage if r else None for r in store.sends.mark_rendered_many(mine)] == [SendStage.RENDERED] * 2
+    assert store.sends.mark_rendered_many([claims[1]]) == [None], "only the owner moves a record"
+    submitted = store.sends.mark_submitted_many(mine)
+    assert [r.stage if r else None for r in submitted] == [SendStage.SUBMITTED] * 2
+    recorded = store.sends.mark_recorded_many(mine)
+    assert [(r.stage, r.owner) if r else None for r in recorded] == [(SendStage.RECORDED, None)] * 2
+
+
+def test_an_unsent_claim_given_back_starts_again_without_a_sent_items_search(
+        store: StateStore, clock: FrozenClock) -> None:
+    fresh = store.sends.claim(BOX, "email-1", owner="w1", message_id="<a@x>")
+    store.sends.mark_rendered(fresh)
+    crashed = store.sends.claim(BOX, "email-2", owner="w0", message_id="<b@x>")
+    store.sends.mark_rendered(crashed)
+    clock.advance(DEFAULT_LEASE.total_seconds())
+    recovered = store.sends.claim(BOX, "email-2", owner="w1", message_id="<other@x>")
+    assert recovered.may_have_been_sent
+    store.sends.release_unsent([fresh, recovered], error="the batch ended early")
+    again = [store.sends.claim(BOX, e, owner="w2", message_id="<new@x>") for e in ("email-1", "email-2")]
+    assert [c.record.stage for c in again] == [SendStage.CLAIMED, SendStage.RENDERED]
+    assert [c.may_have_been_sent for c in again] == [False, True], "only a recovered one may have left"

@@ -123,3 +123,19 @@ def test_concurrent_callers_never_overspend(clock: FrozenClock) -> None:
 def test_impossible_rates_are_refused(messages: int, seconds: float) -> None:
     with pytest.raises(ValueError, match="send rate"):
         SendRate(messages, seconds)
+
+
+def test_available_says_how_many_may_go_now_and_spends_nothing(clock: FrozenClock) -> None:
+    limiter = SendRateLimiter(clock, SendRate(3, 10.0))
+    assert limiter.available(A) == 3
+    limiter.try_acquire(A)
+    clock.advance(2)
+    limiter.try_acquire(A)
+    assert (limiter.available(A), limiter.available(A)) == (1, 1)
+    limiter.try_acquire(A)
+    assert limiter.available(A) == 0
+    clock.advance(8)  # The first send frees its token.
+    assert limiter.available(A) == 1
+    limiter.hold_off(A, 5)
+    assert limiter.available(A) == 0, "a server back-off holds every send"
+    assert limiter.available(B) == 3
