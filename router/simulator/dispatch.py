@@ -189,7 +189,6 @@ class EwsEndpoint:
         self._validate("request", request)
         ctx = operations.Ctx(self.store, self.config, principal, user, request, impersonated, anchor)
         if streaming:
-            self._record(request, principal.name, user.address, impersonated, anchor, 200, ("NoError",))
             return Reply(200, [("Content-Type", XML)], stream=self._stream(ctx))
         try:
             with self.store.lock:
@@ -206,7 +205,15 @@ class EwsEndpoint:
         return Reply(200, [("Content-Type", XML)], self.writer.response(body))
 
     def _stream(self, ctx: operations.Ctx) -> Iterator[bytes]:
+        """The bodies of one GetStreamingEvents; the request is recorded with its first body's codes (a
+        refused connection shows ErrorExceededConnectionCount in the log)."""
+        recorded = False
         for body in stream_events(ctx, ctx.request.body, self.stopping):
+            if not recorded:
+                codes = tuple(el.text or "" for el in body.iter(f"{{{body.nsmap.get('m')}}}ResponseCode"))
+                self._record(ctx.request, ctx.principal.name, ctx.user.address, ctx.impersonated, ctx.anchor,
+                             200, codes)
+                recorded = True
             if self.validator is not None:
                 self.validator.check("response", "GetStreamingEvents", body)
             yield self.writer.response(body)

@@ -48,12 +48,12 @@ from router.pipeline.incoming.fates import count_fates, log_fates
 from router.pipeline.incoming.fetch import Failing, Fetched, FetchedItem, Missing, Unreadable, fetch_resilient
 from router.pipeline.incoming.finish import Finisher
 from router.pipeline.incoming.lane_deps import LaneDeps
-from router.pipeline.incoming.notifications import Watch
 from router.pipeline.incoming.options import LaneOptions
 from router.pipeline.incoming.process import Envelope, ItemProcessor, Outcome
 from router.pipeline.incoming.quarantine import Reason, Stage, quarantine
 from router.pipeline.incoming.session import MailboxSession
 from router.pipeline.incoming.sync import ItemRef, sync_page
+from router.pipeline.incoming.watch import Watch
 from router.runtime.lane import LaneKey
 from router.runtime.outcome import WorkContext, WorkResult
 from router.state import LedgerClaim, LedgerEntry, LedgerStage, QuarantineStatus
