@@ -102,13 +102,15 @@ class IncomingLane:
     def __call__(self, context: WorkContext) -> WorkResult:
         """Run one batch (recovery first, then new mail)."""
         session = self._open()
+        # Subscribed before the sync: mail that arrives afterwards raises an event, mail before is synced.
+        self._watch(session)
         try:
             result = self._run(session, context)
         except TransportError as exc:
             if session.endpoint_failed(exc):
                 self._session = None
             raise
-        return replace(result, watched=self._watch())
+        return replace(result, watched=self._watched())
 
     def close(self) -> None:
         """Stop the lane's notifications and give back any claim it still holds."""
@@ -336,15 +338,18 @@ class IncomingLane:
             except (ClaimLostError, StateStoreError):
                 continue
 
-    def _watch(self) -> bool:
-        """Keep the lane's notification stream; True while a notification would wake the lane."""
+    def _watch(self, session: LaneSession) -> None:
+        """Keep the lane's notification subscription (made now, on the lane's session, if missing)."""
         if self.deps.hub is None or self.options.notification_streams == 0:
-            return False
-        if not isinstance(self.spec, ConnectionSpec):
-            return False  # Graph: no webhook on-premises; the lane polls by delta (cheap).
+            return
+        if not isinstance(self.spec, ConnectionSpec) or not isinstance(session, MailboxSession):
+            return  # Graph: no webhook on-premises; the lane polls by delta (cheap).
         watch = Watch(self.key, self.spec, self.options.folder, self.options.notification_minutes)
-        return (self.deps.hub.watch(watch, self.options.notification_streams, owner=self)
-                and self.deps.hub.streaming(self.key))
+        self.deps.hub.watch(watch, self.options.notification_streams, owner=self, session=session)
+
+    def _watched(self) -> bool:
+        """True while a notification would wake the lane."""
+        return self.deps.hub is not None and self.deps.hub.streaming(self.key)
 
 
 def page_size(batch_size: int) -> int:

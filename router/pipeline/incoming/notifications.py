@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from router.ews import AccountFactory
 from router.pipeline.incoming.notify_channel import Channel
+from router.pipeline.incoming.session import MailboxSession
 from router.pipeline.incoming.watch import Watch
 from router.runtime.lane import LaneKey
 
@@ -63,25 +64,31 @@ class NotificationHub:
         self._lock = threading.Lock()
         self._closed = False
 
-    def watch(self, watch: Watch, limit: int, owner: object = None) -> bool:
+    def watch(self, watch: Watch, limit: int, owner: object = None,
+              session: MailboxSession | None = None) -> bool:
         """Watch ``watch.key`` on a shared connection unless its account holds ``limit`` full ones
         already (or it is watched already); True if watched.
 
         ``owner`` (the lane's work) is who may ``unwatch`` it: a rebuilt lane's new work takes the
-        watch over, and the old work, closed afterwards, cannot end it.
+        watch over, and the old work, closed afterwards, cannot end it. With the lane's ``session``,
+        a missing subscription is made here, in the caller's thread (the lane then synchronises, so
+        nothing arrives unseen); without, the connection's thread makes it and wakes the lane.
         """
         with self._lock:
             current = self._members.get(watch.key)
             if current is not None and current.watch == watch and current.channel.is_alive():
                 current.owner = owner
-                return True
-            if current is not None:
-                self._leave(watch.key)
-            channel = None if self._closed else self._channel_for(watch, limit)
-            if channel is None:
-                return False
-            channel.add(watch)
-            self._members[watch.key] = _Membership(watch, channel, owner)
+                channel: Channel | None = current.channel
+            else:
+                if current is not None:
+                    self._leave(watch.key)
+                channel = None if self._closed else self._channel_for(watch, limit)
+                if channel is None:
+                    return False
+                channel.add(watch, session)
+                self._members[watch.key] = _Membership(watch, channel, owner)
+        if session is not None and channel is not None:
+            channel.subscribe_now(watch.key, session)
         return True
 
     def _channel_for(self, watch: Watch, limit: int) -> Channel | None:

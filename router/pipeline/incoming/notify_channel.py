@@ -1,8 +1,11 @@
 """One streaming connection: the subscriptions of up to 200 mailboxes on one GetStreamingEvents.
 
-A ``Channel`` is a thread that, in a loop, (1) settles its membership: unsubscribes the mailboxes that
-left and subscribes (one Subscribe each, on the mailbox's own account) those that joined or whose
-subscription broke, waking each new one's lane once to catch up; then (2) opens one GetStreamingEvents
+A mailbox's subscription is made by its lane's worker (``subscribe_now``, one Subscribe on the lane's
+own session, before the lane synchronises, so nothing falls between the two), which spreads the
+subscriptions of thousands of mailboxes over the lanes' workers. A ``Channel`` is a thread that, in a
+loop, (1) settles its membership: unsubscribes the mailboxes that left and subscribes those given
+without a session and those whose subscription broke, waking each one's lane to catch up; then (2)
+opens one GetStreamingEvents
 carrying every subscription id, on a protocol of its own (``router.ews.streaming``), and wakes the lane
 of each subscription a NewMailEvent or CreatedEvent names, until the connection times out (it is then
 renewed) or the membership changes (the open read is interrupted after ``REJOIN_SECONDS``, so a burst
@@ -52,6 +55,8 @@ class _Member:
     folder: Any = None
     failures: int = 0
     retry_at: float = 0.0
+    busy: bool = False
+    """Someone (the lane's worker or the channel) is making its subscription now."""
 
 
 class Channel(threading.Thread):
@@ -76,11 +81,28 @@ class Channel(threading.Thread):
 
     # Called by the hub -------------------------------------------------------------------------
 
-    def add(self, watch: Watch) -> None:
-        """Take ``watch``'s mailbox in; its subscription is made before the next connection."""
+    def add(self, watch: Watch, session: MailboxSession | None = None) -> None:
+        """Take ``watch``'s mailbox in. With its lane's ``session``, the caller makes the subscription
+        next (``subscribe_now``); without, this thread makes it before the next connection."""
         with self._lock:
-            self._members[watch.key] = _Member(watch)
-        self._rejoin()
+            self._members[watch.key] = _Member(watch, session=session, busy=session is not None)
+        if session is None:
+            self._rejoin()
+
+    def subscribe_now(self, key: LaneKey, session: MailboxSession) -> None:
+        """Make ``key``'s subscription in the calling thread if it has none and is due (failures are
+        kept: the mailbox retries later with back-off)."""
+        with self._lock:
+            member = self._members.get(key)
+            if member is None or member.sid is not None or member.retry_at > time.monotonic():
+                if member is not None and member.session is session:
+                    member.busy = False
+                return
+            if member.busy and member.session is not session:
+                return
+            member.busy, member.session = True, session
+        if self._subscribe(member, wake=False):
+            self._rejoin()
 
     def remove(self, key: LaneKey) -> None:
         """Let ``key``'s mailbox go; it is unsubscribed when the connection is next re-made."""
@@ -185,36 +207,44 @@ class Channel(threading.Thread):
         """Unsubscribe the mailboxes that left; subscribe those due (each alone, failures kept apart)."""
         with self._lock:
             leaving, self._leaving = self._leaving, []
-            due = [m for m in self._members.values() if m.sid is None and m.retry_at <= time.monotonic()]
+            due = [m for m in self._members.values()
+                   if m.sid is None and not m.busy and m.retry_at <= time.monotonic()]
+            for member in due:
+                member.busy = True
         for member in leaving:
             self._unsubscribe(member)
         for member in due:
             if self._stopping.is_set():
                 return
-            self._subscribe(member)
+            self._subscribe(member, wake=True)
 
-    def _subscribe(self, member: _Member) -> None:
+    def _subscribe(self, member: _Member, *, wake: bool) -> bool:
+        """Make ``member``'s subscription (``busy`` is set); ``wake`` its lane to catch up afterwards."""
         watch = member.watch
         try:
-            session = MailboxSession(self._accounts, watch.spec)
+            session = member.session or MailboxSession(self._accounts, watch.spec)
             folder = session.folder(watch.folder)
             with ews_errors(mailbox=session.mailbox):
                 sid = folder.subscribe_to_streaming(event_types=list(EVENT_TYPES))
         except Exception as exc:  # This mailbox alone waits; it is polled meanwhile.
-            member.failures += 1
-            wait = min(self._retry[1], self._retry[0] * 2 ** min(member.failures - 1, 16))
-            member.retry_at = time.monotonic() + wait
+            with self._lock:
+                member.failures += 1
+                wait = min(self._retry[1], self._retry[0] * 2 ** min(member.failures - 1, 16))
+                member.retry_at, member.busy = time.monotonic() + wait, False
             log.warning("notifications of %s failed (%s); retrying in %.0f s, polling meanwhile", watch.key,
                         exc, wait)
-            return
+            return False
         with self._lock:
             current = self._members.get(watch.key)
             if current is not member:  # It left while subscribing.
                 self._leaving.append(_Member(watch, sid, session, folder))
-                return
-            member.sid, member.session, member.folder, member.failures = sid, session, folder, 0
-        # Mail that arrived while no subscription existed is found by the run this wake starts.
-        self._wake(watch.key)
+                return False
+            member.sid, member.session, member.folder = sid, session, folder
+            member.failures, member.busy = 0, False
+        if wake:
+            # Mail that arrived while no subscription existed is found by the run this wake starts.
+            self._wake(watch.key)
+        return True
 
     def _unsubscribe(self, member: _Member) -> None:
         try:
