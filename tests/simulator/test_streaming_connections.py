@@ -49,7 +49,8 @@ def test_an_account_over_its_streaming_connections_gets_exceeded_connection_coun
                            verify=str(ews_simulator.ca_file), stream=True, timeout=30,
                            headers={"Content-Type": "text/xml; charset=utf-8"})
         assert held.status_code == 200
-        next(held.iter_content(chunk_size=64))  # the stream is open (its first body is on the way)
+        reader = held.iter_content(chunk_size=64)  # kept: dropping the reader closes the connection
+        next(reader)  # the stream is open (its first body is on the way)
         refused = raw.post(ews_simulator, _get_streaming_events(second_sub), user=ALICE)
         assert raw.codes(refused) == ["ErrorExceededConnectionCount"]
         held.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from typing import Protocol
 
 from router.simulator import ids
 from router.simulator.events import EVENT_TYPE_NAMES, Event, EventType, Subscription, new_subscription_key
@@ -209,9 +210,14 @@ def open_streams(ctx: Ctx) -> int:
         return _OPEN.get((id(ctx.store), ctx.principal.name.lower()), 0)
 
 
-def stream_events(ctx: Ctx, req: Element, stopping: object) -> Iterator[Element]:
+class Stopping(Protocol):
+    """When a stream ends early: the server stops, or the client closed its connection."""
+
+    def is_set(self) -> bool: ...
+
+
+def stream_events(ctx: Ctx, req: Element, stopping: Stopping) -> Iterator[Element]:
     """Yield GetStreamingEvents response bodies until the connection timeout, ending with Closed."""
-    assert isinstance(stopping, threading.Event)
     try:
         key = _take_connection(ctx)
     except ItemError as err:
@@ -225,7 +231,7 @@ def stream_events(ctx: Ctx, req: Element, stopping: object) -> Iterator[Element]
         _give_back(key)
 
 
-def _stream(ctx: Ctx, req: Element, stopping: threading.Event) -> Iterator[Element]:
+def _stream(ctx: Ctx, req: Element, stopping: Stopping) -> Iterator[Element]:
     minutes = int(text_of(req, "ConnectionTimeout", "1") or "1")
     try:
         subs = _stream_subscriptions(ctx, req, minutes)

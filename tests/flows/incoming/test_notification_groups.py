@@ -182,14 +182,17 @@ def test_a_mailbox_that_cannot_subscribe_does_not_hold_up_its_group(rig: Rig,
         hub.close()
 
 
-def _hold_a_stream(rig: Rig, session: requests.Session, sid: str) -> requests.Response:
-    """Another client of the service account holds a streaming connection open."""
+def _hold_a_stream(rig: Rig, session: requests.Session,
+                   sid: str) -> tuple[requests.Response, Iterator[bytes]]:
+    """Another client of the service account holds a streaming connection open (while the caller keeps
+    the reader: dropping it closes the connection)."""
     body = raw.envelope(f"<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>{sid}</t:SubscriptionId>"
                         "</m:SubscriptionIds><m:ConnectionTimeout>30</m:ConnectionTimeout></m:GetStreamingEvents>")
     held = session.post(rig.sim.url, data=body, auth=(SVC, PASSWORD), verify=str(rig.sim.ca_file),
                         stream=True, timeout=30, headers={"Content-Type": "text/xml; charset=utf-8"})
-    next(held.iter_content(chunk_size=64))
-    return held
+    reader = held.iter_content(chunk_size=64)
+    next(reader)
+    return held, reader
 
 
 def test_exceeded_connection_count_backs_off_one_connection_and_spares_the_lanes_pool(
@@ -208,7 +211,7 @@ def test_exceeded_connection_count_backs_off_one_connection_and_spares_the_lanes
     hub = NotificationHub(accounts, woken, retry_base=0.5, retry_max=1.0)
     try:
         with requests.Session() as other:
-            held = _hold_a_stream(rig, other, other_sid)  # the account's only streaming connection
+            held, _reader = _hold_a_stream(rig, other, other_sid)  # the account's only streaming connection
             assert hub.watch(found[addresses[1]], limit=10)
             eventually(lambda: exceeded(rig) >= 2, "refused connections (retried with back-off)")
             held.close()
