@@ -158,7 +158,7 @@ class Channel(threading.Thread):
             wait = min(self._retry[1], self._retry[0] * 2 ** min(self.failures - 1, 16))
             log.warning("streaming notifications of %d mailboxes failed (%s); retrying in %.0f s, polling "
                         "meanwhile", len(streams), exc, wait)
-            self._protocol = None
+            self._drop_protocol()
             self._stopping.wait(wait)
 
     def _open_call(self) -> StreamingCall:
@@ -298,5 +298,10 @@ class Channel(threading.Thread):
             if time.monotonic() > deadline:
                 break
             self._unsubscribe(member)
-        if self._protocol is not None:
-            self._protocol.close()
+        self._drop_protocol()
+
+    def _drop_protocol(self) -> None:
+        """Close the connection's own session pool (a new one is made for the next connection)."""
+        protocol, self._protocol = self._protocol, None
+        if protocol is not None:
+            protocol.close()
