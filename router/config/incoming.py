@@ -130,9 +130,12 @@ class IncomingSettings(StrictModel):
         default=5, ge=1, le=100,
         description="Attempts at one message that fails unexpectedly before it is quarantined.")
     notification_streams: int = Field(
-        default=20, ge=0, le=1000,
-        description="Most mailboxes watched at once with EWS streaming notifications (each holds one "
-        "connection); 0 turns notifications off and relies on polling alone.")
+        default=10, ge=0, le=1000,
+        description="Most EWS streaming-notification connections held at once per account (endpoint and "
+        "credentials); each carries the subscriptions of up to 200 mailboxes, so 10 cover 2,000. Exchange "
+        "refuses connections beyond its throttling policy's limit (10 by default) with "
+        "ErrorExceededConnectionCount. Mailboxes beyond the connections are swept without notifications; "
+        "0 turns notifications off and relies on the sweep alone.")
     notification_minutes: int = Field(
         default=10, ge=1, le=30,
         description="Minutes one streaming connection stays open before it is renewed.")

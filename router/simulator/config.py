@@ -23,11 +23,13 @@ class ServerConfig:
     streaming_minute: float = 60.0
     """Seconds in one GetStreamingEvents ``ConnectionTimeout`` minute (tests shorten it)."""
     heartbeat_seconds: float = 30.0
-    max_streaming_connections: int | None = None
+    max_streaming_connections: int | None = 10
     """Open GetStreamingEvents connections one account may hold; the next fails with
-    ErrorExceededConnectionCount, as Exchange's throttling policy does (Exchange's default is 10).
-    None (the default until the router shares streaming connections) sets no limit: exchangelib answers
-    ErrorExceededConnectionCount by shrinking the account's whole session pool, which starves a router
-    that holds one stream per mailbox."""
+    ErrorExceededConnectionCount, as Exchange's throttling policy does (Exchange's default is 10; None
+    sets no limit). A client must share connections among its subscriptions: the router groups up to
+    ``max_subscriptions_per_stream`` mailboxes on one connection."""
+    max_subscriptions_per_stream: int = 200
+    """SubscriptionIds one GetStreamingEvents request may carry (Exchange's limit for a group is 200);
+    more fail with ErrorInvalidArgument."""
     control_token: str | None = None
     """When set, the control API requires ``Authorization: Bearer <token>``."""

@@ -41,6 +41,8 @@ class Reply:
     stream: Iterator[bytes] | None = None
     delay: float = 0.0
     drop: bool = False
+    gone: threading.Event | None = None
+    """Set by the HTTP layer when the client of a streamed reply has closed its connection."""
 
 
 @dataclass(frozen=True)
@@ -189,8 +191,8 @@ class EwsEndpoint:
         self._validate("request", request)
         ctx = operations.Ctx(self.store, self.config, principal, user, request, impersonated, anchor)
         if streaming:
-            self._record(request, principal.name, user.address, impersonated, anchor, 200, ("NoError",))
-            return Reply(200, [("Content-Type", XML)], stream=self._stream(ctx))
+            gone = threading.Event()
+            return Reply(200, [("Content-Type", XML)], stream=self._stream(ctx, gone), gone=gone)
         try:
             with self.store.lock:
                 body = handler(ctx, request.body)  # type: ignore[misc]
@@ -205,8 +207,16 @@ class EwsEndpoint:
             self.validator.check("response", request.operation, body)
         return Reply(200, [("Content-Type", XML)], self.writer.response(body))
 
-    def _stream(self, ctx: operations.Ctx) -> Iterator[bytes]:
-        for body in stream_events(ctx, ctx.request.body, self.stopping):
+    def _stream(self, ctx: operations.Ctx, gone: threading.Event) -> Iterator[bytes]:
+        """The bodies of one GetStreamingEvents; the request is recorded with its first body's codes (a
+        refused connection shows ErrorExceededConnectionCount in the log)."""
+        recorded = False
+        for body in stream_events(ctx, ctx.request.body, _Either(self.stopping, gone)):
+            if not recorded:
+                codes = tuple(el.text or "" for el in body.iter(f"{{{body.nsmap.get('m')}}}ResponseCode"))
+                self._record(ctx.request, ctx.principal.name, ctx.user.address, ctx.impersonated, ctx.anchor,
+                             200, codes)
+                recorded = True
             if self.validator is not None:
                 self.validator.check("response", "GetStreamingEvents", body)
             yield self.writer.response(body)
@@ -240,3 +250,13 @@ def sleep_for(reply: Reply) -> None:
     """Apply a scripted slow response."""
     if reply.delay > 0:
         time.sleep(reply.delay)
+
+
+class _Either:
+    """Set when either event is: the server stops, or the streaming client went away."""
+
+    def __init__(self, first: threading.Event, second: threading.Event) -> None:
+        self._events = (first, second)
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self._events)

@@ -70,6 +70,9 @@ class Subscription:
     events: deque[tuple[int, Event]] = field(default_factory=deque)
     next_seq: int = 1
     acked: int = 0
+    principal: str = ""
+    """The authenticated account that made it: a streaming connection of that account may carry it,
+    whichever mailbox it impersonated (how a service account groups its mailboxes' subscriptions)."""
 
     def accepts(self, event: Event) -> bool:
         if event.mailbox != self.mailbox or event.type not in self.types:

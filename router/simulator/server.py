@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import re
+import select
 import socket
 import ssl
 import threading
@@ -239,12 +240,32 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         assert reply.stream is not None
+        done = threading.Event()
+        if reply.gone is not None:
+            threading.Thread(target=_watch_peer, args=(self.connection, reply.gone, done), daemon=True,
+                             name="ews-stream-peer").start()
         try:
             for chunk in reply.stream:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             self.wfile.write(b"0\r\n\r\n")
         except OSError:
             self.close_connection = True
+        finally:
+            done.set()
+
+
+def _watch_peer(connection: socket.socket, gone: threading.Event, done: threading.Event) -> None:
+    """Set ``gone`` when the client of a streamed reply closes its connection (it sends nothing else
+    while it reads the stream, so readable means closed), as IIS notices a client that went away: the
+    stream then ends and stops counting against the account's streaming connections."""
+    while not done.is_set():
+        try:
+            readable, _, _ = select.select([connection], [], [], 0.25)
+        except (OSError, ValueError):
+            break
+        if readable:
+            gone.set()
+            return
 
 
 def serve_in_thread(server: SimulatorHTTPServer) -> threading.Thread:

@@ -6,11 +6,12 @@ import time
 
 import pytest
 import requests
+from exchangelib.credentials import IMPERSONATION
 from exchangelib.services import GetStreamingEvents
 
 from router.simulator import Controller
 from tests.simulator import raw
-from tests.support.ews_simulator import ALICE, PASSWORD, make_account
+from tests.support.ews_simulator import ALICE, BOB, PASSWORD, SVC, make_account
 
 pytestmark = pytest.mark.usefixtures("exchangelib_trust")
 
@@ -48,7 +49,8 @@ def test_an_account_over_its_streaming_connections_gets_exceeded_connection_coun
                            verify=str(ews_simulator.ca_file), stream=True, timeout=30,
                            headers={"Content-Type": "text/xml; charset=utf-8"})
         assert held.status_code == 200
-        next(held.iter_content(chunk_size=64))  # the stream is open (its first body is on the way)
+        reader = held.iter_content(chunk_size=64)  # kept: dropping the reader closes the connection
+        next(reader)  # the stream is open (its first body is on the way)
         refused = raw.post(ews_simulator, _get_streaming_events(second_sub), user=ALICE)
         assert raw.codes(refused) == ["ErrorExceededConnectionCount"]
         held.close()
@@ -58,3 +60,45 @@ def test_an_account_over_its_streaming_connections_gets_exceeded_connection_coun
                                                       user=ALICE).content:
         assert time.monotonic() < deadline, "once the first connection ends the account may stream again"
         time.sleep(0.2)
+
+
+def test_a_service_account_streams_the_subscriptions_it_made_impersonating_several_mailboxes(
+        ews_simulator: Controller) -> None:
+    alice = make_account(ews_simulator, ALICE, login=SVC, access_type=IMPERSONATION)
+    bob = make_account(ews_simulator, BOB, login=SVC, access_type=IMPERSONATION)
+    subs = {alice.inbox.subscribe_to_streaming(): ALICE, bob.inbox.subscribe_to_streaming(): BOB}
+    ews_simulator.control.inject(BOB, from_="c@fabrikam.com", subject="to bob", body="b",
+                                 message_id="<bob@fabrikam.com>")
+    service = GetStreamingEvents(account=alice)  # one connection, impersonating one of the group
+    seen = {subs[n.subscription_id] for n in service.call(subscription_ids=list(subs), connection_timeout=1)
+            if n.events}
+    assert seen == {BOB}
+    # Alice herself did not make Bob's subscription: her own connection may not carry it.
+    refused = raw.post(ews_simulator, _get_streaming_events(next(s for s, m in subs.items() if m == BOB)),
+                       user=ALICE)
+    assert raw.codes(refused) == ["ErrorSubscriptionAccessDenied"]
+
+
+def test_a_failed_subscription_is_named_in_error_subscription_ids(ews_simulator: Controller) -> None:
+    account = make_account(ews_simulator, ALICE)
+    good = account.inbox.subscribe_to_streaming()
+    gone = account.inbox.subscribe_to_streaming()
+    account.inbox.unsubscribe(gone)
+    answer = raw.post(ews_simulator, raw.envelope(
+        f"<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>{good}</t:SubscriptionId>"
+        f"<t:SubscriptionId>{gone}</t:SubscriptionId></m:SubscriptionIds>"
+        "<m:ConnectionTimeout>1</m:ConnectionTimeout></m:GetStreamingEvents>"), user=ALICE)
+    assert raw.codes(answer) == ["ErrorSubscriptionNotFound"]
+    named = [e.text for e in raw.body_of(answer).iter(f"{{{raw.T}}}SubscriptionId")]
+    assert named == [gone]
+
+
+def test_one_connection_carries_at_most_two_hundred_subscriptions(ews_simulator: Controller) -> None:
+    ews_simulator.config.max_subscriptions_per_stream = 2
+    account = make_account(ews_simulator, ALICE)
+    subs = [account.inbox.subscribe_to_streaming() for _ in range(3)]
+    ids = "".join(f"<t:SubscriptionId>{s}</t:SubscriptionId>" for s in subs)
+    answer = raw.post(ews_simulator, raw.envelope(
+        f"<m:GetStreamingEvents><m:SubscriptionIds>{ids}</m:SubscriptionIds>"
+        "<m:ConnectionTimeout>1</m:ConnectionTimeout></m:GetStreamingEvents>"), user=ALICE)
+    assert raw.codes(answer) == ["ErrorInvalidArgument"]

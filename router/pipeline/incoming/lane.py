@@ -53,12 +53,12 @@ from router.pipeline.incoming.fates import count_fates, log_fates
 from router.pipeline.incoming.fetch import Failing, Fetched, FetchedItem, Missing, Unreadable, fetch_resilient
 from router.pipeline.incoming.finish import Finisher
 from router.pipeline.incoming.lane_deps import LaneDeps
-from router.pipeline.incoming.notifications import Watch
 from router.pipeline.incoming.options import LaneOptions
 from router.pipeline.incoming.process import Envelope, ItemProcessor, Offer, Outcome
 from router.pipeline.incoming.quarantine import Reason, Stage, quarantine
 from router.pipeline.incoming.session import MailboxSession
 from router.pipeline.incoming.sync import ItemRef, sync_page
+from router.pipeline.incoming.watch import Watch
 from router.runtime.lane import LaneKey
 from router.runtime.outcome import WorkContext, WorkResult
 from router.state import LedgerClaim, LedgerEntry, LedgerStage, QuarantineStatus
@@ -108,13 +108,15 @@ class IncomingLane:
     def __call__(self, context: WorkContext) -> WorkResult:
         """Run one batch (recovery first, then new mail)."""
         session = self._open()
+        # Subscribed before the sync: mail that arrives afterwards raises an event, mail before is synced.
+        self._watch(session)
         try:
             result = self._run(session, context)
         except TransportError as exc:
             if session.endpoint_failed(exc):
                 self._session = None
             raise
-        return replace(result, watched=self._watch())
+        return replace(result, watched=self._watched())
 
     def close(self) -> None:
         """Stop the lane's notifications and give back any claim it still holds."""
@@ -388,15 +390,18 @@ class IncomingLane:
             except (ClaimLostError, StateStoreError):
                 continue
 
-    def _watch(self) -> bool:
-        """Keep the lane's notification stream; True while a notification would wake the lane."""
+    def _watch(self, session: LaneSession) -> None:
+        """Keep the lane's notification subscription (made now, on the lane's session, if missing)."""
         if self.deps.hub is None or self.options.notification_streams == 0:
-            return False
-        if not isinstance(self.spec, ConnectionSpec):
-            return False  # Graph: no webhook on-premises; the lane polls by delta (cheap).
+            return
+        if not isinstance(self.spec, ConnectionSpec) or not isinstance(session, MailboxSession):
+            return  # Graph: no webhook on-premises; the lane polls by delta (cheap).
         watch = Watch(self.key, self.spec, self.options.folder, self.options.notification_minutes)
-        return (self.deps.hub.watch(watch, self.options.notification_streams, owner=self)
-                and self.deps.hub.streaming(self.key))
+        self.deps.hub.watch(watch, self.options.notification_streams, owner=self, session=session)
+
+    def _watched(self) -> bool:
+        """True while a notification would wake the lane."""
+        return self.deps.hub is not None and self.deps.hub.streaming(self.key)
 
 
 def page_size(batch_size: int) -> int:

@@ -3,9 +3,12 @@
 GetStreamingEvents is the one long-lived operation: ``stream_events`` yields one response body per
 batch of events (and a heartbeat when there are none) until the connection timeout, then a final
 body with ConnectionStatus Closed. It waits on the event hub's condition, not on the store lock. One
-connection may carry many SubscriptionIds, and one account (the authenticated caller) may hold at most
-``max_streaming_connections`` open at once: the next fails with ErrorExceededConnectionCount, as
-Exchange's throttling policy answers (so a client must share connections among its subscriptions).
+connection may carry up to ``max_subscriptions_per_stream`` SubscriptionIds (Exchange: 200), each made
+by the same authenticated account (a service account may impersonate a different mailbox for each), and
+one account may hold at most ``max_streaming_connections`` open at once: the next fails with
+ErrorExceededConnectionCount, as Exchange's throttling policy answers (so a client must share connections
+among its subscriptions). A subscription that is unknown, or is removed while its connection is open,
+fails the request with its id in ``m:ErrorSubscriptionIds``, so the client can go on with the others.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from typing import Protocol
 
 from router.simulator import ids
 from router.simulator.events import EVENT_TYPE_NAMES, Event, EventType, Subscription, new_subscription_key
@@ -43,7 +47,9 @@ def _watermark(ctx: Ctx, sub: Subscription, seq: int) -> str:
     return ctx.store.signer.sign("wm", {"i": sub.sid, "q": seq})
 
 
-def _subscription(ctx: Ctx, sid: str | None) -> Subscription:
+def _subscription(ctx: Ctx, sid: str | None, *, by_principal: bool = False) -> Subscription:
+    """The subscription ``sid`` names, if the caller's user made it (``by_principal``: or the caller's
+    authenticated account, impersonating any mailbox, as a streaming group needs)."""
     try:
         payload = ctx.store.signer.verify("sub", sid or "")
     except ids.InvalidTokenError as exc:
@@ -51,7 +57,7 @@ def _subscription(ctx: Ctx, sid: str | None) -> Subscription:
     sub = ctx.store.events.get(str(payload.get("i")))
     if sub is None:
         raise ItemError("ErrorSubscriptionNotFound", NOT_FOUND)
-    if sub.owner != ctx.user.key:
+    if sub.owner != ctx.user.key and not (by_principal and sub.principal == ctx.principal.name.lower()):
         raise ItemError("ErrorSubscriptionAccessDenied", "The subscription belongs to another account.")
     return sub
 
@@ -102,6 +108,7 @@ def _new_subscription(ctx: Ctx, spec: Element) -> Subscription:
         int(text_of(spec, "Timeout", "30") or "30"),
         now,
         now,
+        principal=ctx.principal.name.lower(),
     )
 
 
@@ -203,9 +210,14 @@ def open_streams(ctx: Ctx) -> int:
         return _OPEN.get((id(ctx.store), ctx.principal.name.lower()), 0)
 
 
-def stream_events(ctx: Ctx, req: Element, stopping: object) -> Iterator[Element]:
+class Stopping(Protocol):
+    """When a stream ends early: the server stops, or the client closed its connection."""
+
+    def is_set(self) -> bool: ...
+
+
+def stream_events(ctx: Ctx, req: Element, stopping: Stopping) -> Iterator[Element]:
     """Yield GetStreamingEvents response bodies until the connection timeout, ending with Closed."""
-    assert isinstance(stopping, threading.Event)
     try:
         key = _take_connection(ctx)
     except ItemError as err:
@@ -219,23 +231,22 @@ def stream_events(ctx: Ctx, req: Element, stopping: object) -> Iterator[Element]
         _give_back(key)
 
 
-def _stream(ctx: Ctx, req: Element, stopping: threading.Event) -> Iterator[Element]:
+def _stream(ctx: Ctx, req: Element, stopping: Stopping) -> Iterator[Element]:
     minutes = int(text_of(req, "ConnectionTimeout", "1") or "1")
-    subs: list[Subscription] = []
-    root, msgs = response_root("GetStreamingEvents")
     try:
-        if not 1 <= minutes <= 30:
-            raise ItemError("ErrorInvalidArgument", "ConnectionTimeout must be between 1 and 30 minutes.")
-        subs = [_subscription(ctx, s.text) for s in children(child(req, "SubscriptionIds"))]
-    except ItemError as err:
-        failed(msgs, "GetStreamingEvents", err)
-        yield root
+        subs = _stream_subscriptions(ctx, req, minutes)
+    except _SubscriptionsFailed as err:
+        yield _failure_body(err.error, err.sids)
         return
     deadline = time.monotonic() + minutes * ctx.config.streaming_minute
-    seen = {s.sid: 0 for s in subs}
+    seen = {s.sid: 0 for s, _ in subs}
     last_sent = time.monotonic()
     while not stopping.is_set() and time.monotonic() < deadline:
-        ready = [s for s in subs if any(q > seen[s.sid] for q, _ in list(s.events))]
+        gone = [text for s, text in subs if ctx.store.events.get(s.sid) is None]
+        if gone:
+            yield _failure_body(ItemError("ErrorSubscriptionNotFound", NOT_FOUND), gone)
+            return
+        ready = [s for s, _ in subs if any(q > seen[s.sid] for q, _ in list(s.events))]
         if ready or time.monotonic() - last_sent >= ctx.config.heartbeat_seconds:
             yield _stream_body(ctx, ready, seen, "OK")
             last_sent = time.monotonic()
@@ -243,6 +254,48 @@ def _stream(ctx: Ctx, req: Element, stopping: threading.Event) -> Iterator[Eleme
         with ctx.store.events.condition:
             ctx.store.events.condition.wait(min(0.5, max(deadline - time.monotonic(), 0.0)))
     yield _stream_body(ctx, [], seen, "Closed")
+
+
+class _SubscriptionsFailed(Exception):
+    """GetStreamingEvents cannot start: ``error``, about the subscriptions ``sids`` (if any)."""
+
+    def __init__(self, error: ItemError, sids: list[str]) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.sids = sids
+
+
+def _stream_subscriptions(ctx: Ctx, req: Element, minutes: int) -> list[tuple[Subscription, str]]:
+    """The request's subscriptions (with the id the client sent); _SubscriptionsFailed names the bad ones."""
+    if not 1 <= minutes <= 30:
+        raise _SubscriptionsFailed(
+            ItemError("ErrorInvalidArgument", "ConnectionTimeout must be between 1 and 30 minutes."), [])
+    texts = [s.text or "" for s in children(child(req, "SubscriptionIds"))]
+    if len(texts) > ctx.config.max_subscriptions_per_stream:
+        raise _SubscriptionsFailed(ItemError(
+            "ErrorInvalidArgument", f"A GetStreamingEvents request may carry at most "
+            f"{ctx.config.max_subscriptions_per_stream} subscriptions."), [])
+    subs: list[tuple[Subscription, str]] = []
+    failures: list[tuple[str, ItemError]] = []
+    for text in texts:
+        try:
+            subs.append((_subscription(ctx, text, by_principal=True), text))
+        except ItemError as err:
+            failures.append((text, err))
+    if failures:
+        raise _SubscriptionsFailed(failures[0][1], [text for text, _ in failures])
+    return subs
+
+
+def _failure_body(err: ItemError, sids: list[str]) -> Element:
+    """A failed GetStreamingEvents message; ``sids`` are listed in m:ErrorSubscriptionIds."""
+    root, msgs = response_root("GetStreamingEvents")
+    msg = failed(msgs, "GetStreamingEvents", err)
+    if sids:
+        listed = msub(msg, "ErrorSubscriptionIds")
+        for sid in sids:
+            tsub(listed, "SubscriptionId", sid)
+    return root
 
 
 def _stream_body(ctx: Ctx, ready: list[Subscription], seen: dict[str, int], status: str) -> Element:

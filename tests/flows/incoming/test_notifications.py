@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 
 import pytest
 
@@ -69,9 +68,9 @@ def test_a_notification_wakes_the_lane_before_its_idle_back_off(rig: Rig,
     rig.publish(binding("users", ALICE), period=30.0)
     running, runs = service
     running.start()
-    # The first run finds nothing; the stream then subscribes and wakes the lane once to catch up.
-    eventually(lambda: streams(rig) == 1 and runs.count >= 2, "the subscription and the catch-up run")
-    eventually(lambda: running.lanes()[0].running_for is None, "the catch-up run to end")
+    # The first run subscribes, then finds nothing; a notification is what wakes the lane next.
+    eventually(lambda: streams(rig) == 1 and runs.count >= 1, "the subscription and the first run")
+    eventually(lambda: running.lanes()[0].running_for is None, "the first run to end")
     [lane] = running.lanes()
     assert lane.due_in is not None and lane.due_in > PATIENCE, "idle: the sweep would come much later"
     rig.sim.control.inject(ALICE, from_=CAROL, to=[ALICE], subject="Urgent", body="now",
@@ -95,22 +94,22 @@ def test_when_notifications_drop_the_sweep_still_finds_every_message(rig: Rig,
     assert streams(rig) == 0, "no notification ever arrived"
 
 
-def test_the_hub_bounds_its_streams_and_ends_them_at_close(rig: Rig) -> None:
+def test_the_hub_bounds_its_connections_and_ends_them_at_close(rig: Rig) -> None:
     config = rig.publish(binding("users", ALICE) + binding("users", BERT) + binding("queues", SALES))
     woken: list[LaneKey] = []
     with AccountFactory(SystemClock()) as accounts:
-        hub = NotificationHub(accounts, lambda key: woken.append(key) is None)
+        hub = NotificationHub(accounts, lambda key: woken.append(key) is None, per_connection=2)
         specs = {a.address: connection_spec(config, a, Direction.INCOMING)
                  for a in config.profiles.mailboxes()}
-        watches = {address: Watch(LaneKey(address, Direction.INCOMING), replace(spec, max_connections=4),
-                                  "Inbox", 1) for address, spec in specs.items()}
-        assert hub.watch(watches[ALICE], limit=5) and hub.watch(watches[BERT], limit=5)
-        assert not hub.watch(watches[SALES], limit=5), "half of the pool's 4 connections are streaming"
-        assert not hub.watch(replace(watches[SALES], spec=replace(watches[SALES].spec, max_connections=20)),
-                             limit=2), "the hub's own limit"
+        watches = {address: Watch(LaneKey(address, Direction.INCOMING), spec, "Inbox", 1)
+                   for address, spec in specs.items()}
+        assert hub.watch(watches[ALICE], limit=1) and hub.watch(watches[BERT], limit=1)
+        assert not hub.watch(watches[SALES], limit=1), "one connection of two subscriptions is full"
         eventually(lambda: streams(rig) == 2 and len(set(woken)) == 2, "the subscriptions and catch-up wakes")
+        assert hub.connections() == 1
         hub.unwatch(watches[BERT].key)
-        assert hub.watch(watches[SALES], limit=5)
+        assert hub.watch(watches[SALES], limit=1)
+        eventually(lambda: hub.streaming(watches[SALES].key), "SALES in BERT's place")
         hub.close()
-        assert hub.watching() == frozenset()
+        assert hub.watching() == frozenset() and hub.connections() == 0
         assert not hub.watch(watches[BERT], limit=5), "a closed hub starts nothing"
