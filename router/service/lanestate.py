@@ -85,6 +85,8 @@ class LaneState:
     woken: bool = False
     running: Run | None = None
     last: RunReport | None = None
+    queued: int = -1
+    """The sequence number of the lane's live entry in the scheduler's due queue (-1: none)."""
     to_close: list[LaneWork] = field(default_factory=list)
 
     @property

@@ -5,7 +5,11 @@ store's ``health`` the status (Not Run / Success / Failure), the last success, t
 consecutive failures, and mirrors them in the Prometheus status gauges and on the CRM's mailbox record:
 
 * a successful run (work done or nothing to do) sets Success; the first one, and the first after
-  failures, writes Success to the CRM and clears its last error;
+  failures, writes Success to the CRM and clears its last error. A success of a lane already in
+  Success changes no status, so it is not a transaction of its own: the monitor remembers each lane's
+  health as it last wrote or read it, and the last-success times of such runs (every idle sweep) are
+  written together, at most every ``SUCCESS_FLUSH_SECONDS`` (``MailboxHealthStore.record_successes``),
+  while the status gauges show them at once;
 * a transient failure (the lane retries with back-off) sets Failure, counts it and writes the CRM's last
   error; after SchedulePolicy's ``escalate_after`` failures in a row the scheduler stops the lane;
 * a stopped lane (a permanent error: authentication, access denied, mailbox missing, Send As denied, a
@@ -26,6 +30,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
+from datetime import datetime
 
 from router.config.profile import Direction
 from router.config.published import PublishedConfig
@@ -44,6 +50,8 @@ from router.state import Direction as StateDirection
 log = logging.getLogger(__name__)
 
 STOP_ALERT = "mailbox_stopped_{direction}"
+SUCCESS_FLUSH_SECONDS = 60.0
+"""Longest delay before the last-success time of a lane already in Success reaches the state store."""
 _WAY: dict[Direction, MetricsDirection] = {Direction.INCOMING: "incoming", Direction.OUTGOING: "outgoing"}
 _STATE: dict[HealthStatus, MailboxState] = {HealthStatus.NOT_RUN: "not_run", HealthStatus.SUCCESS: "success",
                                             HealthStatus.FAILURE: "failure"}
@@ -72,6 +80,10 @@ class MailboxHealthMonitor(NullObserver):
         self._crm = crm
         self._lock = threading.Lock()
         self._stopped: set[LaneKey] = set()
+        self._known: dict[LaneKey, MailboxHealth] = {}
+        """Each lane's health as this monitor last wrote or read it (the store is the truth)."""
+        self._successes: dict[tuple[str, StateDirection], datetime] = {}
+        self._flushed = store.clock.monotonic()
 
     # Lane events.
 
@@ -103,6 +115,7 @@ class MailboxHealthMonitor(NullObserver):
     def lane_removed(self, key: LaneKey) -> None:
         with self._lock:
             self._stopped.discard(key)
+            self._known.pop(key, None)
         if self._store.alerts.resolve(stop_alert_kind(key.direction), mailbox=key.mailbox,
                                       resolution="no longer served") is not None:
             log.info("lane %s is no longer served; its alert is resolved", key,
@@ -139,6 +152,13 @@ class MailboxHealthMonitor(NullObserver):
         """The stored health of one lane."""
         return self._health(key)
 
+    def flush(self) -> int:
+        """Write the coalesced last-success times now (see the module docstring); the rows updated."""
+        with self._lock:
+            runs, self._successes = self._successes, {}
+            self._flushed = self._store.clock.monotonic()
+        return self._store.health.record_successes(runs)
+
     def open_alerts(self) -> list[Alert]:
         """Every open alert."""
         return self._store.alerts.open_alerts()
@@ -146,6 +166,8 @@ class MailboxHealthMonitor(NullObserver):
     # Internals.
 
     def _succeeded(self, key: LaneKey) -> None:
+        if self._quiet_success(key):
+            return
         mailbox, way = key.mailbox, _state_direction(key.direction)
         before = self._store.health.get(mailbox, way)
         if before.stopped:
@@ -153,11 +175,27 @@ class MailboxHealthMonitor(NullObserver):
         after = self._store.health.record_success(mailbox, way).after
         with self._lock:
             self._stopped.discard(key)
+            self._successes.pop((mailbox, way), None)
         self._gauge(key, after)
         if before.status is HealthStatus.FAILURE or before.stopped:
             self._recovered(key, before)
         elif before.status is HealthStatus.NOT_RUN:
             self._crm_status(key, MailboxTestStatus.SUCCESS)
+
+    def _quiet_success(self, key: LaneKey) -> bool:
+        """A success of a lane known to be in Success: remembered for the next flush, no transaction."""
+        now, clock = self._store.clock.now(), self._store.clock
+        with self._lock:
+            known = self._known.get(key)
+            if known is None or known.status is not HealthStatus.SUCCESS or known.stopped:
+                return False
+            known = self._known[key] = replace(known, last_run_at=now, last_success_at=now)
+            self._successes[(key.mailbox, _state_direction(key.direction))] = now
+            due = clock.monotonic() - self._flushed >= SUCCESS_FLUSH_SECONDS
+        self._gauge(key, known)
+        if due:
+            self.flush()
+        return True
 
     def _recovered(self, key: LaneKey, before: MailboxHealth) -> None:
         alert = self._store.alerts.resolve(stop_alert_kind(key.direction), mailbox=key.mailbox,
@@ -202,6 +240,9 @@ class MailboxHealthMonitor(NullObserver):
         return self._store.health.get(key.mailbox, _state_direction(key.direction))
 
     def _gauge(self, key: LaneKey, health: MailboxHealth) -> None:
+        """Show ``health`` on the status gauges and remember it as the lane's latest."""
+        with self._lock:
+            self._known[key] = health
         self._metrics.set_status(key.mailbox, _WAY[key.direction], _STATE[health.status],
                                  health.consecutive_failures, health.last_success_at)
 

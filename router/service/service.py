@@ -44,7 +44,7 @@ from router.config.published import (
     rolled_back_error,
 )
 from router.config.risks import risks
-from router.errors import PublishedConfigError
+from router.errors import PublishedConfigError, RouterError
 from router.home import Home
 from router.runtime.lane import LaneKey, LaneSpec
 from router.runtime.metrics import Metrics
@@ -163,6 +163,7 @@ class Service:
         if self._watcher is not None:
             self._watcher.stop(_left(deadline))
         drained = self.scheduler.stop(_left(deadline))
+        self._flush_health()
         self._registry.close()
         if drained:
             log.info("service stopped")
@@ -224,13 +225,24 @@ class Service:
         return summary
 
     def resume_released(self) -> list[LaneKey]:
-        """Restart the stopped lanes an admin resumed in the state store; returns them."""
+        """Restart the stopped lanes an admin resumed in the state store; returns them (and writes the
+        coalesced last-success times of quiet lanes, so they are never older than this period)."""
         if self.monitor is None:
             return []
+        self.monitor.flush()
         restarted = [key for key in self.monitor.resumed() if self.scheduler.restart(key)]
         for key in restarted:
             log.info("lane %s resumed by an admin", key, extra={"mailbox": key.mailbox})
         return restarted
+
+    def _flush_health(self) -> None:
+        """Write the last-success times the health monitor still holds (best effort at shutdown)."""
+        if self.monitor is None:
+            return
+        try:
+            self.monitor.flush()
+        except RouterError as exc:
+            log.warning("the last-success times of idle lanes could not be written at shutdown: %s", exc)
 
     def reload_now(self) -> ReloadOutcome:
         """Check for a newly published version at once instead of waiting for ConfigRefreshPeriod."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from router.clock import Clock
@@ -110,6 +110,22 @@ class MailboxHealthStore:
         return self._change(mailbox, direction, lambda before: {
             "status": HealthStatus.SUCCESS.value, "last_run_at": now, "last_success_at": now,
             "consecutive_failures": 0, "next_due_at": next_due_at, "failing_since": None})
+
+    def record_successes(self, runs: Mapping[tuple[str, Direction], datetime]) -> int:
+        """Move the last run and last success of mailbox directions already in Success, in one transaction.
+
+        The monitor writes a lane's health itself only when its status changes; the successes in
+        between (every idle sweep) are coalesced into this one update. A row that is no longer in
+        Success (a failure or stop written meanwhile) keeps its own story. Returns the rows updated.
+        """
+        if not runs:
+            return 0
+        rows = [{"m": mailbox, "d": direction.value, "at": at} for (mailbox, direction), at in runs.items()]
+        query = (update(T).where(T.c.mailbox == bindparam("m"), T.c.direction == bindparam("d"),
+                                 T.c.status == HealthStatus.SUCCESS.value, T.c.stopped.is_(False))
+                 .values(last_run_at=bindparam("at"), last_success_at=bindparam("at")))
+        with self._db.write() as conn:
+            return int(conn.execute(query, rows).rowcount or 0)
 
     def record_failure(self, mailbox: str, direction: Direction, *, error: str, code: str | None = None,
                        next_due_at: datetime | None = None) -> HealthChange:
