@@ -302,7 +302,8 @@ class Scheduler:
         return started
 
     def _launch(self, lane: LaneState, work: LaneWork, now: float) -> None:
-        context = WorkContext(lane.spec.key, sweep=lane.idle_runs > 0)
+        # A sweep is a run that nothing woke: its idle wait ran out, or it is the lane's first.
+        context = WorkContext(lane.spec.key, sweep=lane.idle_runs > 0 or (lane.fresh and not lane.woken))
         run = Run(context, now, lane.generation, lane.spec.connection_group)
         lane.running = run
         self._running[id(lane)] = lane
