@@ -5,11 +5,11 @@ store's ``health`` the status (Not Run / Success / Failure), the last success, t
 consecutive failures, and mirrors them in the Prometheus status gauges and on the CRM's mailbox record:
 
 * a successful run (work done or nothing to do) sets Success; the first one, and the first after
-  failures, writes Success to the CRM and clears its last error. A success of a lane already in
-  Success changes no status, so it is not a transaction of its own: the monitor remembers each lane's
-  health as it last wrote or read it, and the last-success times of such runs (every idle sweep) are
-  written together, at most every ``SUCCESS_FLUSH_SECONDS`` (``MailboxHealthStore.record_successes``),
-  while the status gauges show them at once;
+  failures, writes Success to the CRM and clears its last error. A success of a lane that was Not Run
+  or already in Success is not a state-store transaction of its own: the monitor remembers each lane's
+  health as it last wrote or read it, and such successes (a first pass over thousands of lanes, every
+  idle sweep) are written together, at most ``SUCCESS_FLUSH_SECONDS`` later
+  (``MailboxHealthStore.record_successes``), while the status gauges show them at once;
 * a transient failure (the lane retries with back-off) sets Failure, counts it and writes the CRM's last
   error; after SchedulePolicy's ``escalate_after`` failures in a row the scheduler stops the lane;
 * a stopped lane (a permanent error: authentication, access denied, mailbox missing, Send As denied, a
@@ -183,16 +183,21 @@ class MailboxHealthMonitor(NullObserver):
             self._crm_status(key, MailboxTestStatus.SUCCESS)
 
     def _quiet_success(self, key: LaneKey) -> bool:
-        """A success of a lane known to be in Success: remembered for the next flush, no transaction."""
+        """A success of a lane known to be Not Run or in Success: remembered for the next flush (no
+        transaction); the first one still writes Success to the CRM."""
         now, clock = self._store.clock.now(), self._store.clock
         with self._lock:
             known = self._known.get(key)
-            if known is None or known.status is not HealthStatus.SUCCESS or known.stopped:
+            if known is None or known.status is HealthStatus.FAILURE or known.stopped:
                 return False
-            known = self._known[key] = replace(known, last_run_at=now, last_success_at=now)
+            first = known.status is HealthStatus.NOT_RUN
+            known = self._known[key] = replace(known, status=HealthStatus.SUCCESS, last_run_at=now,
+                                               last_success_at=now)
             self._successes[(key.mailbox, _state_direction(key.direction))] = now
             due = clock.monotonic() - self._flushed >= SUCCESS_FLUSH_SECONDS
         self._gauge(key, known)
+        if first:
+            self._crm_status(key, MailboxTestStatus.SUCCESS)
         if due:
             self.flush()
         return True

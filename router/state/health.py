@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
@@ -112,20 +113,37 @@ class MailboxHealthStore:
             "consecutive_failures": 0, "next_due_at": next_due_at, "failing_since": None})
 
     def record_successes(self, runs: Mapping[tuple[str, Direction], datetime]) -> int:
-        """Move the last run and last success of mailbox directions already in Success, in one transaction.
+        """Record successful runs of mailbox directions that were Not Run or Success, in one transaction.
 
-        The monitor writes a lane's health itself only when its status changes; the successes in
-        between (every idle sweep) are coalesced into this one update. A row that is no longer in
-        Success (a failure or stop written meanwhile) keeps its own story. Returns the rows updated.
+        The monitor writes a lane's health itself when a run changes it for the worse or back; first
+        successes and the successes after them (every idle sweep) are coalesced into this one write.
+        A row that is neither (a failure or stop written meanwhile) keeps its own story; a direction
+        without a row gets one. Returns the rows written.
         """
         if not runs:
             return 0
         rows = [{"m": mailbox, "d": direction.value, "at": at} for (mailbox, direction), at in runs.items()]
         query = (update(T).where(T.c.mailbox == bindparam("m"), T.c.direction == bindparam("d"),
-                                 T.c.status == HealthStatus.SUCCESS.value, T.c.stopped.is_(False))
-                 .values(last_run_at=bindparam("at"), last_success_at=bindparam("at")))
+                                 T.c.status.in_([HealthStatus.SUCCESS.value, HealthStatus.NOT_RUN.value]),
+                                 T.c.stopped.is_(False))
+                 .values(status=HealthStatus.SUCCESS.value, last_run_at=bindparam("at"),
+                         last_success_at=bindparam("at"), consecutive_failures=0, failing_since=None))
         with self._db.write() as conn:
-            return int(conn.execute(query, rows).rowcount or 0)
+            written = int(conn.execute(query, rows).rowcount or 0)
+            if written < len(rows):
+                written += self._insert_successes(conn, rows)
+        return written
+
+    @staticmethod
+    def _insert_successes(conn: Connection, rows: list[dict[str, Any]]) -> int:
+        """Insert the rows of ``rows`` that do not exist yet, in Success; how many."""
+        existing = {(m, d) for m, d in conn.execute(select(T.c.mailbox, T.c.direction))}
+        missing = [r for r in rows if (r["m"], r["d"]) not in existing]
+        if missing:
+            success = {"status": HealthStatus.SUCCESS.value, "consecutive_failures": 0, "stopped": False}
+            conn.execute(T.insert(), [{"mailbox": r["m"], "direction": r["d"], "last_run_at": r["at"],
+                                       "last_success_at": r["at"], **success} for r in missing])
+        return len(missing)
 
     def record_failure(self, mailbox: str, direction: Direction, *, error: str, code: str | None = None,
                        next_due_at: datetime | None = None) -> HealthChange:

@@ -151,14 +151,19 @@ def test_a_mailbox_no_longer_served_resolves_its_alert(make: Callable[..., Kit],
     assert kit.store.alerts.get(alert.id).resolution == "no longer served"  # type: ignore[union-attr]
 
 
-def test_successes_of_a_lane_in_success_are_coalesced_into_one_write_a_minute(
+def test_first_and_later_successes_are_coalesced_and_failures_written_at_once(
         make: Callable[..., Kit], publisher: Publisher, frozen: FrozenClock) -> None:
     publish_at(publisher, frozen)
     kit = make(WorkResult(processed=1), WorkResult(processed=1), BUSY, then=None)
     kit.service.start()
     kit.recorder.wait_runs(1)
     first = kit.clock.now()
-    assert kit.store.health.get(ALICE, StateDirection.INCOMING).last_success_at == first, "a change: written"
+    assert kit.store.health.get(ALICE, StateDirection.INCOMING).status is HealthStatus.NOT_RUN, "not yet"
+    assert kit.series("email_router_mailbox_status", mailbox=ALICE, direction="incoming",
+                      email_router_mailbox_status="success") == 1.0, "the gauges show it at once"
+    assert kit.monitor.flush() == 1
+    stored = kit.store.health.get(ALICE, StateDirection.INCOMING)
+    assert (stored.status, stored.last_success_at, stored.last_run_at) == (HealthStatus.SUCCESS, first, first)
 
     kit.clock.advance(10)
     kit.recorder.wait_runs(2)
