@@ -211,7 +211,6 @@ def scale(workdir: Path, mailboxes: int, warm_up: float, window: float, progress
         cpu, sim = rig.router.usage().cpu_seconds - before.cpu_seconds, rig.sim_cpu() - sim0
         elapsed = time.perf_counter() - wall0
         requests = scrape.crm_requests(rig.router) - requests0
-        rig.router.kill()
     suffix = "" if crm == EMBEDDED else f"-{crm}"
     return Scale(f"scale-{mailboxes}{suffix}", mailboxes, startup, 100 * cpu / elapsed, peak / (1024 * 1024),
                  elapsed, 100 * sim / elapsed, note=note, first_pass_s=first_pass,

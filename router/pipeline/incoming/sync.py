@@ -95,7 +95,7 @@ def _contract_page(session: ContractSession, store: StateStore, folder_path: str
 
 
 def _read_page(session: MailboxSession, folder_path: str, state: str | None, batch_size: int) -> SyncPage:
-    page = sync_changes(session.account, session.folder(folder_path), state, batch_size, SYNC_FIELDS,
+    page = sync_changes(session.account, session.sync_folder(folder_path), state, batch_size, SYNC_FIELDS,
                         mailbox=session.mailbox)
     created = tuple(_ref(item) for kind, item in page.changes if kind == CREATE)
     return SyncPage(created, page.state, page.more, moved=_moved(state, page.state, len(page.changes)))
