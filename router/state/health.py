@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select, update
+from sqlalchemy import Connection, Row, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from router.clock import Clock
@@ -124,7 +124,9 @@ class MailboxHealthStore:
             return 0
         rows = [{"m": mailbox, "d": direction.value, "at": at} for (mailbox, direction), at in runs.items()]
         query = (update(T).where(T.c.mailbox == bindparam("m"), T.c.direction == bindparam("d"),
-                                 T.c.status.in_([HealthStatus.SUCCESS.value, HealthStatus.NOT_RUN.value]),
+                                 # Not in_(): an expanding parameter cannot be used with executemany.
+                                 or_(T.c.status == HealthStatus.SUCCESS.value,
+                                     T.c.status == HealthStatus.NOT_RUN.value),
                                  T.c.stopped.is_(False))
                  .values(status=HealthStatus.SUCCESS.value, last_run_at=bindparam("at"),
                          last_success_at=bindparam("at"), consecutive_failures=0, failing_since=None))
