@@ -152,12 +152,21 @@ class MailboxHealthMonitor(NullObserver):
         """The stored health of one lane."""
         return self._health(key)
 
-    def flush(self) -> int:
-        """Write the coalesced last-success times now (see the module docstring); the rows updated."""
+    def flush(self, *, due_only: bool = False) -> int:
+        """Write the coalesced successes now (see the module docstring); the rows written. With
+        ``due_only``, only when ``SUCCESS_FLUSH_SECONDS`` have passed since the last write."""
         with self._lock:
+            now = self._store.clock.monotonic()
+            if due_only and now - self._flushed < SUCCESS_FLUSH_SECONDS:
+                return 0
             runs, self._successes = self._successes, {}
-            self._flushed = self._store.clock.monotonic()
-        return self._store.health.record_successes(runs)
+            self._flushed = now
+        try:
+            return self._store.health.record_successes(runs)
+        except BaseException:
+            with self._lock:  # Kept for the next flush (a newer success of a lane wins).
+                self._successes = {**runs, **self._successes}
+            raise
 
     def open_alerts(self) -> list[Alert]:
         """Every open alert."""

@@ -226,23 +226,24 @@ class Service:
 
     def resume_released(self) -> list[LaneKey]:
         """Restart the stopped lanes an admin resumed in the state store; returns them (and writes the
-        coalesced last-success times of quiet lanes, so they are never older than this period)."""
+        health monitor's coalesced successes when they are due, so that lanes that stopped running
+        are written too)."""
         if self.monitor is None:
             return []
-        self.monitor.flush()
+        self._flush_health(due_only=True)
         restarted = [key for key in self.monitor.resumed() if self.scheduler.restart(key)]
         for key in restarted:
             log.info("lane %s resumed by an admin", key, extra={"mailbox": key.mailbox})
         return restarted
 
-    def _flush_health(self) -> None:
-        """Write the last-success times the health monitor still holds (best effort at shutdown)."""
+    def _flush_health(self, *, due_only: bool = False) -> None:
+        """Write the successes the health monitor holds (best effort: the next flush tries again)."""
         if self.monitor is None:
             return
         try:
-            self.monitor.flush()
+            self.monitor.flush(due_only=due_only)
         except RouterError as exc:
-            log.warning("the last-success times of idle lanes could not be written at shutdown: %s", exc)
+            log.warning("the coalesced mailbox health of successful runs could not be written: %s", exc)
 
     def reload_now(self) -> ReloadOutcome:
         """Check for a newly published version at once instead of waiting for ConfigRefreshPeriod."""
