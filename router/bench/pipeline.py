@@ -42,6 +42,8 @@ LATENCY_POLL_SECONDS = 0.02
 LATENCY_DEADLINE = 120.0
 FIRST_PASS_SECONDS = 900.0
 """Longest wait for every lane of a scale scenario to have run once."""
+READY_SECONDS = 600.0
+"""Longest wait for a scale scenario's router to be ready (its start-up time is a figure, not a limit)."""
 EMBEDDED = "embedded"
 DYNAMICS_FACADE = "dynamics-facade"
 """The CRMs of the scale rows: in the router's process, or the Dynamics Web API facade over HTTP."""
@@ -192,7 +194,8 @@ def scale(workdir: Path, mailboxes: int, warm_up: float, window: float, progress
     with RouterRig(workdir, Organisation(numbered(mailboxes, prefix="idle")), BASE_SETTINGS) as rig, \
             (dynamics_facade(rig) if crm == DYNAMICS_FACADE else nullcontext()):
         started = time.perf_counter()
-        rig.router.start()
+        rig.router.start(wait_ready=False)
+        rig.router.wait_ready(READY_SECONDS)
         startup = time.perf_counter() - started
         progress(f"scale: ready after {startup:.1f} s; waiting for every lane's first run")
         first_pass = scrape.wait_first_pass(rig.router, 2 * mailboxes, FIRST_PASS_SECONDS)
