@@ -50,6 +50,8 @@ from router.state import Direction as StateDirection
 log = logging.getLogger(__name__)
 
 STOP_ALERT = "mailbox_stopped_{direction}"
+SNAPSHOT_SECONDS = 5.0
+"""How long one read of every health row serves the lanes being set up (``lane_added``, ``guard``)."""
 SUCCESS_FLUSH_SECONDS = 60.0
 """Longest delay before the last-success time of a lane already in Success reaches the state store."""
 _WAY: dict[Direction, MetricsDirection] = {Direction.INCOMING: "incoming", Direction.OUTGOING: "outgoing"}
@@ -84,11 +86,12 @@ class MailboxHealthMonitor(NullObserver):
         """Each lane's health as this monitor last wrote or read it (the store is the truth)."""
         self._successes: dict[tuple[str, StateDirection], datetime] = {}
         self._flushed = store.clock.monotonic()
+        self._rows: tuple[dict[tuple[str, StateDirection], MailboxHealth] | None, float] = (None, 0.0)
 
     # Lane events.
 
     def lane_added(self, key: LaneKey) -> None:
-        health = self._health(key)
+        health = self._snapshot(key)
         self._gauge(key, health)
         if health.stopped:
             with self._lock:
@@ -125,6 +128,8 @@ class MailboxHealthMonitor(NullObserver):
 
     def guard(self, key: LaneKey, config: PublishedConfig, work: LaneWork) -> LaneWork:
         """``work``, held stopped when the lane's stop is newer than ``config`` (see the module docstring)."""
+        if not self._snapshot(key).stopped:
+            return work
         health = self._health(key)
         if not health.stopped:
             return work
@@ -249,6 +254,19 @@ class MailboxHealthMonitor(NullObserver):
         view = self._directory.current()
         if self._crm is not None and view is not None:
             self._crm.status(view, key.mailbox, key.direction, status)
+
+    def _snapshot(self, key: LaneKey) -> MailboxHealth:
+        """The lane's health from one read of every row, taken at most ``SNAPSHOT_SECONDS`` ago: applying
+        10,000s of lanes reads the store once, not once per lane (a stop it shows is read again)."""
+        now = self._store.clock.monotonic()
+        with self._lock:
+            rows, taken = self._rows
+        if rows is None or now - taken > SNAPSHOT_SECONDS:
+            rows = {(h.mailbox, h.direction): h for h in self._store.health.all()}
+            with self._lock:
+                self._rows = (rows, now)
+        way = _state_direction(key.direction)
+        return rows.get((key.mailbox, way)) or MailboxHealth(key.mailbox, way)
 
     def _health(self, key: LaneKey) -> MailboxHealth:
         return self._store.health.get(key.mailbox, _state_direction(key.direction))
