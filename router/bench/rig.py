@@ -66,6 +66,11 @@ class RouterRig:
         self.router.kill()
         self.sim.stop()
 
+    def profiles(self) -> dict[str, Any]:
+        """The profiles document the rig published (to change and publish again)."""
+        return self.org.profiles(self.sim.url, self.sim.ca_file, self._settings,
+                                 graph_base=self.sim.base_url if self.graph else None, graph_only=self.graph)
+
     @property
     def crm_db(self) -> Path:
         return self.home.home.crm_db

@@ -47,6 +47,8 @@ class BenchSettings:
     """Idle mailboxes over Microsoft Graph (the scale group; beside the EWS row of the same count)."""
     scale_warm_up: float = 10.0
     scale_window: float = 330.0
+    scale_facade_mailboxes: tuple[int, ...] = (10000,)
+    """Scale rows whose CRM is the Dynamics Web API facade over HTTP (CRM requests per minute at idle)."""
     latency_scale_mailboxes: int = 1000
     latency_scale_messages: int = 400
     latency_scale_interval: float = 0.05
@@ -68,7 +70,7 @@ class BenchSettings:
         return cls(repeats=1, messages_8kb=20, messages_50kb=10, sends=10, router_mailboxes=2,
                    router_per_mailbox_8kb=5, router_per_mailbox_50kb=3, router_sends=6, latency_messages=4,
                    latency_interval=0.1, scale_mailboxes=(50,), graph_scale_mailboxes=(50,),
-                   scale_warm_up=2.0, scale_window=2.0,
+                   scale_warm_up=2.0, scale_window=2.0, scale_facade_mailboxes=(50,),
                    latency_scale_mailboxes=20, latency_scale_messages=10, latency_scale_interval=0.05,
                    instances_per_mailbox=5)
 
@@ -161,6 +163,9 @@ def router_scenarios(settings: BenchSettings, workdir: Path, progress: Progress,
         for count in s.graph_scale_mailboxes:
             report.scale.append(pipeline.scale(workdir / f"scale-{count}-graph", count, s.scale_warm_up,
                                                s.scale_window, progress, graph=True))
+        for count in s.scale_facade_mailboxes:
+            report.scale.append(pipeline.scale(workdir / f"scale-{count}-facade", count, s.scale_warm_up,
+                                               s.scale_window, progress, crm=pipeline.DYNAMICS_FACADE))
 
 
 def latency_scenarios(s: BenchSettings, workdir: Path, progress: Progress, report: BenchReport) -> None:

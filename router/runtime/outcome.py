@@ -58,8 +58,10 @@ IDLE = WorkResult()
 class WorkContext:
     """Handed to each run: which lane it is, and a flag raised when the service is shutting down.
 
-    ``sweep`` is True when the lane runs only because its idle wait ran out (its last run was idle and
-    nothing woke it since): a lane may then skip questions a wake-up would have answered.
+    ``sweep`` is True when nothing woke the lane: its idle wait ran out (its last run was idle and
+    nothing woke it since), or it is the lane's first run since it started: a lane may then skip
+    questions a wake-up would have answered (the outgoing lane asks the CRM only when the deployment's
+    poll did not already say there is nothing to send).
     """
 
     key: LaneKey

@@ -28,6 +28,8 @@ IDLE_CAP_SECONDS = {Direction.INCOMING: 900.0, Direction.OUTGOING: 120.0}
 Exchange notifications wake them; outgoing lanes poll the CRM, which sends no notification, so a user's
 email never waits more than two minutes for a quiet mailbox."""
 
+FIRST_SWEEP_FLOOR = 0.1
+"""The earliest first sweep of a lane, as a fraction of the sweep interval (see ``first_sweep_delay``)."""
 RETRY_BASE_SECONDS = 30.0
 RETRY_MAX_SECONDS = 1800.0
 
@@ -78,6 +80,18 @@ class SchedulePolicy:
         exponent = min(max(idle_runs, 1), 64)
         base = min(self.idle_max_interval, self.active_interval * self.idle_factor**exponent)
         return self.spread(base, rng)
+
+    def first_sweep_delay(self, rng: Jitter, *, watched: bool = True) -> float:
+        """The wait after a lane's first run (since it started) found nothing to do.
+
+        Every lane starts at once, so sweeps timed from the first runs would come in bursts as long as
+        the first pass, every sweep interval. The first sweep of a watched lane is therefore placed
+        anywhere in the interval (``FIRST_SWEEP_FLOOR`` of it at least), which spreads the sweeps of
+        thousands of lanes evenly from then on. Without jitter (``jitter`` 0) it is the sweep interval.
+        """
+        if not watched or self.sweep_interval is None or self.jitter == 0:
+            return self.idle_delay(1, rng, watched=watched)
+        return self.sweep_interval * rng.uniform(FIRST_SWEEP_FLOOR, 1.0 + self.jitter)
 
     def retry_delay(self, failures: int, rng: Jitter) -> float:
         """The wait after the ``failures``-th transient failure in a row."""

@@ -4,7 +4,9 @@ Three writes, through the deployment's ``CrmGateway``:
 
 * ``status``: the incoming / outgoing status (Not Run, Success, Failure) with ``record_mailbox_test``,
   which also enables the mailbox for each direction that succeeds and disables it for one that fails;
-  the other direction keeps the status last written here, else the one Load Data read;
+  the other direction keeps the status last written here, else the one Load Data read. A status the
+  CRM already shows (written here, else read by Load Data) is not written again, so a restarted
+  router's first pass over thousands of healthy mailboxes asks the CRM nothing;
 * ``error``: the last error and its count (``lastsyncerror``, ``lastsyncerrorcount``);
 * ``clear``: the last error cleared after a success.
 
@@ -50,6 +52,8 @@ class CrmMailboxStatus:
         # writing under one per-mailbox lock keeps an older composition from landing after a newer one.
         with self._mailbox_lock(mailbox):
             with self._lock:
+                if self._known(view, mailbox, direction) is status:
+                    return True  # The CRM shows it already (a restart: Load Data read Success).
                 self._written[(mailbox.lower(), direction)] = status
                 incoming = self._known(view, mailbox, Direction.INCOMING)
                 outgoing = self._known(view, mailbox, Direction.OUTGOING)

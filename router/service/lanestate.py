@@ -85,6 +85,10 @@ class LaneState:
     woken: bool = False
     running: Run | None = None
     last: RunReport | None = None
+    fresh: bool = True
+    """No run has ended since the lane was (re)started: its next run is one that nothing woke."""
+    queued: int = -1
+    """The sequence number of the lane's live entry in the scheduler's due queue (-1: none)."""
     to_close: list[LaneWork] = field(default_factory=list)
 
     @property
@@ -104,7 +108,7 @@ class LaneState:
             delay = self._after_failure(verdict, error, rng)
         if self.woken and verdict.kind in (RunKind.WORKED, RunKind.IDLE):
             delay = 0.0
-        self.woken = False
+        self.woken = self.fresh = False
         self.due = now + delay if delay is not None else float("inf")
         report = RunReport(key=self.spec.key, kind=verdict.kind, elapsed=now - run.started, result=result,
                            error=error, consecutive_failures=self.failures, next_run_in=delay)
@@ -117,6 +121,7 @@ class LaneState:
         self.idle_runs = self.failures = 0
         self.stopped = None
         self.woken = False
+        self.fresh = True
         self.due = now
 
     def _after_success(self, result: WorkResult, rng: Jitter) -> float:
@@ -126,6 +131,8 @@ class LaneState:
             return result.resume_in
         if result.idle:
             self.idle_runs += 1
+            if self.fresh:
+                return self.spec.policy.first_sweep_delay(rng, watched=result.watched)
             return self.spec.policy.idle_delay(self.idle_runs, rng, watched=result.watched)
         self.idle_runs = 0
         return self.spec.policy.worked_delay(result.waiting, rng)

@@ -5,7 +5,11 @@ store's ``health`` the status (Not Run / Success / Failure), the last success, t
 consecutive failures, and mirrors them in the Prometheus status gauges and on the CRM's mailbox record:
 
 * a successful run (work done or nothing to do) sets Success; the first one, and the first after
-  failures, writes Success to the CRM and clears its last error;
+  failures, writes Success to the CRM and clears its last error. A success of a lane that was Not Run
+  or already in Success is not a state-store transaction of its own: the monitor remembers each lane's
+  health as it last wrote or read it, and such successes (a first pass over thousands of lanes, every
+  idle sweep) are written together, at most ``SUCCESS_FLUSH_SECONDS`` later
+  (``MailboxHealthStore.record_successes``), while the status gauges show them at once;
 * a transient failure (the lane retries with back-off) sets Failure, counts it and writes the CRM's last
   error; after SchedulePolicy's ``escalate_after`` failures in a row the scheduler stops the lane;
 * a stopped lane (a permanent error: authentication, access denied, mailbox missing, Send As denied, a
@@ -26,6 +30,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
+from datetime import datetime
 
 from router.config.profile import Direction
 from router.config.published import PublishedConfig
@@ -44,6 +50,10 @@ from router.state import Direction as StateDirection
 log = logging.getLogger(__name__)
 
 STOP_ALERT = "mailbox_stopped_{direction}"
+SNAPSHOT_SECONDS = 5.0
+"""How long one read of every health row serves the lanes being set up (``lane_added``, ``guard``)."""
+SUCCESS_FLUSH_SECONDS = 60.0
+"""Longest delay before the last-success time of a lane already in Success reaches the state store."""
 _WAY: dict[Direction, MetricsDirection] = {Direction.INCOMING: "incoming", Direction.OUTGOING: "outgoing"}
 _STATE: dict[HealthStatus, MailboxState] = {HealthStatus.NOT_RUN: "not_run", HealthStatus.SUCCESS: "success",
                                             HealthStatus.FAILURE: "failure"}
@@ -72,11 +82,16 @@ class MailboxHealthMonitor(NullObserver):
         self._crm = crm
         self._lock = threading.Lock()
         self._stopped: set[LaneKey] = set()
+        self._known: dict[LaneKey, MailboxHealth] = {}
+        """Each lane's health as this monitor last wrote or read it (the store is the truth)."""
+        self._successes: dict[tuple[str, StateDirection], datetime] = {}
+        self._flushed = store.clock.monotonic()
+        self._rows: tuple[dict[tuple[str, StateDirection], MailboxHealth] | None, float] = (None, 0.0)
 
     # Lane events.
 
     def lane_added(self, key: LaneKey) -> None:
-        health = self._health(key)
+        health = self._snapshot(key)
         self._gauge(key, health)
         if health.stopped:
             with self._lock:
@@ -103,6 +118,7 @@ class MailboxHealthMonitor(NullObserver):
     def lane_removed(self, key: LaneKey) -> None:
         with self._lock:
             self._stopped.discard(key)
+            self._known.pop(key, None)
         if self._store.alerts.resolve(stop_alert_kind(key.direction), mailbox=key.mailbox,
                                       resolution="no longer served") is not None:
             log.info("lane %s is no longer served; its alert is resolved", key,
@@ -112,6 +128,8 @@ class MailboxHealthMonitor(NullObserver):
 
     def guard(self, key: LaneKey, config: PublishedConfig, work: LaneWork) -> LaneWork:
         """``work``, held stopped when the lane's stop is newer than ``config`` (see the module docstring)."""
+        if not self._snapshot(key).stopped:
+            return work
         health = self._health(key)
         if not health.stopped:
             return work
@@ -139,6 +157,22 @@ class MailboxHealthMonitor(NullObserver):
         """The stored health of one lane."""
         return self._health(key)
 
+    def flush(self, *, due_only: bool = False) -> int:
+        """Write the coalesced successes now (see the module docstring); the rows written. With
+        ``due_only``, only when ``SUCCESS_FLUSH_SECONDS`` have passed since the last write."""
+        with self._lock:
+            now = self._store.clock.monotonic()
+            if due_only and now - self._flushed < SUCCESS_FLUSH_SECONDS:
+                return 0
+            runs, self._successes = self._successes, {}
+            self._flushed = now
+        try:
+            return self._store.health.record_successes(runs)
+        except BaseException:
+            with self._lock:  # Kept for the next flush (a newer success of a lane wins).
+                self._successes = {**runs, **self._successes}
+            raise
+
     def open_alerts(self) -> list[Alert]:
         """Every open alert."""
         return self._store.alerts.open_alerts()
@@ -146,6 +180,8 @@ class MailboxHealthMonitor(NullObserver):
     # Internals.
 
     def _succeeded(self, key: LaneKey) -> None:
+        if self._quiet_success(key):
+            return
         mailbox, way = key.mailbox, _state_direction(key.direction)
         before = self._store.health.get(mailbox, way)
         if before.stopped:
@@ -153,11 +189,32 @@ class MailboxHealthMonitor(NullObserver):
         after = self._store.health.record_success(mailbox, way).after
         with self._lock:
             self._stopped.discard(key)
+            self._successes.pop((mailbox, way), None)
         self._gauge(key, after)
         if before.status is HealthStatus.FAILURE or before.stopped:
             self._recovered(key, before)
         elif before.status is HealthStatus.NOT_RUN:
             self._crm_status(key, MailboxTestStatus.SUCCESS)
+
+    def _quiet_success(self, key: LaneKey) -> bool:
+        """A success of a lane known to be Not Run or in Success: remembered for the next flush (no
+        transaction); the first one still writes Success to the CRM."""
+        now, clock = self._store.clock.now(), self._store.clock
+        with self._lock:
+            known = self._known.get(key)
+            if known is None or known.status is HealthStatus.FAILURE or known.stopped:
+                return False
+            first = known.status is HealthStatus.NOT_RUN
+            known = self._known[key] = replace(known, status=HealthStatus.SUCCESS, last_run_at=now,
+                                               last_success_at=now)
+            self._successes[(key.mailbox, _state_direction(key.direction))] = now
+            due = clock.monotonic() - self._flushed >= SUCCESS_FLUSH_SECONDS
+        self._gauge(key, known)
+        if first:
+            self._crm_status(key, MailboxTestStatus.SUCCESS)
+        if due:
+            self.flush()
+        return True
 
     def _recovered(self, key: LaneKey, before: MailboxHealth) -> None:
         alert = self._store.alerts.resolve(stop_alert_kind(key.direction), mailbox=key.mailbox,
@@ -198,10 +255,26 @@ class MailboxHealthMonitor(NullObserver):
         if self._crm is not None and view is not None:
             self._crm.status(view, key.mailbox, key.direction, status)
 
+    def _snapshot(self, key: LaneKey) -> MailboxHealth:
+        """The lane's health from one read of every row, taken at most ``SNAPSHOT_SECONDS`` ago: applying
+        10,000s of lanes reads the store once, not once per lane (a stop it shows is read again)."""
+        now = self._store.clock.monotonic()
+        with self._lock:
+            rows, taken = self._rows
+        if rows is None or now - taken > SNAPSHOT_SECONDS:
+            rows = {(h.mailbox, h.direction): h for h in self._store.health.all()}
+            with self._lock:
+                self._rows = (rows, now)
+        way = _state_direction(key.direction)
+        return rows.get((key.mailbox, way)) or MailboxHealth(key.mailbox, way)
+
     def _health(self, key: LaneKey) -> MailboxHealth:
         return self._store.health.get(key.mailbox, _state_direction(key.direction))
 
     def _gauge(self, key: LaneKey, health: MailboxHealth) -> None:
+        """Show ``health`` on the status gauges and remember it as the lane's latest."""
+        with self._lock:
+            self._known[key] = health
         self._metrics.set_status(key.mailbox, _WAY[key.direction], _STATE[health.status],
                                  health.consecutive_failures, health.last_success_at)
 

@@ -24,7 +24,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from router.clock import Clock
@@ -50,6 +50,16 @@ PRUNE_SECONDS = 60.0
 """How often ended server back-offs are forgotten."""
 
 
+@dataclass(order=True)
+class _Queued:
+    """An entry of the due queue: lanes are started by due time, then by their spec's order."""
+
+    due: float
+    order: tuple[str, str]
+    seq: int
+    lane: LaneState = field(compare=False)
+
+
 @dataclass(frozen=True)
 class ApplySummary:
     """What ``apply`` changed: lanes added, removed (draining), rebuilt, left alone, and failed to build."""
@@ -72,6 +82,11 @@ class Scheduler:
         self._cond = threading.Condition(threading.Lock())
         self._apply_lock = threading.Lock()
         self._lanes: dict[LaneKey, LaneState] = {}
+        self._queue: list[_Queued] = []
+        """Lanes by due time (a heap): an entry counts only while its sequence number is the lane's
+        ``queued``, so a lane whose due time moved has one live entry and stale ones are dropped."""
+        self._seq = 0
+        self._running: dict[int, LaneState] = {}
         self._throttle = ThrottleBoard()
         self._limits = ConnectionLimits()
         self._pool: WorkerPool | None = None
@@ -148,6 +163,7 @@ class Scheduler:
                 lane.woken = True
             elif lane.failures == 0:
                 lane.due = min(lane.due, self._clock.monotonic())
+                self._enqueue(lane)
             self._kick()
             return True
 
@@ -158,6 +174,7 @@ class Scheduler:
             if lane is None or lane.retired or lane.work is None or lane.stopped is None:
                 return False
             lane.restart(self._clock.monotonic())
+            self._enqueue(lane)
             self._kick()
         log.info("lane %s restarted", key)
         return True
@@ -227,9 +244,18 @@ class Scheduler:
             self.loop_error = exc
             log.critical("the scheduler loop failed; no more lanes will start", exc_info=True)
 
+    def _enqueue(self, lane: LaneState) -> None:
+        """Queue ``lane`` at its (new) due time; its older entries become stale."""
+        if lane.due == float("inf"):
+            lane.queued = -1
+            return
+        self._seq += 1
+        lane.queued = self._seq
+        heapq.heappush(self._queue, _Queued(lane.due, lane.spec.order, self._seq, lane))
+
     def _check_overruns(self, now: float, events: list[Event]) -> None:
-        for key, lane in self._lanes.items():
-            run = lane.running
+        for lane in self._running.values():
+            run, key = lane.running, lane.spec.key
             if run is not None and not run.overran and now - run.started > self._max_run:
                 run.overran = True
                 elapsed, limit = now - run.started, self._max_run
@@ -244,35 +270,43 @@ class Scheduler:
             self._pruned = now
         if self._busy >= self._max_threads:
             return 0
-        # A heap, not a sort: with thousands of lanes due at start-up and a few free workers, each tick
-        # takes the few oldest instead of ordering them all.
-        due = [(lane.due, lane.spec.order, lane) for lane in self._lanes.values()
-               if lane.runnable and lane.due <= now]
-        heapq.heapify(due)
+        # The due lanes come off a heap kept as due times change: a tick costs what it starts (and what
+        # waits for a slot), not a pass over every lane, which with 10,000s of lanes each run's tick
+        # would be.
         started = 0
         full: set[str] = set()
         blocked: dict[tuple[str, str], bool] = {}
-        while due and self._busy < self._max_threads:
-            lane = heapq.heappop(due)[2]
+        waiting: list[_Queued] = []
+        while self._queue and self._queue[0].due <= now and self._busy < self._max_threads:
+            entry = heapq.heappop(self._queue)
+            lane = entry.lane
+            if lane.queued != entry.seq or not lane.runnable or self._lanes.get(lane.spec.key) is not lane:
+                continue  # Stale: the lane moved, runs, stopped or left; it is queued again when it can run.
             spec = lane.spec
-            if spec.connection_group in full or lane.work is None:
-                continue
             scopes = (spec.server_scope, spec.crm_scope)
             if scopes not in blocked:
                 blocked[scopes] = self._throttle.blocked_until(scopes, now) is not None
-            if blocked[scopes]:
+            if blocked[scopes] or spec.connection_group in full:
+                waiting.append(entry)  # Still due: it goes back for the next tick.
                 continue
             if not self._limits.try_acquire(spec.connection_group, spec.group_limit):
                 full.add(spec.connection_group)  # Nothing is released while the lock is held.
+                waiting.append(entry)
                 continue
+            lane.queued = -1
+            assert lane.work is not None, "a runnable lane has work"
             self._launch(lane, lane.work, now)
             started += 1
+        for entry in waiting:
+            heapq.heappush(self._queue, entry)
         return started
 
     def _launch(self, lane: LaneState, work: LaneWork, now: float) -> None:
-        context = WorkContext(lane.spec.key, sweep=lane.idle_runs > 0)
+        # A sweep is a run that nothing woke: its idle wait ran out, or it is the lane's first.
+        context = WorkContext(lane.spec.key, sweep=lane.idle_runs > 0 or (lane.fresh and not lane.woken))
         run = Run(context, now, lane.generation, lane.spec.connection_group)
         lane.running = run
+        self._running[id(lane)] = lane
         self._busy += 1
         if self._pool is None:
             self._pool = WorkerPool(self._max_threads)
@@ -300,7 +334,10 @@ class Scheduler:
             self._limits.release(run.group)
             self._busy -= 1
             lane.running = None
+            self._running.pop(id(lane), None)
             report = self._settle(lane, run, result, error, now, events)
+            if lane.runnable and self._lanes.get(lane.spec.key) is lane:
+                self._enqueue(lane)  # At its new due time (or again, if a rebuild moved it meanwhile).
             closing, lane.to_close = lane.to_close, []
             self._kick()
         log_report(report)
@@ -347,7 +384,10 @@ class Scheduler:
                 if isinstance(outcome, BaseException):
                     failed.append(key)
             elif lane is not None:
-                lane.spec, lane.retired = spec, False
+                if lane.retired:
+                    lane.spec, lane.retired = spec, False
+                    self._enqueue(lane)
+                lane.spec = spec
         summary = ApplySummary(tuple(added), tuple(removed), tuple(rebuilt),
                                len(wanted) - len(added) - len(rebuilt), tuple(failed))
         return events, summary
@@ -358,6 +398,7 @@ class Scheduler:
             lane.to_close.append(lane.work)
         lane.spec, lane.retired = spec, False
         lane.restart(now)
+        self._enqueue(lane)
         if isinstance(outcome, BaseException):
             lane.work, lane.stopped = None, outcome
             events.append(partial(self._observer.lane_stopped, spec.key, outcome))

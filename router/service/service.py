@@ -44,7 +44,7 @@ from router.config.published import (
     rolled_back_error,
 )
 from router.config.risks import risks
-from router.errors import PublishedConfigError
+from router.errors import PublishedConfigError, RouterError
 from router.home import Home
 from router.runtime.lane import LaneKey, LaneSpec
 from router.runtime.metrics import Metrics
@@ -163,6 +163,7 @@ class Service:
         if self._watcher is not None:
             self._watcher.stop(_left(deadline))
         drained = self.scheduler.stop(_left(deadline))
+        self._flush_health()
         self._registry.close()
         if drained:
             log.info("service stopped")
@@ -224,13 +225,25 @@ class Service:
         return summary
 
     def resume_released(self) -> list[LaneKey]:
-        """Restart the stopped lanes an admin resumed in the state store; returns them."""
+        """Restart the stopped lanes an admin resumed in the state store; returns them (and writes the
+        health monitor's coalesced successes when they are due, so that lanes that stopped running
+        are written too)."""
         if self.monitor is None:
             return []
+        self._flush_health(due_only=True)
         restarted = [key for key in self.monitor.resumed() if self.scheduler.restart(key)]
         for key in restarted:
             log.info("lane %s resumed by an admin", key, extra={"mailbox": key.mailbox})
         return restarted
+
+    def _flush_health(self, *, due_only: bool = False) -> None:
+        """Write the successes the health monitor holds (best effort: the next flush tries again)."""
+        if self.monitor is None:
+            return
+        try:
+            self.monitor.flush(due_only=due_only)
+        except RouterError as exc:
+            log.warning("the coalesced mailbox health of successful runs could not be written: %s", exc)
 
     def reload_now(self) -> ReloadOutcome:
         """Check for a newly published version at once instead of waiting for ConfigRefreshPeriod."""

@@ -12,8 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from router.clock import Clock
@@ -110,6 +111,41 @@ class MailboxHealthStore:
         return self._change(mailbox, direction, lambda before: {
             "status": HealthStatus.SUCCESS.value, "last_run_at": now, "last_success_at": now,
             "consecutive_failures": 0, "next_due_at": next_due_at, "failing_since": None})
+
+    def record_successes(self, runs: Mapping[tuple[str, Direction], datetime]) -> int:
+        """Record successful runs of mailbox directions that were Not Run or Success, in one transaction.
+
+        The monitor writes a lane's health itself when a run changes it for the worse or back; first
+        successes and the successes after them (every idle sweep) are coalesced into this one write.
+        A row that is neither (a failure or stop written meanwhile) keeps its own story; a direction
+        without a row gets one. Returns the rows written.
+        """
+        if not runs:
+            return 0
+        rows = [{"m": mailbox, "d": direction.value, "at": at} for (mailbox, direction), at in runs.items()]
+        query = (update(T).where(T.c.mailbox == bindparam("m"), T.c.direction == bindparam("d"),
+                                 # Not in_(): an expanding parameter cannot be used with executemany.
+                                 or_(T.c.status == HealthStatus.SUCCESS.value,
+                                     T.c.status == HealthStatus.NOT_RUN.value),
+                                 T.c.stopped.is_(False))
+                 .values(status=HealthStatus.SUCCESS.value, last_run_at=bindparam("at"),
+                         last_success_at=bindparam("at"), consecutive_failures=0, failing_since=None))
+        with self._db.write() as conn:
+            written = int(conn.execute(query, rows).rowcount or 0)
+            if written < len(rows):
+                written += self._insert_successes(conn, rows)
+        return written
+
+    @staticmethod
+    def _insert_successes(conn: Connection, rows: list[dict[str, Any]]) -> int:
+        """Insert the rows of ``rows`` that do not exist yet, in Success; how many."""
+        existing = {(m, d) for m, d in conn.execute(select(T.c.mailbox, T.c.direction))}
+        missing = [r for r in rows if (r["m"], r["d"]) not in existing]
+        if missing:
+            success = {"status": HealthStatus.SUCCESS.value, "consecutive_failures": 0, "stopped": False}
+            conn.execute(T.insert(), [{"mailbox": r["m"], "direction": r["d"], "last_run_at": r["at"],
+                                       "last_success_at": r["at"], **success} for r in missing])
+        return len(missing)
 
     def record_failure(self, mailbox: str, direction: Direction, *, error: str, code: str | None = None,
                        next_due_at: datetime | None = None) -> HealthChange:

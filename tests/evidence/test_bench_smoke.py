@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 TINY = BenchSettings(repeats=1, messages_8kb=4, messages_50kb=2, sends=3, router_mailboxes=2,
                      router_per_mailbox_8kb=2, router_per_mailbox_50kb=1, router_sends=2, latency_messages=2,
                      latency_interval=0.05, scale_mailboxes=(10,), graph_scale_mailboxes=(6,),
-                     scale_warm_up=1.0, scale_window=1.0,
+                     scale_warm_up=1.0, scale_window=1.0, scale_facade_mailboxes=(10,),
                      latency_scale_mailboxes=4, latency_scale_messages=3, latency_scale_interval=0.05,
                      instances_per_mailbox=2)
 THROUGHPUT_KEYS = {"id", "group", "label", "title", "size", "items", "repeats", "per_second",
@@ -69,11 +69,15 @@ def _check_router(data: dict[str, Any]) -> None:
     assert all(x["p99_s"] >= x["p50_s"] >= 0 and x["missing"] == 0 for x in latency.values())
     assert latency["latency-notifications"]["messages"] == latency["latency-polling"]["messages"] == 2
     assert latency["latency-notifications-4"]["messages"] == 3
-    (scale, graph) = data["scale"]
-    assert scale["mailboxes"] == 10 and scale["rss_mib"] > 0 and scale["crm"] == "embedded"
-    assert scale["crm_requests_per_minute"] >= 0 and scale["first_pass_s"] >= 0
-    assert (scale["transport"], graph["transport"], graph["id"]) == ("ews", "graph", "scale-6-graph")
+    embedded, graph, facade = data["scale"]
+    assert (embedded["crm"], graph["crm"], facade["crm"]) == ("embedded", "embedded", "dynamics-facade")
+    assert (embedded["id"], graph["id"], facade["id"]) == (
+        "scale-10", "scale-6-graph", "scale-10-dynamics-facade")
+    assert (embedded["transport"], graph["transport"], facade["transport"]) == ("ews", "graph", "ews")
     assert graph["mailboxes"] == 6 and graph["rss_mib"] > 0 and graph["idle_cpu_percent_of_one_core"] >= 0
+    for scale in (embedded, facade):
+        assert scale["mailboxes"] == 10 and scale["rss_mib"] > 0 and scale["note"] == ""
+        assert scale["crm_requests_per_minute"] >= 0 and scale["first_pass_s"] >= 0
 
 
 def _check_report(data: dict[str, Any], rendered: str) -> None:

@@ -157,7 +157,7 @@ class IncomingLane:
             complete = complete and not failing and not context.cancelled
             if context.cancelled:
                 break
-        if complete:
+        if complete and page.moved:
             # Saved only when every wanted item of the page has a ledger row; else it is read again.
             self.deps.store.sync.save_state(self.options.mailbox, self.options.folder, page.state)
         # An item that failed to fetch is tried again at the lane's usual pace, not at once.

@@ -8,7 +8,10 @@ is fetched at all: when it was received (items before the process-from date are 
 imported) and its item class.
 
 The new state is *returned*, not saved: the lane saves it once every item of the page has a ledger
-row, so a crash before that re-reads the same page and the ledger recognises what it has seen.
+row, so a crash before that re-reads the same page and the ledger recognises what it has seen. A page
+that reported no change at all after a saved state (every idle sweep) need not be saved
+(``SyncPage.moved`` is false): the saved state still stands where the folder is, so a sweep that finds
+nothing costs the state store no write.
 A state Exchange no longer accepts (``ErrorInvalidSyncStateData``) is forgotten and the folder
 synchronised again from the start; the ledger and the CRM's duplicate check make that harmless.
 The call itself (and exchangelib 5.6's error-response fix) is ``router.ews.sync``.
@@ -45,11 +48,13 @@ class ItemRef:
 
 @dataclass(frozen=True)
 class SyncPage:
-    """One page of changes: the items created, the state after it, and whether more pages follow."""
+    """One page of changes: the items created, the state after it, and whether more pages follow;
+    ``moved`` is false when the page reported no change after a saved state (nothing to save)."""
 
     created: tuple[ItemRef, ...]
     state: str | None
     more: bool
+    moved: bool = True
 
 
 def sync_page(session: LaneSession, store: StateStore, folder_path: str, batch_size: int) -> SyncPage:
@@ -90,7 +95,7 @@ def _contract_page(session: ContractSession, store: StateStore, folder_path: str
     items = _unfinished(store, session.mailbox, page.items)
     created = tuple(ItemRef(item_id=r.id, changekey=None, received=r.received, item_class="")
                     for r in items)
-    return SyncPage(created, page.state, page.more)
+    return SyncPage(created, page.state, page.more, moved=_moved(state, page.state, len(page.items)))
 
 
 def _unfinished(store: StateStore, mailbox: str, items: list[ContractRef]) -> list[ContractRef]:
@@ -107,10 +112,15 @@ def _unfinished(store: StateStore, mailbox: str, items: list[ContractRef]) -> li
 
 
 def _read_page(session: MailboxSession, folder_path: str, state: str | None, batch_size: int) -> SyncPage:
-    page = sync_changes(session.account, session.folder(folder_path), state, batch_size, SYNC_FIELDS,
+    page = sync_changes(session.account, session.sync_folder(folder_path), state, batch_size, SYNC_FIELDS,
                         mailbox=session.mailbox)
     created = tuple(_ref(item) for kind, item in page.changes if kind == CREATE)
-    return SyncPage(created, page.state, page.more)
+    return SyncPage(created, page.state, page.more, moved=_moved(state, page.state, len(page.changes)))
+
+
+def _moved(before: str | None, after: str | None, changes: int) -> bool:
+    """True when the state after a page must be saved: it reported changes, or none was saved yet."""
+    return changes > 0 or before is None or after is None
 
 
 def _ref(item: object) -> ItemRef:

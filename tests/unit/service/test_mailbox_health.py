@@ -15,7 +15,7 @@ from router.runtime.metrics import Metrics
 from router.runtime.outcome import LaneWork, RunKind, WorkResult
 from router.runtime.registry import LaneWorkRegistry
 from router.service.directory import MailboxDirectory
-from router.service.mailbox_health import MailboxHealthMonitor, stop_alert_kind
+from router.service.mailbox_health import SUCCESS_FLUSH_SECONDS, MailboxHealthMonitor, stop_alert_kind
 from router.service.service import Service
 from router.state import Direction as StateDirection
 from router.state import HealthStatus, StateStore
@@ -70,8 +70,8 @@ def publish_at(publisher: Publisher, clock: FrozenClock, settings: str = SETTING
 def make(home: Home, frozen: FrozenClock) -> Iterator[Callable[..., Kit]]:
     kits: list[Kit] = []
 
-    def factory(*steps: WorkResult | BaseException) -> Kit:
-        kit = Kit(home, frozen, ScriptedWork.of(*steps))
+    def factory(*steps: WorkResult | BaseException, then: WorkResult | None = None) -> Kit:
+        kit = Kit(home, frozen, ScriptedWork.of(*steps, then=then))
         kits.append(kit)
         return kit
 
@@ -149,3 +149,52 @@ def test_a_mailbox_no_longer_served_resolves_its_alert(make: Callable[..., Kit],
     kit.recorder.wait_for(lambda: bool(kit.recorder.removed))
     assert kit.store.alerts.open_alerts() == []
     assert kit.store.alerts.get(alert.id).resolution == "no longer served"  # type: ignore[union-attr]
+
+
+def test_first_and_later_successes_are_coalesced_and_failures_written_at_once(
+        make: Callable[..., Kit], publisher: Publisher, frozen: FrozenClock) -> None:
+    publish_at(publisher, frozen)
+    kit = make(WorkResult(processed=1), WorkResult(processed=1), BUSY, then=None)
+    kit.service.start()
+    kit.recorder.wait_runs(1)
+    first = kit.clock.now()
+    assert kit.store.health.get(ALICE, StateDirection.INCOMING).status is HealthStatus.NOT_RUN, "not yet"
+    assert kit.series("email_router_mailbox_status", mailbox=ALICE, direction="incoming",
+                      email_router_mailbox_status="success") == 1.0, "the gauges show it at once"
+    assert kit.monitor.flush() == 1
+    stored = kit.store.health.get(ALICE, StateDirection.INCOMING)
+    assert (stored.status, stored.last_success_at, stored.last_run_at) == (HealthStatus.SUCCESS, first, first)
+
+    kit.clock.advance(10)
+    kit.recorder.wait_runs(2)
+    stored = kit.store.health.get(ALICE, StateDirection.INCOMING)
+    assert (stored.status, stored.last_success_at) == (HealthStatus.SUCCESS, first), "no write of its own"
+    shown = kit.series("email_router_mailbox_last_success_timestamp_seconds", mailbox=ALICE,
+                       direction="incoming")
+    assert shown == kit.clock.now().timestamp(), "the gauge shows the success at once"
+    second = kit.clock.now()
+    assert kit.monitor.flush() == 1
+    assert kit.store.health.get(ALICE, StateDirection.INCOMING).last_success_at == second
+
+    kit.clock.advance(10)
+    assert kit.recorder.wait_runs(3)[2].kind is RunKind.RETRY
+    failed = kit.store.health.get(ALICE, StateDirection.INCOMING)
+    assert (failed.status, failed.consecutive_failures) == (HealthStatus.FAILURE, 1), "a change: at once"
+    assert kit.monitor.flush() == 0
+
+
+def test_coalesced_successes_are_written_by_the_service_once_due_without_further_runs(
+        make: Callable[..., Kit], publisher: Publisher, frozen: FrozenClock) -> None:
+    publish_at(publisher, frozen)
+    kit = make(WorkResult(processed=1), then=WorkResult())
+    kit.service.start()
+    kit.recorder.wait_runs(1)
+    ran = kit.clock.now()
+    assert kit.store.health.get(ALICE, StateDirection.INCOMING).status is HealthStatus.NOT_RUN, "not yet"
+    kit.clock.advance(SUCCESS_FLUSH_SECONDS + 1)
+
+    def written() -> bool:
+        health = kit.store.health.get(ALICE, StateDirection.INCOMING)
+        return health.status is HealthStatus.SUCCESS and (health.last_success_at or ran) >= ran
+
+    kit.recorder.wait_for(written)

@@ -11,7 +11,7 @@ import pytest
 from router.config.profile import Direction
 from router.config.settings import SystemSettings
 from router.runtime.lane import LaneKey
-from router.runtime.policy import SchedulePolicy
+from router.runtime.policy import FIRST_SWEEP_FLOOR, SchedulePolicy
 from router.service.limits import ConnectionLimits
 from router.service.pool import WorkerPool
 from router.service.throttle import ThrottleBoard
@@ -73,6 +73,20 @@ def test_a_lane_that_is_woken_when_busy_sweeps_at_once_when_idle() -> None:
         # While nothing would wake it (its stream is down, no poll covers it) it backs off step by step.
         assert [policy.idle_delay(n, fixed, watched=False) for n in (1, 2, 3)] == [2.0, 4.0, 8.0]
         assert policy.idle_delay(30, fixed, watched=False) == min(240.0, policy.idle_max_interval)
+
+
+def test_the_first_sweep_of_thousands_of_lanes_started_together_is_spread_over_the_interval() -> None:
+    rng = random.Random(7)
+    policy = SchedulePolicy.for_direction(SystemSettings(sweep_interval_seconds=300), Direction.OUTGOING)
+    firsts = sorted(policy.first_sweep_delay(rng) for _ in range(4000))
+    assert firsts[0] >= 300 * FIRST_SWEEP_FLOOR and firsts[-1] <= 300 * (1 + policy.jitter)
+    per_minute = [sum(1 for f in firsts if m * 60 <= f < (m + 1) * 60) for m in range(1, 5)]
+    assert max(per_minute) < 1.3 * min(per_minute), "even, not a burst around 300 s"
+    later = [policy.idle_delay(2, rng) for _ in range(100)]
+    assert all(270 <= d <= 330 for d in later), "later sweeps keep the interval"
+    assert policy.first_sweep_delay(MIDDLE, watched=False) == policy.idle_delay(1, MIDDLE, watched=False)
+    exact = dataclasses.replace(policy, jitter=0.0)
+    assert exact.first_sweep_delay(rng) == 300.0, "no jitter: the interval itself"
 
 
 def test_incoming_without_notifications_backs_off_step_by_step_up_to_its_cap() -> None:

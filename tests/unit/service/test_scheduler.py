@@ -498,7 +498,7 @@ def test_a_run_that_only_its_idle_wait_started_is_a_sweep_and_a_wake_is_not(
     run_round(scheduler, recorder, 3)
     clock.advance(1.0)
     run_round(scheduler, recorder, 4)
-    assert [c.sweep for c in work.contexts] == [False, True, False, False]
+    assert [c.sweep for c in work.contexts] == [True, True, False, False], "the first run: nothing woke it"
     clock.advance(60.0)
     run_round(scheduler, recorder, 5)
     assert recorder.reports[-1].next_run_in == 4.0, "unwatched: back off step by step"

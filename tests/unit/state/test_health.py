@@ -89,3 +89,23 @@ def test_a_failure_streak_remembers_when_it_began(store: StateStore, clock: Froz
     clock.advance(60)
     assert store.health.record_failure(BOX, IN, error="again").after.failing_since == clock.now()
     assert store.health.resume(BOX, IN).after.failing_since is None
+
+
+def test_coalesced_successes_write_new_and_healthy_rows_and_leave_failing_or_stopped_ones(
+        store: StateStore, clock: FrozenClock) -> None:
+    store.health.record_success("healthy@x.test", IN)
+    store.health.record_failure("failing@x.test", IN, error="server busy")
+    store.health.record_success("stopped@x.test", IN)
+    store.health.stop("stopped@x.test", IN, "bad password")
+    clock.advance(60)
+    boxes = ("new@x.test", "healthy@x.test", "failing@x.test", "stopped@x.test")
+    runs = {(box, IN): clock.now() for box in boxes}
+    assert store.health.record_successes(runs) == 2
+    for box in ("new@x.test", "healthy@x.test"):
+        health = store.health.get(box, IN)
+        assert (health.status, health.last_success_at, health.last_run_at) == (
+            HealthStatus.SUCCESS, clock.now(), clock.now())
+    assert store.health.get("failing@x.test", IN).status is HealthStatus.FAILURE, "its own story stands"
+    stopped = store.health.get("stopped@x.test", IN)
+    assert stopped.stopped and stopped.last_success_at == clock.now() - timedelta(seconds=60)
+    assert store.health.record_successes({}) == 0
