@@ -88,7 +88,7 @@ def _check_report(data: dict[str, Any], rendered: str) -> None:
             "router-outgoing/sends", "router-incoming-8KB-graph/router-incoming-8KB",
             "router-outgoing-graph/router-outgoing",
             "router-incoming-pg-2/router-incoming-pg-1"} <= set(ratios)
-    assert all(value > 0 for value in ratios.values())
+    assert all(value >= 0 for value in ratios.values()), ratios  # Tiny counts: a ratio may round to 0.
     for label in ("hand-written script (stock)", "fetch ceiling (stock)", "fetch ceiling (perf)",
                   "send ceiling (perf)", "router incoming (perf)",
                   "router incoming over Graph (perf)", "Latency", "Scale", "Ratios"):
