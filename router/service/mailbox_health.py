@@ -8,7 +8,8 @@ consecutive failures, and mirrors them in the Prometheus status gauges and on th
   failures, writes Success to the CRM and clears its last error. A success of a lane that was Not Run
   or already in Success is not a state-store transaction of its own: the monitor remembers each lane's
   health as it last wrote or read it, and such successes (a first pass over thousands of lanes, every
-  idle sweep) are written together, at most ``SUCCESS_FLUSH_SECONDS`` later
+  idle sweep) are written together, at most ``SUCCESS_FLUSH_SECONDS`` later — a change from Not Run
+  at the service's next periodic flush, every ``FIRST_SUCCESS_FLUSH_SECONDS`` —
   (``MailboxHealthStore.record_successes``), while the status gauges show them at once;
 * a transient failure (the lane retries with back-off) sets Failure, counts it and writes the CRM's last
   error; after SchedulePolicy's ``escalate_after`` failures in a row the scheduler stops the lane;
@@ -54,6 +55,10 @@ SNAPSHOT_SECONDS = 5.0
 """How long one read of every health row serves the lanes being set up (``lane_added``, ``guard``)."""
 SUCCESS_FLUSH_SECONDS = 60.0
 """Longest delay before the last-success time of a lane already in Success reaches the state store."""
+FIRST_SUCCESS_FLUSH_SECONDS = 1.0
+"""How often the service writes held changes from Not Run to Success (``Service``'s periodic flush), so
+`status`, the console and other instances see them within about a second, while a first pass over
+thousands of lanes is still written in a few transactions, not one per lane."""
 _WAY: dict[Direction, MetricsDirection] = {Direction.INCOMING: "incoming", Direction.OUTGOING: "outgoing"}
 _STATE: dict[HealthStatus, MailboxState] = {HealthStatus.NOT_RUN: "not_run", HealthStatus.SUCCESS: "success",
                                             HealthStatus.FAILURE: "failure"}
@@ -85,6 +90,8 @@ class MailboxHealthMonitor(NullObserver):
         self._known: dict[LaneKey, MailboxHealth] = {}
         """Each lane's health as this monitor last wrote or read it (the store is the truth)."""
         self._successes: dict[tuple[str, StateDirection], datetime] = {}
+        self._first_pending = False
+        """True while a held success is a lane's change from Not Run (due sooner)."""
         self._flushed = store.clock.monotonic()
         self._rows: tuple[dict[tuple[str, StateDirection], MailboxHealth] | None, float] = (None, 0.0)
 
@@ -162,16 +169,28 @@ class MailboxHealthMonitor(NullObserver):
         ``due_only``, only when ``SUCCESS_FLUSH_SECONDS`` have passed since the last write."""
         with self._lock:
             now = self._store.clock.monotonic()
-            if due_only and now - self._flushed < SUCCESS_FLUSH_SECONDS:
+            if due_only and not self._due(now):
                 return 0
             runs, self._successes = self._successes, {}
+            first, self._first_pending = self._first_pending, False
             self._flushed = now
+        if not runs:
+            return 0
         try:
             return self._store.health.record_successes(runs)
         except BaseException:
             with self._lock:  # Kept for the next flush (a newer success of a lane wins).
                 self._successes = {**runs, **self._successes}
+                self._first_pending = self._first_pending or first
             raise
+
+    def _due(self, now: float) -> bool:
+        """Whether the held successes are due (call with the lock held): a change from Not Run is due
+        at the service's next periodic flush (every FIRST_SUCCESS_FLUSH_SECONDS), the rest once
+        SUCCESS_FLUSH_SECONDS have passed."""
+        if not self._successes:
+            return False
+        return self._first_pending or now - self._flushed >= SUCCESS_FLUSH_SECONDS
 
     def open_alerts(self) -> list[Alert]:
         """Every open alert."""
@@ -208,6 +227,8 @@ class MailboxHealthMonitor(NullObserver):
             known = self._known[key] = replace(known, status=HealthStatus.SUCCESS, last_run_at=now,
                                                last_success_at=now)
             self._successes[(key.mailbox, _state_direction(key.direction))] = now
+            self._first_pending = self._first_pending or first
+            # Not ``_due``: a first pass's changes from Not Run wait for the periodic flush, together.
             due = clock.monotonic() - self._flushed >= SUCCESS_FLUSH_SECONDS
         self._gauge(key, known)
         if first:

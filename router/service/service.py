@@ -54,7 +54,7 @@ from router.runtime.registry import LaneWorkRegistry
 from router.service.directory import DirectoryView, MailboxDirectory
 from router.service.lanestate import LaneSnapshot
 from router.service.logs import ServiceLogging
-from router.service.mailbox_health import MailboxHealthMonitor
+from router.service.mailbox_health import FIRST_SUCCESS_FLUSH_SECONDS, MailboxHealthMonitor
 from router.service.metrics_observer import MetricsObserver
 from router.service.observer import LaneObserver, Observers
 from router.service.periodic import Periodic
@@ -140,6 +140,8 @@ class Service:
         self._periodic = [Periodic("mailbox-directory", self.refresh_directory, self._update_period)]
         if self.monitor is not None:
             self._periodic.append(Periodic("mailbox-resume", self.resume_released, self._refresh_period))
+            self._periodic.append(Periodic("health-flush", lambda: self._flush_health(due_only=True),
+                                           lambda: FIRST_SUCCESS_FLUSH_SECONDS))
         for periodic in self._periodic:
             periodic.start()
         log.info("service started: configuration version %d, %d lane(s)", config.version,

@@ -7,6 +7,7 @@ The CRM decides which mailboxes the router serves (approval, delivery methods); 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from router.cli.main import cli
 from router.crm.codes import Approval, OutgoingDeliveryMethod
 from router.runtime.lane import LaneKey
 from router.runtime.outcome import RunKind
+from router.service.mailbox_health import FIRST_SUCCESS_FLUSH_SECONDS
 from router.service.roster import NOT_IN_CRM
 from tests.flows.kit import IN, OUT, Contoso, running
 from tests.support.ews_simulator import ALICE, BOB, PASSWORD, QUEUE, SVC
@@ -54,6 +56,19 @@ def status(org: Contoso) -> dict[str, Any]:
     return document
 
 
+def settled_status(org: Contoso) -> dict[str, Any]:
+    """`status` once the lanes' first successes reached the state store (the health monitor writes a
+    lane's change from Not Run within FIRST_SUCCESS_FLUSH_SECONDS, batched)."""
+    deadline = time.monotonic() + 10 * FIRST_SUCCESS_FLUSH_SECONDS + 5
+    while True:
+        document = status(org)
+        lanes = [m[way] for m in document["mailboxes"] for way in ("incoming", "outgoing")
+                 if m["mailbox"] == ALICE]
+        if all(lane["status"] == "success" for lane in lanes) or time.monotonic() > deadline:
+            return document
+        time.sleep(0.1)
+
+
 def test_the_crm_and_the_profiles_decide_the_lanes_and_status_explains_the_rest(org: Contoso) -> None:
     recorder = Recorder()
     with running(org, IN, OUT, recorder=recorder) as service:
@@ -71,7 +86,7 @@ def test_the_crm_and_the_profiles_decide_the_lanes_and_status_explains_the_rest(
             store.sends.mark_rendered(send)
             store.sends.mark_submitted(send)
 
-        document = status(org)
+        document = settled_status(org)
         mailboxes = {m["mailbox"]: m for m in document["mailboxes"]}
         assert set(mailboxes) == {ALICE, BOB, QUEUE, DAVE, GHOST}
         assert document["config_version"] == 1 and document["alerts"] == []
