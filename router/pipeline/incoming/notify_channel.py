@@ -294,6 +294,8 @@ class Channel(threading.Thread):
         with self._lock:
             current = self._call
         if current is call:
+            log.info("the server did not end a drained streaming connection within %.0f s; cutting it",
+                     DRAIN_SECONDS)
             call.interrupt()
 
     def _interrupt(self) -> None:
