@@ -46,13 +46,17 @@ class StreamingCall(GetStreamingEvents):  # type: ignore[misc]
             self.error_ids = [str(e.text).strip() for e in listed if e.text and e.text.strip()]
         return super()._get_element_container(message=message, name=name)
 
-    def interrupt(self) -> None:
-        """End the open response's blocked read now (the reading thread sees the stream end)."""
+    def interrupt(self, *, drain: bool = False) -> None:
+        """End the open response's blocked read now (the reading thread sees the stream end).
+
+        With ``drain`` only the sending side is shut: the server sees its client go and ends the stream
+        with ConnectionStatus Closed, and the reader still gets every notification written before it
+        (the server takes a written event as delivered, so a read cut short would lose it)."""
         sock = _socket_of(self._streaming_response)
         if sock is None:
             return
         try:
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            socket.socket.shutdown(sock, socket.SHUT_WR if drain else socket.SHUT_RDWR)
         except OSError:  # Already closed: the reader has ended or is ending.
             log.debug("the streaming socket was closed already", exc_info=True)
 

@@ -70,6 +70,7 @@ class Subscription:
     events: deque[tuple[int, Event]] = field(default_factory=deque)
     next_seq: int = 1
     acked: int = 0
+    """The last event written to a streaming connection (Exchange does not send it again)."""
     principal: str = ""
     """The authenticated account that made it: a streaming connection of that account may carry it,
     whichever mailbox it impersonated (how a service account groups its mailboxes' subscriptions)."""

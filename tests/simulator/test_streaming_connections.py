@@ -102,3 +102,26 @@ def test_one_connection_carries_at_most_two_hundred_subscriptions(ews_simulator:
         f"<m:GetStreamingEvents><m:SubscriptionIds>{ids}</m:SubscriptionIds>"
         "<m:ConnectionTimeout>1</m:ConnectionTimeout></m:GetStreamingEvents>"), user=ALICE)
     assert raw.codes(answer) == ["ErrorInvalidArgument"]
+
+
+def test_an_event_written_to_one_connection_is_not_sent_again_on_the_next(ews_simulator: Controller) -> None:
+    account = make_account(ews_simulator, ALICE)
+    sub = account.inbox.subscribe_to_streaming()
+
+    def items_streamed() -> list[str]:
+        service = GetStreamingEvents(account=account)  # one connection, to its end (one simulated minute)
+        return [e.item_id.id for n in service.call(subscription_ids=[sub], connection_timeout=1)
+                for e in n.events if getattr(e, "item_id", None) is not None]
+
+    try:
+        ews_simulator.control.inject(ALICE, from_="c@fabrikam.com", subject="once", body="b",
+                                     message_id="<once@fabrikam.com>")
+        first = items_streamed()
+        assert first, "the queued event is sent on the first connection"
+        assert items_streamed() == [], "Exchange does not send a delivered event again on a new connection"
+        ews_simulator.control.inject(ALICE, from_="c@fabrikam.com", subject="between", body="b",
+                                     message_id="<between@fabrikam.com>")
+        between = items_streamed()
+        assert between and not set(between) & set(first), "an event between connections waits for the next"
+    finally:
+        account.inbox.unsubscribe(sub)

@@ -41,6 +41,8 @@ EVENT_TYPES = ("NewMailEvent", "CreatedEvent")
 REJOIN_SECONDS = 1.0
 """How long a membership change waits before the open connection is re-made (joins arrive in bursts)."""
 CLOSE_SECONDS = 2.0
+DRAIN_SECONDS = 2.0
+"""How long a drained connection may take to end with Closed before its read is cut."""
 SUBSCRIPTION_CODES = frozenset({"ErrorSubscriptionNotFound", "ErrorInvalidSubscription",
                                 "ErrorSubscriptionAccessDenied", "ErrorSubscriptionUnsubscribed"})
 
@@ -181,7 +183,7 @@ class Channel(threading.Thread):
                 if key is not None and any(isinstance(e, NewMailEvent | CreatedEvent)
                                            for e in notification.events):
                     self._wake(key)
-                if self._changed.is_set():
+                if self._stopping.is_set():
                     return
         finally:
             with self._lock:
@@ -273,9 +275,28 @@ class Channel(threading.Thread):
             self._poke.start()
 
     def _interrupt_if_changed(self) -> None:
-        """The delayed rejoin: a connection opened after the change already carries it."""
-        if self._changed.is_set():
-            self._interrupt()
+        """The delayed rejoin: a connection opened after the change already carries it. The connection
+        is drained (the server ends it with Closed, every event written before is read): an event the
+        server wrote is not sent again, so cutting the read short would lose it. A server that does not
+        end the stream within ``DRAIN_SECONDS`` has it cut."""
+        if not self._changed.is_set():
+            return
+        with self._lock:
+            call = self._call
+        if call is None:
+            return
+        call.interrupt(drain=True)
+        cut = threading.Timer(DRAIN_SECONDS, self._cut, args=(call,))
+        cut.daemon = True
+        cut.start()
+
+    def _cut(self, call: StreamingCall) -> None:
+        with self._lock:
+            current = self._call
+        if current is call:
+            log.info("the server did not end a drained streaming connection within %.0f s; cutting it",
+                     DRAIN_SECONDS)
+            call.interrupt()
 
     def _interrupt(self) -> None:
         with self._lock:

@@ -9,6 +9,8 @@ one account may hold at most ``max_streaming_connections`` open at once: the nex
 ErrorExceededConnectionCount, as Exchange's throttling policy answers (so a client must share connections
 among its subscriptions). A subscription that is unknown, or is removed while its connection is open,
 fails the request with its id in ``m:ErrorSubscriptionIds``, so the client can go on with the others.
+An event written to a streaming connection is delivered: the next connection of its subscription starts
+after it (events that arrive between connections wait for the next one), as Exchange does.
 """
 
 from __future__ import annotations
@@ -239,7 +241,9 @@ def _stream(ctx: Ctx, req: Element, stopping: Stopping) -> Iterator[Element]:
         yield _failure_body(err.error, err.sids)
         return
     deadline = time.monotonic() + minutes * ctx.config.streaming_minute
-    seen = {s.sid: 0 for s, _ in subs}
+    # Exchange takes an event written to a streaming connection as delivered: the next connection
+    # starts after the last one written (a client cannot send a watermark with GetStreamingEvents).
+    seen = {s.sid: s.acked for s, _ in subs}
     last_sent = time.monotonic()
     while not stopping.is_set() and time.monotonic() < deadline:
         gone = [text for s, text in subs if ctx.store.events.get(s.sid) is None]
@@ -304,6 +308,16 @@ def _stream_body(ctx: Ctx, ready: list[Subscription], seen: dict[str, int], stat
     if ready:
         notes = msub(msg, "Notifications")
         for sub in ready:
-            seen[sub.sid] = _notification(ctx, notes, "t:Notification", sub, seen[sub.sid])
+            seen[sub.sid] = _notification(ctx, notes, "t:Notification", sub, max(seen[sub.sid], sub.acked))
+            _delivered(ctx, sub, seen[sub.sid])
     msub(msg, "ConnectionStatus", status)
     return root
+
+
+def _delivered(ctx: Ctx, sub: Subscription, last: int) -> None:
+    """Forget ``sub``'s events up to ``last``, written to a streaming connection: they are not sent
+    again on the next one (before, the last batch of each connection was sent again on the next)."""
+    with ctx.store.events.condition:
+        sub.acked = max(sub.acked, last)
+        while sub.events and sub.events[0][0] <= sub.acked:
+            sub.events.popleft()
