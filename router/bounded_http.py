@@ -169,6 +169,21 @@ class BoundedAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
+    def close(self) -> None:
+        """Close every pooled connection now (a closed session must leave no socket open).
+
+        urllib3 2's ``PoolManager.clear()`` only forgets its pools; their connections are closed when
+        a pool is garbage-collected. A pool outlives that while anything holds it (a response kept by
+        an exception's traceback holds its pool), and a socket collected before its pool's finalizer
+        runs is reported unclosed (ResourceWarning) at some unrelated later moment. A connection in
+        use now is closed when it is given back to its closed pool."""
+        pools = self.poolmanager.pools
+        # RecentlyUsedContainer refuses iteration; ``keys()`` is its thread-safe snapshot.
+        held = [pool for pool in (pools.get(key) for key in pools.keys()) if pool is not None]  # noqa: SIM118
+        super().close()
+        for pool in held:
+            pool.close()
+
     def limit_for(self, request: PreparedRequest) -> int:
         """The most bytes of answer ``request`` may bring; subclasses refine it per operation."""
         return self.max_response_bytes
@@ -192,6 +207,7 @@ class BoundedAdapter(HTTPAdapter):
             raise
         finally:
             watch.done = True
+            watch.conn = None  # The watchdog keeps a done watch until its deadline: not its connection.
             _current.watch = None
 
     def _send(self, request: PreparedRequest, stream: bool, timeout: Any, verify: bool | str, cert: Any,

@@ -59,6 +59,8 @@ class NotificationHub:
         self._per_connection = per_connection
         self._members: dict[LaneKey, _Membership] = {}
         self._channels: list[Channel] = []
+        self._ended: list[Channel] = []
+        """Connections stopped when their last mailbox left: ``close`` waits for them too."""
         self._groups: dict[Channel, tuple[str, str, int]] = {}
         self._full: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
@@ -118,6 +120,7 @@ class NotificationHub:
         membership.channel.remove(key)
         if membership.channel.size() == 0:
             membership.channel.stop()
+            self._ended = [c for c in self._ended if c.is_alive()] + [membership.channel]
             self._groups.pop(membership.channel, None)
             self._channels = [c for c in self._channels if c is not membership.channel]
         self._full.discard(membership.watch.account)
@@ -150,7 +153,8 @@ class NotificationHub:
         """End every connection and wait (briefly) for the threads; nothing new starts afterwards."""
         with self._lock:
             self._closed = True
-            channels, self._channels, self._members = list(self._channels), [], {}
+            channels, self._channels, self._members = list(self._channels) + self._ended, [], {}
+            self._ended = []
             self._groups.clear()
         for channel in channels:
             channel.stop()
