@@ -77,6 +77,8 @@ class Channel(threading.Thread):
         self._changed = threading.Event()
         self._stopping = threading.Event()
         self._call: StreamingCall | None = None
+        self._call_streams: dict[str, LaneKey] = {}
+        """The subscriptions ``_call`` carries (their lanes catch up if it has to be cut)."""
         self._protocol: Any = None
         self._poke: threading.Timer | None = None
         self.failures = 0
@@ -174,7 +176,7 @@ class Channel(threading.Thread):
 
     def _stream(self, call: StreamingCall, streams: dict[str, LaneKey]) -> None:
         with self._lock:
-            self._call = call
+            self._call, self._call_streams = call, dict(streams)
         try:
             if self._changed.is_set():
                 return  # Joined while connecting: settle first.
@@ -187,7 +189,7 @@ class Channel(threading.Thread):
                     return
         finally:
             with self._lock:
-                self._call = None
+                self._call, self._call_streams = None, {}
             call.stop_streaming()
 
     def _drop_named(self, call: StreamingCall, exc: Exception, streams: dict[str, LaneKey]) -> bool:
@@ -291,12 +293,17 @@ class Channel(threading.Thread):
         cut.start()
 
     def _cut(self, call: StreamingCall) -> None:
+        """Cut a drained connection the server did not end. Notifications it wrote and we had not read
+        yet are lost with the read (the server takes a written event as delivered), so every mailbox the
+        connection carried is woken to catch up with one sync now, not at its next sweep."""
         with self._lock:
-            current = self._call
+            current, streams = self._call, list(self._call_streams.values())
         if current is call:
-            log.info("the server did not end a drained streaming connection within %.0f s; cutting it",
-                     DRAIN_SECONDS)
+            log.info("the server did not end a drained streaming connection within %.0f s; cutting it and "
+                     "waking its %d mailbox(es) to catch up", DRAIN_SECONDS, len(streams))
             call.interrupt()
+            for key in streams:
+                self._wake(key)
 
     def _interrupt(self) -> None:
         with self._lock:
