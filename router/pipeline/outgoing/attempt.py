@@ -25,6 +25,7 @@ or of the state store are raised: the lane puts back what ``settled`` does not n
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -194,13 +195,18 @@ class EmailAttempt:
         if not to_render:
             return []
         records = self._sends.mark_rendered_many([item.claim for item in to_render])
-        rendered = [item for item, record in zip(to_render, records, strict=True) if record is not None]
-        for item, record in zip(to_render, records, strict=True):
+        return self._kept(to_render, records, Step.RENDERED, outcome)
+
+    def _kept(self, items: list[_Email], records: Sequence[object | None], step: Step,
+              outcome: BatchOutcome) -> list[_Email]:
+        """The emails whose record the batch write moved on (at ``step``); the others lost their claim."""
+        kept = [item for item, record in zip(items, records, strict=True) if record is not None]
+        for item, record in zip(items, records, strict=True):
             if record is None:
                 self._lost(item, outcome)
-        for item in rendered:
-            self._checkpoint(Step.RENDERED, item.email.email_id)
-        return rendered
+        for item in kept:
+            self._checkpoint(step, item.email.email_id)
+        return kept
 
     def _submit(self, rendered: list[_Email], outcome: BatchOutcome) -> list[_Email]:
         """Submit the rendered emails one by one, until one's failure holds or stops the mailbox."""
@@ -234,12 +240,7 @@ class EmailAttempt:
         recorded = [item for item in sent if item.claim.record.stage is SendStage.SUBMITTED]
         to_mark = [item for item in sent if item.claim.record.stage is not SendStage.SUBMITTED]
         records = self._sends.mark_submitted_many([item.claim for item in to_mark]) if to_mark else []
-        marked = [item for item, record in zip(to_mark, records, strict=True) if record is not None]
-        for item, record in zip(to_mark, records, strict=True):
-            if record is None:
-                self._lost(item, outcome)
-        for item in marked:
-            self._checkpoint(Step.SUBMISSION_RECORDED, item.email.email_id)
+        marked = self._kept(to_mark, records, Step.SUBMISSION_RECORDED, outcome)
         kept = recorded + marked
         finished = {claim.record.email_id for claim in self._recorder.sent_many(
             [(item.claim, item.sent_on or self._clock.now()) for item in kept])}
