@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -42,24 +43,34 @@ router is recovered after 20 s instead of SendingStatusDelay's 1800 s. These onl
 recovery happens, not what is recovered or how."""
 PROGRESS_SECONDS = 5.0
 DRAIN_POLL_SECONDS = 0.5
+FEED_SLICE = 50
+"""Most messages (and e-mails) fed per turn of the feed loop: when injecting falls behind the schedule
+(a loaded machine), the abuse and the progress reports still get their turns between slices."""
 
 
 @dataclass(frozen=True)
 class Progress:
-    """How far the router has got: inbound delivered or quarantined, outbound Sent."""
+    """How far the router has got: inbound delivered or quarantined, outbound Sent; and where the
+    inbound still waits (mailboxes with an undelivered message, the oldest undelivered by feed order),
+    which tells a slow router (every mailbox moving, the oldest advancing) from a stalled lane (one
+    mailbox's oldest message standing still)."""
 
     delivered: int
     quarantined: int
     sent: int
+    waiting: dict[str, int] = field(default_factory=dict)
+    """Undelivered injected messages per mailbox (mailboxes with none are left out)."""
+    oldest: int | None = None
+    """The feed position of the oldest injected message not delivered yet (None: all delivered)."""
 
 
 def progress(traffic: Traffic, router_home: RouterHome) -> Progress:
     """Read the CRM and the quarantine (safe while the router runs: SQLite WAL readers never block)."""
-    ids = [m.message_id for m in traffic.inbound[:traffic.injected]]
+    injected = traffic.inbound[:traffic.injected]
     outgoing = list(traffic.email_ids.values())
     with EmbeddedCrm(router_home.home.crm_db) as crm, crm.reading() as conn:
-        delivered = conn.execute(select(func.count(func.distinct(email.c.messageid)))
-                                 .where(email.c.messageid.in_(ids))).scalar() or 0
+        found = set(conn.execute(select(email.c.messageid).distinct()
+                                 .where(email.c.messageid.in_([m.message_id for m in injected]))).scalars())
         sent = conn.execute(select(func.count()).where(email.c.activityid.in_(outgoing),
                                                        email.c.statuscode == int(EmailStatus.SENT))).scalar()
     store = open_configured_store(router_home.home, SystemClock())
@@ -67,7 +78,10 @@ def progress(traffic: Traffic, router_home: RouterHome) -> Progress:
         quarantined = store.quarantine.count()
     finally:
         store.close()
-    return Progress(int(delivered), quarantined, int(sent or 0))
+    undelivered = [(n, m) for n, m in enumerate(injected) if m.message_id not in found]
+    waiting = Counter(m.mailbox for _, m in undelivered)
+    return Progress(len(found), quarantined, int(sent or 0), dict(waiting),
+                    undelivered[0][0] if undelivered else None)
 
 
 class Soak:
@@ -83,6 +97,7 @@ class Soak:
         self.home = RouterHome(workdir / "home")
         self.router = RouterProcess(self.home)
         self.database_url = database_url
+        self._last_report: tuple[float, int] | None = None
         self.spread: list[int] = []
         self.fleet = Fleet(self.home, settings.instances, database_url) if database_url is not None else None
         self.relay: CuttableRelay | None = None
@@ -197,7 +212,7 @@ class Soak:
         started = last = time.monotonic()
         while going():
             share = (time.monotonic() - started) / self.settings.feed_seconds
-            traffic.feed(share * inbound, share * outbound, self.sim, self.home.home.crm_db)
+            traffic.feed(share * inbound, share * outbound, self.sim, self.home.home.crm_db, most=FEED_SLICE)
             tick()
             if time.monotonic() - last >= PROGRESS_SECONDS:
                 last = time.monotonic()
@@ -205,7 +220,8 @@ class Soak:
             time.sleep(0.2)
 
     def _drain(self, traffic: Traffic) -> None:
-        """Wait until every message is delivered or quarantined and every e-mail Sent, or the deadline."""
+        """Wait until every message is delivered or quarantined and every e-mail Sent, or the deadline;
+        every ``PROGRESS_SECONDS`` say how far it got, how fast, and where messages still wait."""
         deadline = time.monotonic() + self.settings.drain_seconds
         last = 0.0
         while time.monotonic() < deadline:
@@ -216,6 +232,7 @@ class Soak:
             if time.monotonic() - last >= PROGRESS_SECONDS:
                 last = time.monotonic()
                 self._say_progress(traffic, now)
+                self.say(f"  still waiting: {_waiting(now)}")
             time.sleep(DRAIN_POLL_SECONDS)
         self.say(f"[red]the router did not finish within {self.settings.drain_seconds:g} s of draining[/]")
 
@@ -226,8 +243,25 @@ class Soak:
             self.say("(progress unknown: the state database cannot be reached)")
 
     def _say_progress(self, traffic: Traffic, now: Progress) -> None:
-        self.say(f"inbound {now.delivered}/{traffic.injected} delivered ({now.quarantined} quarantined); "
-                 f"outbound {now.sent}/{traffic.composed} sent")
+        rate = self._rate(now)
+        self.say(f"inbound {now.delivered}/{traffic.injected} delivered{rate}, {now.quarantined} "
+                 f"quarantined; outbound {now.sent}/{traffic.composed} sent")
+
+    def _rate(self, now: Progress) -> str:
+        """Inbound deliveries per second since the previous report (a stall shows as 0.0/s)."""
+        at, before = time.monotonic(), self._last_report
+        self._last_report = (at, now.delivered)
+        if before is None or at - before[0] <= 0:
+            return ""
+        return f" ({(now.delivered - before[1]) / (at - before[0]):.1f}/s since the last report)"
+
+
+def _waiting(now: Progress) -> str:
+    """Where undelivered inbound waits: the oldest by feed position, and per mailbox (most first)."""
+    if now.oldest is None:
+        return "no inbound message"
+    mailboxes = sorted(now.waiting.items(), key=lambda item: -item[1])
+    return f"oldest undelivered #{now.oldest}; " + ", ".join(f"{m.split('@')[0]} {n}" for m, n in mailboxes)
 
 
 def _one_turn(outage: Outage, chaos: Callable[[], None]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from router.crm.embedded import Draft, EmbeddedCrm
 from router.crm.gateway import RecordRef
@@ -68,14 +69,16 @@ class Traffic:
     def outbound_done(self) -> bool:
         return self.composed == len(self.outbound)
 
-    def feed(self, inbound: float, outbound: float, sim: SimulatorProcess, crm_db: Path) -> None:
-        """Inject and compose until the given fractions (0..1) of each kind have been fed."""
-        for message in self.inbound[self.injected:round(min(1.0, inbound) * len(self.inbound))]:
+    def feed(self, inbound: float, outbound: float, sim: SimulatorProcess, crm_db: Path, *,
+             most: int | None = None) -> None:
+        """Inject and compose until the given fractions (0..1) of each kind have been fed (at most
+        ``most`` of each kind in this call)."""
+        for message in _due(self.inbound, self.injected, inbound, most):
             env = Envelope(f"customer{message.seed % 97}@fabrikam.com", message.mailbox,
                            f"Soak inbound {message.seed}", message.message_id)
             sim.inject(message.mailbox, build_message(env, message.size, seed=message.seed))
             self.injected += 1
-        due = self.outbound[self.composed:round(min(1.0, outbound) * len(self.outbound))]
+        due = _due(self.outbound, self.composed, outbound, most)
         if due:
             with EmbeddedCrm(crm_db) as crm:
                 for email in due:
@@ -85,3 +88,14 @@ class Traffic:
                     crm.send_email(None, email_id)
                     self.email_ids[email.marker] = email_id
                     self.composed += 1
+
+
+_Item = TypeVar("_Item")
+
+
+def _due(planned: list[_Item], fed: int, fraction: float, most: int | None) -> list[_Item]:
+    """The planned items after the ``fed`` first, up to ``fraction`` of all (and at most ``most``)."""
+    end = round(min(1.0, fraction) * len(planned))
+    if most is not None:
+        end = min(end, fed + most)
+    return planned[fed:end]
