@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -197,10 +199,12 @@ class Soak:
                                           s.feed_seconds / 2, s.db_outage_seconds, self.say)
             tick = partial(_one_turn, outage, killer.tick)
         sends = 1.0 if s.sends_during_kills else 0.0
-        self._feed(traffic, lambda: not (traffic.inbound_done and _actions(killer) >= s.min_kills and
-                                         (traffic.outbound_done or not s.sends_during_kills) and
-                                         (self.outage is None or self.outage.done)),
-                   inbound=1.0, outbound=sends, tick=tick)
+        beside = self.fleet is not None and self.outage is None
+        with _beside(tick) if beside else nullcontext(tick) as turn:
+            self._feed(traffic, lambda: not (traffic.inbound_done and _actions(killer) >= s.min_kills and
+                                             (traffic.outbound_done or not s.sends_during_kills) and
+                                             (self.outage is None or self.outage.done)),
+                       inbound=1.0, outbound=sends, tick=turn)
         if not s.sends_during_kills:
             self.say(f"kills over; feeding {s.outbound} outbound over {s.feed_seconds:g} s, faults still on")
             self._feed(traffic, lambda: not traffic.outbound_done, inbound=1.0, outbound=1.0)
@@ -262,6 +266,40 @@ def _waiting(now: Progress) -> str:
         return "no inbound message"
     mailboxes = sorted(now.waiting.items(), key=lambda item: -item[1])
     return f"oldest undelivered #{now.oldest}; " + ", ".join(f"{m.split('@')[0]} {n}" for m, n in mailboxes)
+
+
+@contextmanager
+def _beside(tick: Callable[[], None]) -> Iterator[Callable[[], None]]:
+    """Run ``tick`` in a thread of its own while the feed goes on; yield the feed loop's turn, which
+    raises what the abuse raised.
+
+    An instance's abuse waits for its lanes to move and for its restart (tens of seconds on a loaded
+    machine): in the feed's loop it would stop the feed that long every time (the feed fell to ~2
+    messages/s under 30 actions). Beside it, the traffic keeps arriving while instances die."""
+    stop = threading.Event()
+    failed: list[BaseException] = []
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                tick()
+            except BaseException as exc:  # Handed to the feed's thread, which raises it.
+                failed.append(exc)
+                return
+            stop.wait(0.2)
+
+    def turn() -> None:
+        if failed:
+            raise failed[0]
+
+    thread = threading.Thread(target=loop, name="soak-abuse", daemon=True)
+    thread.start()
+    try:
+        yield turn
+    finally:
+        stop.set()
+        thread.join()
+    turn()
 
 
 def _one_turn(outage: Outage, chaos: Callable[[], None]) -> None:
