@@ -19,13 +19,18 @@ import pytest
 from sqlalchemy import update
 
 from router.config.settings import SystemSettings
-from router.crm.embedded import EmbeddedCrm
-from router.crm.embedded.journal import DeliveryAudit, audit_deliveries, entries
 from router.pipeline.incoming.checkpoints import Step
 from router.service.instance import InstanceRun
 from router.state import LedgerStage
 from router.state.instances import RunIdentity, default_instance_name
 from router.state.schema import incoming_ledger
+from tests.flows.incoming.once_kit import (
+    KILL_POINTS,
+    assert_delivered_once,
+    crm_audit,
+    in_crm_at_kill,
+    redelivered_after_kill,
+)
 from tests.flows.incoming.rig import ALICE, CAROL, LOGBOOK, Rig, ShiftedClock, binding
 
 pytestmark = [pytest.mark.flow, pytest.mark.slow]
@@ -48,12 +53,6 @@ def kill_at(rig: Rig, mailbox: str, step: Step, nth: int, *options: str, killed:
     return datetime.now(UTC)
 
 
-def crm_audit(rig: Rig, kills: Sequence[datetime] = ()) -> DeliveryAudit:
-    """Deliveries per Message-ID as the CRM's call journal has them (not the router's own records)."""
-    with EmbeddedCrm(rig.home.crm_db) as crm, crm.reading() as conn:
-        return audit_deliveries(entries(conn), kills)
-
-
 def inject(rig: Rig, mailbox: str) -> None:
     for n, message_id in enumerate(MESSAGES):
         rig.sim.control.inject(mailbox, from_=CAROL, to=[mailbox], subject=f"Once {n}", body="only once",
@@ -62,41 +61,22 @@ def inject(rig: Rig, mailbox: str) -> None:
 
 def assert_exactly_once(rig: Rig, mailbox: str, folder: str = "inbox",
                         kills: Sequence[datetime] = ()) -> None:
-    audit = crm_audit(rig, kills)
-    assert audit.duplicates == 0 and audit.unexplained == [], audit
-    for message_id in MESSAGES:
-        assert audit.delivered.get(message_id.lower()) == 1, message_id
-        assert len(rig.activities(message_id)) == 1, message_id
     items = {m.message_id: m for m in rig.sim.control.messages(mailbox, folder)}
     assert set(items) == set(MESSAGES), "every message is still (or now) where acknowledging put it"
     with rig.store() as store:
-        for message_id in MESSAGES:
-            [entry] = store.ledger.find_by_message_id(message_id)
-            assert entry.stage is LedgerStage.ACKNOWLEDGED, entry
-            assert entry.activity_id == rig.activities(message_id)[0]
-        assert store.quarantine.entries(status=None) == []
+        assert_delivered_once(rig, store, MESSAGES, kills)
         assert store.ledger.unfinished_count(mailbox) == 0
 
 
 @pytest.mark.parametrize("transport", ["ews", "graph"])
-@pytest.mark.parametrize(("step", "nth"), [
-    (Step.FETCHED, 1),
-    (Step.CRM_DELIVERED, 1),
-    (Step.CRM_DELIVERED, 2),
-    (Step.RECORDED, 1),
-    (Step.ACKNOWLEDGED, 1),
-])
+@pytest.mark.parametrize(("step", "nth"), KILL_POINTS)
 def test_killed_at_each_step_the_lane_reruns_to_exactly_once(rig: Rig, step: Step, nth: int,
                                                              transport: str) -> None:
     rig.publish(graph=transport == "graph")
     inject(rig, ALICE)
     kill = kill_at(rig, ALICE, step, nth)
-    # The batch is offered to the CRM in one call and its delivered messages recorded in one
-    # transaction: at any CRM_DELIVERED (an answer being concluded) all three are in the CRM and none
-    # is recorded in the ledger yet.
-    unrecorded = len(MESSAGES) if step is Step.CRM_DELIVERED else 0
-    delivered_before = sum(len(rig.activities(m)) for m in MESSAGES)
-    assert delivered_before == {Step.FETCHED: 0}.get(step, 3)
+    unrecorded = redelivered_after_kill(step, MESSAGES)
+    assert sum(len(rig.activities(m)) for m in MESSAGES) == in_crm_at_kill(step, MESSAGES)
     rig.drain(ALICE, clock=ShiftedClock(LATER))
     assert_exactly_once(rig, ALICE, kills=[kill])
     for item in rig.sim.control.messages(ALICE):
@@ -112,9 +92,7 @@ def test_killed_at_each_step_the_lane_reruns_to_exactly_once(rig: Rig, step: Ste
     for decision in recovered:
         assert (decision.text or "").startswith(f"recovered: activity {decision.activity_id} was created "
                                                 "by an earlier attempt that was interrupted")
-    # Only a kill between the CRM's commit and the ledger's record may make the router deliver again.
-    [*redelivered] = crm_audit(rig, [kill]).redeliveries
-    assert len(redelivered) == unrecorded
+    assert len(crm_audit(rig, [kill]).redeliveries) == unrecorded
 
 
 @pytest.mark.parametrize("transport", ["ews", "graph"])

@@ -15,25 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from router.crm.codes import EmailStatus
 from router.pipeline.outgoing.steps import Step
-from router.state import SendStage
+from tests.flows.outgoing.once_kit import KILL_STEPS, assert_left_at, assert_sent_once
 from tests.flows.outgoing.world import ALICE, BERT, CAROL, SVC, OutgoingWorld
 from tests.support.crm import Organisation
 
 pytestmark = pytest.mark.flow
 
 REPO = Path(__file__).resolve().parents[3]
-LEFT_AT = {Step.CLAIMED: SendStage.CLAIMED, Step.RENDERED: SendStage.RENDERED,
-           Step.SUBMITTED: SendStage.RENDERED, Step.SUBMISSION_RECORDED: SendStage.SUBMITTED,
-           Step.MARKED_SENT: SendStage.SUBMITTED, Step.FINISHED: SendStage.RECORDED}
-"""The send records' stage after a kill at each step of the first email: the two emails are one batch,
-whose every state write covers both, so both records are there. At SUBMITTED the first message left
-while its record still says RENDERED, so only the Sent Items search can tell."""
-REACHED_EXCHANGE = {Step.CLAIMED: 0, Step.RENDERED: 0, Step.SUBMITTED: 1, Step.SUBMISSION_RECORDED: 2,
-                    Step.MARKED_SENT: 2, Step.FINISHED: 2}
-"""Messages that had left at the kill: the batch submits all its emails before it records any
-submission, so a kill at the first email's SUBMITTED has sent one, any later kill both."""
 SENDING_STATUS_DELAY = 1801.0
 """A little past SendingStatusDelay (and past the send records' lease)."""
 
@@ -45,8 +34,7 @@ def run_killed(world: OutgoingWorld, step: Step) -> subprocess.CompletedProcess[
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("step", [Step.CLAIMED, Step.RENDERED, Step.SUBMITTED, Step.SUBMISSION_RECORDED,
-                                  Step.MARKED_SENT, Step.FINISHED])
+@pytest.mark.parametrize("step", KILL_STEPS)
 @pytest.mark.parametrize("transport", ["ews", "graph"])
 def test_killed_at_any_step_each_email_leaves_exactly_once(world: OutgoingWorld, crm_org: Organisation,
                                                            step: Step, transport: str) -> None:
@@ -58,26 +46,12 @@ def test_killed_at_any_step_each_email_leaves_exactly_once(world: OutgoingWorld,
     ids = [world.pending(crm_org.alice, CAROL, BERT, subject=f"Quote {n}") for n in (1, 2)]
     killed = run_killed(world, step)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert len(world.journal()) == REACHED_EXCHANGE[step]
     with world.store() as store:
-        left = [store.sends.by_email_id(email_id) for email_id in ids]
-        assert [r.stage if r else None for r in left] == [LEFT_AT[step]] * 2
-    marked = step in (Step.MARKED_SENT, Step.FINISHED)
-    assert [world.status(email_id) for email_id in ids] == [
-        EmailStatus.SENT if marked else EmailStatus.SENDING] * 2
+        assert_left_at(world, store, ids, step)
 
     world.clock.advance(SENDING_STATUS_DELAY)
     for _ in range(3):
         world.run(ALICE)
 
-    rows = [world.row(email_id) for email_id in ids]
-    assert [EmailStatus(row["statuscode"]) for row in rows] == [EmailStatus.SENT] * 2
-    for row in rows:
-        assert len(world.journal(row["messageid"])) == 1, "delivered once outside the organisation"
-        assert [m["Message-ID"] for m in world.inbox(BERT)].count(row["messageid"]) == 1
-        assert [m["Message-ID"] for m in world.inbox(sent_items, "sentitems")].count(row["messageid"]) == 1
-    assert len(world.journal()) == 2
     with world.store() as store:
-        records = [store.sends.by_email_id(email_id) for email_id in ids]
-        assert [r.stage if r else None for r in records] == [SendStage.RECORDED] * 2
-        assert [r.message_id if r else None for r in records] == [row["messageid"] for row in rows]
+        assert_sent_once(world, store, ids, sent_items)
