@@ -150,17 +150,22 @@ class LeaseBook:
             held = self._held.get(key)
             return held is not None and held.deadline - self._monotonic() > self.margin
 
-    def check(self, key: LaneKey) -> None:
-        """Raise ClaimLostError unless ``key`` is safely held (see ``safe``)."""
-        if not self.safe(key):
-            raise ClaimLostError(
-                f"this router instance no longer safely holds the lease on lane {key}",
-                hint="another instance serves the lane now (or the state database could not be reached to "
-                "renew the lease); nothing was sent or delivered", mailbox=key.mailbox)
-
-    def fence(self, key: LaneKey, conn: Connection) -> None:
-        """The state fence of ``key``: its lease token must still be current in the database."""
+    def check(self, key: LaneKey, token: int | None = None) -> None:
+        """Raise ClaimLostError unless ``key`` is safely held (see ``safe``) — under lease ``token`` when
+        given: a run is bound to the lease it started under (see ``run``)."""
         lease = self.lease(key)
+        if not self.safe(key) or (token is not None and (lease is None or lease.token != token)):
+            raise ClaimLostError(
+                f"this router instance no longer safely holds the lease on lane {key}"
+                + ("" if token is None else f" it started this run under (token {token})"),
+                hint="another instance serves the lane now (or served it meanwhile, or the state database "
+                "could not be reached to renew the lease); nothing was sent or delivered",
+                mailbox=key.mailbox)
+
+    def fence(self, key: LaneKey, conn: Connection, lease: LaneLease | None = None) -> None:
+        """The state fence of ``key``: the token of ``lease`` (default: the lease held now) must still be
+        current in the database."""
+        lease = lease or self.lease(key)
         if lease is None:
             self.check(key)  # Raises: the lane is not held.
             return
@@ -177,11 +182,16 @@ class LeaseBook:
             if not self.safe(key):
                 yield False
                 return
+            # The run is bound to the lease it starts under: its writes are fenced and its side effects
+            # checked with that lease's token. Should the instance lose the lane during the run (paused
+            # past its lease) and acquire it again under a new token, the run — working from what it
+            # read under the old one — is refused, not let through by the new lease.
             lease = self.lease(key)
             lane_token = None if lease is None else LaneToken.of(lease.mailbox, lease.direction, lease.token)
-            token = _side_effect_check.set(lambda: self.check(key))
+            started = None if lease is None else lease.token
+            token = _side_effect_check.set(lambda: self.check(key, started))
             try:
-                with fencing.bound(lambda conn: self.fence(key, conn), lane_token):
+                with fencing.bound(lambda conn: self.fence(key, conn, lease), lane_token):
                     yield True
             finally:
                 _side_effect_check.reset(token)

@@ -125,6 +125,47 @@ def test_gated_work_runs_only_held_lanes_and_refuses_once_the_lease_is_not_safe(
     ensure_lease()  # Outside a lane's run there is nothing to check.
 
 
+def test_a_run_that_lost_its_lane_is_refused_even_once_its_instance_holds_the_lane_again(
+        store: StateStore, clock: FrozenClock) -> None:
+    a, b = keeper(store, "router-a"), keeper(store, "router-b")
+    a.turn()
+    refused: list[str] = []
+
+    def meanwhile() -> None:
+        """Paused past its lease in the middle of the run: b takes the lanes over, then stops (handing
+        them back), and a's keeper — woken — takes them again under new tokens."""
+        clock.advance(31)
+        store.instances.heartbeat(b.identity)
+        b.turn()
+        assert LANES[0] in b.book.held()
+        b.close()
+        store.instances.heartbeat(a.identity)
+        a.turn()
+
+    def work(context: WorkContext) -> WorkResult:
+        keeper_thread = threading.Thread(target=meanwhile)  # The keepers run beside the lane's run.
+        keeper_thread.start()
+        keeper_thread.join()
+        assert LANES[0] in a.book.held() and a.book.safe(LANES[0])
+        claim = lambda: store.ledger.claim(context.key.mailbox, "k", owner=a.identity.tag)  # noqa: E731
+        for step in (ensure_lease, claim):
+            try:
+                step()
+            except ClaimLostError as exc:
+                refused.append(exc.message)
+        return WorkResult(processed=1)
+
+    token = a.book.lease(LANES[0])
+    assert gated_result(a, work) == WorkResult(processed=1)
+    # What the run read under its old lease may be stale: neither its send nor its write goes through.
+    assert len(refused) == 2 and f"(token {token.token if token else None})" in refused[0], refused
+    assert store.ledger.find_by_message_id("k") == []
+
+
+def gated_result(owner: LeaseKeeper, work: object) -> WorkResult:
+    return owner.gate(LANES[0], work)(WorkContext(LANES[0]))  # type: ignore[arg-type]
+
+
 def test_status_shows_each_instances_lanes_and_lease_ages(store: StateStore, clock: FrozenClock) -> None:
     a = keeper(store, "router-a")
     a.turn()
