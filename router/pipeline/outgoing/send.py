@@ -44,7 +44,9 @@ def submit(account: Any, rendered: RenderedMessage, *, mailbox: str, item_id: st
     MIME as it is: Bcc recipients then travel as a Bcc header, which Exchange removes before delivery.
     """
     if isinstance(account, MailboxSession):
-        account.send_mime(with_bcc(rendered))
+        mime = with_bcc(rendered)
+        ensure_lease()  # Over Graph too: a paused instance must not send for a lane it lost.
+        account.send_mime(mime)
         return
     bcc = [Mailbox(email_address=party.address, name=party.name or None) for party in rendered.bcc]
     importance = _IMPORTANCE.get((rendered.header("Importance") or "normal").lower(), "Normal")
