@@ -38,6 +38,7 @@ Say = Callable[[str], None]
 Lane = tuple[str, str]
 POLL_SECONDS = 0.2
 ACTIONS = ("kill", "pause", "stop")
+RECOVERY_TARGET_SECONDS = 60.0
 
 
 class Fleet:
@@ -154,7 +155,10 @@ class FleetChaos:
         self._next = self._after(time.monotonic())
 
     def _patience(self) -> float:
-        return self.settings.lease_seconds * 3
+        """How long a kill's or pause's lanes may take to be served again before they count as not
+        recovered: three leases, and at least the 60 s recovery target (a paused instance frozen inside
+        a transaction keeps its lease rows locked until the server ends its idle session, 30 s)."""
+        return max(self.settings.lease_seconds * 3, RECOVERY_TARGET_SECONDS)
 
     def _kill(self, n: int) -> None:
         router, lanes = self.fleet.routers[n], self.fleet.lanes_of(n)

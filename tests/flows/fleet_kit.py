@@ -42,6 +42,7 @@ from router.service.directory import served_assignment
 from router.service.drain import assignment_of
 from router.service.lease_keeper import LeaseKeeper
 from router.state import StateStore
+from router.state.engine import IDLE_IN_TRANSACTION_SECONDS
 from router.state.instances import RunIdentity
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,6 +52,11 @@ SETTLE_SECONDS = 2.0
 """The heirs' wait for the old holder's calls past its lease (70 s against Dynamics; short here)."""
 CALL_SECONDS = LEASE_SECONDS / 3 + SETTLE_SECONDS
 """The heirs' bound on a call: they recover the old holder's claims SETTLE_SECONDS past its lease."""
+
+TAKE_OVER_SECONDS = LEASE_SECONDS + IDLE_IN_TRANSACTION_SECONDS + 10.0
+"""The longest the heirs may take to hold the lane: its lease runs out — but a child frozen in the middle
+of a transaction (its lease keeper renewing, say) keeps the lease row locked until the server ends its
+idle session — then a keeper turn, and slack for a loaded machine."""
 
 Built = tuple[LaneWork, Callable[[], None]]
 """A lane's work and what closes the factory that built it."""
@@ -178,7 +184,7 @@ def heirs_take_over(home: Home, url: str, key: LaneKey, build: Callable[[], Lane
     one = LeasedLane(home, url, "router-1", key, build(), call_seconds=call_seconds).start()
     two = LeasedLane(home, url, "router-2", key, build(), call_seconds=call_seconds).start()
     try:
-        deadline = time.monotonic() + 4 * LEASE_SECONDS
+        deadline = time.monotonic() + TAKE_OVER_SECONDS
         while not (one.holds() or two.holds()):
             assert time.monotonic() < deadline, "no instance took the lane over"
             time.sleep(0.1)
