@@ -6,12 +6,14 @@ leases: the service's lease keeper fills it, and ``GatedWork`` wraps each lane's
 
 * a lane this run does not hold does nothing (the run is idle; the keeper wakes the lane when it
   acquires it);
-* every state write of a run is fenced with the lane's token (``router.state.fencing``), so a run
-  whose lane moved on cannot write for it;
-* right before each side effect (a CRM delivery, an EWS send) the pipeline calls ``ensure_lease``,
-  which refuses (ClaimLostError) unless the lease still has ``margin`` seconds to run by this
-  process's monotonic clock. An instance paused (SIGSTOP) past its lease therefore wakes to a refusal
-  before it can deliver or send what another instance has taken over. The margin covers the time
+* every state write of a run is fenced with the token of the lease the run started under
+  (``router.state.fencing``), so a run whose lane moved on cannot write for it — not even once this
+  instance has taken the lane again under a newer token;
+* right before each side effect (a CRM delivery, an EWS or Graph send) the pipeline calls
+  ``ensure_lease``, which refuses (ClaimLostError) unless the lease the run started under still has
+  ``margin`` seconds to run by this process's monotonic clock. An instance paused (SIGSTOP) past its
+  lease therefore wakes to a refusal before it can deliver or send what another instance has taken
+  over. The margin covers the time
   between the check and the side effect and a skew between the hosts' clocks;
 * the lane's fencing token is bound for the run (``fencing.current_token``), so the side effect itself
   can carry it: the embedded CRM refuses a CheckIncomingEmail or DeliverIncomingEmail whose token is
