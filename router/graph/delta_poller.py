@@ -74,6 +74,8 @@ class DeltaPoller(Generic[K]):
         self._clock = clock
         self._fast = fast
         self._watched: dict[K, _Watched[K]] = {}
+        self._woken: dict[K, float] = {}
+        """The wait each woken mailbox had, resumed when its lane registers again."""
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -94,7 +96,9 @@ class DeltaPoller(Generic[K]):
                     known.link, known.due = link, now + known.wait
                 known.owner, known.interval = owner, interval
             else:
-                wait = min(self._fast, interval) if active else interval
+                # Woken by a change that was only our own acknowledgement: go on at the pace it had.
+                before = self._woken.pop(key, interval)
+                wait = min(self._fast if active else before, interval)
                 self._watched[key] = _Watched(key, owner, client, mailbox, link, interval, wait, now + wait)
             self._start()
         return True
@@ -105,6 +109,7 @@ class DeltaPoller(Generic[K]):
             known = self._watched.get(key)
             if known is not None and known.owner is owner:
                 del self._watched[key]
+                self._woken.pop(key, None)
 
     def watching(self, key: K) -> bool:
         with self._lock:
@@ -118,6 +123,7 @@ class DeltaPoller(Generic[K]):
             thread.join(timeout=30.0)
         with self._lock:
             self._watched.clear()
+            self._woken.clear()
 
     def poll_due(self) -> int:
         """Ask about every link that is due (or nearly); return how many were asked."""
@@ -189,6 +195,7 @@ class DeltaPoller(Generic[K]):
                     watched.due = now + max(watched.wait, _retry_after(watched, answer))
                 else:
                     del self._watched[watched.key]
+                    self._woken[watched.key] = watched.wait
                     woken.append(watched.key)
         for key in woken:
             self._wake(key)

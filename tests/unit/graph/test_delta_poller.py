@@ -97,3 +97,15 @@ def test_only_links_of_the_clients_graph_are_watched_and_only_by_their_owner(
     assert poller.watching(ALICE), "a rebuilt lane's old work does not drop the new one's watch"
     poller.unwatch(ALICE, owner=OWNER)
     assert not poller.watching(ALICE)
+
+
+def test_a_mailbox_that_just_had_mail_is_asked_again_soon(graph_sim: Controller,
+                                                          woken: queue.Queue[str]) -> None:
+    client = graph_client(graph_sim)
+    poller: DeltaPoller[str] = DeltaPoller(woken.put, SystemClock(), fast=0.1)
+    try:
+        assert poller.watch(ALICE, client, ALICE, delta_link(client, ALICE), 3600.0, owner=OWNER, active=True)
+        eventually(lambda: len(batches(graph_sim)) >= 3, "asks after 0.1, 0.2 and 0.4 s, not after an hour")
+        assert woken.empty()
+    finally:
+        poller.close()
