@@ -6,24 +6,27 @@ not have. Running every idle mailbox's lane to poll (a scheduler run, ledger and
 delta GET) cost 2,000 idle mailboxes 17 % of a core. Instead, a lane that found nothing registers its
 saved delta link here (``watch``) and sleeps until its sweep; the poller asks Graph for the changes of
 up to ``MAX_STEPS`` registered links in one ``$batch`` (``Prefer: odata.maxpagesize=1``: one change is
-enough to know), each link about every ``interval`` seconds. A mailbox whose link reports a change, or
-fails for a reason other than throttling (the lane's own run then reports it), is dropped and its lane
-woken; the lane registers again after its run. The poller never saves a link: the lane's sync does,
-once it has processed the page, so nothing can be skipped.
+enough to know), each link about every ``interval`` seconds. Links wait in a heap by when they are
+due; when one is due, the batch is filled with the links due soonest after it (up to ``EARLY`` of
+their wait ahead), so links registered at different moments share full batches. A mailbox whose link
+reports a change, or fails for a reason other than throttling (the lane's own run then reports it), is
+dropped and its lane woken; the lane registers again after its run. The poller never saves a link: the
+lane's sync does, once it has processed the page, so nothing can be skipped. A "no change" answer
+stands until the link's next question (``router.graph.quiet``): a lane's sweep meanwhile asks nothing.
 
 A mailbox that just had mail is asked again soon (``FAST_SECONDS``, doubling per empty answer up to
-``interval``): replies and follow-ups come in bursts. Links are asked up to ``EARLY`` of their wait
-before they are due, so that links registered at different moments share batches. A mailbox Graph holds
-back (Retry-After) is not asked until it may be; a throttled step waits as its Retry-After says.
+``interval``): replies and follow-ups come in bursts. A mailbox Graph holds back (Retry-After) is not
+asked until it may be; a throttled step waits as its Retry-After says.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from itertools import groupby
 from typing import Any, Generic, TypeVar
 
 from router.clock import Clock
@@ -39,9 +42,9 @@ MAX_STEPS = 20
 FAST_SECONDS = 2.0
 """The first wait after a mailbox had mail; it doubles per empty answer up to the interval."""
 EARLY = 0.2
-"""Links due within this fraction of their wait are asked with the ones due now (fuller batches)."""
+"""Links due within this fraction of their wait fill the batch of a link due now."""
 PAUSE_MIN, PAUSE_MAX = 0.05, 1.0
-"""Bounds of the poller thread's sleep between looks at what is due (seconds)."""
+"""Bounds of the poller thread's sleep until the next link is due (seconds)."""
 BATCH_KEY = "$batch:delta"
 """The throttle key of the poller's own requests: a throttled batch holds back only the poller."""
 STEP_HEADERS = {"Prefer": "odata.maxpagesize=1"}
@@ -69,13 +72,20 @@ class _Watched(Generic[K]):
 class DeltaPoller(Generic[K]):
     """Asks Graph, in batches, whether registered mailboxes changed; wakes their lanes. Thread-safe."""
 
-    def __init__(self, wake: Callable[[K], object], clock: Clock, *, fast: float = FAST_SECONDS) -> None:
+    def __init__(self, wake: Callable[[K], object], clock: Clock, *, fast: float = FAST_SECONDS,
+                 background: bool = True) -> None:
+        """``background``: poll in a thread of its own (started by the first ``watch``); else the
+        caller calls ``poll_due``."""
         self._wake = wake
         self._clock = clock
         self._fast = fast
+        self._background = background
         self._watched: dict[K, _Watched[K]] = {}
         self._woken: dict[K, float] = {}
         """The wait each woken mailbox had, resumed when its lane registers again."""
+        self._heap: list[tuple[float, int, _Watched[K]]] = []
+        """(due, tie-breaker, link); an item whose link was dropped or rescheduled since is skipped."""
+        self._order = itertools.count()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -93,13 +103,16 @@ class DeltaPoller(Generic[K]):
             if known is not None and known.client is client and not active:
                 # A sweep, or the run after the lane's own changes: keep the mailbox's cadence.
                 if known.link != link:
-                    known.link, known.due = link, now + known.wait
+                    known.link = link
+                    self._schedule(known, now + known.wait)
                 known.owner, known.interval = owner, interval
             else:
                 # Woken by a change that was only our own acknowledgement: go on at the pace it had.
                 before = self._woken.pop(key, interval)
                 wait = min(self._fast if active else before, interval)
-                self._watched[key] = _Watched(key, owner, client, mailbox, link, interval, wait, now + wait)
+                fresh = _Watched(key, owner, client, mailbox, link, interval, wait, 0.0)
+                self._watched[key] = fresh
+                self._schedule(fresh, now + wait)
             self._start()
         return True
 
@@ -124,27 +137,65 @@ class DeltaPoller(Generic[K]):
         with self._lock:
             self._watched.clear()
             self._woken.clear()
+            self._heap.clear()
 
     def poll_due(self) -> int:
-        """Ask about every link that is due (or nearly); return how many were asked."""
-        now = self._clock.monotonic()
+        """Ask about the links that are due, with those due soonest after them filling the batches;
+        return how many were asked."""
         with self._lock:
-            due = [w for w in self._watched.values()
-                   if w.due - EARLY * w.wait <= now and w.client.throttle.held_back(w.mailbox) == 0]
-        due.sort(key=lambda w: id(w.client))
-        for _, group in groupby(due, key=lambda w: id(w.client)):
-            members = list(group)
+            taken = self._take(self._clock.monotonic())
+        clients: dict[int, list[_Watched[K]]] = {}
+        for watched in taken:
+            clients.setdefault(id(watched.client), []).append(watched)
+        for members in clients.values():
             for start in range(0, len(members), MAX_STEPS):
-                if self._stop.is_set():
-                    return 0
-                self._ask(members[start:start + MAX_STEPS])
-        return len(due)
+                chunk = members[start:start + MAX_STEPS]
+                try:
+                    self._ask(chunk)
+                except Exception:  # Asked again later; the lanes' sweeps run meanwhile.
+                    log.exception("asking Graph about %d mailboxes' changes failed", len(chunk))
+                    self._settle([(w, None) for w in chunk])
+        return len(taken)
+
+    def _schedule(self, watched: _Watched[K], due: float) -> None:
+        """Make ``watched`` due at ``due`` (called with the lock held)."""
+        watched.due = due
+        heapq.heappush(self._heap, (due, next(self._order), watched))
+
+    def _current(self) -> _Watched[K] | None:
+        """The link due first, dropping stale heap items (called with the lock held)."""
+        while self._heap:
+            due, _, watched = self._heap[0]
+            if self._watched.get(watched.key) is watched and watched.due == due:
+                return watched
+            heapq.heappop(self._heap)
+        return None
+
+    def _take(self, now: float) -> list[_Watched[K]]:
+        """The due links, then the soonest due within ``EARLY`` of their wait up to a full batch
+        (called with the lock held). Links Graph holds back are put back until they may be asked."""
+        taken: list[_Watched[K]] = []
+        held: list[tuple[_Watched[K], float]] = []
+        while (first := self._current()) is not None:
+            filling = bool(taken) and len(taken) % MAX_STEPS != 0 and first.due - EARLY * first.wait <= now
+            if first.due > now and not filling:
+                break
+            heapq.heappop(self._heap)
+            first.due = float("inf")  # in flight (or held back): not in the heap until rescheduled
+            seconds = first.client.throttle.held_back(first.mailbox)
+            if seconds > 0:
+                held.append((first, now + seconds))
+            else:
+                taken.append(first)
+        for watched, due in held:
+            self._schedule(watched, due)
+        return taken
 
     # The thread ---------------------------------------------------------------------------------
 
     def _start(self) -> None:
         """Start the thread on the first watch (called with the lock held)."""
-        if self._thread is None:
+        if self._thread is None and self._background:
             self._thread = threading.Thread(target=self._loop, name="graph-delta-poller", daemon=True)
             self._thread.start()
 
@@ -157,10 +208,10 @@ class DeltaPoller(Generic[K]):
 
     def _pause(self) -> float:
         with self._lock:
-            soonest = min((w.due - EARLY * w.wait for w in self._watched.values()), default=None)
-        if soonest is None:
+            first = self._current()
+        if first is None:
             return PAUSE_MAX
-        return min(PAUSE_MAX, max(PAUSE_MIN, soonest - self._clock.monotonic()))
+        return min(PAUSE_MAX, max(PAUSE_MIN, first.due - self._clock.monotonic()))
 
     # One batch ----------------------------------------------------------------------------------
 
@@ -190,12 +241,14 @@ class DeltaPoller(Generic[K]):
                 verdict = _verdict(answer)
                 if verdict == "quiet":
                     watched.wait = min(watched.interval, watched.wait * 2)
-                    watched.due = now + watched.wait
+                    self._schedule(watched, now + watched.wait)
+                    watched.client.quiet.note(watched.mailbox, watched.link, watched.wait)
                 elif verdict == "later":
-                    watched.due = now + max(watched.wait, _retry_after(watched, answer))
+                    self._schedule(watched, now + max(watched.wait, _retry_after(watched, answer)))
                 else:
                     del self._watched[watched.key]
                     self._woken[watched.key] = watched.wait
+                    watched.client.quiet.forget(watched.mailbox)
                     woken.append(watched.key)
         for key in woken:
             self._wake(key)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from router.clock import SystemClock
+from router.clock import FrozenClock, SystemClock
 from router.graph.client import GraphClient
 from router.graph.delta_poller import DeltaPoller
 from router.graph.mailbox import GraphMailbox
@@ -109,3 +109,41 @@ def test_a_mailbox_that_just_had_mail_is_asked_again_soon(graph_sim: Controller,
         assert woken.empty()
     finally:
         poller.close()
+
+
+def test_links_registered_at_different_moments_share_full_batches(graph_sim: Controller,
+                                                                  woken: queue.Queue[str]) -> None:
+    client, clock = graph_client(graph_sim), FrozenClock()
+    link = delta_link(client, ALICE)
+    poller: DeltaPoller[str] = DeltaPoller(woken.put, clock, background=False)
+    for n in range(30):  # thirty lanes (one mailbox will do) registering over three seconds
+        assert poller.watch(f"lane{n}", client, ALICE, link, 30.0, owner=OWNER)
+        clock.advance(0.1)
+    assert poller.poll_due() == 0, "nothing due yet"
+    clock.advance(27.0)  # the first is due: nineteen due within 6 s (a fifth of their wait) join it
+    assert poller.poll_due() == 20 and batches(graph_sim) == [20]
+    clock.advance(1.0)
+    assert poller.poll_due() == 0, "the rest are not due yet, and no batch is started for them alone"
+    clock.advance(1.0)
+    assert poller.poll_due() == 10 and batches(graph_sim) == [20, 10]
+    assert woken.empty()
+
+
+def test_a_sweep_right_after_a_quiet_answer_asks_graph_nothing(graph_sim: Controller,
+                                                                woken: queue.Queue[str]) -> None:
+    clock = FrozenClock()
+    client = graph_client(graph_sim, clock=clock)
+    link = delta_link(client, ALICE)
+    poller: DeltaPoller[str] = DeltaPoller(woken.put, clock, background=False)
+    assert poller.watch(ALICE, client, ALICE, link, 30.0, owner=OWNER)
+    clock.advance(30.0)
+    assert poller.poll_due() == 1 and woken.empty()
+    box, asked = GraphMailbox(client, ALICE), deltas(graph_sim)
+    assert box.delta_page(link).delta_link == link and deltas(graph_sim) == asked, "the answer stands"
+    graph_sim.control.inject(ALICE, from_=CAROL, to=[ALICE], subject="new", message_id="<n@fabrikam.com>")
+    clock.advance(30.0)  # the poller's next question is due: the old answer no longer stands
+    assert [m.subject for m in box.delta_page(link).messages] == ["new"] and deltas(graph_sim) == asked + 1
+
+
+def deltas(sim: Controller) -> int:
+    return sum(1 for r in sim.control.graph_requests() if r.operation == "graph.delta")
