@@ -187,10 +187,11 @@ def scale(workdir: Path, mailboxes: int, warm_up: float, window: float, progress
     The window starts once every lane has run once (the first pass is its own figure, not idle) and
     the CPU rate has settled; the default window (330 s) is longer than the longest sweep wait (300 s
     and its jitter), so every lane's sweep falls in it. ``graph``: the mailboxes are reached over
-    Microsoft Graph, which has no notifications on-premises: each idle lane polls by delta, backing off
-    to one delta GET per sweep interval. ``crm``: the embedded CRM in the router's process, or
-    ``DYNAMICS_FACADE``, the same CRM behind the Dynamics Web API over HTTP (every CRM request a real
-    HTTP request). A first pass that did not finish says so in the row's note.
+    Microsoft Graph, which has no notifications on-premises: the delta poller asks about twenty idle
+    mailboxes per ``$batch`` every ``graph_poll_seconds`` and each lane sweeps as over EWS. ``crm``:
+    the embedded CRM in the router's process, or ``DYNAMICS_FACADE``, the same CRM behind the Dynamics
+    Web API over HTTP (every CRM request a real HTTP request). A first pass that did not finish says so
+    in the row's note.
     """
     over = " over Graph" if graph else ""
     progress(f"scale: preparing {mailboxes:,} mailboxes{over} (simulator, CRM, profiles, publish; {crm} CRM)")

@@ -94,7 +94,8 @@ class Scale:
     crm: str = "embedded"
     transport: str = "ews"
     """How the router reaches the idle mailboxes: "ews" (notifications, then a sweep every
-    ``sweep_interval_seconds``) or "graph" (a delta poll that backs off to the sweep interval)."""
+    ``sweep_interval_seconds``) or "graph" (the delta poller's ``$batch``es of twenty mailboxes every
+    ``graph_poll_seconds``, then the same sweep)."""
 
     def as_json(self) -> dict[str, object]:
         return {"id": self.id, "mailboxes": self.mailboxes, "transport": self.transport,

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from router.bench import pipeline
+from router.bench.graph_transport import graph_transport_scenarios
 from router.bench.instances import incoming_with_instances
 from router.bench.machine import describe_machine
 from router.bench.org import Accounts, bench_seed
@@ -105,6 +106,12 @@ RATIOS = [
     ("router incoming over Graph vs over EWS, 8 KB", "router-incoming-8KB-graph", "router-incoming-8KB"),
     ("router incoming over Graph vs over EWS, 50 KB", "router-incoming-50KB-graph", "router-incoming-50KB"),
     ("router outgoing over Graph vs over EWS", "router-outgoing-graph", "router-outgoing"),
+    ("router incoming over Graph vs the Graph fetch ceiling (requests, stock), 8 KB",
+     "router-incoming-8KB-graph", "ceiling-8KB-graph"),
+    ("router incoming over Graph vs the Graph fetch ceiling (requests, stock), 50 KB",
+     "router-incoming-50KB-graph", "ceiling-50KB-graph"),
+    ("router outgoing over Graph vs the Graph send ceiling (requests, stock)", "router-outgoing-graph",
+     "sends-graph"),
     ("two router instances vs one, sharing PostgreSQL, incoming 8 KB", "router-incoming-pg-2",
      "router-incoming-pg-1"),
 ]
@@ -142,6 +149,9 @@ def router_scenarios(settings: BenchSettings, workdir: Path, progress: Progress,
         report.throughput.append(pipeline.outgoing(workdir / "out", s.router_mailboxes, s.router_sends,
                                                    s.repeats, progress))
     if s.graph and s.runs("graph"):
+        counts = {"8KB": s.messages_8kb, "50KB": s.messages_50kb}
+        report.throughput.extend(graph_transport_scenarios(workdir, {size: counts[size] for size in s.sizes},
+                                                           s.sends, s.repeats, progress))
         for size in s.sizes:
             report.throughput.append(pipeline.incoming(workdir / f"in-{size}-graph", s.router_mailboxes,
                                                        per_mailbox[size], size, s.repeats, progress,

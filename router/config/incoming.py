@@ -139,3 +139,10 @@ class IncomingSettings(StrictModel):
     notification_minutes: int = Field(
         default=10, ge=1, le=30,
         description="Minutes one streaming connection stays open before it is renewed.")
+    graph_poll_seconds: float = Field(
+        default=30.0, gt=0, le=3600,
+        description="Microsoft Graph mailboxes have no notifications on-premises (Graph needs a public "
+        "webhook): how often the router asks Graph whether an idle Graph mailbox changed, twenty mailboxes "
+        "to a $batch, so new mail there reaches the CRM within about this long (a mailbox that just had mail "
+        "is asked again after 2 s, doubling to this). 0 notification_streams turns this off too: idle Graph "
+        "mailboxes then back off like EWS ones without notifications.")

@@ -15,6 +15,7 @@ import requests
 
 from router.clock import Clock
 from router.graph.errors import connection_failed, retry_after, translate
+from router.graph.quiet import QuietLinks
 from router.graph.throttle import Throttle
 from router.graph.tokens import TokenSource
 
@@ -41,6 +42,8 @@ class GraphClient:
         self._session = session
         self._clock = clock
         self.throttle = throttle or Throttle(clock)
+        self.quiet = QuietLinks(clock)
+        """Delta links the delta poller was just told have no change (router.graph.quiet)."""
         self._attempts = attempts
         self._timeout = timeout
 

@@ -82,7 +82,7 @@ class GraphFactory:
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._clients: dict[tuple[object, ...], tuple[GraphClient, requests.Session]] = {}
+        self._clients: dict[tuple[object, ...], tuple[GraphClient, tuple[requests.Session, ...]]] = {}
         self._lock = threading.Lock()
 
     def client(self, spec: GraphSpec) -> GraphClient:
@@ -103,26 +103,43 @@ class GraphFactory:
         ref = "inbox" if name.lower() in ("", "inbox") else folders.resolve(client, spec.mailbox, name)
         return GraphSession(GraphMailbox(client, spec.mailbox, ref), self._clock)
 
-    def _build(self, spec: GraphSpec) -> tuple[GraphClient, requests.Session]:
+    def _build(self, spec: GraphSpec) -> tuple[GraphClient, tuple[requests.Session, ...]]:
         cloud = endpoints(spec.cloud)
-        session = requests.Session()
-        verify: bool | str = str(spec.ca_bundle) if spec.ca_bundle else True
-        session.mount("https://", _VerifyingAdapter(verify if spec.tls_verify else False))
+        verify: bool | str = (str(spec.ca_bundle) if spec.ca_bundle else True) if spec.tls_verify else False
+        graph_url = spec.graph_url or cloud.graph_url
         credentials = AppCredentials(
             spec.tenant, spec.client_id, secret=spec.secret, certificate=spec.certificate
         )
-        tokens = TokenSource(credentials, cloud, session, spec.authority_host or cloud.authority_host)
-        client = GraphClient(
-            tokens,
-            spec.graph_url or cloud.graph_url,
-            session,
-            self._clock,
-            timeout=(spec.connect_timeout, spec.timeout),
+        # MSAL's few token requests keep requests' reading of the environment (proxies, .netrc).
+        token_session, graph_session = _session(verify), _graph_session(verify, graph_url)
+        tokens = TokenSource(
+            credentials, cloud, token_session, spec.authority_host or cloud.authority_host, self._clock
         )
-        return client, session
+        client = GraphClient(
+            tokens, graph_url, graph_session, self._clock, timeout=(spec.connect_timeout, spec.timeout)
+        )
+        return client, (graph_session, token_session)
 
     def close(self) -> None:
         with self._lock:
-            for _, session in self._clients.values():
-                session.close()
+            for _, sessions in self._clients.values():
+                for session in sessions:
+                    session.close()
             self._clients.clear()
+
+
+def _session(verify: bool | str) -> requests.Session:
+    session = requests.Session()
+    session.mount("https://", _VerifyingAdapter(verify))
+    return session
+
+
+def _graph_session(verify: bool | str, graph_url: str) -> requests.Session:
+    """The session of Graph requests. Its proxies are read from the environment once, for the Graph
+    root (``HTTPS_PROXY`` / ``NO_PROXY``), instead of on every request: requests scans the whole
+    environment and looks for a .netrc file per request otherwise, which was most of an idle poll's
+    CPU. The Authorization header is ours, so .netrc has nothing to give."""
+    session = _session(verify)
+    session.proxies = dict(requests.utils.get_environ_proxies(graph_url))
+    session.trust_env = False
+    return session

@@ -90,7 +90,10 @@ class GraphMailbox:
         self._folders: dict[str, str] = {}
 
     def delta_page(self, link: str | None, *, page_size: int = 50) -> DeltaPage:
-        """The next page of the folder's changes from ``link`` (a saved delta or next link; None: start)."""
+        """The next page of the folder's changes from ``link`` (a saved delta or next link; None: start).
+        A link the delta poller was just told has no change is answered without a request."""
+        if link is not None and self.client.quiet.quiet(self.address, link):
+            return DeltaPage(delta_link=link)
         path = (
             link
             or f"{self._root}/mailFolders('{self.folder}')/messages/delta?$select={','.join(DELTA_SELECT)}"

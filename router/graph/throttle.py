@@ -37,11 +37,15 @@ class Throttle:
 
     def wait(self, mailbox: str) -> None:
         """Sleep until neither the mailbox nor the app is held back."""
-        with self._lock:
-            until = max(self._not_before.get(mailbox.lower(), 0.0), self._not_before.get("", 0.0))
-        delay = until - self._clock.monotonic()
+        delay = self.held_back(mailbox)
         if delay > 0:
             self._clock.sleep(delay)
+
+    def held_back(self, mailbox: str) -> float:
+        """Seconds until neither the mailbox nor the app is held back (0: not held back)."""
+        with self._lock:
+            until = max(self._not_before.get(mailbox.lower(), 0.0), self._not_before.get("", 0.0))
+        return max(0.0, until - self._clock.monotonic())
 
     def back_off(self, mailbox: str | None, seconds: float) -> None:
         """Hold back ``mailbox`` (None: the whole app) for ``seconds``."""

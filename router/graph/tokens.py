@@ -1,9 +1,11 @@
 """App-only tokens from Entra ID through MSAL's confidential client (client secret or certificate).
 
-MSAL caches the token in memory and renews it shortly before it expires; ``token()`` is cheap to call
-before every request. ``invalidate()`` drops the cache after a 401 so the next call fetches anew. The
-secret or private key comes from the vault and never appears in errors: MSAL's error texts name the
-error code only.
+MSAL caches the token in memory and renews it shortly before it expires. Asking MSAL's cache costs a
+search and a telemetry record per call, so ``token()`` also keeps the last token itself until
+``RENEW_BEFORE_SECONDS`` before it expires: it is called before every request, and an idle poll is
+one request. ``invalidate()`` drops both caches after a 401 so the next call fetches anew. The secret or
+private key comes from the vault and never appears in errors: MSAL's error texts name the error code
+only.
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ from dataclasses import dataclass, field
 import msal
 import requests
 
+from router.clock import Clock, SystemClock
 from router.errors import AuthenticationError, TransientTransportError
 from router.graph.clouds import CloudEndpoints
+
+RENEW_BEFORE_SECONDS = 300.0
+"""A kept token is asked of MSAL again this long before it expires (MSAL renews it then)."""
 
 
 @dataclass(frozen=True)
@@ -58,8 +64,11 @@ class TokenSource:
         cloud: CloudEndpoints,
         session: requests.Session,
         authority_host: str,
+        clock: Clock | None = None,
     ) -> None:
         self._credentials = credentials
+        self._clock = clock or SystemClock()
+        self._kept: tuple[str, float] | None = None
         self._scope = cloud.scope
         self._session = session
         self._authority = f"{authority_host.rstrip('/')}/{credentials.tenant}"
@@ -86,27 +95,47 @@ class TokenSource:
         return self._app
 
     def token(self) -> str:
-        """A valid access token (from MSAL's cache when it has one)."""
+        """A valid access token: the one kept while it has time left, else MSAL's (cached or new)."""
+        kept = self._kept
+        if kept is not None and self._clock.monotonic() < kept[1]:
+            return kept[0]
         with self._lock:
-            try:
-                result = self._client().acquire_token_for_client(scopes=[self._scope])
-            except requests.RequestException as exc:
-                raise TransientTransportError(
-                    f"token request to {self._authority} failed: {type(exc).__name__}",
-                    hint="check the network path to Entra ID",
-                    back_off=10.0,
-                    code="TokenRequestFailed",
-                ) from None
-        if "access_token" not in result:
-            code = str(result.get("error", "unknown_error"))
-            raise AuthenticationError(
-                f"Entra ID refused a token for app {self._credentials.client_id}: {code}",
-                hint="check the client id, secret or certificate and tenant in the profile",
-                code=code,
-            )
-        return str(result["access_token"])
+            asked = self._clock.monotonic()
+            result = self._acquire()
+            if "access_token" in result:
+                lifetime = _seconds(result.get("expires_in"))
+                token = str(result["access_token"])
+                self._kept = (token, asked + lifetime - RENEW_BEFORE_SECONDS) if lifetime > 0 else None
+                return token
+        code = str(result.get("error", "unknown_error"))
+        raise AuthenticationError(
+            f"Entra ID refused a token for app {self._credentials.client_id}: {code}",
+            hint="check the client id, secret or certificate and tenant in the profile",
+            code=code,
+        )
+
+    def _acquire(self) -> dict[str, object]:
+        """MSAL's answer for the app's token (its cache, or Entra ID); called with the lock held."""
+        try:
+            return dict(self._client().acquire_token_for_client(scopes=[self._scope]))
+        except requests.RequestException as exc:
+            raise TransientTransportError(
+                f"token request to {self._authority} failed: {type(exc).__name__}",
+                hint="check the network path to Entra ID",
+                back_off=10.0,
+                code="TokenRequestFailed",
+            ) from None
 
     def invalidate(self) -> None:
         """Forget cached tokens (after Graph said the token was invalid)."""
         with self._lock:
             self._app = None
+            self._kept = None
+
+
+def _seconds(value: object) -> float:
+    """MSAL's ``expires_in`` (seconds, int or text); 0 when missing or unreadable (nothing is kept)."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0

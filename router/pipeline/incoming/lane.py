@@ -52,6 +52,7 @@ from router.pipeline.incoming.deliver import BatchOffer
 from router.pipeline.incoming.fates import count_fates, log_fates
 from router.pipeline.incoming.fetch import Failing, Fetched, FetchedItem, Missing, Unreadable, fetch_resilient
 from router.pipeline.incoming.finish import Finisher
+from router.pipeline.incoming.graph_watch import watch_delta
 from router.pipeline.incoming.lane_deps import LaneDeps
 from router.pipeline.incoming.options import LaneOptions
 from router.pipeline.incoming.process import Envelope, ItemProcessor, Offer, Outcome
@@ -116,12 +117,14 @@ class IncomingLane:
             if session.endpoint_failed(exc):
                 self._session = None
             raise
-        return replace(result, watched=self._watched())
+        return replace(result, watched=self._watched(result))
 
     def close(self) -> None:
         """Stop the lane's notifications and give back any claim it still holds."""
         if self.deps.hub is not None:
             self.deps.hub.unwatch(self.key, owner=self)
+        if self.deps.delta is not None:
+            self.deps.delta.unwatch(self.key, owner=self)
         self.deps.store.ledger.abandon(self.processor.owner)
 
     # The run ----------------------------------------------------------------------------------
@@ -395,12 +398,14 @@ class IncomingLane:
         if self.deps.hub is None or self.options.notification_streams == 0:
             return
         if not isinstance(self.spec, ConnectionSpec) or not isinstance(session, MailboxSession):
-            return  # Graph: no webhook on-premises; the lane polls by delta (cheap).
+            return  # Graph: no webhook on-premises; the delta poller watches it after the run.
         watch = Watch(self.key, self.spec, self.options.folder, self.options.notification_minutes)
         self.deps.hub.watch(watch, self.options.notification_streams, owner=self, session=session)
 
-    def _watched(self) -> bool:
-        """True while a notification would wake the lane."""
+    def _watched(self, result: WorkResult) -> bool:
+        """True while a notification (EWS) or the delta poller (Graph) would wake the lane."""
+        if isinstance(self.spec, GraphSpec):
+            return watch_delta(self.key, self.spec, self.options, self.deps, self, result)
         return self.deps.hub is not None and self.deps.hub.streaming(self.key)
 
 

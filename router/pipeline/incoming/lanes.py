@@ -4,7 +4,8 @@
 service composes the pipelines; both meet in ``router.runtime``): it registers ``build`` for incoming
 lanes, gives the notification hub the registry's ``wake`` and closes the hub at shutdown. What lanes
 share lives here or in ``Resources``: the state store, the account factory, CRM gateways (one per
-published version and deployment), the per-sender rate breakers and the notification hub. The ledger
+published version and deployment), the per-sender rate breakers, the notification hub and the Graph
+delta poller (Graph's stand-in for notifications). The ledger
 owner of every lane names this process run and the lane's build, so
 claims left by a crashed run are recognised as such and taken over once their lease has run out, and
 a rebuilt lane's old work, closed while the new one runs, gives back only its own claims.
@@ -19,6 +20,7 @@ from collections.abc import Callable
 
 from router.config import Direction, MailboxAssignment, MailboxRole
 from router.config.published import PublishedConfig
+from router.graph.delta_poller import DeltaPoller
 from router.pipeline.incoming.checkpoints import Checkpoint, no_checkpoint
 from router.pipeline.incoming.forward import ForwardUsers
 from router.pipeline.incoming.lane import IncomingLane
@@ -45,6 +47,7 @@ class IncomingLanes:
         # Claims start with the run's tag, so a restart of this instance can take them back at once.
         self.run_id = resources.identity.tag
         self.hub = NotificationHub(resources.accounts, wake) if wake is not None and notifications else None
+        self.delta = DeltaPoller(wake, resources.clock) if wake is not None and notifications else None
         self._breakers: dict[RateLimit, RateBreaker] = {}
         self._builds = itertools.count(1)
         self._lock = threading.Lock()
@@ -71,7 +74,7 @@ class IncomingLanes:
                                   forward_users=forward, clock=self.resources.clock,
                                   checkpoint=self.checkpoint)
         deps = LaneDeps(self.resources.store, self.resources.accounts, gateway, self.resources.clock,
-                        self.hub, self.checkpoint, self.resources.metrics, self.resources.graphs)
+                        self.hub, self.checkpoint, self.resources.metrics, self.resources.graphs, self.delta)
         return IncomingLane(LaneKey(assignment.address, direction), options, spec, deps, processor)
 
     def owner(self, mailbox: str) -> str:
@@ -90,6 +93,8 @@ class IncomingLanes:
             return breaker
 
     def close(self) -> None:
-        """End the notification streams."""
+        """End the notification streams and the Graph delta poller."""
         if self.hub is not None:
             self.hub.close()
+        if self.delta is not None:
+            self.delta.close()

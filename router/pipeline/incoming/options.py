@@ -45,6 +45,7 @@ class LaneOptions:
     shared_logging: bool
     notification_streams: int
     notification_minutes: int
+    graph_poll_seconds: float = 30.0
 
     @property
     def forward(self) -> bool:
@@ -74,7 +75,7 @@ def lane_options(config: PublishedConfig, assignment: MailboxAssignment) -> Lane
         ack=ack_plan(assignment, assignment.acknowledge or profile.acknowledge),
         quarantine_category=incoming.quarantine_category, max_attempts=incoming.max_item_attempts,
         shared_logging=logging_mailbox is not None, notification_streams=incoming.notification_streams,
-        notification_minutes=incoming.notification_minutes)
+        notification_minutes=incoming.notification_minutes, graph_poll_seconds=incoming.graph_poll_seconds)
 
 
 def ack_plan(assignment: MailboxAssignment, ack: Acknowledgement) -> AckPlan:

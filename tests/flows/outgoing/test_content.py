@@ -65,13 +65,12 @@ def test_attachments_and_inline_images_arrive_intact(world: OutgoingWorld, crm_o
     assert [part.get_content() for part in inline] == [logo]
 
 
-def test_bcc_recipients_receive_it_and_nobody_sees_them(world: OutgoingWorld, crm_org: Organisation) -> None:
-    world.grant("full_access")
-    world.grant("send_as")
-    world.publish()
+def sent_with_bcc(world: OutgoingWorld, crm_org: Organisation) -> str:
+    """Alice's email to Carol with Bert in Bcc, sent by one run: Carol and Bert receive it and no copy
+    they get shows Bert; Bert's travels inside the message, not through the journal. Its Message-ID."""
     email_id = world.pending(crm_org.alice, CAROL, subject="Quote 42", bcc=(BERT,))
-    world.run(ALICE)
-    message_id = world.row(email_id)["messageid"]
+    assert world.run(ALICE).processed == 1
+    message_id = str(world.row(email_id)["messageid"])
     [remote] = world.journal(message_id)
     [blind] = world.inbox(BERT)
     for copy in (remote, blind):
@@ -79,5 +78,13 @@ def test_bcc_recipients_receive_it_and_nobody_sees_them(world: OutgoingWorld, cr
     assert blind["Message-ID"] == message_id
     [journal_entry] = world.sim.control.journal()
     assert journal_entry.recipients == (CAROL,), "Bert got his copy inside, not through the journal"
+    return message_id
+
+
+def test_bcc_recipients_receive_it_and_nobody_sees_them(world: OutgoingWorld, crm_org: Organisation) -> None:
+    world.grant("full_access")
+    world.grant("send_as")
+    world.publish()
+    sent_with_bcc(world, crm_org)
     [saved] = world.inbox(ALICE, "sentitems")
     assert saved["Bcc"] == "Bert Brown <bert@contoso.com>", "only the sender's copy shows its Bcc"
