@@ -78,6 +78,11 @@ class LaneAccount:
         if self._factory.endpoint_failed(self._spec, error):
             self._account = None
 
+    @property
+    def one_by_one(self) -> bool:
+        """EWS submits several emails in one CreateItem."""
+        return False
+
 
 class GraphLaneAccount:
     """The lane's Graph session (the mailbox-session contract), built on first use; nothing to rediscover."""
@@ -95,6 +100,11 @@ class GraphLaneAccount:
 
     def failed(self, error: TransportError) -> None:
         """Graph's root is fixed per cloud: the session stays."""
+
+    @property
+    def one_by_one(self) -> bool:
+        """Graph's sendMail takes one email per request."""
+        return True
 
 
 class OutgoingLanes:
