@@ -267,10 +267,15 @@ class SendRecords:
         changes: dict[str, object] = {"lease_until": now + self._policy.lease, **values, "updated_at": now,
                                       "stage": stage.value}
         allowed_values = [s.value for s in allowed]
+        owners: dict[str, list[int]] = {}
+        for claim in claims:
+            owners.setdefault(claim.owner, []).append(claim.record.id)
         with self._db.write() as tx:
-            rows = [_ROWS.advance_row(tx, claim.record.id, owner=claim.owner, allowed=allowed_values,
-                                      values=changes) for claim in claims]
-        return [None if row is None else SendRecord.from_row(row) for row in rows]
+            rows: dict[int, Row[Any]] = {}
+            for owner, ids in owners.items():  # One UPDATE per owner: a batch has one.
+                rows.update(_ROWS.advance_rows(tx, ids, owner=owner, allowed=allowed_values, values=changes))
+        found = (rows.get(claim.record.id) for claim in claims)
+        return [None if row is None else SendRecord.from_row(row) for row in found]
 
     # -- queries --------------------------------------------------------------------------------
 

@@ -83,8 +83,9 @@ def submit_many(account: Any, rendered: Sequence[RenderedMessage], *, mailbox: s
         messages = [_message(account, item) for item in rendered]
         ensure_lease()  # Right before the side effect: a paused instance must not send for a lost lane.
         service = SendAndSaveCopy(account=account, chunk_size=len(messages))
-        results = list(service.call(items=messages, folder=account.sent, send_meeting_invitations=SEND_TO_NONE,
-                                    message_disposition=SEND_AND_SAVE_COPY))
+        results = list(service.call(items=messages, folder=account.sent,
+                                    message_disposition=SEND_AND_SAVE_COPY,
+                                    send_meeting_invitations=SEND_TO_NONE))
     if len(results) != len(rendered):
         raise translate(RuntimeError(f"CreateItem answered {len(results)} results for {len(rendered)} items"),
                         mailbox=mailbox, item_id=item_ids[0])
