@@ -82,9 +82,13 @@ class ClaimTable:
         self.advance = update(table).where(
             c.id == bindparam("_id"), c.owner == bindparam("_owner"),
             c.stage.in_(bindparam("_allowed", expanding=True)))
+        self.advance_ids = update(table).where(
+            c.id.in_(bindparam("_ids", expanding=True)), c.owner == bindparam("_owner"),
+            c.stage.in_(bindparam("_allowed", expanding=True)))
         self.release_owner = update(table).where(c.owner == bindparam("_owner"))
         self._returning = {id(self.take): self.take.returning(*table.c),
-                           id(self.advance): self.advance.returning(*table.c)}
+                           id(self.advance): self.advance.returning(*table.c),
+                           id(self.advance_ids): self.advance_ids.returning(*table.c)}
 
     def by_key(self, conn: Connection, *values: object) -> Row[Any] | None:
         """The row of one item, or None."""
@@ -163,6 +167,18 @@ class ClaimTable:
         """Compare-and-set one step of a claimed row: only its ``owner`` moves it, only from ``allowed``."""
         params = {"_id": row_id, "_owner": owner, "_allowed": list(allowed), **values}
         return self.update_row(conn, self.advance, params)
+
+    def advance_rows(self, conn: Connection, row_ids: Sequence[int], *, owner: str, allowed: Iterable[str],
+                     values: Mapping[str, object]) -> dict[int, Row[Any]]:
+        """``advance_row`` of several rows ``owner`` holds, to the same ``values``: one statement where the
+        database returns updated rows; the changed rows by id (a row missing lost its claim)."""
+        allowed = list(allowed)
+        if not conn.dialect.update_returning:
+            changed = (self.advance_row(conn, row_id, owner=owner, allowed=allowed, values=values)
+                       for row_id in row_ids)
+            return {row.id: row for row in changed if row is not None}
+        params = {"_ids": list(row_ids), "_owner": owner, "_allowed": allowed, **values}
+        return {row.id: row for row in conn.execute(self._returning[id(self.advance_ids)], params)}
 
     def abandon(self, conn: Connection, owner: str, now: datetime) -> int:
         """Release every claim ``owner`` holds, due again at once; returns how many."""

@@ -207,19 +207,22 @@ class SendRecords:
         final = {"owner": None, "lease_until": None, "retry_at": None, "finished_at": self._clock.now()}
         return self._advance_many(claims, [SendStage.SUBMITTED], SendStage.RECORDED, final)
 
-    def release_unsent(self, claims: Sequence[SendClaim], *, error: str | None = None) -> None:
+    def release_unsent(self, claims: Sequence[SendClaim], *, error: str | None = None,
+                       outcome_unknown: bool = False) -> None:
         """Give back claims whose emails this worker rendered but never submitted, in one transaction.
 
         A claim that could not have been sent before (``may_have_been_sent`` False) goes back to
         CLAIMED, so that its next attempt does not search Sent Items for a message that never left;
-        the others keep their stage. Claims lost meanwhile are left alone.
+        the others keep their stage. With ``outcome_unknown`` (the emails were in a request that failed
+        as a whole, so Exchange may have sent them) every claim keeps its stage: the next attempt looks
+        in Sent Items first. Claims lost meanwhile are left alone.
         """
         now = self._clock.now()
         with self._db.write() as tx:
             for claim in claims:
                 values: dict[str, object] = {"owner": None, "lease_until": None, "retry_at": now,
                                              "last_error": error, "updated_at": now}
-                if not claim.may_have_been_sent:
+                if not claim.may_have_been_sent and not outcome_unknown:
                     values["stage"] = SendStage.CLAIMED.value
                 _ROWS.advance_row(tx, claim.record.id, owner=claim.owner, allowed=_OPEN_VALUES, values=values)
 
@@ -264,10 +267,15 @@ class SendRecords:
         changes: dict[str, object] = {"lease_until": now + self._policy.lease, **values, "updated_at": now,
                                       "stage": stage.value}
         allowed_values = [s.value for s in allowed]
+        owners: dict[str, list[int]] = {}
+        for claim in claims:
+            owners.setdefault(claim.owner, []).append(claim.record.id)
         with self._db.write() as tx:
-            rows = [_ROWS.advance_row(tx, claim.record.id, owner=claim.owner, allowed=allowed_values,
-                                      values=changes) for claim in claims]
-        return [None if row is None else SendRecord.from_row(row) for row in rows]
+            rows: dict[int, Row[Any]] = {}
+            for owner, ids in owners.items():  # One UPDATE per owner: a batch has one.
+                rows.update(_ROWS.advance_rows(tx, ids, owner=owner, allowed=allowed_values, values=changes))
+        found = (rows.get(claim.record.id) for claim in claims)
+        return [None if row is None else SendRecord.from_row(row) for row in found]
 
     # -- queries --------------------------------------------------------------------------------
 

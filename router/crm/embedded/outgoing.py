@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping, and_, or_, select, true
+from sqlalchemy import Connection, RowMapping, and_, bindparam, or_, select, true
 from sqlalchemy import update as sql_update
 
 from router.crm.addresses import is_valid_address
@@ -205,16 +205,24 @@ def claim(conn: Connection, now: datetime, query: Node, top: int) -> list[str]:
 
 
 def mark_sent(conn: Connection, now: datetime, sent: Sequence[SentEmail]) -> None:
-    """Record successful sends (the PATCH the legacy router made for each), one UPDATE per e-mail."""
+    """Record successful sends (the PATCH the legacy router made for each): one UPDATE statement run
+    for every e-mail (executemany); an e-mail that does not exist raises the CRM's "does not exist"."""
+    if not sent:
+        return
+    params = []
     for item in sent:
         values = sent_values(item.message_id, item.sent_on)
         check_status_pair(values, item.email_id)
-        stmt = (
-            sql_update(email)
-            .where(email.c.activityid == item.email_id)
-            .values(**values, modifiedon=now, versionnumber=email.c.versionnumber + 1)
-        )
-        if conn.execute(stmt).rowcount == 0:
+        params.append({**{f"_{name}": value for name, value in values.items()}, "_activityid": item.email_id})
+    columns = sent_values("", now).keys()
+    stmt = (
+        sql_update(email)
+        .where(email.c.activityid == bindparam("_activityid"))
+        .values(**{name: bindparam(f"_{name}") for name in columns}, modifiedon=now,
+                versionnumber=email.c.versionnumber + 1)
+    )
+    if conn.execute(stmt, params).rowcount != len(sent):
+        for item in sent:
             rows.require(conn, email, item.email_id)  # Raises the CRM's "does not exist".
 
 

@@ -1,21 +1,23 @@
 """One attempt at a batch of emails of one mailbox: claim them, find or render each, submit, record.
 
 Every state write and CRM update covers the whole batch (one transaction, one request), so a batch of
-N emails costs a handful of round trips instead of a handful per email; only the submissions (and the
-Sent Items searches of recovered emails) are one per email, as Exchange needs them::
+N emails costs a handful of round trips instead of a handful per email. The submissions go several to a
+request (one CreateItem answers one response message per item; Graph sends one at a time); only the
+Sent Items searches of recovered emails are one per email::
 
     take the send records' claims (our Message-IDs recorded first)   ── checkpoint CLAIMED, each
     record at SUBMITTED already?            ──► record Sent (no search, no submission)
     may have been sent?  ──► our Message-ID in Sent Items / Outbox?  ──► found: record Sent
     compose + render each; the records at RENDERED                   ── checkpoint RENDERED, each
-    submit each (CreateItem SendAndSaveCopy)                         ── checkpoint SUBMITTED, each
+    submit, several to a CreateItem SendAndSaveCopy                  ── checkpoint SUBMITTED, each
     the records of all submitted at SUBMITTED                        ── checkpoint SUBMISSION_RECORDED
     CRM: all Sent, messageid, senton                                 ── checkpoint MARKED_SENT
     the records final                                                ── checkpoint FINISHED
 
 Exactly once holds at every step as it did one email at a time: a record at RENDERED may have left
-(a crash between two submissions of the batch leaves the earlier ones RENDERED although sent), so its
-recovery searches Sent Items first; one at SUBMITTED is only recorded. A failure of an email or of
+(a crash after a submission leaves its emails RENDERED although sent, and a request that fails as a
+whole may have sent any of its emails), so its recovery searches Sent Items first; one at SUBMITTED is
+only recorded. A failure of an email or of
 Exchange is a value (``Attempted`` with its ``Failure``), recorded in the CRM. A failure that holds or
 stops the mailbox ends the batch: the emails not submitted yet give their claims back (``unattempted``)
 and the lane puts them first in line; what was submitted is recorded all the same. Errors of the CRM
@@ -41,7 +43,7 @@ from router.pipeline.outgoing.rate_limit import SendRateLimiter
 from router.pipeline.outgoing.record import Recorder
 from router.pipeline.outgoing.recover import find_sent
 from router.pipeline.outgoing.render import RenderedMessage, render
-from router.pipeline.outgoing.send import discard_drafts, submit
+from router.pipeline.outgoing.send import discard_drafts, request_chunks, submit_many
 from router.pipeline.outgoing.steps import Checkpoint, Step
 from router.state import ClaimOutcome, SendClaim, SendRecords, SendStage
 
@@ -57,6 +59,11 @@ class AccountSource(Protocol):
 
     def failed(self, error: TransportError) -> None:
         """Report an EWS failure; an endpoint failure makes the next ``get`` build a new account."""
+        ...
+
+    @property
+    def one_by_one(self) -> bool:
+        """True when the transport sends one email per request (Graph's sendMail)."""
         ...
 
 
@@ -209,29 +216,61 @@ class EmailAttempt:
         return kept
 
     def _submit(self, rendered: list[_Email], outcome: BatchOutcome) -> list[_Email]:
-        """Submit the rendered emails one by one, until one's failure holds or stops the mailbox."""
+        """Submit the rendered emails, several to a request (``send.request_chunks``), until a failure
+        holds or stops the mailbox."""
         submitted: list[_Email] = []
         deadline = self._clock.monotonic() + BATCH_SECONDS
-        for index, item in enumerate(rendered):
+        sizes = [len(item.rendered.mime) if item.rendered else 0 for item in rendered]
+        start = 0
+        for count in request_chunks(sizes, one_by_one=self._accounts.one_by_one):
+            chunk = rendered[start:start + count]
             if outcome.stop is not None or self._clock.monotonic() > deadline:
-                self._give_back(rendered[index:], outcome)
+                self._give_back(rendered[start:], outcome)
                 break
-            assert item.rendered is not None, "only rendered emails are submitted"
-            try:
-                self._limiter.try_acquire(self._sender.address)
-                submit(self._accounts.get(), item.rendered, mailbox=self._sender.address,
-                       item_id=item.email.email_id)
-            except (TransportError, MessageError) as exc:
-                self._ends_batch(item, exc, outcome)
-                continue
-            except ClaimLostError as exc:  # The lane's lease is lost (``ensure_lease``): send nothing more.
-                log.warning("%s", exc.message, extra={"mailbox": self._sender.address})
-                self._done(outcome, item.email, Attempted(Result.SKIPPED))
-                continue
-            item.sent_on = self._clock.now()
-            submitted.append(item)
-            self._checkpoint(Step.SUBMITTED, item.email.email_id)
+            start += count
+            submitted.extend(self._submit_chunk(chunk, outcome))
         return submitted
+
+    def _submit_chunk(self, chunk: list[_Email], outcome: BatchOutcome) -> list[_Email]:
+        """One request for ``chunk``; each email's own outcome is recorded, the sent ones returned."""
+        messages = [item.rendered for item in chunk if item.rendered is not None]
+        assert len(messages) == len(chunk), "only rendered emails are submitted"
+        try:
+            for _ in chunk:
+                self._limiter.try_acquire(self._sender.address)
+            errors = submit_many(self._accounts.get(), messages, mailbox=self._sender.address,
+                                 item_ids=[item.email.email_id for item in chunk])
+        except (TransportError, MessageError) as exc:
+            # The request failed as a whole: the first email takes the failed attempt; whether Exchange
+            # sent the others is unknown, so they go back and their next attempt looks in Sent Items.
+            self._ends_batch(chunk[0], exc, outcome)
+            self._give_back(chunk[1:], outcome, outcome_unknown=True)
+            return []
+        except ClaimLostError as exc:  # The lane's lease is lost (``ensure_lease``): send nothing more.
+            log.warning("%s", exc.message, extra={"mailbox": self._sender.address})
+            for item in chunk:
+                self._done(outcome, item.email, Attempted(Result.SKIPPED))
+            return []
+        sent_on = self._clock.now()
+        submitted = []
+        for item, error in zip(chunk, errors, strict=True):
+            if error is None:
+                item.sent_on = sent_on
+                submitted.append(item)
+                self._checkpoint(Step.SUBMITTED, item.email.email_id)
+            elif outcome.stop is None:
+                self._ends_batch(item, error, outcome)
+            else:
+                self._refused_after_stop(item, error, outcome)
+        return submitted
+
+    def _refused_after_stop(self, item: _Email, error: TransportError, outcome: BatchOutcome) -> None:
+        """Exchange refused ``item`` in the request whose earlier email held or stopped the mailbox: it
+        goes back unsent, as the emails after that one in the batch do (a refused Send As left a draft)."""
+        if isinstance(error, SendAsDeniedError):
+            discard_drafts(self._accounts.get(), item.claim.message_id, mailbox=self._sender.address,
+                           item_id=item.email.email_id)
+        self._give_back([item], outcome)
 
     def _record_sent(self, sent: list[_Email], outcome: BatchOutcome) -> None:
         """Submission records (one transaction), the CRM's Sent (one request), the records final."""
@@ -283,12 +322,14 @@ class EmailAttempt:
             return True
         return False
 
-    def _give_back(self, items: list[_Email], outcome: BatchOutcome) -> None:
-        """The batch ended before these were submitted: their claims go back (one transaction)."""
+    def _give_back(self, items: list[_Email], outcome: BatchOutcome, *,
+                   outcome_unknown: bool = False) -> None:
+        """The batch ended before these were submitted (or, ``outcome_unknown``, in a request that failed
+        as a whole): their claims go back (one transaction)."""
         if not items:
             return
-        self._sends.release_unsent([item.claim for item in items], error="not attempted: the batch ended "
-                                   "early because the mailbox must wait")
+        self._sends.release_unsent([item.claim for item in items], outcome_unknown=outcome_unknown,
+                                   error="not attempted: the batch ended early because the mailbox must wait")
         outcome.unattempted.extend(item.email for item in items)
 
     def _lost(self, item: _Email, outcome: BatchOutcome) -> None:

@@ -9,6 +9,7 @@
    the run is idle; the directory rebuilds the lane once the CRM answers;
 2. records as Sent what a dead worker submitted but did not record (``recover.finish_submitted``);
 3. hands back the mailbox's e-mails stuck in Sending, claims Pending Send ones up to RequestBatchSize
+   per request, as many as the mailbox may send now (up to ``MAX_BATCH``), at least one request's worth
    (``claim.claim_from_crm``) into the mailbox's backlog;
 4. attempts them in batches of as many as the mailbox's ``SendRateLimiter`` lets it send now
    (``attempt.EmailAttempt.batch``: one transaction or CRM request per step for the whole batch).
@@ -31,7 +32,7 @@ from typing import Any
 from router.config.profile import Direction
 from router.config.profileset import MailboxAssignment
 from router.config.published import PublishedConfig
-from router.crm.gateway import OutgoingEmail
+from router.crm.gateway import CrmGateway, OutgoingEmail
 from router.errors import ConfigError, CrmError, StateStoreError, TransportError
 from router.ews.connection import AccountFactory
 from router.ews.spec import ConnectionSpec
@@ -78,6 +79,11 @@ class LaneAccount:
         if self._factory.endpoint_failed(self._spec, error):
             self._account = None
 
+    @property
+    def one_by_one(self) -> bool:
+        """EWS submits several emails in one CreateItem."""
+        return False
+
 
 class GraphLaneAccount:
     """The lane's Graph session (the mailbox-session contract), built on first use; nothing to rediscover."""
@@ -95,6 +101,11 @@ class GraphLaneAccount:
 
     def failed(self, error: TransportError) -> None:
         """Graph's root is fixed per cloud: the session stays."""
+
+    @property
+    def one_by_one(self) -> bool:
+        """Graph's sendMail takes one email per request."""
+        return True
 
 
 class OutgoingLanes:
@@ -202,12 +213,12 @@ class OutgoingLane:
         wait = self._lanes.limiter.wait_time(self.mailbox)
         if wait > 0:
             return WorkResult(processed, len(self._backlog), resume_in=wait)
-        room = settings.request_batch_size - len(self._backlog)
+        room = self._room(settings.request_batch_size)
         poller, deployment = self._lanes.poller, self._assignment.deployment
         if context.sweep and poller is not None and poller.quiet(deployment, mailbox_id):
             room = 0  # A sweep, and the deployment's poll just found nothing to send: no request of ours.
         covered = poller is not None and poller.covers(deployment)
-        claimed = claim_from_crm(gateway, mailbox_id, room, settings, release_stuck=not covered)
+        claimed = self._claim(gateway, mailbox_id, room, release_stuck=not covered)
         self._backlog.add(claimed)
         sender = Sender(self.mailbox, self._assignment.crm_mailbox_name or "", self._loop_identity)
         attempt = EmailAttempt(sender, self._account,
@@ -217,6 +228,26 @@ class OutgoingLane:
         result = self._drain(context, attempt, recorder, processed)
         more = 1 if room > 0 and len(claimed) >= room and result.resume_in is None else 0
         return WorkResult(result.processed, result.waiting + more, result.resume_in, watched=covered)
+
+    def _room(self, request_batch_size: int) -> int:
+        """How many emails to claim now: a CRM request's worth (RequestBatchSize), or as many as the
+        mailbox may send now when that is more (up to MAX_BATCH), so that one batch's state writes, CRM
+        update and CreateItems carry them all; less what the backlog holds."""
+        wanted = max(request_batch_size, min(self._lanes.limiter.available(self.mailbox), MAX_BATCH))
+        return wanted - len(self._backlog)
+
+    def _claim(self, gateway: CrmGateway, mailbox_id: str, room: int, *,
+               release_stuck: bool) -> list[OutgoingEmail]:
+        """Claim up to ``room`` Pending Send emails, RequestBatchSize per BackgroundSendEmail request."""
+        settings = self._config.profiles.settings
+        claimed: list[OutgoingEmail] = []
+        while True:
+            ask = min(room - len(claimed), settings.request_batch_size)
+            got = claim_from_crm(gateway, mailbox_id, ask, settings,
+                                 release_stuck=release_stuck and not claimed)
+            claimed += got
+            if ask <= 0 or len(got) < ask or len(claimed) >= room:
+                return claimed
 
     def close(self) -> None:
         """The lane is retired or rebuilt: the deployment poll stops covering it (unless rebuilt)."""

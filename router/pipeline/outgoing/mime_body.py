@@ -97,4 +97,9 @@ def _tidy_parts(email: EmailMessage, seed: bytes) -> None:
         if part is not email:
             del part["MIME-Version"]
         if part.is_multipart():
-            part.set_boundary(f"=_{seed.hex()[:32]}_{number}")
+            part.set_boundary(boundary(seed, number))
+
+
+def boundary(seed: bytes, number: int) -> str:
+    """The boundary of the multipart that is part ``number`` of the tree (walk order, 0 the top)."""
+    return f"=_{seed.hex()[:32]}_{number}"

@@ -7,7 +7,8 @@ in Sending of all the deployment's served mailboxes (``release_stuck_sending``),
 them have e-mail to send (``pending_send_mailboxes``, which claims nothing) and wakes only those
 mailboxes' lanes. A woken lane claims its own e-mails with BackgroundSendEmail as before, so claiming,
 the per-mailbox rate limit and exactly-once do not change; an idle mailbox costs nothing but its
-share of one question.
+share of one question. A mailbox watched after a poll (the service starting its lanes one after the
+other, a new configuration) is polled within ``SETTLE_SECONDS``, not a whole cycle later.
 
 Mailbox ids are asked about in chunks of ``CHUNK``; a Dynamics request names a few mailboxes in its
 filter or, beyond that, filters by status alone (``router.crm.dynamics.senders``), so its URL stays
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 CHUNK = 10_000
 """Mailbox ids per question: the gateways keep a request within its limits themselves (Dynamics filters
 by status alone beyond a few mailboxes), so this only bounds one SQLite statement's parameters."""
+SETTLE_SECONDS = 0.25
+"""A mailbox newly watched (the service starting, a configuration applied) is polled this soon instead of
+a whole period later; the mailboxes watched meanwhile share that one poll."""
 FRESH_CYCLES = 2.5
 """A deployment polled within this many cycles counts as covered: its lanes leave stuck mail to the poll."""
 
@@ -61,13 +65,17 @@ class PendingSendPoller:
         self._pending: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._watched = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing: set[str] = set()
 
     def watch(self, member: Member) -> None:
         """Cover ``member``'s mailbox from now on (replacing an older lane of the same mailbox)."""
         with self._lock:
+            new = member.key not in self._members
             self._members[member.key] = member
+        if new:
+            self._watched.set()
 
     def unwatch(self, key: LaneKey, owner: object) -> None:
         """Stop covering ``key``, unless a newer lane (another ``owner``) watches it now."""
@@ -111,6 +119,7 @@ class PendingSendPoller:
     def close(self) -> None:
         """Stop the thread and wait for it."""
         self._stop.set()
+        self._watched.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=30)
@@ -119,11 +128,13 @@ class PendingSendPoller:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self._watched.clear()
             with self._lock:
                 members = list(self._members.values())
             if members:
                 self._guarded_poll()
-            self._stop.wait(_period(members[0].config) if members else 1.0)
+            if self._watched.wait(_period(members[0].config) if members else 1.0):
+                self._stop.wait(SETTLE_SECONDS)  # A new mailbox: poll again soon, with the rest of the burst.
 
     def _guarded_poll(self) -> None:
         try:

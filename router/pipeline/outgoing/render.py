@@ -43,8 +43,10 @@ from router.pipeline.outgoing.addresses import MailAddress, clean_display_name, 
 from router.pipeline.outgoing.conversation import ThreadHeaders, thread_headers
 from router.pipeline.outgoing.message import OutgoingMessage, Priority
 from router.pipeline.outgoing.message_id import normalize_message_id
-from router.pipeline.outgoing.mime_body import write_body
+from router.pipeline.outgoing.mime_body import boundary, write_body
 from router.pipeline.outgoing.mime_policy import ROUTER_POLICY
+from router.pipeline.outgoing.mime_writer import HeaderValue, write_alternative
+from router.pipeline.outgoing.plaintext import html_to_text
 
 MAX_LINE = 998
 """RFC 5322 section 2.1.1: a line must not exceed 998 characters, excluding CRLF."""
@@ -98,14 +100,29 @@ def render(message: OutgoingMessage, *, loop_identity: str) -> RenderedMessage:
     seed = hashlib.sha256(message_id.encode("ascii")).digest()
     sender, to, cc, bcc = _parties(message)
     threads = thread_headers(message.subject, message.parent, now=message.date, seed=seed)
-    email = EmailMessage(policy=ROUTER_POLICY)
-    _write_headers(email, message, (message_id, loop_value), (sender, to, cc), threads)
-    warnings = [*threads.warnings, *write_body(email, message, seed)]
-    mime = email.as_bytes()
+    values = _header_values(message, (message_id, loop_value), (sender, to, cc), threads)
+    written = _write_directly(message, values, seed)
+    warnings = list(threads.warnings)
+    if written is None:
+        email = EmailMessage(policy=ROUTER_POLICY)
+        for name, value in values:
+            email[name] = _stored(value)
+        warnings += write_body(email, message, seed)
+        written = email.as_bytes(), tuple((key, str(value)) for key, value in email.items())
+    mime, headers = written
     _check_lines(mime, message)
-    headers = tuple((key, str(value)) for key, value in email.items())
     return RenderedMessage(mime, message_id, sender, to, cc, bcc, headers, threads.thread_index,
                            threads.thread_topic, tuple(warnings))
+
+
+def _write_directly(message: OutgoingMessage, values: list[tuple[str, HeaderValue]],
+                    seed: bytes) -> tuple[bytes, tuple[tuple[str, str], ...]] | None:
+    """The MIME of the common shape (an HTML body, no attachment) written by ``mime_writer``; None for
+    any other shape, which ``EmailMessage`` builds (the same bytes for this shape: see the tests)."""
+    html = message.html_body
+    if message.attachments or not html.strip():
+        return None
+    return write_alternative(values, html_to_text(html), html, boundary(seed, 0))
 
 
 def _label(message: OutgoingMessage) -> str:
@@ -152,34 +169,41 @@ def _party(message: OutgoingMessage, party: MailAddress, role: str) -> MailAddre
                      "then send it again") from exc
 
 
-def _write_headers(email: EmailMessage, message: OutgoingMessage, ids: tuple[str, str],
+def _header_values(message: OutgoingMessage, ids: tuple[str, str],
                    visible: tuple[MailAddress, tuple[MailAddress, ...], tuple[MailAddress, ...]],
-                   threads: ThreadHeaders) -> None:
-    """Write the top-level headers in the order Outlook writes them; Bcc is deliberately absent."""
+                   threads: ThreadHeaders) -> list[tuple[str, HeaderValue]]:
+    """The top-level headers in the order Outlook writes them; Bcc is deliberately absent."""
     sender, to, cc = visible
     message_id, loop_value = ids
-    email["From"] = _address(sender)
+    values: list[tuple[str, HeaderValue]] = [("From", sender)]
     if to:
-        email["To"] = [_address(party) for party in to]
+        values.append(("To", to))
     if cc:
-        email["Cc"] = [_address(party) for party in cc]
-    email["Subject"] = _one_line(message.subject)
-    email[THREAD_TOPIC_HEADER] = _one_line(threads.thread_topic)
-    email[THREAD_INDEX_HEADER] = threads.thread_index
-    email["Date"] = message.date
-    email["Message-ID"] = message_id
+        values.append(("Cc", cc))
+    values += [("Subject", _one_line(message.subject)),
+               (THREAD_TOPIC_HEADER, _one_line(threads.thread_topic)),
+               (THREAD_INDEX_HEADER, threads.thread_index), ("Date", message.date),
+               ("Message-ID", message_id)]
     if threads.in_reply_to:
-        email["In-Reply-To"] = threads.in_reply_to
+        values.append(("In-Reply-To", threads.in_reply_to))
     if threads.references:
-        email["References"] = " ".join(threads.references)
+        values.append(("References", " ".join(threads.references)))
     importance, x_priority = _IMPORTANCE[message.priority]
-    email["Importance"] = importance
-    email["X-Priority"] = x_priority
-    email[LOOP_HEADER] = loop_value
+    values += [("Importance", importance), ("X-Priority", x_priority), (LOOP_HEADER, loop_value)]
+    return values
+
+
+def _stored(value: HeaderValue) -> object:
+    """A header value as ``EmailMessage`` takes it: mailboxes as ``Address`` objects (the policy quotes and
+    encodes the display names)."""
+    if isinstance(value, MailAddress):
+        return _address(value)
+    if isinstance(value, tuple):
+        return [_address(party) for party in value]
+    return value
 
 
 def _address(party: MailAddress) -> Address:
-    """Return ``party`` for an address header; the policy quotes and encodes the display name."""
     return Address(display_name=party.name, addr_spec=party.address)
 
 

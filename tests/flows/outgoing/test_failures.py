@@ -186,3 +186,19 @@ def test_a_failed_submission_that_had_gone_through_is_found_and_not_sent_again(
     assert world.row(email_id)["messageid"] == record.message_id
     assert world.journal() == [], "nothing was submitted a second time"
     assert record_stage(world, email_id) is SendStage.RECORDED
+
+
+def test_emails_sent_in_one_request_each_get_exchange_s_answer(world: OutgoingWorld,
+                                                               crm_org: Organisation) -> None:
+    """One CreateItem carries the batch; Exchange refuses the one too large and sends the others."""
+    world.grant("full_access")
+    world.grant("send_as")
+    world.publish()
+    world.sim.config.max_message_bytes = 60_000
+    ids = [world.pending(crm_org.alice, CAROL, subject=f"n{n}",
+                         body="<p>" + ("quote " * (20_000 if n == 1 else 10)) + "</p>") for n in range(3)]
+    assert world.run(ALICE).processed == 3
+    assert [world.status(i) for i in ids] == [EmailStatus.SENT, EmailStatus.FAILED, EmailStatus.SENT]
+    assert any("ErrorMessageSizeExceeded" in note for note in world.notes(ids[1]))
+    assert sorted(m["Subject"].split(" CRM:")[0] for m in world.journal()) == ["n0", "n2"]
+    assert [record_stage(world, i) for i in ids] == [SendStage.RECORDED, SendStage.FAILED, SendStage.RECORDED]

@@ -92,3 +92,34 @@ def test_a_mailbox_the_running_poll_found_quiet_asks_the_crm_nothing_of_its_own(
         assert not poller.quiet(DEPLOYMENT, alice), "the poll found mail: the lane claims it"
     finally:
         poller.close()
+
+
+def test_a_mailbox_watched_after_a_poll_is_polled_without_waiting_a_cycle(
+        world: OutgoingWorld, crm_org: Organisation) -> None:
+    """The service builds its lanes one after the other: those built after the first poll must not wait
+    a whole ``outgoing_poll_seconds`` for their mail."""
+    world.publish(settings={"outgoing_poll_seconds": 3600})
+    world.lane(ALICE)
+    assert world.resources is not None and world.config is not None
+    woken: list[LaneKey] = []
+    poller = PendingSendPoller(world.resources, lambda key: woken.append(key) is None)
+
+    def watch(address: str) -> None:
+        assignment = world.lane(address)._assignment
+        poller.watch(Member(LaneKey(address, Direction.OUTGOING), assignment.crm_mailbox_id, DEPLOYMENT,
+                            world.config, owner=object()))
+
+    watch(ALICE)
+    poller.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not poller.covers(DEPLOYMENT) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert poller.covers(DEPLOYMENT) and woken == []
+        world.pending(crm_org.bert, CAROL)
+        watch(BERT)
+        while not woken and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert woken == [LaneKey(BERT, Direction.OUTGOING)], "woken well before the hour-long cycle"
+    finally:
+        poller.close()

@@ -50,3 +50,19 @@ def test_the_rate_follows_a_new_publish(world: OutgoingWorld, crm_org: Organisat
     world.publish(settings={"send_rate_per_minute": 10})
     assert world.run(ALICE).processed == 2
     assert [world.status(i) for i in ids] == [EmailStatus.SENT] * 3
+
+
+def test_a_mailbox_that_may_send_more_claims_several_crm_batches_for_one_run(world: OutgoingWorld,
+                                                                            crm_org: Organisation) -> None:
+    """RequestBatchSize bounds each BackgroundSendEmail request, not the run: with room in its rate the
+    mailbox claims request after request and sends them all as one batch; within its rate, no more."""
+    world.grant("full_access")
+    world.grant("send_as")
+    world.publish(settings={"send_rate_per_minute": 9, "request_batch_size": 2})
+    ids = [world.pending(crm_org.alice, CAROL, subject=f"n{n}") for n in range(12)]
+    first = world.run(ALICE)
+    assert first.processed == 9
+    assert [world.status(i) for i in ids].count(EmailStatus.SENT) == 9
+    statuses = [world.status(i) for i in ids]
+    assert statuses.count(EmailStatus.PENDING_SEND) == 3, "nothing claimed past the rate"
+    assert len(world.journal()) == 9

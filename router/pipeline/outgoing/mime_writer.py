@@ -1,0 +1,93 @@
+"""The common shape of an outgoing email written straight to bytes: text and HTML alternatives, nothing else.
+
+Most CRM emails have no attachment and no inline image: their MIME is a ``multipart/alternative`` of
+the generated text and the HTML. Building that through ``EmailMessage`` (``set_content``,
+``add_alternative``, ``set_boundary``, the generator) re-parses the Content-Type header a dozen times
+and walks the tree twice; it was the larger half of a render's CPU. This module writes the same bytes
+directly, with the ``email`` package still doing everything that needs judgement:
+
+* every header is parsed and folded by the router's policy (``ROUTER_POLICY``), and the result is kept
+  per (name, value): the From, To, Importance and loop headers of a batch, and the parts' own headers,
+  are folded once instead of once per email;
+* each part's body is encoded by the package's own text encoder (``email.contentmanager``'s, which
+  picks 7bit, quoted-printable or base64 the way ``set_content`` does);
+* the layout (headers, blank line, boundaries, CRLF) is the generator's, written out.
+
+``render`` uses it only for that shape and keeps ``EmailMessage`` for everything else; the unit tests
+compare both writers byte for byte on the fixtures and on generated messages. ``write_alternative``
+returns None when this Python's ``email`` package lacks the encoder, and the caller falls back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from email import contentmanager
+from email.headerregistry import Address
+from functools import lru_cache
+from typing import Any
+
+from router.pipeline.outgoing.addresses import MailAddress
+from router.pipeline.outgoing.mime_policy import ROUTER_POLICY
+
+HeaderValue = str | datetime | MailAddress | tuple[MailAddress, ...]
+"""A top-level header value as ``render`` sets it: text, a date, one mailbox or a list of them."""
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+"""How the generator splits a payload into lines (``email.generator.NLCRE``)."""
+_ENCODE_TEXT: Callable[[str, str, str | None, Any], tuple[str, str]] | None = getattr(
+    contentmanager, "_encode_text", None)
+_CHARSET = "utf-8"
+_LINESEP = ROUTER_POLICY.linesep
+
+
+def write_alternative(headers: Sequence[tuple[str, HeaderValue]], text: str, html: str,
+                      boundary: str) -> tuple[bytes, tuple[tuple[str, str], ...]] | None:
+    """The MIME of an email with ``headers`` whose body is ``text`` and ``html`` as alternatives, and its
+    top-level headers as written (decoded values); None when this ``email`` package cannot be used."""
+    if _ENCODE_TEXT is None:
+        return None
+    top = [*headers, ("MIME-Version", "1.0"),
+           ("Content-Type", f'multipart/alternative; boundary="{boundary}"')]
+    folded = [_header(name, _key(value)) for name, value in top]
+    parts = [_part("plain", text), _part("html", html)]
+    nl = _LINESEP
+    body = (f"--{boundary}{nl}" + f"{nl}--{boundary}{nl}".join(parts) + f"{nl}--{boundary}--{nl}")
+    mime = b"".join(line for line, _ in folded) + nl.encode("ascii") + body.encode("ascii")
+    return mime, tuple((name, value) for (name, _), (_, value) in zip(top, folded, strict=True))
+
+
+def _part(subtype: str, content: str) -> str:
+    """One text part as the generator writes it: its two headers, a blank line, the encoded body."""
+    assert _ENCODE_TEXT is not None
+    cte, payload = _ENCODE_TEXT(content, _CHARSET, None, ROUTER_POLICY)
+    content_type = _header("Content-Type", f'text/{subtype}; charset="{_CHARSET}"')[0]
+    encoding = _header("Content-Transfer-Encoding", cte)[0]
+    return (content_type + encoding).decode("ascii") + _LINESEP + _LINESEP.join(_NEWLINE.split(payload))
+
+
+def _key(value: HeaderValue) -> object:
+    """A hashable stand-in for a header value (mailboxes as tagged (name, address) pairs)."""
+    if isinstance(value, MailAddress):
+        return ("mailbox", value.name, value.address)
+    if isinstance(value, tuple):
+        return ("mailboxes", tuple((party.name, party.address) for party in value))
+    return value
+
+
+def _value(key: object) -> object:
+    """The value ``render`` would set for ``key``: mailboxes become ``Address`` objects again."""
+    if isinstance(key, tuple) and key[0] == "mailbox":
+        return Address(display_name=key[1], addr_spec=key[2])
+    if isinstance(key, tuple):
+        return [Address(display_name=name, addr_spec=address) for name, address in key[1]]
+    return key
+
+
+@lru_cache(maxsize=4096)
+def _header(name: str, key: object) -> tuple[bytes, str]:
+    """One header folded by the router's policy (with its line ending), and its decoded value; a pure
+    function of (name, value), hence kept."""
+    stored_name, header = ROUTER_POLICY.header_store_parse(name, _value(key))
+    return ROUTER_POLICY.fold_binary(stored_name, header), str(header)
