@@ -15,7 +15,8 @@ activity id, so recovery acknowledges on the server without delivering to the CR
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -106,15 +107,26 @@ class IncomingLedger:
     def claim(self, mailbox: str, message_key: str, *, owner: str, item_id: str | None = None,
               internet_message_id: str | None = None) -> LedgerClaim:
         """Claim a message for ``owner``; see ``ClaimOutcome`` for what each answer asks of the caller."""
+        with self._db.write() as tx:
+            return self._claim(tx, mailbox, message_key, owner=owner, item_id=item_id,
+                               internet_message_id=internet_message_id)
+
+    @contextmanager
+    def batch(self) -> Iterator[LedgerBatch]:
+        """One write transaction for the claims of a fetched batch (``LedgerBatch``): committed together
+        when the block ends, rolled back (no claim made) if it raises."""
+        with self._db.write() as tx:
+            yield LedgerBatch(self, tx)
+
+    def _claim(self, tx: Connection, mailbox: str, message_key: str, *, owner: str, item_id: str | None,
+               internet_message_id: str | None) -> LedgerClaim:
         new = {"mailbox": mailbox, "message_key": message_key, "item_id": item_id,
                "internet_message_id": normalize_message_id(internet_message_id),
                "stage": LedgerStage.CLAIMED.value}
-        with self._db.write() as tx:
-            outcome, row = _ROWS.claim(tx, (mailbox, message_key), new=new, owner=owner,
-                                       now=self._clock.now(), policy=self._policy,
-                                       final=lambda stage: LedgerStage(stage).final,
-                                       values={"item_id": item_id} if item_id else {})
-            return LedgerClaim(outcome, LedgerEntry.from_row(row), owner)
+        outcome, row = _ROWS.claim(tx, (mailbox, message_key), new=new, owner=owner,
+                                   now=self._clock.now(), policy=self._policy, final=_final,
+                                   values={"item_id": item_id} if item_id else {})
+        return LedgerClaim(outcome, LedgerEntry.from_row(row), owner)
 
     def renew(self, claim: LedgerClaim) -> LedgerClaim:
         """Extend the lease of a claim that is taking long; raises ClaimLostError if it was taken over."""
@@ -241,6 +253,34 @@ class IncomingLedger:
     def _select(conn: Connection, mailbox: str, message_key: str) -> LedgerEntry | None:
         row = _ROWS.by_key(conn, mailbox, message_key)
         return None if row is None else LedgerEntry.from_row(row)
+
+
+class LedgerBatch:
+    """Reads and claims inside one write transaction (``IncomingLedger.batch``).
+
+    A fetched batch claims all its messages at once: one transaction instead of one per message. Each
+    read sees the claims made before it in the same transaction, so a second item of the batch with the
+    message key of a first one finds the first one's row, exactly as it would after the first one's
+    own commit (``pipeline.incoming.ledger_keys``).
+    """
+
+    def __init__(self, ledger: IncomingLedger, tx: Connection) -> None:
+        self._ledger = ledger
+        self._tx = tx
+
+    def get(self, mailbox: str, message_key: str) -> LedgerEntry | None:
+        """Return one message's row as this transaction sees it, or None."""
+        return self._ledger._select(self._tx, mailbox, message_key)
+
+    def claim(self, mailbox: str, message_key: str, *, owner: str, item_id: str | None = None,
+              internet_message_id: str | None = None) -> LedgerClaim:
+        """``IncomingLedger.claim`` inside the batch's transaction."""
+        return self._ledger._claim(self._tx, mailbox, message_key, owner=owner, item_id=item_id,
+                                   internet_message_id=internet_message_id)
+
+
+def _final(stage: str) -> bool:
+    return LedgerStage(stage).final
 
 
 _ROWS = ClaimTable(T, ("mailbox", "message_key"))
