@@ -83,6 +83,7 @@ class ClaimTable:
             c.id == bindparam("_id"), c.owner == bindparam("_owner"),
             c.stage.in_(bindparam("_allowed", expanding=True)))
         self.release_owner = update(table).where(c.owner == bindparam("_owner"))
+        self._advance_fixed: dict[tuple[str, ...], Update] = {}
         self._returning = {id(self.take): self.take.returning(*table.c),
                            id(self.advance): self.advance.returning(*table.c)}
 
@@ -163,6 +164,34 @@ class ClaimTable:
         """Compare-and-set one step of a claimed row: only its ``owner`` moves it, only from ``allowed``."""
         params = {"_id": row_id, "_owner": owner, "_allowed": list(allowed), **values}
         return self.update_row(conn, self.advance, params)
+
+    def advance_rows(self, conn: Connection, rows: Sequence[tuple[int, str, Mapping[str, object]]],
+                     allowed: Sequence[str]) -> bool:
+        """``advance_row`` for many rows in one ``executemany`` per set of changed columns: (row id,
+        owner, values) each. True when every row moved; False (nothing kept: the caller's savepoint is
+        rolled back) when the database cannot count the rows of an executemany or one did not move."""
+        if not conn.dialect.supports_sane_multi_rowcount:
+            return False
+        statement = self._advance_from(tuple(allowed))
+        groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
+        for row_id, owner, values in rows:
+            groups.setdefault(tuple(sorted(values)), []).append({"_id": row_id, "_owner": owner, **values})
+        with conn.begin_nested() as savepoint:
+            moved = sum(int(conn.execute(statement, params).rowcount) for params in groups.values())
+            if moved != len(rows):
+                savepoint.rollback()
+                return False
+        return True
+
+    def _advance_from(self, allowed: tuple[str, ...]) -> Update:
+        """The compare-and-set UPDATE with a fixed list of allowed stages (executemany cannot expand)."""
+        found = self._advance_fixed.get(allowed)
+        if found is None:
+            c = self.table.c
+            stages = or_(*(c.stage == bindparam(f"_allowed_{i}", stage) for i, stage in enumerate(allowed)))
+            found = update(self.table).where(c.id == bindparam("_id"), c.owner == bindparam("_owner"), stages)
+            self._advance_fixed[allowed] = found
+        return found
 
     def abandon(self, conn: Connection, owner: str, now: datetime) -> int:
         """Release every claim ``owner`` holds, due again at once; returns how many."""

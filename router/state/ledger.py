@@ -15,7 +15,7 @@ activity id, so recovery acknowledges on the server without delivering to the CR
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -140,6 +140,34 @@ class IncomingLedger:
         """Record that the CRM created ``activity_id`` for the message (commit this before acknowledging)."""
         values = {"activity_id": activity_id, "delivered_at": self._clock.now()}
         return self._advance(claim, [LedgerStage.CLAIMED], LedgerStage.DELIVERED, values, tx=tx)
+
+    def mark_delivered_all(self, done: Sequence[tuple[LedgerClaim, str]], *, tx: Connection) -> None:
+        """``mark_delivered`` for a batch of (claim, activity id), in one statement where the database
+        allows; raises ``ClaimLostError`` (the transaction must then be rolled back) as it does."""
+        now = self._clock.now()
+        steps = [(claim, {"activity_id": activity_id, "delivered_at": now}) for claim, activity_id in done]
+        self._advance_all(steps, [LedgerStage.CLAIMED], LedgerStage.DELIVERED, tx)
+
+    def mark_acknowledged_all(self, done: Sequence[tuple[LedgerClaim, str | None]], *,
+                              tx: Connection) -> None:
+        """``mark_acknowledged`` for a batch of (claim, item id after a move or None), as above."""
+        now = self._clock.now()
+        final = {"owner": None, "lease_until": None, "retry_at": None, "finished_at": now}
+        self._advance_all([(claim, {**({"item_id": item_id} if item_id else {}), **final})
+                           for claim, item_id in done], [LedgerStage.DELIVERED], LedgerStage.ACKNOWLEDGED, tx)
+
+    def _advance_all(self, steps: Sequence[tuple[LedgerClaim, Mapping[str, object]]],
+                     allowed: list[LedgerStage], stage: LedgerStage, tx: Connection) -> None:
+        """``_advance`` for many claims: one executemany, or one at a time when that cannot be checked
+        (then a lost claim raises its ``ClaimLostError`` naming the message)."""
+        now = self._clock.now()
+        rows = [(claim.entry.id, claim.owner,
+                 {"lease_until": now + self._policy.lease, **values, "updated_at": now, "stage": stage.value})
+                for claim, values in steps]
+        if len(rows) > 1 and _ROWS.advance_rows(tx, rows, [s.value for s in allowed]):
+            return
+        for claim, values in steps:
+            self._advance(claim, allowed, stage, values, tx=tx)
 
     def mark_acknowledged(self, claim: LedgerClaim, *, item_id: str | None = None,
                           tx: Connection | None = None) -> LedgerEntry:

@@ -78,8 +78,7 @@ class Decisions:
             return
         with self._store.db.write() as tx:
             self._store.trail.record_many([row for r in done for row in _rows(r.subject, r.notes)], tx=tx)
-            for record in done:
-                self._store.ledger.mark_delivered(record.claim, record.activity_id, tx=tx)
+            self._store.ledger.mark_delivered_all([(r.claim, r.activity_id) for r in done], tx=tx)
 
     def screened(self, claim: LedgerClaim, subject: Subject, notes: Sequence[Note]) -> None:
         """The message was kept away from the CRM (screening, a CRM refusal, or gone from the server)."""
@@ -94,8 +93,8 @@ class Decisions:
         with self._store.db.write() as tx:
             rows = [row for _, subject, note, _ in done for row in _rows(subject, [note])]
             self._store.trail.record_many(rows, tx=tx)
-            for claim, _, _, new_item_id in done:
-                self._store.ledger.mark_acknowledged(claim, item_id=new_item_id, tx=tx)
+            moved = [(claim, new_item_id) for claim, _, _, new_item_id in done]
+            self._store.ledger.mark_acknowledged_all(moved, tx=tx)
 
     def note(self, subject: Subject, notes: Sequence[Note]) -> None:
         """Record trail rows alone (a step that leaves the ledger where it is)."""
