@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Row, Table, Update, and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from router.state.engine import serialised_writer
+
 DEFAULT_LEASE = timedelta(minutes=5)
 """How long a claim protects its item from other workers without being renewed."""
 
@@ -125,6 +127,13 @@ class ClaimTable:
         if row is None:
             claimed = {"owner": owner, "lease_until": now + policy.lease, "attempts": 1, "recoveries": 0,
                        "created_at": now, "updated_at": now}
+            if serialised_writer(conn):
+                # Nobody can insert ``key`` since our select: no savepoint needed to recover from a race.
+                # A refused insert (another unique constraint) leaves a SQLite transaction usable.
+                try:
+                    return ClaimOutcome.NEW, self.insert_row(conn, {**new, **claimed})
+                except IntegrityError as exc:
+                    raise (clash() if clash is not None else exc) from exc
             try:
                 with conn.begin_nested():
                     return ClaimOutcome.NEW, self.insert_row(conn, {**new, **claimed})
