@@ -8,7 +8,7 @@ error response (which has none) surfaces as an ``AttributeError`` instead of the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,18 +20,29 @@ from exchangelib.services.common import EWSService
 from exchangelib.util import MNS
 
 from router.ews.errors import ews_errors
+from router.ews.light import read_item
 
 INVALID_STATE = "ErrorInvalidSyncStateData"
-CREATE, DELETE = SyncFolderItems.CREATE, SyncFolderItems.DELETE
+CREATE, UPDATE, DELETE = SyncFolderItems.CREATE, SyncFolderItems.UPDATE, SyncFolderItems.DELETE
 
 
 class _SyncFolderItems(SyncFolderItems):  # type: ignore[misc]
-    """SyncFolderItems that reports error responses as their EWS error (see the module docstring)."""
+    """SyncFolderItems that reports error responses as their EWS error (see the module docstring), and
+    reads created and updated items as ``LightItem`` objects of the requested fields (``light``)."""
+
+    light_fields: Sequence[Any] = ()
 
     def _get_element_container(self, message: Any, name: Any = None) -> Any:
         if message.find(f"{{{MNS}}}SyncState") is None:
             return EWSService._get_element_container(self, message=message, name=name)
         return super()._get_element_container(message=message, name=name)
+
+    def _elem_to_obj(self, elem: Any) -> tuple[str, Any]:
+        change_type = self.change_types_map[elem.tag]
+        if change_type not in (CREATE, UPDATE):
+            return super()._elem_to_obj(elem)  # type: ignore[no-any-return]
+        # The change element holds one item element, whose tag names the item type.
+        return change_type, read_item(elem[0], self.light_fields, self.account)
 
 
 @dataclass(frozen=True)
@@ -45,10 +56,14 @@ class Changes:
 
 def sync_changes(account: Any, folder: Any, state: str | None, max_changes: int, fields: Iterable[str],
                  *, mailbox: str) -> Changes:
-    """One SyncFolderItems call on ``folder`` (ids plus ``fields``) after ``state``; errors are ours."""
+    """One SyncFolderItems call on ``folder`` (ids plus ``fields``) after ``state``; errors are ours.
+
+    Created and updated items are ``LightItem`` objects (id, change key and ``fields``); deletions are
+    exchangelib's ``ItemId``, read-flag changes its (``ItemId``, bool) pair."""
     with ews_errors(mailbox=mailbox):
         extra = {f for f in folder.normalize_fields(fields=tuple(fields)) if not f.field.is_attribute}
         service = _SyncFolderItems(account=account)
+        service.light_fields = [path.field for path in extra]
         changes = list(service.call(folder=folder, shape=ID_ONLY, additional_fields=extra, sync_state=state,
                                     ignore=None, max_changes_returned=max_changes, sync_scope=None))
         for change in changes:

@@ -18,7 +18,7 @@ from router.state.sends import SendClaim, SendRecord, SendRecords, SendStage
 from router.state.store import StateStore
 from router.state.sync import SyncStates
 from router.state.traffic import Traffic, TrafficCounts
-from router.state.trail import Decision, DecisionTrail
+from router.state.trail import Decision, DecisionTrail, TrailRow
 
 __all__ = [
     "NO_MAILBOX", "Alert", "AlertStatus", "Alerts", "ClaimOutcome", "ClaimPolicy", "Database", "Decision",
@@ -26,5 +26,5 @@ __all__ = [
     "LedgerClaim", "LedgerEntry", "LedgerStage", "MailboxDirectoryStore", "MailboxHealth",
     "MailboxHealthStore", "Notice", "PendingNotice", "Quarantine", "QuarantineEntry", "QuarantineStatus",
     "SendClaim", "SendRecord", "SendRecords", "SendStage", "StateStore", "SyncStates", "Traffic",
-    "TrafficCounts", "derive_message_key", "normalize_message_id", "sqlite_url",
+    "TrafficCounts", "TrailRow", "derive_message_key", "normalize_message_id", "sqlite_url",
 ]

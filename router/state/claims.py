@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Row, Table, Update, and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from router.state.engine import serialised_writer
+
 DEFAULT_LEASE = timedelta(minutes=5)
 """How long a claim protects its item from other workers without being renewed."""
 
@@ -86,6 +88,7 @@ class ClaimTable:
             c.id.in_(bindparam("_ids", expanding=True)), c.owner == bindparam("_owner"),
             c.stage.in_(bindparam("_allowed", expanding=True)))
         self.release_owner = update(table).where(c.owner == bindparam("_owner"))
+        self._advance_fixed: dict[tuple[str, ...], Update] = {}
         self._returning = {id(self.take): self.take.returning(*table.c),
                            id(self.advance): self.advance.returning(*table.c),
                            id(self.advance_ids): self.advance_ids.returning(*table.c)}
@@ -128,6 +131,13 @@ class ClaimTable:
         if row is None:
             claimed = {"owner": owner, "lease_until": now + policy.lease, "attempts": 1, "recoveries": 0,
                        "created_at": now, "updated_at": now}
+            if serialised_writer(conn):
+                # Nobody can insert ``key`` since our select: no savepoint needed to recover from a race.
+                # A refused insert (another unique constraint) leaves a SQLite transaction usable.
+                try:
+                    return ClaimOutcome.NEW, self.insert_row(conn, {**new, **claimed})
+                except IntegrityError as exc:
+                    raise (clash() if clash is not None else exc) from exc
             try:
                 with conn.begin_nested():
                     return ClaimOutcome.NEW, self.insert_row(conn, {**new, **claimed})
@@ -179,6 +189,34 @@ class ClaimTable:
             return {row.id: row for row in changed if row is not None}
         params = {"_ids": list(row_ids), "_owner": owner, "_allowed": allowed, **values}
         return {row.id: row for row in conn.execute(self._returning[id(self.advance_ids)], params)}
+
+    def advance_each(self, conn: Connection, rows: Sequence[tuple[int, str, Mapping[str, object]]],
+                     allowed: Sequence[str]) -> bool:
+        """``advance_row`` for many rows in one ``executemany`` per set of changed columns: (row id,
+        owner, values) each. True when every row moved; False (nothing kept: the caller's savepoint is
+        rolled back) when the database cannot count the rows of an executemany or one did not move."""
+        if not conn.dialect.supports_sane_multi_rowcount:
+            return False
+        statement = self._advance_from(tuple(allowed))
+        groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
+        for row_id, owner, values in rows:
+            groups.setdefault(tuple(sorted(values)), []).append({"_id": row_id, "_owner": owner, **values})
+        with conn.begin_nested() as savepoint:
+            moved = sum(int(conn.execute(statement, params).rowcount) for params in groups.values())
+            if moved != len(rows):
+                savepoint.rollback()
+                return False
+        return True
+
+    def _advance_from(self, allowed: tuple[str, ...]) -> Update:
+        """The compare-and-set UPDATE with a fixed list of allowed stages (executemany cannot expand)."""
+        found = self._advance_fixed.get(allowed)
+        if found is None:
+            c = self.table.c
+            stages = or_(*(c.stage == bindparam(f"_allowed_{i}", stage) for i, stage in enumerate(allowed)))
+            found = update(self.table).where(c.id == bindparam("_id"), c.owner == bindparam("_owner"), stages)
+            self._advance_fixed[allowed] = found
+        return found
 
     def abandon(self, conn: Connection, owner: str, now: datetime) -> int:
         """Release every claim ``owner`` holds, due again at once; returns how many."""

@@ -78,6 +78,12 @@ def _install_sqlite_hooks(engine: Engine, synchronous: str) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def serialised_writer(conn: Connection) -> bool:
+    """True when ``conn`` is a SQLite write transaction of ``Database.write``: it began with BEGIN
+    IMMEDIATE, so no other writer can change the database until it ends."""
+    return conn.dialect.name == "sqlite" and bool(conn.get_execution_options().get(_WRITE_OPTION, False))
+
+
 def server_location(url: URL) -> str:
     """'database D on host H' for a server URL (a Unix socket directory counts as the host)."""
     host = url.host or url.query.get("host") or "localhost"

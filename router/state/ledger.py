@@ -15,7 +15,8 @@ activity id, so recovery acknowledges on the server without delivering to the CR
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -106,15 +107,26 @@ class IncomingLedger:
     def claim(self, mailbox: str, message_key: str, *, owner: str, item_id: str | None = None,
               internet_message_id: str | None = None) -> LedgerClaim:
         """Claim a message for ``owner``; see ``ClaimOutcome`` for what each answer asks of the caller."""
+        with self._db.write() as tx:
+            return self._claim(tx, mailbox, message_key, owner=owner, item_id=item_id,
+                               internet_message_id=internet_message_id)
+
+    @contextmanager
+    def batch(self) -> Iterator[LedgerBatch]:
+        """One write transaction for the claims of a fetched batch (``LedgerBatch``): committed together
+        when the block ends, rolled back (no claim made) if it raises."""
+        with self._db.write() as tx:
+            yield LedgerBatch(self, tx)
+
+    def _claim(self, tx: Connection, mailbox: str, message_key: str, *, owner: str, item_id: str | None,
+               internet_message_id: str | None) -> LedgerClaim:
         new = {"mailbox": mailbox, "message_key": message_key, "item_id": item_id,
                "internet_message_id": normalize_message_id(internet_message_id),
                "stage": LedgerStage.CLAIMED.value}
-        with self._db.write() as tx:
-            outcome, row = _ROWS.claim(tx, (mailbox, message_key), new=new, owner=owner,
-                                       now=self._clock.now(), policy=self._policy,
-                                       final=lambda stage: LedgerStage(stage).final,
-                                       values={"item_id": item_id} if item_id else {})
-            return LedgerClaim(outcome, LedgerEntry.from_row(row), owner)
+        outcome, row = _ROWS.claim(tx, (mailbox, message_key), new=new, owner=owner,
+                                   now=self._clock.now(), policy=self._policy, final=_final,
+                                   values={"item_id": item_id} if item_id else {})
+        return LedgerClaim(outcome, LedgerEntry.from_row(row), owner)
 
     def renew(self, claim: LedgerClaim) -> LedgerClaim:
         """Extend the lease of a claim that is taking long; raises ClaimLostError if it was taken over."""
@@ -128,6 +140,34 @@ class IncomingLedger:
         """Record that the CRM created ``activity_id`` for the message (commit this before acknowledging)."""
         values = {"activity_id": activity_id, "delivered_at": self._clock.now()}
         return self._advance(claim, [LedgerStage.CLAIMED], LedgerStage.DELIVERED, values, tx=tx)
+
+    def mark_delivered_all(self, done: Sequence[tuple[LedgerClaim, str]], *, tx: Connection) -> None:
+        """``mark_delivered`` for a batch of (claim, activity id), in one statement where the database
+        allows; raises ``ClaimLostError`` (the transaction must then be rolled back) as it does."""
+        now = self._clock.now()
+        steps = [(claim, {"activity_id": activity_id, "delivered_at": now}) for claim, activity_id in done]
+        self._advance_all(steps, [LedgerStage.CLAIMED], LedgerStage.DELIVERED, tx)
+
+    def mark_acknowledged_all(self, done: Sequence[tuple[LedgerClaim, str | None]], *,
+                              tx: Connection) -> None:
+        """``mark_acknowledged`` for a batch of (claim, item id after a move or None), as above."""
+        now = self._clock.now()
+        final = {"owner": None, "lease_until": None, "retry_at": None, "finished_at": now}
+        self._advance_all([(claim, {**({"item_id": item_id} if item_id else {}), **final})
+                           for claim, item_id in done], [LedgerStage.DELIVERED], LedgerStage.ACKNOWLEDGED, tx)
+
+    def _advance_all(self, steps: Sequence[tuple[LedgerClaim, Mapping[str, object]]],
+                     allowed: list[LedgerStage], stage: LedgerStage, tx: Connection) -> None:
+        """``_advance`` for many claims: one executemany, or one at a time when that cannot be checked
+        (then a lost claim raises its ``ClaimLostError`` naming the message)."""
+        now = self._clock.now()
+        rows = [(claim.entry.id, claim.owner,
+                 {"lease_until": now + self._policy.lease, **values, "updated_at": now, "stage": stage.value})
+                for claim, values in steps]
+        if len(rows) > 1 and _ROWS.advance_each(tx, rows, [s.value for s in allowed]):
+            return
+        for claim, values in steps:
+            self._advance(claim, allowed, stage, values, tx=tx)
 
     def mark_acknowledged(self, claim: LedgerClaim, *, item_id: str | None = None,
                           tx: Connection | None = None) -> LedgerEntry:
@@ -241,6 +281,34 @@ class IncomingLedger:
     def _select(conn: Connection, mailbox: str, message_key: str) -> LedgerEntry | None:
         row = _ROWS.by_key(conn, mailbox, message_key)
         return None if row is None else LedgerEntry.from_row(row)
+
+
+class LedgerBatch:
+    """Reads and claims inside one write transaction (``IncomingLedger.batch``).
+
+    A fetched batch claims all its messages at once: one transaction instead of one per message. Each
+    read sees the claims made before it in the same transaction, so a second item of the batch with the
+    message key of a first one finds the first one's row, exactly as it would after the first one's
+    own commit (``pipeline.incoming.ledger_keys``).
+    """
+
+    def __init__(self, ledger: IncomingLedger, tx: Connection) -> None:
+        self._ledger = ledger
+        self._tx = tx
+
+    def get(self, mailbox: str, message_key: str) -> LedgerEntry | None:
+        """Return one message's row as this transaction sees it, or None."""
+        return self._ledger._select(self._tx, mailbox, message_key)
+
+    def claim(self, mailbox: str, message_key: str, *, owner: str, item_id: str | None = None,
+              internet_message_id: str | None = None) -> LedgerClaim:
+        """``IncomingLedger.claim`` inside the batch's transaction."""
+        return self._ledger._claim(self._tx, mailbox, message_key, owner=owner, item_id=item_id,
+                                   internet_message_id=internet_message_id)
+
+
+def _final(stage: str) -> bool:
+    return LedgerStage(stage).final
 
 
 _ROWS = ClaimTable(T, ("mailbox", "message_key"))

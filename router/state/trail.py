@@ -7,6 +7,7 @@ trace MESSAGE-ID`` reads them back across all mailboxes in the order they happen
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,6 +46,23 @@ class Decision:
         return cls(**values)
 
 
+@dataclass(frozen=True)
+class TrailRow:
+    """One decision to append with ``DecisionTrail.record_many`` (the fields ``record`` takes)."""
+
+    direction: Direction
+    mailbox: str
+    message_key: str
+    stage: str
+    result: str
+    internet_message_id: str | None = None
+    item_id: str | None = None
+    reason_code: str | None = None
+    correlation_method: str | None = None
+    activity_id: str | None = None
+    text: str | None = None
+
+
 class DecisionTrail:
     """Records decisions and finds them by Message-ID or by ledger key."""
 
@@ -67,6 +85,22 @@ class DecisionTrail:
             new_id = conn.execute(_INSERT, {**values, "direction": direction.value}).inserted_primary_key
         assert new_id is not None
         return Decision(id=int(new_id[0]), direction=direction, **values)
+
+    def record_many(self, rows: Sequence[TrailRow], *, tx: Connection) -> None:
+        """Append many decisions in one statement (``executemany``) inside the caller's transaction.
+
+        The hot path of a batch: one INSERT for every row of the batch instead of one per row. The
+        rows are stored exactly as ``record`` stores them; their ids are not read back.
+        """
+        if not rows:
+            return
+        at = self._clock.now()
+        tx.execute(_INSERT, [{
+            "direction": row.direction.value, "mailbox": row.mailbox, "message_key": row.message_key,
+            "internet_message_id": normalize_message_id(row.internet_message_id), "item_id": row.item_id,
+            "stage": row.stage, "result": row.result, "reason_code": row.reason_code,
+            "correlation_method": row.correlation_method, "activity_id": row.activity_id,
+            "text": row.text, "at": at} for row in rows])
 
     def for_message_id(self, message_id: str) -> list[Decision]:
         """Every decision about one Internet Message-ID (any spelling), across mailboxes, in order."""

@@ -139,16 +139,18 @@ _CANDIDATES = (
 )
 
 
+_PARTIES = select(activityparty.c.activityid, func.lower(activityparty.c.addressused)).where(
+    activityparty.c.activityid.in_(bindparam("ids", expanding=True))
+)
+"""The parties' addresses of a list of activities; built once."""
+
+
 def _party_addresses(conn: Connection, activity_ids: list[str]) -> dict[str, set[str]]:
     """The lower-cased party addresses of each of ``activity_ids``, in one query."""
     found: dict[str, set[str]] = {}
     if not activity_ids:
         return found
-    rows = conn.execute(
-        select(activityparty.c.activityid, func.lower(activityparty.c.addressused)).where(
-            activityparty.c.activityid.in_(activity_ids)
-        )
-    )
+    rows = conn.execute(_PARTIES, {"ids": activity_ids})
     for activity_id, address in rows:
         if address:
             found.setdefault(str(activity_id), set()).add(str(address))

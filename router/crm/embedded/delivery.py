@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, func, select
 
 from router.crm.addresses import from_wire, normalize
-from router.crm.codes import CorrelationMethod, EmailStatus, Notification, ParticipationType
+from router.crm.codes import CorrelationMethod, EmailStatus, Notification, ParticipationType, ReasonCode
 from router.crm.embedded import rows
 from router.crm.embedded.correlation import canonical_conversation_index
 from router.crm.embedded.filtering import Decision, decide, sender_address
@@ -64,7 +64,9 @@ def deliver(
     ``decision``: CheckIncomingEmail's answer for ``msg`` made earlier in this same transaction (the
     batch of ``incoming``), which deciding again would repeat exactly.
     """
-    existing = conn.execute(_EXISTING, {"wanted": msg.message_id.lower()}).scalar()
+    # A decision of this transaction that found no duplicate already looked for the activity (same query).
+    known_new = decision is not None and decision.reason is not ReasonCode.DUPLICATE
+    existing = None if known_new else conn.execute(_EXISTING, {"wanted": msg.message_id.lower()}).scalar()
     if existing is not None:
         _add_missing_recipients(conn, now, existing, msg)
         return Delivered(existing, False)
@@ -155,16 +157,17 @@ def _receiving_mailbox(conn: Connection, msg: IncomingMessage) -> str | None:
 
 
 def _add_parties(conn: Connection, now: datetime, email_id: str, msg: IncomingMessage) -> None:
+    """Add the sender and every recipient as parties, in one statement."""
     sender = sender_address(msg)
-    if sender:
-        add_party(conn, now, email_id, ParticipationType.SENDER, sender)
+    parties = [(ParticipationType.SENDER, sender)] if sender else []
     for mask, text in (
         (ParticipationType.TO_RECIPIENT, msg.to),
         (ParticipationType.CC_RECIPIENT, msg.cc),
         (ParticipationType.BCC_RECIPIENT, msg.bcc),
     ):
-        for address in from_wire(text):
-            add_party(conn, now, email_id, mask, address)
+        parties.extend((mask, address) for address in from_wire(text))
+    values = [_party(conn, email_id, mask, address) for mask, address in parties]
+    rows.insert_many(conn, activityparty, values, now)
 
 
 def add_party(
@@ -176,19 +179,21 @@ def add_party(
     record: RecordRef | None = None,
 ) -> None:
     """Add one party, resolving ``address`` to a record unless ``record`` is given (unresolved if none)."""
+    rows.insert(conn, activityparty, _party(conn, email_id, mask, address, record), now)
+
+
+def _party(
+    conn: Connection, email_id: str, mask: ParticipationType, address: str, record: RecordRef | None = None
+) -> dict[str, object]:
+    """The activityparty row of one party (``address`` resolved to a record unless ``record`` is given)."""
     ref = record or resolve_address(conn, address)
-    rows.insert(
-        conn,
-        activityparty,
-        {
-            "activityid": email_id,
-            "participationtypemask": int(mask),
-            "addressused": address,
-            "partyid": ref.id if ref else None,
-            "partyobjecttypecode": ref.logical_name if ref else None,
-        },
-        now,
-    )
+    return {
+        "activityid": email_id,
+        "participationtypemask": int(mask),
+        "addressused": address,
+        "partyid": ref.id if ref else None,
+        "partyobjecttypecode": ref.logical_name if ref else None,
+    }
 
 
 def _add_missing_recipients(conn: Connection, now: datetime, email_id: str, msg: IncomingMessage) -> None:

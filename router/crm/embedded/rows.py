@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +35,18 @@ def insert(conn: Connection, table: Table, values: Mapping[str, Any], now: datet
     row = {key_column(table): new_id(), **values, "createdon": now, "modifiedon": now, "versionnumber": 1}
     conn.execute(_insert_of(table), row)
     return str(row[key_column(table)])
+
+
+def insert_many(
+    conn: Connection, table: Table, values: Sequence[Mapping[str, Any]], now: datetime
+) -> list[str]:
+    """``insert`` for several rows of the same columns in one statement (``executemany``); their ids."""
+    key = key_column(table)
+    audit = {"createdon": now, "modifiedon": now, "versionnumber": 1}
+    batch = [{key: new_id(), **row, **audit} for row in values]
+    if batch:
+        conn.execute(_insert_of(table), batch)
+    return [str(row[key]) for row in batch]
 
 
 @functools.cache

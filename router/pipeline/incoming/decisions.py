@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from router.state import Direction, LedgerClaim, StateStore
+from router.state import Direction, LedgerClaim, StateStore, TrailRow
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,8 @@ class Decisions:
         if not done:
             return
         with self._store.db.write() as tx:
-            for record in done:
-                self._write(record.subject, record.notes, tx)
-                self._store.ledger.mark_delivered(record.claim, record.activity_id, tx=tx)
+            self._store.trail.record_many([row for r in done for row in _rows(r.subject, r.notes)], tx=tx)
+            self._store.ledger.mark_delivered_all([(r.claim, r.activity_id) for r in done], tx=tx)
 
     def screened(self, claim: LedgerClaim, subject: Subject, notes: Sequence[Note]) -> None:
         """The message was kept away from the CRM (screening, a CRM refusal, or gone from the server)."""
@@ -92,9 +91,10 @@ class Decisions:
         if not done:
             return
         with self._store.db.write() as tx:
-            for claim, subject, note, new_item_id in done:
-                self._write(subject, [note], tx)
-                self._store.ledger.mark_acknowledged(claim, item_id=new_item_id, tx=tx)
+            rows = [row for _, subject, note, _ in done for row in _rows(subject, [note])]
+            self._store.trail.record_many(rows, tx=tx)
+            moved = [(claim, new_item_id) for claim, _, _, new_item_id in done]
+            self._store.ledger.mark_acknowledged_all(moved, tx=tx)
 
     def note(self, subject: Subject, notes: Sequence[Note]) -> None:
         """Record trail rows alone (a step that leaves the ledger where it is)."""
@@ -102,9 +102,13 @@ class Decisions:
             self._write(subject, notes, tx)
 
     def _write(self, subject: Subject, notes: Sequence[Note], tx: Connection) -> None:
-        for note in notes:
-            self._store.trail.record(
-                direction=Direction.INCOMING, mailbox=subject.mailbox, message_key=subject.message_key,
-                internet_message_id=subject.internet_message_id, item_id=subject.item_id, stage=note.stage,
-                result=note.result, reason_code=note.reason_code, correlation_method=note.correlation_method,
-                activity_id=note.activity_id, text=note.text, tx=tx)
+        self._store.trail.record_many(_rows(subject, notes), tx=tx)
+
+
+def _rows(subject: Subject, notes: Sequence[Note]) -> list[TrailRow]:
+    """The trail rows of ``notes`` about ``subject``."""
+    return [TrailRow(direction=Direction.INCOMING, mailbox=subject.mailbox, message_key=subject.message_key,
+                     internet_message_id=subject.internet_message_id, item_id=subject.item_id,
+                     stage=note.stage, result=note.result, reason_code=note.reason_code,
+                     correlation_method=note.correlation_method, activity_id=note.activity_id,
+                     text=note.text) for note in notes]

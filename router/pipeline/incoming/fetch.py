@@ -3,7 +3,8 @@
 Only what processing needs is asked for: the MIME content, the categories (acknowledging adds one
 to those the user set), the item class and the received time (both known from the sync page, but
 needed again when the ledger re-fetches items after a restart). exchangelib splits the ids into
-requests of ``chunk_size``; the lane passes its batch size, so a batch is one request.
+requests of ``chunk_size``; the lane passes its batch size, so a batch is one request. The answers
+are ``router.ews.light`` items (the four fields, not exchangelib ``Message`` objects).
 
 Per-item failures come back as values: an item deleted or moved since it was listed is ``Missing``,
 one Exchange cannot render (corrupt, or refused for a virus) is ``Unreadable``. A failure of the
@@ -27,6 +28,7 @@ from exchangelib.properties import ItemId
 
 from router.errors import ItemNotFoundError, MessageRejectedError, TransientTransportError, TransportError
 from router.ews import ews_errors, translate
+from router.ews.light import fetch_light
 from router.ews.sync import plain_utc
 from router.mailbox.session import MessageContent
 from router.pipeline.incoming.contract_session import ContractSession, LaneSession
@@ -109,8 +111,7 @@ def fetch_items(session: LaneSession,
         return [_content(item_id, contents[item_id]) for item_id, _ in ids]
     wanted = [ItemId(id=item_id, changekey=changekey) for item_id, changekey in ids]
     with ews_errors(mailbox=session.mailbox):
-        answers = list(session.account.fetch(ids=wanted, only_fields=list(FETCH_FIELDS),
-                                             chunk_size=len(wanted)))
+        answers = list(fetch_light(session.account, wanted, FETCH_FIELDS, chunk_size=len(wanted)))
     return [_result(session, item_id, answer) for (item_id, _), answer in zip(ids, answers, strict=True)]
 
 

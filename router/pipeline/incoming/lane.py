@@ -260,11 +260,7 @@ class IncomingLane:
         batch = Batch(retrying=retrying)
         held: list[LedgerClaim] = []
         try:
-            processed: list[tuple[Envelope, Outcome | Offer]] = []
-            for item in items:
-                if context.cancelled:
-                    break
-                processed.append(self._one(item, (keys or {}).get(item.item_id), held))
+            processed = self._process(items, keys or {}, held, context)
             batch.outcomes.extend(self._offer(processed))
             self.deps.checkpoint(Step.RECORDED)
             self._finisher(session, batch.outcomes)
@@ -286,16 +282,32 @@ class IncomingLane:
         log_fates(mailbox, [(e.subject.internet_message_id or e.subject.message_key, o)
                             for e, o in batch.outcomes])
 
-    def _one(self, item: FetchedItem | Unreadable, known_key: str | None,
-             held: list[LedgerClaim]) -> tuple[Envelope, Outcome | Offer]:
-        """Process one item up to the CRM; failures that concern only it become values."""
-        if isinstance(item, Unreadable):
-            return self._unreadable(item, known_key)
-        envelope = self.processor.open(item, known_key)
-        claim = self.processor.claim(envelope)
-        if claim.acquired:
-            held.append(claim)
-        return envelope, self._guarded(envelope, claim, lambda: self.processor.process(envelope, claim))
+    def _process(self, items: Sequence[FetchedItem | Unreadable], keys: dict[str, str],
+                 held: list[LedgerClaim], context: WorkContext) -> list[tuple[Envelope, Outcome | Offer]]:
+        """Process a batch's items up to the CRM; failures that concern only one item become values.
+
+        Every item is parsed first (a cancel ends the batch between two items), then the parsed ones
+        are claimed in one ledger transaction (``ItemProcessor.claim_all``), then each is taken on.
+        """
+        read: list[Envelope | Unreadable] = []
+        for item in items:
+            if context.cancelled:
+                break
+            read.append(item if isinstance(item, Unreadable) else
+                        self.processor.read(item, keys.get(item.item_id)))
+        envelopes = [e for e in read if isinstance(e, Envelope)]
+        claims = self.processor.claim_all(envelopes) if envelopes else []
+        held.extend(claim for claim in claims if claim.acquired)
+        claimed = dict(zip(map(id, envelopes), claims, strict=True))
+        processed: list[tuple[Envelope, Outcome | Offer]] = []
+        for entry in read:
+            if isinstance(entry, Unreadable):
+                processed.append(self._unreadable(entry, keys.get(entry.item_id)))
+                continue
+            claim = claimed[id(entry)]
+            step = partial(self.processor.process, entry, claim)
+            processed.append((entry, self._guarded(entry, claim, step)))
+        return processed
 
     def _offer(self, processed: Sequence[tuple[Envelope, Outcome | Offer]]) -> list[tuple[Envelope, Outcome]]:
         """Offer the batch's messages that reached the CRM step in one call; conclude each in order."""

@@ -16,14 +16,20 @@ plus 23).
 from __future__ import annotations
 
 import hashlib
+from typing import Protocol
 
 from router.state import LedgerEntry
-from router.state.ledger import IncomingLedger
 
 ITEM_SUFFIX = "#item-"
 
 
-def ledger_key(ledger: IncomingLedger, mailbox: str, message_key: str,
+class LedgerReader(Protocol):
+    """What ``ledger_key`` reads: the ledger itself, or a ``LedgerBatch`` (its batch's transaction)."""
+
+    def get(self, mailbox: str, message_key: str) -> LedgerEntry | None: ...
+
+
+def ledger_key(ledger: LedgerReader, mailbox: str, message_key: str,
                item_id: str | None) -> tuple[str, LedgerEntry | None]:
     """The key for ``item_id``'s row and, when it is a further item, the row of the first item."""
     first = ledger.get(mailbox, message_key)

@@ -26,7 +26,8 @@ next starts:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from router.clock import Clock
@@ -50,7 +51,7 @@ from router.pipeline.incoming.fetch import FetchedItem
 from router.pipeline.incoming.fingerprint import CONTENT_RESULT, CONTENT_STAGE, fingerprint
 from router.pipeline.incoming.forward import ForwardUsers
 from router.pipeline.incoming.forward_unwrap import UnwrapResult, resolve_forwarder, unwrap_forward
-from router.pipeline.incoming.ledger_keys import ledger_key
+from router.pipeline.incoming.ledger_keys import LedgerReader, ledger_key
 from router.pipeline.incoming.options import LaneOptions
 from router.pipeline.incoming.parse import ParsedMessage, parse_message
 from router.pipeline.incoming.quarantine import Reason, Stage, quarantine
@@ -99,6 +100,8 @@ class Envelope:
     subject: Subject
     earlier: LedgerEntry | None = None
     """Another item of this mailbox that has the same message key (``ledger_keys``)."""
+    keyed: bool = True
+    """False while ``subject.message_key`` is the message key, not yet the ledger key (``read``)."""
 
     @property
     def original(self) -> ParsedMessage | None:
@@ -139,6 +142,14 @@ class ItemProcessor:
 
     def open(self, item: FetchedItem, known_key: str | None = None) -> Envelope:
         """Parse (and unwrap) an item and find its ledger key. ``known_key``: the ledger's key."""
+        envelope = self.read(item, known_key)
+        if known_key is None:
+            self._key(envelope, self.store.ledger)
+        return envelope
+
+    def read(self, item: FetchedItem, known_key: str | None = None) -> Envelope:
+        """Parse (and unwrap) an item; its subject holds ``known_key``, else the message key, which
+        ``claim_all`` turns into the ledger key (``ledger_keys``) inside the claims' transaction."""
         try:
             parsed, error = parse_message(item.mime), None
         except MessageError as exc:
@@ -146,19 +157,40 @@ class ItemProcessor:
         unwrap = unwrap_forward(parsed) if parsed is not None and self.options.forward else None
         key = known_key or (parsed.key.value if parsed is not None else
                             derive_message_key(None, [b"unparseable", item.item_id, item.mime]))
-        earlier = None
-        if known_key is None:
-            key, earlier = ledger_key(self.store.ledger, self.options.mailbox, key, item.item_id)
         shown = unwrap.original if unwrap is not None and unwrap.original is not None else parsed
         message_id = (shown.message_id or shown.key.value) if shown is not None else None
-        return Envelope(item, parsed, error, unwrap,
-                        Subject(self.options.mailbox, key, message_id, item.item_id), earlier)
+        subject = Subject(self.options.mailbox, key, message_id, item.item_id)
+        return Envelope(item, parsed, error, unwrap, subject, keyed=known_key is not None)
 
     def claim(self, envelope: Envelope) -> LedgerClaim:
         """Claim the envelope's message in the ledger."""
         s = envelope.subject
         return self.store.ledger.claim(s.mailbox, s.message_key, owner=self.owner, item_id=s.item_id,
                                        internet_message_id=s.internet_message_id)
+
+    def claim_all(self, envelopes: Sequence[Envelope]) -> list[LedgerClaim]:
+        """Key and claim the envelopes of a batch, in order, in one ledger transaction.
+
+        Each claim sees the ones before it, so a second item of the batch with a first one's message
+        key gets a key of its own (``ledger_keys``) as if the first had been committed alone.
+        """
+        claims: list[LedgerClaim] = []
+        with self.store.ledger.batch() as batch:
+            for envelope in envelopes:
+                self._key(envelope, batch)
+                s = envelope.subject
+                claims.append(batch.claim(s.mailbox, s.message_key, owner=self.owner, item_id=s.item_id,
+                                          internet_message_id=s.internet_message_id))
+        return claims
+
+    def _key(self, envelope: Envelope, ledger: LedgerReader) -> None:
+        """Give a read envelope its ledger key (and the first item of its message key, if another)."""
+        if envelope.keyed:
+            return
+        s = envelope.subject
+        key, envelope.earlier = ledger_key(ledger, s.mailbox, s.message_key, s.item_id)
+        envelope.subject = replace(s, message_key=key)
+        envelope.keyed = True
 
     def process(self, envelope: Envelope, claim: LedgerClaim) -> Outcome | Offer:
         """Take a claimed message up to the CRM (an ``Offer``), or to a final decision before it."""

@@ -223,3 +223,31 @@ def test_finished_keys_names_only_this_mailboxs_messages_at_a_final_stage(store:
              "<elsewhere@x.test>", "<never@x.test>"]
     assert store.ledger.finished_keys(BOX, asked) == {"<done@x.test>", "<screened@x.test>"}
     assert store.ledger.finished_keys(BOX, []) == set()
+
+
+def test_a_batch_is_delivered_and_acknowledged_in_one_statement_each(store: StateStore,
+                                                                      clock: FrozenClock) -> None:
+    claims = [store.ledger.claim(BOX, f"<m{i}@x.test>", owner="w1", item_id=f"AAMk{i}") for i in range(3)]
+    clock.advance(5)
+    with store.db.write() as tx:
+        store.ledger.mark_delivered_all([(c, f"act-{i}") for i, c in enumerate(claims)], tx=tx)
+    delivered = [store.ledger.get(BOX, c.entry.message_key) for c in claims]
+    assert [(e.stage, e.activity_id, e.delivered_at) for e in delivered if e] == [
+        (LedgerStage.DELIVERED, f"act-{i}", T0 + timedelta(seconds=5)) for i in range(3)]
+    with store.db.write() as tx:
+        store.ledger.mark_acknowledged_all([(claims[0], "AAMk-moved"), (claims[1], None), (claims[2], None)],
+                                           tx=tx)
+    done = [store.ledger.get(BOX, c.entry.message_key) for c in claims]
+    assert [(e.stage, e.owner, e.lease_until, e.item_id) for e in done if e] == [
+        (LedgerStage.ACKNOWLEDGED, None, None, "AAMk-moved"), (LedgerStage.ACKNOWLEDGED, None, None, "AAMk1"),
+        (LedgerStage.ACKNOWLEDGED, None, None, "AAMk2")]
+
+
+def test_a_batch_with_one_lost_claim_names_it_and_moves_none(store: StateStore, clock: FrozenClock) -> None:
+    claims = [store.ledger.claim(BOX, f"<m{i}@x.test>", owner="w1") for i in range(3)]
+    clock.advance(DEFAULT_LEASE.total_seconds() + 1)
+    store.ledger.claim(BOX, "<m1@x.test>", owner="w2")  # Taken over: w1's claim on m1 is lost.
+    with pytest.raises(ClaimLostError, match=r"<m1@x\.test>"), store.db.write() as tx:
+        store.ledger.mark_delivered_all([(c, "act") for c in claims], tx=tx)
+    stages = {e.stage for c in claims if (e := store.ledger.get(BOX, c.entry.message_key))}
+    assert stages == {LedgerStage.CLAIMED}, "the whole batch's step is rolled back"

@@ -38,6 +38,30 @@ def test_the_first_item_keeps_the_message_key_and_later_items_get_their_own(stor
     assert ledger_key(store.ledger, "other@contoso.com", "<m@x>", "item-9") == ("<m@x>", None)
 
 
+def test_one_batch_transaction_keys_a_second_item_of_a_message_key_as_separate_commits_would(
+        store: StateStore) -> None:
+    with store.ledger.batch() as batch:
+        first_key, _ = ledger_key(batch, BOX, "<m@x>", "item-1")
+        first = batch.claim(BOX, first_key, owner="w", item_id="item-1")
+        second_key, earlier = ledger_key(batch, BOX, "<m@x>", "item-2")
+        second = batch.claim(BOX, second_key, owner="w", item_id="item-2")
+        again_key, _ = ledger_key(batch, BOX, "<m@x>", "item-1")
+        again = batch.claim(BOX, again_key, owner="w", item_id="item-1")
+    assert first_key == "<m@x>" and first.acquired and second.acquired
+    assert second_key.startswith("<m@x>" + ITEM_SUFFIX), "the second item of the batch gets its own row"
+    assert earlier is not None and earlier.id == first.entry.id, "it sees the first item's claim"
+    assert again_key == "<m@x>" and again.entry.id == first.entry.id, "the same item twice: the same row"
+    assert [store.ledger.get(BOX, k) is not None for k in (first_key, second_key)] == [True, True]
+    assert ledger_key(store.ledger, BOX, "<m@x>", "item-2")[0] == second_key, "committed as one"
+
+
+def test_a_batch_that_fails_claims_nothing(store: StateStore) -> None:
+    with pytest.raises(RuntimeError), store.ledger.batch() as batch:
+        batch.claim(BOX, "<m@x>", owner="w", item_id="item-1")
+        raise RuntimeError("the batch failed")
+    assert store.ledger.get(BOX, "<m@x>") is None
+
+
 def test_the_difference_names_what_changed() -> None:
     first = fingerprint(parse_message(mime("Cc: a@x.example", body="one")))
     more_cc = fingerprint(parse_message(mime("Cc: a@x.example, b@x.example, c@x.example", body="one")))
