@@ -5,7 +5,9 @@ store's ``health`` the status (Not Run / Success / Failure), the last success, t
 consecutive failures, and mirrors them in the Prometheus status gauges and on the CRM's mailbox record:
 
 * a successful run (work done or nothing to do) sets Success; the first one, and the first after
-  failures, writes Success to the CRM and clears its last error. A success of a lane that was Not Run
+  failures, writes Success to the CRM and clears its last error (the first one of a lane that was Not
+  Run is held and written with the next ``flush``, one CRM call for all the mailboxes held: see
+  ``CrmMailboxStatus.status_soon``). A success of a lane that was Not Run
   or already in Success is not a state-store transaction of its own: the monitor remembers each lane's
   health as it last wrote or read it, and such successes (a first pass over thousands of lanes, every
   idle sweep) are written together, at most ``SUCCESS_FLUSH_SECONDS`` later — a change from Not Run
@@ -166,7 +168,10 @@ class MailboxHealthMonitor(NullObserver):
 
     def flush(self, *, due_only: bool = False) -> int:
         """Write the coalesced successes now (see the module docstring); the rows written. With
-        ``due_only``, only when ``SUCCESS_FLUSH_SECONDS`` have passed since the last write."""
+        ``due_only``, only when ``SUCCESS_FLUSH_SECONDS`` have passed since the last write. The CRM
+        statuses held are written every time."""
+        if self._crm is not None:
+            self._crm.flush()
         with self._lock:
             now = self._store.clock.monotonic()
             if due_only and not self._due(now):
@@ -232,7 +237,9 @@ class MailboxHealthMonitor(NullObserver):
             due = clock.monotonic() - self._flushed >= SUCCESS_FLUSH_SECONDS
         self._gauge(key, known)
         if first:
-            self._crm_status(key, MailboxTestStatus.SUCCESS)
+            view = self._directory.current()
+            if self._crm is not None and view is not None:
+                self._crm.status_soon(view, key.mailbox, key.direction, MailboxTestStatus.SUCCESS)
         if due:
             self.flush()
         return True
