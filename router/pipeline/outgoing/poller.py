@@ -63,11 +63,15 @@ class PendingSendPoller:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing: set[str] = set()
+        self._period = 0.0
+        """``outgoing_poll_seconds`` of the latest member's configuration (``covers`` is asked by every
+        lane run: it must not copy 10,000 members to find one)."""
 
     def watch(self, member: Member) -> None:
         """Cover ``member``'s mailbox from now on (replacing an older lane of the same mailbox)."""
         with self._lock:
             self._members[member.key] = member
+            self._period = _period(member.config)
 
     def unwatch(self, key: LaneKey, owner: object) -> None:
         """Stop covering ``key``, unless a newer lane (another ``owner``) watches it now."""
@@ -80,10 +84,9 @@ class PendingSendPoller:
         """True when a running poll handed back this deployment's stuck e-mails lately."""
         with self._lock:
             polled = self._polled.get(deployment)
-            members = list(self._members.values())
+            members, period = bool(self._members), self._period
         if polled is None or self._thread is None or not members:
             return False
-        period = _period(members[0].config)
         return self._resources.clock.monotonic() - polled <= FRESH_CYCLES * period
 
     def quiet(self, deployment: str, mailbox_id: str) -> bool:
