@@ -39,6 +39,9 @@ def test_test_results_of_many_mailboxes_are_written_in_one_call(target: Target) 
     assert (sales["incomingemailstatus"], sales["outgoingemailstatus"]) == (2, 1)
     assert sales["enabledforincomingemail"] is False and sales["enabledforoutgoingemail"] is True
     target.gateway.record_mailbox_tests([])
+    unknown = MailboxTestResult("0f0e0d0c-0b0a-0908-0706-050403020100", ok, ok, target.clock.now())
+    with pytest.raises(CrmRecordNotFoundError):
+        target.gateway.record_mailbox_tests([unknown])
 
 
 def test_errors_are_recorded_counted_and_cleared(target: Target) -> None:

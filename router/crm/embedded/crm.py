@@ -393,9 +393,7 @@ class EmbeddedCrm:
         """Write Test Access results to their mailboxes in one transaction (all or none)."""
         with self.writing() as conn:
             self.authorize(conn, principal)
-            now = self.now()
-            for result in results:
-                mailboxes.record_test(conn, now, result)
+            mailboxes.record_tests(conn, self.now(), results)
 
     def record_mailbox_error(
         self,
