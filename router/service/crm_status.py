@@ -36,6 +36,9 @@ from router.service.directory import CrmSource, DirectoryView
 
 log = logging.getLogger(__name__)
 
+FLUSH_CHUNK = 500
+"""Mailboxes per ``record_mailbox_tests`` call of a flush."""
+
 
 class CrmMailboxStatus:
     """Writes mailbox status and errors to the CRM; thread-safe."""
@@ -88,21 +91,26 @@ class CrmMailboxStatus:
         with self._flush_lock:
             with self._lock:
                 held, self._held = self._held, {}
-            if not held:
-                return 0
-            with self._locked(sorted(held)):
-                batches: dict[int, tuple[CrmGateway, list[tuple[str, MailboxTestResult]]]] = {}
-                for mailbox, view in held.items():
-                    target = self._target(view, mailbox)
-                    if target is None:
-                        continue
-                    gateway, mailbox_id = target
-                    with self._lock:
-                        incoming = self._known(view, mailbox, Direction.INCOMING)
-                        outgoing = self._known(view, mailbox, Direction.OUTGOING)
-                    result = MailboxTestResult(mailbox_id, incoming, outgoing, self._clock.now())
-                    batches.setdefault(id(gateway), (gateway, []))[1].append((mailbox, result))
-                return sum(self._write_batch(gateway, batch) for gateway, batch in batches.values())
+            mailboxes = sorted(held)
+            # In chunks: a chunk's mailboxes are locked while it is written (one PATCH each on
+            # Dynamics), so a lane's own status write waits for one chunk at most.
+            return sum(self._flush_chunk({m: held[m] for m in mailboxes[start:start + FLUSH_CHUNK]})
+                       for start in range(0, len(mailboxes), FLUSH_CHUNK))
+
+    def _flush_chunk(self, held: dict[str, DirectoryView]) -> int:
+        with self._locked(sorted(held)):
+            batches: dict[int, tuple[CrmGateway, list[tuple[str, MailboxTestResult]]]] = {}
+            for mailbox, view in held.items():
+                target = self._target(view, mailbox)
+                if target is None:
+                    continue
+                gateway, mailbox_id = target
+                with self._lock:
+                    incoming = self._known(view, mailbox, Direction.INCOMING)
+                    outgoing = self._known(view, mailbox, Direction.OUTGOING)
+                result = MailboxTestResult(mailbox_id, incoming, outgoing, self._clock.now())
+                batches.setdefault(id(gateway), (gateway, []))[1].append((mailbox, result))
+            return sum(self._write_batch(gateway, batch) for gateway, batch in batches.values())
 
     def _write_batch(self, gateway: CrmGateway, batch: Sequence[tuple[str, MailboxTestResult]]) -> int:
         try:

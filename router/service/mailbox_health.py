@@ -169,9 +169,15 @@ class MailboxHealthMonitor(NullObserver):
     def flush(self, *, due_only: bool = False) -> int:
         """Write the coalesced successes now (see the module docstring); the rows written. With
         ``due_only``, only when ``SUCCESS_FLUSH_SECONDS`` have passed since the last write. The CRM
-        statuses held are written every time."""
-        if self._crm is not None:
-            self._crm.flush()
+        statuses held are written every time, after the state store (which `status` and the console
+        read: a CRM taking seconds for thousands of statuses must not hold it back)."""
+        try:
+            return self._flush_store(due_only=due_only)
+        finally:
+            if self._crm is not None:
+                self._crm.flush()
+
+    def _flush_store(self, *, due_only: bool) -> int:
         with self._lock:
             now = self._store.clock.monotonic()
             if due_only and not self._due(now):
