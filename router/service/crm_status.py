@@ -87,8 +87,11 @@ class CrmMailboxStatus:
 
         A batch the CRM refuses is written mailbox by mailbox, so one mailbox that cannot be written
         (gone from the CRM) does not hold back the others; failures are logged, as ``status``'s are.
+        While another thread flushes, this one returns at once (0) and leaves the rest to the next.
         """
-        with self._flush_lock:
+        if not self._flush_lock.acquire(blocking=False):
+            return 0  # Another thread is flushing; what was held since waits for the next flush.
+        try:
             with self._lock:
                 held, self._held = self._held, {}
             mailboxes = sorted(held)
@@ -96,6 +99,8 @@ class CrmMailboxStatus:
             # Dynamics), so a lane's own status write waits for one chunk at most.
             return sum(self._flush_chunk({m: held[m] for m in mailboxes[start:start + FLUSH_CHUNK]})
                        for start in range(0, len(mailboxes), FLUSH_CHUNK))
+        finally:
+            self._flush_lock.release()
 
     def _flush_chunk(self, held: dict[str, DirectoryView]) -> int:
         with self._locked(sorted(held)):
