@@ -249,3 +249,38 @@ def test_a_refused_batch_is_written_mailbox_by_mailbox(
     assert writer.flush() == 2
     assert (source.batches, source.single) == ([2], 2)
     assert _statuses(source, publisher, crm_clock, "bert@contoso.com")[0] is MailboxTestStatus.SUCCESS
+
+
+class PausingBatchGateway(BatchCountingGateway):
+    """Its batch writes pause until released, as thousands of PATCHes to a Dynamics server take long."""
+
+    def __init__(self, gateway: EmbeddedGateway) -> None:
+        super().__init__(gateway)
+        self.in_flight = threading.Event()
+        self.release = threading.Event()
+
+    def record_mailbox_tests(self, results: list[MailboxTestResult]) -> None:
+        self.in_flight.set()
+        self.release.wait(WAIT)
+        super().record_mailbox_tests(results)
+
+
+def test_a_flush_while_another_is_writing_returns_at_once_and_the_next_writes_what_was_held(
+        publisher: Publisher, embedded_gateway: EmbeddedGateway, crm_clock: FrozenClock) -> None:
+    publisher.publish(mailboxes=BINDING)
+    source = PausingBatchGateway(embedded_gateway)
+    view = MailboxDirectory(source, clock=crm_clock).resolve(load_published(publisher.home))
+    writer = CrmMailboxStatus(source, crm_clock)
+    ok = MailboxTestStatus.SUCCESS
+    writer.status_soon(view, "alice@contoso.com", Direction.INCOMING, ok)
+    slow = threading.Thread(target=writer.flush)
+    slow.start()
+    assert source.in_flight.wait(WAIT)
+    writer.status_soon(view, "bert@contoso.com", Direction.INCOMING, ok)
+    assert writer.flush() == 0, "a second flush does not wait for the first (which is still writing)"
+    assert not source.release.is_set()
+    source.release.set()
+    slow.join(WAIT)
+    assert writer.flush() == 1
+    assert source.batches == [1, 1]
+    assert _statuses(source, publisher, crm_clock, "bert@contoso.com")[0] is ok
