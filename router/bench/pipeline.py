@@ -31,6 +31,7 @@ from router.crm.embedded.schema import email
 from router.errors import HarnessError
 from router.harness.messages import SIZES, Envelope, build_message
 from router.harness.org import Organisation, numbered
+from router.pipeline.incoming.notifications import PER_CONNECTION
 
 Progress = Callable[[str], None]
 BASE_SETTINGS: dict[str, Any] = {"scheduling_period_seconds": 1, "send_rate_per_minute": 10000}
@@ -44,6 +45,8 @@ FIRST_PASS_SECONDS = 900.0
 """Longest wait for every lane of a scale scenario to have run once."""
 READY_SECONDS = 600.0
 """Longest wait for a scale scenario's router to be ready (its start-up time is a figure, not a limit)."""
+DEFAULT_STREAMS = 10
+"""Exchange's default limit on one account's streaming connections (and the router's default)."""
 EMBEDDED = "embedded"
 DYNAMICS_FACADE = "dynamics-facade"
 """The CRMs of the scale rows: in the router's process, or the Dynamics Web API facade over HTTP."""
@@ -194,9 +197,16 @@ def scale(workdir: Path, mailboxes: int, warm_up: float, window: float, progress
     in the row's note.
     """
     over = " over Graph" if graph else ""
-    progress(f"scale: preparing {mailboxes:,} mailboxes{over} (simulator, CRM, profiles, publish; {crm} CRM)")
-    with RouterRig(workdir, Organisation(numbered(mailboxes, prefix="idle")), BASE_SETTINGS,
-                   graph=graph) as rig, \
+    streams = 0 if graph else streaming_connections(mailboxes)
+    options: tuple[str, ...]
+    settings, options = BASE_SETTINGS, ()
+    if streams > DEFAULT_STREAMS:
+        settings = {**BASE_SETTINGS, "incoming": {"notification_streams": streams}}
+        options = ("--max-streaming-connections", str(streams))
+    progress(f"scale: preparing {mailboxes:,} mailboxes{over} (simulator, CRM, profiles, publish; {crm} CRM; "
+             f"{streams} streaming connections)")
+    with RouterRig(workdir, Organisation(numbered(mailboxes, prefix="idle")), settings,
+                   graph=graph, simulator_options=options) as rig, \
             (dynamics_facade(rig) if crm == DYNAMICS_FACADE else nullcontext()):
         started = time.perf_counter()
         rig.router.start(wait_ready=False)
@@ -223,7 +233,18 @@ def scale(workdir: Path, mailboxes: int, warm_up: float, window: float, progress
     return Scale(f"scale-{mailboxes}{suffix}", mailboxes, startup, 100 * cpu / elapsed, peak / (1024 * 1024),
                  elapsed, 100 * sim / elapsed, note=note, first_pass_s=first_pass,
                  crm_requests_per_minute=60 * requests / elapsed, crm=crm,
-                 transport="graph" if graph else "ews")
+                 transport="graph" if graph else "ews", streaming_connections=streams)
+
+
+def streaming_connections(mailboxes: int) -> int:
+    """The streaming connections that watch every one of ``mailboxes`` (``PER_CONNECTION`` each).
+
+    Exchange's throttling policy lets one account hold 10 by default (2,000 mailboxes); beyond, the
+    scale rows raise the limit on both sides (the simulator's ``--max-streaming-connections`` and the
+    router's ``notification_streams``), as an admin serving that many mailboxes with one service account
+    raises it in the policy, so that every mailbox is watched and its sweep is its only idle work.
+    """
+    return max(DEFAULT_STREAMS, -(-mailboxes // PER_CONNECTION))
 
 
 def _settle(rig: RouterRig, warm_up: float) -> None:

@@ -9,7 +9,7 @@ JSON shape (``BenchReport.as_json``)::
      "latency": [{"id", "title", "mode", "messages", "p50_s", "p99_s", "max_s", "missing"}],
      "scale": [{"id", "mailboxes", "transport", "startup_s", "idle_cpu_percent_of_one_core",
                 "simulator_cpu_percent_of_one_core", "rss_mib", "window_s", "note", "first_pass_s", "crm",
-                "crm_requests_per_minute"}],
+                "crm_requests_per_minute", "streaming_connections"}],
      "ratios": [{"title", "numerator", "denominator", "value"}]}
 """
 

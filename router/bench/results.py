@@ -96,6 +96,9 @@ class Scale:
     """How the router reaches the idle mailboxes: "ews" (notifications, then a sweep every
     ``sweep_interval_seconds``) or "graph" (the delta poller's ``$batch``es of twenty mailboxes every
     ``graph_poll_seconds``, then the same sweep)."""
+    streaming_connections: int = 0
+    """EWS: the service account's streaming connections allowed (on the simulator and in the router's
+    ``notification_streams``), 200 mailboxes each: 10 (Exchange's default) up to 2,000 mailboxes."""
 
     def as_json(self) -> dict[str, object]:
         return {"id": self.id, "mailboxes": self.mailboxes, "transport": self.transport,
@@ -104,7 +107,8 @@ class Scale:
                 "simulator_cpu_percent_of_one_core": round(self.simulator_cpu_percent, 2),
                 "rss_mib": round(self.rss_mib, 1), "window_s": round(self.window_s, 1), "note": self.note,
                 "first_pass_s": round(self.first_pass_s, 1), "crm": self.crm,
-                "crm_requests_per_minute": round(self.crm_requests_per_minute, 1)}
+                "crm_requests_per_minute": round(self.crm_requests_per_minute, 1),
+                "streaming_connections": self.streaming_connections}
 
 
 @dataclass(frozen=True)

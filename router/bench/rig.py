@@ -39,12 +39,12 @@ class RouterRig:
     """See the module docstring; a context manager that leaves nothing running."""
 
     def __init__(self, workdir: Path, org: Organisation, settings: dict[str, Any], *,
-                 graph: bool = False) -> None:
+                 graph: bool = False, simulator_options: tuple[str, ...] = ()) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.graph = graph
         """The profiles reach the simulator over Microsoft Graph instead of EWS."""
         self.org = org
-        self.sim = SimulatorProcess(workdir, org.simulator_seed())
+        self.sim = SimulatorProcess(workdir, org.simulator_seed(), options=simulator_options)
         self.home = RouterHome(workdir / "home")
         self.router = RouterProcess(self.home)
         self._settings = settings

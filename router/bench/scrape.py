@@ -15,11 +15,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from router.harness.routerprocess import RouterProcess
 
 POLL_SECONDS = 1.0
+LANES_PER_POLL_SECOND = 4000
+"""The first-pass wait asks ``/metrics`` every ``lanes / LANES_PER_POLL_SECOND`` s (``POLL_SECONDS`` at
+least): the page holds several series per lane, and rendering it for 20,000 lanes every second would be
+a good part of the router CPU the wait is meant to leave alone."""
+SCRAPE_SECONDS = 60.0
 
 
 def samples(router: RouterProcess, name: str) -> list[tuple[dict[str, str], float]]:
     """Every sample of the metric family ``name`` (labels, value) the router exports now."""
-    answer = requests.get(f"{router.status_url}/metrics", timeout=30)
+    answer = requests.get(f"{router.status_url}/metrics", timeout=SCRAPE_SECONDS)
     answer.raise_for_status()
     found: list[tuple[dict[str, str], float]] = []
     for family in text_string_to_metric_families(answer.text):
@@ -41,6 +46,7 @@ def lanes_run(router: RouterProcess) -> int:
 def wait_first_pass(router: RouterProcess, lanes: int, timeout: float) -> float:
     """Wait until ``lanes`` lanes have run once (at most ``timeout`` s); the seconds it took."""
     started = time.perf_counter()
+    pause = max(POLL_SECONDS, lanes / LANES_PER_POLL_SECOND)
     while time.perf_counter() - started < timeout and lanes_run(router) < lanes:
-        time.sleep(POLL_SECONDS)
+        time.sleep(pause)
     return time.perf_counter() - started

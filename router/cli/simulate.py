@@ -61,6 +61,13 @@ def simulate() -> None:
     help="Server build reported in ServerVersionInfo (Exchange Server SE by default).",
 )
 @click.option("--state-dir", default=None, help="Where certificates and control.json live (default: home).")
+@click.option(
+    "--max-streaming-connections",
+    type=click.IntRange(0),
+    default=10,
+    show_default=True,
+    help="Streaming connections one account may hold open (Exchange's throttling policy; 0: no limit).",
+)
 @pass_app
 def ews(
     app: AppContext,
@@ -70,6 +77,7 @@ def ews(
     plain_http: bool,
     build: str,
     state_dir: str | None,
+    max_streaming_connections: int,
 ) -> None:
     """Run the EWS simulator until interrupted (Ctrl-C)."""
     try:
@@ -77,7 +85,8 @@ def ews(
     except ValueError as exc:
         raise UsageError(str(exc), hint="give --build like 15.2.2562.17") from exc
     token = secrets.token_urlsafe(24)
-    config = ServerConfig(build=server_build, control_token=token)
+    config = ServerConfig(build=server_build, control_token=token,
+                          max_streaming_connections=max_streaming_connections or None)
     directory = _state_dir(app, state_dir)
     controller = Controller(
         config=config,

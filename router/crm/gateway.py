@@ -391,6 +391,14 @@ class CrmGateway(Protocol):
         """Write a Test Access result to the mailbox and enable it for what succeeded."""
         ...
 
+    def record_mailbox_tests(self, results: Sequence[MailboxTestResult]) -> None:
+        """``record_mailbox_test`` for each of ``results``, in order: in one transaction where the CRM
+        has them (an error, such as a mailbox no longer there, then writes none of them), else one
+        request each (an error leaves the earlier ones written). A first pass over thousands of
+        mailboxes writes their statuses in a few calls instead of one each.
+        """
+        ...
+
     def record_mailbox_error(
         self, mailbox_id: str, message: str, *, occurred_on: datetime, code: int | None = None
     ) -> None:

@@ -32,8 +32,11 @@ STOP_SECONDS = 10.0
 class SimulatorProcess:
     """One `email-router simulate ews` subprocess seeded from ``seed`` (a dict as JSON, or a file)."""
 
-    def __init__(self, workdir: Path, seed: dict[str, Any] | Path, *, python: str = sys.executable) -> None:
+    def __init__(self, workdir: Path, seed: dict[str, Any] | Path, *, python: str = sys.executable,
+                 options: tuple[str, ...] = ()) -> None:
         self.workdir = workdir
+        self._options = options
+        """Further options of `email-router simulate ews` (``--max-streaming-connections 50``)."""
         self.state_dir = workdir / "simulator"
         self.log_path = workdir / "simulator.log"
         self._python = python
@@ -50,7 +53,7 @@ class SimulatorProcess:
         (self.state_dir / CONTROL_FILE).unlink(missing_ok=True)
         seed = self._seed_file()
         command = [self._python, "-m", "router", "--home", str(self.workdir / "sim-home"), "simulate", "ews",
-                   "--seed", str(seed), "--port", "0", "--state-dir", str(self.state_dir)]
+                   "--seed", str(seed), "--port", "0", "--state-dir", str(self.state_dir), *self._options]
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL)

@@ -5,7 +5,9 @@ store's ``health`` the status (Not Run / Success / Failure), the last success, t
 consecutive failures, and mirrors them in the Prometheus status gauges and on the CRM's mailbox record:
 
 * a successful run (work done or nothing to do) sets Success; the first one, and the first after
-  failures, writes Success to the CRM and clears its last error. A success of a lane that was Not Run
+  failures, writes Success to the CRM and clears its last error (the first one of a lane that was Not
+  Run is held and written with the next ``flush``, one CRM call for all the mailboxes held: see
+  ``CrmMailboxStatus.status_soon``). A success of a lane that was Not Run
   or already in Success is not a state-store transaction of its own: the monitor remembers each lane's
   health as it last wrote or read it, and such successes (a first pass over thousands of lanes, every
   idle sweep) are written together, at most ``SUCCESS_FLUSH_SECONDS`` later — a change from Not Run
@@ -166,7 +168,16 @@ class MailboxHealthMonitor(NullObserver):
 
     def flush(self, *, due_only: bool = False) -> int:
         """Write the coalesced successes now (see the module docstring); the rows written. With
-        ``due_only``, only when ``SUCCESS_FLUSH_SECONDS`` have passed since the last write."""
+        ``due_only``, only when ``SUCCESS_FLUSH_SECONDS`` have passed since the last write. The CRM
+        statuses held are written every time, after the state store (which `status` and the console
+        read: a CRM taking seconds for thousands of statuses must not hold it back)."""
+        try:
+            return self._flush_store(due_only=due_only)
+        finally:
+            if self._crm is not None:
+                self._crm.flush()
+
+    def _flush_store(self, *, due_only: bool) -> int:
         with self._lock:
             now = self._store.clock.monotonic()
             if due_only and not self._due(now):
@@ -232,9 +243,13 @@ class MailboxHealthMonitor(NullObserver):
             due = clock.monotonic() - self._flushed >= SUCCESS_FLUSH_SECONDS
         self._gauge(key, known)
         if first:
-            self._crm_status(key, MailboxTestStatus.SUCCESS)
+            view = self._directory.current()
+            if self._crm is not None and view is not None:
+                self._crm.status_soon(view, key.mailbox, key.direction, MailboxTestStatus.SUCCESS)
         if due:
-            self.flush()
+            # The store only: the lane's worker must not wait for the CRM statuses held (thousands of
+            # PATCHes on Dynamics after a first pass); the service's periodic flush writes those.
+            self._flush_store(due_only=False)
         return True
 
     def _recovered(self, key: LaneKey, before: MailboxHealth) -> None:

@@ -68,15 +68,16 @@ class LanePlanner:
              assignments: Iterable[MailboxAssignment] | None = None) -> dict[LaneKey, PlannedLane]:
         """Every lane of ``assignments`` (default: the published bindings) in ``directions``, by key."""
         planned: dict[LaneKey, PlannedLane] = {}
+        shared: dict[tuple[str, str, str | None], bytes] = {}
         for assignment in config.profiles.mailboxes() if assignments is None else assignments:
             for direction in Direction:
-                lane = self._lane(config, assignment, direction) if direction in directions else None
+                lane = self._lane(config, assignment, direction, shared) if direction in directions else None
                 if lane is not None:
                     planned.setdefault(lane.spec.key, lane)
         return planned
 
-    def _lane(self, config: PublishedConfig, assignment: MailboxAssignment,
-              direction: Direction) -> PlannedLane | None:
+    def _lane(self, config: PublishedConfig, assignment: MailboxAssignment, direction: Direction,
+              shared: dict[tuple[str, str, str | None], bytes]) -> PlannedLane | None:
         profile_name = assignment.profile(direction)
         profile = config.profiles.profiles.get(profile_name or "")
         if profile_name is None or profile is None:
@@ -86,7 +87,7 @@ class LanePlanner:
             key=LaneKey(assignment.address, direction), connection_group=profile_name,
             group_limit=profile.max_connections, server=server_of(profile, assignment.address),
             crm=assignment.deployment,
-            fingerprint=self._fingerprint(config, assignment, profile, credential),
+            fingerprint=self._fingerprint(config, assignment, (profile_name, profile), credential, shared),
             policy=SchedulePolicy.for_direction(config.profiles.settings, direction,
                                                 self._escalation(config)))
         return PlannedLane(spec, assignment)
@@ -97,19 +98,31 @@ class LanePlanner:
             return self._escalate_after
         return config.profiles.settings.escalate_after_failures
 
-    def _fingerprint(self, config: PublishedConfig, assignment: MailboxAssignment, profile: Profile,
-                     credential: str | None) -> str:
-        deployment = config.profiles.deployments.get(assignment.deployment)
+    def _fingerprint(self, config: PublishedConfig, assignment: MailboxAssignment,
+                     profile: tuple[str, Profile], credential: str | None,
+                     shared: dict[tuple[str, str, str | None], bytes]) -> str:
+        """The keyed hash of the assignment and of what it shares with the other lanes of its profile,
+        deployment and credential (serialised once per plan: 20,000 lanes share a handful)."""
+        key = (profile[0], assignment.deployment, credential)
+        common = shared.get(key)
+        if common is None:
+            common = shared[key] = self._common(config, assignment.deployment, profile[1], credential)
+        own = json.dumps(dataclasses.asdict(assignment), sort_keys=True, default=str).encode("utf-8")
+        return hmac.new(self._key, own + b"\0" + common, hashlib.sha256).hexdigest()
+
+    @staticmethod
+    def _common(config: PublishedConfig, deployment_name: str, profile: Profile,
+                credential: str | None) -> bytes:
+        """What lanes of one profile, deployment and credential share, serialised."""
+        deployment = config.profiles.deployments.get(deployment_name)
         names = [credential, deployment.dynamics.credential if deployment and deployment.dynamics else None]
         document: dict[str, Any] = {
-            "assignment": dataclasses.asdict(assignment),
             "profile": profile.model_dump(mode="json"),
             "deployment": deployment.model_dump(mode="json") if deployment else None,
             "credentials": [_credential(config, n) for n in names if n],
             "settings": config.profiles.settings.model_dump(mode="json", exclude=set(SERVICE_SETTINGS)),
         }
-        text = json.dumps(document, sort_keys=True, default=str).encode("utf-8")
-        return hmac.new(self._key, text, hashlib.sha256).hexdigest()
+        return json.dumps(document, sort_keys=True, default=str).encode("utf-8")
 
 
 def _credential(config: PublishedConfig, name: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import cached_property
 from uuid import UUID
 
 from router.config.profile import CredentialSource, Direction
@@ -70,14 +71,27 @@ class Roster:
 
     def assignment(self, mailbox: str) -> MailboxAssignment | None:
         """The served mailbox with this address (case-insensitive), if any."""
-        wanted = mailbox.strip().lower()
-        return next((a for a in self.assignments if a.address.lower() == wanted), None)
+        return self._by_address.get(mailbox.strip().lower())
 
     def entry(self, mailbox: str, direction: Direction) -> RosterEntry | None:
         """The entry of one mailbox direction, if the mailbox is known."""
-        wanted = mailbox.strip().lower()
-        return next((e for e in self.entries if e.mailbox.lower() == wanted and e.direction is direction),
-                    None)
+        return self._by_entry.get((mailbox.strip().lower(), direction))
+
+    @cached_property
+    def _by_address(self) -> dict[str, MailboxAssignment]:
+        """The assignments by lower-case address (the first of an address wins, as a scan would find):
+        a lookup per lane of 10,000s of mailboxes must not be a pass over all of them."""
+        found: dict[str, MailboxAssignment] = {}
+        for a in self.assignments:
+            found.setdefault(a.address.lower(), a)
+        return found
+
+    @cached_property
+    def _by_entry(self) -> dict[tuple[str, Direction], RosterEntry]:
+        found: dict[tuple[str, Direction], RosterEntry] = {}
+        for e in self.entries:
+            found.setdefault((e.mailbox.lower(), e.direction), e)
+        return found
 
 
 NOT_IN_CRM = ("the CRM's Load Data does not list it: the user or queue is missing or disabled, has no "

@@ -18,13 +18,12 @@ drive ``tick`` themselves with a ``FrozenClock`` and never need ``start``.
 
 from __future__ import annotations
 
-import heapq
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 from router.clock import Clock
@@ -32,6 +31,7 @@ from router.errors import RouterError
 from router.runtime.lane import LaneKey, LaneSpec
 from router.runtime.outcome import Closeable, LaneWork, RunKind, RunReport, WorkContext, WorkResult
 from router.runtime.policy import Jitter
+from router.service.duequeue import Bucket, DueQueue
 from router.service.lanestate import LaneSnapshot, LaneState, Run, classify
 from router.service.limits import ConnectionLimits
 from router.service.logcontext import lane_context
@@ -48,16 +48,6 @@ BuildWork = Callable[[LaneSpec], LaneWork]
 Event = Callable[[], None]
 PRUNE_SECONDS = 60.0
 """How often ended server back-offs are forgotten."""
-
-
-@dataclass(order=True)
-class _Queued:
-    """An entry of the due queue: lanes are started by due time, then by their spec's order."""
-
-    due: float
-    order: tuple[str, str]
-    seq: int
-    lane: LaneState = field(compare=False)
 
 
 @dataclass(frozen=True)
@@ -82,10 +72,7 @@ class Scheduler:
         self._cond = threading.Condition(threading.Lock())
         self._apply_lock = threading.Lock()
         self._lanes: dict[LaneKey, LaneState] = {}
-        self._queue: list[_Queued] = []
-        """Lanes by due time (a heap): an entry counts only while its sequence number is the lane's
-        ``queued``, so a lane whose due time moved has one live entry and stale ones are dropped."""
-        self._seq = 0
+        self._queue = DueQueue()
         self._running: dict[int, LaneState] = {}
         self._throttle = ThrottleBoard()
         self._limits = ConnectionLimits()
@@ -246,12 +233,7 @@ class Scheduler:
 
     def _enqueue(self, lane: LaneState) -> None:
         """Queue ``lane`` at its (new) due time; its older entries become stale."""
-        if lane.due == float("inf"):
-            lane.queued = -1
-            return
-        self._seq += 1
-        lane.queued = self._seq
-        heapq.heappush(self._queue, _Queued(lane.due, lane.spec.order, self._seq, lane))
+        self._queue.push(lane)
 
     def _check_overruns(self, now: float, events: list[Event]) -> None:
         for lane in self._running.values():
@@ -270,36 +252,39 @@ class Scheduler:
             self._pruned = now
         if self._busy >= self._max_threads:
             return 0
-        # The due lanes come off a heap kept as due times change: a tick costs what it starts (and what
-        # waits for a slot), not a pass over every lane, which with 10,000s of lanes each run's tick
-        # would be.
-        started = 0
+        # The due lanes come off heaps kept as due times change, one per bucket of lanes that can only
+        # start together (see ``duequeue``): a tick costs what it starts, not a pass over every due lane,
+        # which with 10,000s of lanes due at start-up and a tick after each run would be.
         full: set[str] = set()
         blocked: dict[tuple[str, str], bool] = {}
-        waiting: list[_Queued] = []
-        while self._queue and self._queue[0].due <= now and self._busy < self._max_threads:
-            entry = heapq.heappop(self._queue)
-            lane = entry.lane
-            if lane.queued != entry.seq or not lane.runnable or self._lanes.get(lane.spec.key) is not lane:
-                continue  # Stale: the lane moved, runs, stopped or left; it is queued again when it can run.
-            spec = lane.spec
-            scopes = (spec.server_scope, spec.crm_scope)
+
+        def is_open(bucket: Bucket, spec: LaneSpec) -> bool:
+            group, scopes = bucket[0], (bucket[1], bucket[2])
+            if group in full:
+                return False
+            if self._limits.in_use(group) >= spec.group_limit:
+                full.add(group)  # Nothing is released while the lock is held.
+                return False
             if scopes not in blocked:
                 blocked[scopes] = self._throttle.blocked_until(scopes, now) is not None
-            if blocked[scopes] or spec.connection_group in full:
-                waiting.append(entry)  # Still due: it goes back for the next tick.
-                continue
-            if not self._limits.try_acquire(spec.connection_group, spec.group_limit):
-                full.add(spec.connection_group)  # Nothing is released while the lock is held.
-                waiting.append(entry)
-                continue
+            return not blocked[scopes]
+
+        started = 0
+        while self._busy < self._max_threads:
+            lane = self._queue.pop_due(now, self._live, is_open)
+            if lane is None:
+                break
+            acquired = self._limits.try_acquire(lane.spec.connection_group, lane.spec.group_limit)
+            assert acquired, "an open bucket has a free slot"
             lane.queued = -1
             assert lane.work is not None, "a runnable lane has work"
             self._launch(lane, lane.work, now)
             started += 1
-        for entry in waiting:
-            heapq.heappush(self._queue, entry)
         return started
+
+    def _live(self, lane: LaneState, seq: int) -> bool:
+        """Whether a queue entry still counts: the lane's latest, runnable and still this key's lane."""
+        return lane.queued == seq and lane.runnable and self._lanes.get(lane.spec.key) is lane
 
     def _launch(self, lane: LaneState, work: LaneWork, now: float) -> None:
         # A sweep is a run that nothing woke: its idle wait ran out, or it is the lane's first.

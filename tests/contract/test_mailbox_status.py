@@ -29,6 +29,21 @@ def test_a_test_result_sets_both_statuses_and_enables_what_worked(target: Target
     )
 
 
+def test_test_results_of_many_mailboxes_are_written_in_one_call(target: Target) -> None:
+    ok, failed = MailboxTestStatus.SUCCESS, MailboxTestStatus.FAILURE
+    results = [MailboxTestResult(target.org.mailbox("alice@contoso.com"), ok, ok, target.clock.now()),
+               MailboxTestResult(target.org.mailbox("sales@contoso.com"), failed, ok, target.clock.now())]
+    target.gateway.record_mailbox_tests(results)
+    alice, sales = _row(target, "alice@contoso.com"), _row(target, "sales@contoso.com")
+    assert (alice["incomingemailstatus"], alice["outgoingemailstatus"]) == (1, 1)
+    assert (sales["incomingemailstatus"], sales["outgoingemailstatus"]) == (2, 1)
+    assert sales["enabledforincomingemail"] is False and sales["enabledforoutgoingemail"] is True
+    target.gateway.record_mailbox_tests([])
+    unknown = MailboxTestResult("0f0e0d0c-0b0a-0908-0706-050403020100", ok, ok, target.clock.now())
+    with pytest.raises(CrmRecordNotFoundError):
+        target.gateway.record_mailbox_tests([unknown])
+
+
 def test_errors_are_recorded_counted_and_cleared(target: Target) -> None:
     box = target.org.mailbox("sales@contoso.com")
     target.gateway.record_mailbox_error(

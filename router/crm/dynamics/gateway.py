@@ -351,6 +351,11 @@ class DynamicsGateway:
             f"mailboxes({odata.guid(result.mailbox_id)})", _json_values(mailbox_test_values(result))
         )
 
+    def record_mailbox_tests(self, results: Sequence[MailboxTestResult]) -> None:
+        # One PATCH per mailbox, in order, exactly as ``record_mailbox_test`` makes it.
+        for result in results:
+            self.record_mailbox_test(result)
+
     def record_mailbox_error(
         self, mailbox_id: str, message: str, *, occurred_on: datetime, code: int | None = None
     ) -> None:

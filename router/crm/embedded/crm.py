@@ -389,6 +389,12 @@ class EmbeddedCrm:
             self.authorize(conn, principal)
             mailboxes.record_test(conn, self.now(), result)
 
+    def record_mailbox_tests(self, principal: str | None, results: Sequence[MailboxTestResult]) -> None:
+        """Write Test Access results to their mailboxes in one transaction (all or none)."""
+        with self.writing() as conn:
+            self.authorize(conn, principal)
+            mailboxes.record_tests(conn, self.now(), results)
+
     def record_mailbox_error(
         self,
         principal: str | None,

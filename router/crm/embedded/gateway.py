@@ -130,6 +130,9 @@ class EmbeddedGateway:
     def record_mailbox_test(self, result: MailboxTestResult) -> None:
         self.crm.record_mailbox_test(self.principal, result)
 
+    def record_mailbox_tests(self, results: Sequence[MailboxTestResult]) -> None:
+        self.crm.record_mailbox_tests(self.principal, results)
+
     def record_mailbox_error(
         self, mailbox_id: str, message: str, *, occurred_on: datetime, code: int | None = None
     ) -> None:

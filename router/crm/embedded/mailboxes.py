@@ -7,9 +7,10 @@ its count are written to the mailbox row, as the legacy router and server-side s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping, false, or_, select
+from sqlalchemy import Connection, RowMapping, bindparam, false, or_, select, update
 
 from router.crm.codes import (
     Approval,
@@ -92,6 +93,29 @@ def _info(row: RowMapping, owner_type: OwnerType, approval_required: bool) -> Ma
 def record_test(conn: Connection, now: datetime, result: MailboxTestResult) -> None:
     """Write a Test Access result to the mailbox."""
     rows.update(conn, mailbox, result.mailbox_id, mailbox_test_values(result), now)
+
+
+def record_tests(conn: Connection, now: datetime, results: Sequence[MailboxTestResult]) -> None:
+    """Write Test Access results to their mailboxes with one statement; a missing mailbox raises
+    CrmRecordNotFoundError naming it (the caller's transaction then writes none)."""
+    if not results:
+        return
+    names = list(mailbox_test_values(results[0]))
+    stmt = (
+        update(mailbox)
+        .where(mailbox.c[rows.key_column(mailbox)] == bindparam("b_id"))
+        .values(
+            **{name: bindparam(f"b_{name}") for name in names},
+            modifiedon=now,
+            versionnumber=mailbox.c.versionnumber + 1,
+        )
+    )
+    params = [
+        {"b_id": r.mailbox_id, **{f"b_{k}": v for k, v in mailbox_test_values(r).items()}} for r in results
+    ]
+    if conn.execute(stmt, params).rowcount != len(results):
+        for result in results:
+            rows.require(conn, mailbox, result.mailbox_id)
 
 
 def record_error(

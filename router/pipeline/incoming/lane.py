@@ -103,6 +103,8 @@ class IncomingLane:
         self._finisher = Finisher(options, deps, processor)
         self._session: LaneSession | None = None
         self._strikes: dict[str, int] = {}
+        self._pinned = False
+        """The process-from date is stored (it is read again whenever items are to be judged)."""
 
     # LaneWork ---------------------------------------------------------------------------------
 
@@ -193,13 +195,17 @@ class IncomingLane:
         Exchange keeps receive times to the second, so the date is compared to the second too: mail
         arriving in the very second a mailbox is first seen is imported, not lost.
         """
+        if not created and self._pinned:
+            return []  # Nothing to judge, and the date is pinned already: an idle sweep reads nothing.
         since = self._process_from().replace(microsecond=0)
         return [r for r in created if r.received is None or r.received >= since]
 
     def _process_from(self) -> datetime:
         store, mailbox = self.deps.store, self.options.mailbox
-        return store.sync.process_from(mailbox) or store.sync.ensure_process_from(
+        found = store.sync.process_from(mailbox) or store.sync.ensure_process_from(
             mailbox, self.options.process_from)
+        self._pinned = True
+        return found
 
     def _recover(self, session: LaneSession, entries: Sequence[LedgerEntry], context: WorkContext) -> int:
         """Re-fetch unfinished ledger rows by item id and process them again."""

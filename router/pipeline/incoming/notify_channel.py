@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from exchangelib.folders import FolderCollection
 from exchangelib.properties import CreatedEvent, NewMailEvent
 
 from router.ews import AccountFactory, ews_errors
@@ -227,9 +228,13 @@ class Channel(threading.Thread):
         watch = member.watch
         try:
             session = member.session or MailboxSession(self._accounts, watch.spec)
-            folder = session.folder(watch.folder)
+            # A well-known folder (the Inbox) is named by its distinguished id, as the sync names it:
+            # no GetFolder per mailbox before its Subscribe. exchangelib's ``Folder.subscribe_to_streaming``
+            # wants a folder id, so the folder collection makes the call.
+            folder = session.sync_folder(watch.folder)
             with ews_errors(mailbox=session.mailbox):
-                sid = folder.subscribe_to_streaming(event_types=list(EVENT_TYPES))
+                sid = FolderCollection(account=session.account, folders=[folder]).subscribe_to_streaming(
+                    event_types=list(EVENT_TYPES))
         except Exception as exc:  # This mailbox alone waits; it is polled meanwhile.
             with self._lock:
                 member.failures += 1

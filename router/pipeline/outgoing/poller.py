@@ -68,12 +68,20 @@ class PendingSendPoller:
         self._watched = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing: set[str] = set()
+        self._period = 0.0
+        """``outgoing_poll_seconds`` of the latest member's configuration (``covers`` is asked by every
+        lane run: it must not copy 10,000 members to find one)."""
+        self._version = 0
+        """Counts changes of ``_members``: the grouping by deployment is made again only after one."""
+        self._plan: tuple[int, dict[str, _Plan]] | None = None
 
     def watch(self, member: Member) -> None:
         """Cover ``member``'s mailbox from now on (replacing an older lane of the same mailbox)."""
         with self._lock:
             new = member.key not in self._members
             self._members[member.key] = member
+            self._period = _period(member.config)
+            self._version += 1
         if new:
             self._watched.set()
 
@@ -83,15 +91,15 @@ class PendingSendPoller:
             member = self._members.get(key)
             if member is not None and member.owner is owner:
                 del self._members[key]
+                self._version += 1
 
     def covers(self, deployment: str) -> bool:
         """True when a running poll handed back this deployment's stuck e-mails lately."""
         with self._lock:
             polled = self._polled.get(deployment)
-            members = list(self._members.values())
+            members, period = bool(self._members), self._period
         if polled is None or self._thread is None or not members:
             return False
-        period = _period(members[0].config)
         return self._resources.clock.monotonic() - polled <= FRESH_CYCLES * period
 
     def quiet(self, deployment: str, mailbox_id: str) -> bool:
@@ -104,8 +112,8 @@ class PendingSendPoller:
     def poll(self) -> set[LaneKey]:
         """One cycle over every deployment; the lanes woken."""
         woken: set[LaneKey] = set()
-        for deployment, members in self._by_deployment().items():
-            woken |= self._poll_deployment(deployment, members)
+        for deployment, plan in self._plans().items():
+            woken |= self._poll_deployment(deployment, plan)
         return woken
 
     def start(self) -> None:
@@ -130,10 +138,10 @@ class PendingSendPoller:
         while not self._stop.is_set():
             self._watched.clear()
             with self._lock:
-                members = list(self._members.values())
+                members, period = bool(self._members), self._period
             if members:
                 self._guarded_poll()
-            if self._watched.wait(_period(members[0].config) if members else 1.0):
+            if self._watched.wait(period if members else 1.0):
                 self._stop.wait(SETTLE_SECONDS)  # A new mailbox: poll again soon, with the rest of the burst.
 
     def _guarded_poll(self) -> None:
@@ -142,20 +150,24 @@ class PendingSendPoller:
         except Exception:  # A bug here must not end polling; lanes still sweep meanwhile.
             log.exception("the outgoing poll failed; it is tried again next cycle")
 
-    def _by_deployment(self) -> dict[str, list[Member]]:
-        groups: dict[str, list[Member]] = {}
+    def _plans(self) -> dict[str, _Plan]:
+        """The members grouped by deployment and CRM mailbox id, made again only after a change (a
+        poll every few seconds over 10,000 unchanged members need not regroup them)."""
         with self._lock:
-            for member in self._members.values():
-                groups.setdefault(member.deployment, []).append(member)
-        return groups
-
-    def _poll_deployment(self, deployment: str, members: Sequence[Member]) -> set[LaneKey]:
-        config = max((m.config for m in members), key=lambda c: c.version)
-        settings = config.profiles.settings
-        by_id: dict[str, list[Member]] = {}
+            if self._plan is not None and self._plan[0] == self._version:
+                return self._plan[1]
+            version, members = self._version, list(self._members.values())
+        groups: dict[str, list[Member]] = {}
         for member in members:
-            by_id.setdefault(member.mailbox_id.lower(), []).append(member)
-        ids = sorted(by_id)
+            groups.setdefault(member.deployment, []).append(member)
+        plans = {deployment: _Plan.of(group) for deployment, group in groups.items()}
+        with self._lock:
+            self._plan = (version, plans)
+        return plans
+
+    def _poll_deployment(self, deployment: str, plan: _Plan) -> set[LaneKey]:
+        config, by_id, ids = plan.config, plan.by_id, plan.ids
+        settings = config.profiles.settings
         pending: set[str] = set()
         try:
             gateway = self._resources.gateway(config, deployment)
@@ -184,6 +196,22 @@ class PendingSendPoller:
         if deployment in self._failing:
             self._failing.discard(deployment)
             log.info("CRM deployment %s answers the outgoing poll again", deployment)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One deployment's members: the newest configuration among them, and them by CRM mailbox id."""
+
+    config: PublishedConfig
+    by_id: dict[str, list[Member]]
+    ids: list[str]
+
+    @classmethod
+    def of(cls, members: Sequence[Member]) -> _Plan:
+        by_id: dict[str, list[Member]] = {}
+        for member in members:
+            by_id.setdefault(member.mailbox_id.lower(), []).append(member)
+        return cls(max((m.config for m in members), key=lambda c: c.version), by_id, sorted(by_id))
 
 
 def _period(config: PublishedConfig) -> float:

@@ -14,8 +14,8 @@ from router.config.profile import Direction
 from router.config.settings import SystemSettings
 from router.crm.codes import MailboxTestStatus
 from router.crm.embedded import EmbeddedGateway
-from router.crm.gateway import CrmGateway, MailboxTestResult
-from router.errors import CrmTransientError
+from router.crm.gateway import CrmGateway, MailboxInfo, MailboxTestResult
+from router.errors import CrmRecordNotFoundError, CrmTransientError
 from router.home import Home
 from router.runtime.registry import LaneWorkRegistry
 from router.service.crm_status import CrmMailboxStatus
@@ -181,3 +181,106 @@ def test_both_lanes_statuses_reach_the_crm_row_whatever_order_their_writes_finis
     info = MailboxDirectory(source, clock=crm_clock).resolve(load_published(publisher.home)).info(mailbox)
     assert info is not None
     assert (info.incoming_status, info.outgoing_status) == (MailboxTestStatus.SUCCESS,) * 2
+
+
+class BatchCountingGateway:
+    """The embedded gateway, counting status writes one by one and in batches; it can refuse batches."""
+
+    def __init__(self, gateway: EmbeddedGateway) -> None:
+        self.gateway = gateway
+        self.single = 0
+        self.batches: list[int] = []
+        self.refuse_batches = False
+
+    def __call__(self, config: PublishedConfig, deployment: str) -> CrmGateway:
+        return self  # type: ignore[return-value]
+
+    def load_data(self) -> tuple[MailboxInfo, ...]:
+        return self.gateway.load_data()
+
+    def record_mailbox_test(self, result: MailboxTestResult) -> None:
+        self.single += 1
+        self.gateway.record_mailbox_test(result)
+
+    def record_mailbox_tests(self, results: list[MailboxTestResult]) -> None:
+        self.batches.append(len(results))
+        if self.refuse_batches:
+            raise CrmRecordNotFoundError("one of the mailboxes is no longer in the CRM")
+        self.gateway.record_mailbox_tests(results)
+
+
+def _statuses(source: BatchCountingGateway, publisher: Publisher, crm_clock: FrozenClock,
+              mailbox: str) -> tuple[MailboxTestStatus, MailboxTestStatus]:
+    info = MailboxDirectory(source, clock=crm_clock).resolve(load_published(publisher.home)).info(mailbox)
+    assert info is not None
+    return info.incoming_status, info.outgoing_status
+
+
+def test_held_statuses_are_written_together_by_flush_both_directions_in_one_result(
+        publisher: Publisher, embedded_gateway: EmbeddedGateway, crm_clock: FrozenClock) -> None:
+    publisher.publish(mailboxes=BINDING)
+    source = BatchCountingGateway(embedded_gateway)
+    view = MailboxDirectory(source, clock=crm_clock).resolve(load_published(publisher.home))
+    writer = CrmMailboxStatus(source, crm_clock)
+    ok, not_run = MailboxTestStatus.SUCCESS, MailboxTestStatus.NOT_RUN
+    bert = "bert@contoso.com"
+    for mailbox, direction in (("alice@contoso.com", Direction.INCOMING), (bert, Direction.OUTGOING),
+                               (bert, Direction.INCOMING)):
+        writer.status_soon(view, mailbox, direction, ok)
+    held = _statuses(source, publisher, crm_clock, "bert@contoso.com")
+    assert held == (not_run, not_run), "held, not written"
+    assert writer.flush() == 2
+    assert (source.batches, source.single) == ([2], 0), "one call for both mailboxes, one result per mailbox"
+    assert _statuses(source, publisher, crm_clock, "bert@contoso.com") == (ok, ok)
+    assert _statuses(source, publisher, crm_clock, "alice@contoso.com")[0] is ok
+    writer.status_soon(view, "alice@contoso.com", Direction.INCOMING, ok)
+    assert writer.flush() == 0, "a status the CRM shows already is not held again"
+
+
+def test_a_refused_batch_is_written_mailbox_by_mailbox(
+        publisher: Publisher, embedded_gateway: EmbeddedGateway, crm_clock: FrozenClock) -> None:
+    publisher.publish(mailboxes=BINDING)
+    source = BatchCountingGateway(embedded_gateway)
+    source.refuse_batches = True
+    view = MailboxDirectory(source, clock=crm_clock).resolve(load_published(publisher.home))
+    writer = CrmMailboxStatus(source, crm_clock)
+    for mailbox in ("alice@contoso.com", "bert@contoso.com"):
+        writer.status_soon(view, mailbox, Direction.INCOMING, MailboxTestStatus.SUCCESS)
+    assert writer.flush() == 2
+    assert (source.batches, source.single) == ([2], 2)
+    assert _statuses(source, publisher, crm_clock, "bert@contoso.com")[0] is MailboxTestStatus.SUCCESS
+
+
+class PausingBatchGateway(BatchCountingGateway):
+    """Its batch writes pause until released, as thousands of PATCHes to a Dynamics server take long."""
+
+    def __init__(self, gateway: EmbeddedGateway) -> None:
+        super().__init__(gateway)
+        self.in_flight = threading.Event()
+        self.release = threading.Event()
+
+    def record_mailbox_tests(self, results: list[MailboxTestResult]) -> None:
+        self.in_flight.set()
+        self.release.wait(WAIT)
+        super().record_mailbox_tests(results)
+
+
+def test_a_flush_while_another_is_writing_returns_at_once_and_the_next_writes_what_was_held(
+        publisher: Publisher, embedded_gateway: EmbeddedGateway, crm_clock: FrozenClock) -> None:
+    publisher.publish(mailboxes=BINDING)
+    source = PausingBatchGateway(embedded_gateway)
+    view = MailboxDirectory(source, clock=crm_clock).resolve(load_published(publisher.home))
+    writer = CrmMailboxStatus(source, crm_clock)
+    ok = MailboxTestStatus.SUCCESS
+    writer.status_soon(view, "alice@contoso.com", Direction.INCOMING, ok)
+    slow = threading.Thread(target=writer.flush)
+    slow.start()
+    assert source.in_flight.wait(WAIT)
+    writer.status_soon(view, "bert@contoso.com", Direction.INCOMING, ok)
+    assert writer.flush() == 0, "a second flush does not wait for the first (which is still writing)"
+    assert not source.release.is_set()
+    source.release.set()
+    slow.join(WAIT)
+    assert writer.flush() == 1
+    assert source.batches == [1, 1]
+    assert _statuses(source, publisher, crm_clock, "bert@contoso.com")[0] is ok
