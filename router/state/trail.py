@@ -76,15 +76,14 @@ class DecisionTrail:
                activity_id: str | None = None, text: str | None = None,
                tx: Connection | None = None) -> Decision:
         """Append one decision (pass ``tx`` to commit it with the ledger step it explains)."""
-        values: dict[str, Any] = dict(
-            mailbox=mailbox, message_key=message_key,
-            internet_message_id=normalize_message_id(internet_message_id), item_id=item_id, stage=stage,
-            result=result, reason_code=reason_code,
-            correlation_method=correlation_method, activity_id=activity_id, text=text, at=self._clock.now())
+        values = _values(TrailRow(
+            direction=direction, mailbox=mailbox, message_key=message_key, stage=stage, result=result,
+            internet_message_id=internet_message_id, item_id=item_id, reason_code=reason_code,
+            correlation_method=correlation_method, activity_id=activity_id, text=text), self._clock.now())
         with self._db.joined(tx) as conn:
-            new_id = conn.execute(_INSERT, {**values, "direction": direction.value}).inserted_primary_key
+            new_id = conn.execute(_INSERT, values).inserted_primary_key
         assert new_id is not None
-        return Decision(id=int(new_id[0]), direction=direction, **values)
+        return Decision(id=int(new_id[0]), **{**values, "direction": direction})
 
     def record_many(self, rows: Sequence[TrailRow], *, tx: Connection) -> None:
         """Append many decisions in one statement (``executemany``) inside the caller's transaction.
@@ -95,12 +94,7 @@ class DecisionTrail:
         if not rows:
             return
         at = self._clock.now()
-        tx.execute(_INSERT, [{
-            "direction": row.direction.value, "mailbox": row.mailbox, "message_key": row.message_key,
-            "internet_message_id": normalize_message_id(row.internet_message_id), "item_id": row.item_id,
-            "stage": row.stage, "result": row.result, "reason_code": row.reason_code,
-            "correlation_method": row.correlation_method, "activity_id": row.activity_id,
-            "text": row.text, "at": at} for row in rows])
+        tx.execute(_INSERT, [_values(row, at) for row in rows])
 
     def for_message_id(self, message_id: str) -> list[Decision]:
         """Every decision about one Internet Message-ID (any spelling), across mailboxes, in order."""
@@ -126,3 +120,9 @@ class DecisionTrail:
 
 
 _INSERT = T.insert()
+
+
+def _values(row: TrailRow, at: datetime) -> dict[str, Any]:
+    """The trail table's columns for ``row`` appended at ``at`` (its Message-ID normalised)."""
+    return {**vars(row), "direction": row.direction.value,
+            "internet_message_id": normalize_message_id(row.internet_message_id), "at": at}
