@@ -13,10 +13,12 @@ import binascii
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import Connection, RowMapping, bindparam, func, select, true
 
 from router.crm.codes import CorrelationMethod
+from router.crm.embedded import subjects
 from router.crm.embedded.organization import OrgSettings
 from router.crm.embedded.rows import rowid
 from router.crm.embedded.schema import activityparty, email
@@ -122,8 +124,10 @@ def _smart_match(conn: Connection, org: OrgSettings, subject: str, addresses: se
     core = normalize_subject(org, subject)
     if not core or not addresses:
         return None
-    candidates = conn.execute(_CANDIDATES, {"core": core}).mappings().all()
-    matching = [c for c in candidates if normalize_subject(org, c["subject"]) == core]
+    candidates = _smart_candidates(conn, org, core)
+    # A computed key is exact; one still NULL is checked here.
+    matching = [c for c in candidates
+                if c["subjectkey"] == core or normalize_subject(org, c["subject"]) == core]
     parties = _party_addresses(conn, [c["activityid"] for c in matching])
     for candidate in matching:
         if len(addresses & parties.get(candidate["activityid"], set())) >= org.hash_min_address_count:
@@ -131,12 +135,23 @@ def _smart_match(conn: Connection, org: OrgSettings, subject: str, addresses: se
     return None
 
 
-_CANDIDATES = (
-    select(*_PARENT)
-    .where(func.instr(func.lower(email.c.subject), bindparam("core")) > 0)
-    .order_by(email.c.createdon.desc(), rowid(email).desc())
-    .limit(SMART_MATCH_CANDIDATES)
-)
+def _smart_candidates(conn: Connection, org: OrgSettings, core: str) -> list[RowMapping]:
+    """The newest e-mails whose subject key is ``core`` or not yet computed (``subjects``); when keys
+    still to compute could crowd out older matches from the limit, they are computed first."""
+    found = conn.execute(_CANDIDATES, {"core": core}).mappings().all()
+    crowded = len(found) >= SMART_MATCH_CANDIDATES and any(c["subjectkey"] is None for c in found)
+    if crowded and subjects.refresh(conn, partial(normalize_subject, org)):
+        found = conn.execute(_CANDIDATES, {"core": core}).mappings().all()
+    return list(found)
+
+
+def refresh_subject_keys(conn: Connection, org: OrgSettings) -> int:
+    """Compute the subject keys not computed yet (a batch does it once, before its first message)."""
+    return subjects.refresh(conn, partial(normalize_subject, org))
+
+
+_CANDIDATES = subjects.candidate_query(_PARENT, SMART_MATCH_CANDIDATES)
+"""Smart matching's candidates, by subject key (an index), newest first; built once."""
 
 
 _PARTIES = select(activityparty.c.activityid, func.lower(activityparty.c.addressused)).where(

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateIndex
 
+from router.crm.embedded import subjects
 from router.crm.embedded.schema import metadata
 from router.errors import CrmPermanentError, CrmTransientError
 from router.home import create_private
@@ -47,6 +48,7 @@ def open_engine(path: Path) -> Engine:
         metadata.create_all(engine)
         _add_new_columns(engine)
         _add_new_indexes(engine)
+        subjects.install(engine)
     except SQLAlchemyError as exc:
         engine.dispose()
         raise CrmPermanentError(

@@ -9,8 +9,10 @@ record, its attachments within the organisation's size limit, and notes for what
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select
 
@@ -47,6 +49,9 @@ class Delivered:
 
     email_id: str
     created_new: bool
+    written: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    """The columns this call wrote to the new activity (None when it found an existing one), so the
+    answer need not read back the row it has just inserted."""
 
 
 def deliver(
@@ -79,10 +84,10 @@ def deliver(
             item_id=msg.message_id,
         )
     dropped = _too_large(org, msg.attachments)
-    email_id = _insert_email(conn, org, now, msg, decision, max_description, dropped)
+    email_id, written = _insert_email(conn, org, now, msg, decision, max_description, dropped)
     _add_parties(conn, now, email_id, msg)
     _store_attachments(conn, org, now, email_id, msg.attachments, dropped)
-    return Delivered(email_id, True)
+    return Delivered(email_id, True, written)
 
 
 def _insert_email(
@@ -93,49 +98,46 @@ def _insert_email(
     decision: Decision,
     limit: int,
     dropped: dict[int, str],
-) -> str:
-    """Insert the activity with its final attachment count and notification (one statement)."""
+) -> tuple[str, dict[str, Any]]:
+    """Insert the activity with its final attachment count and notification (one statement); its id
+    and the columns written."""
     correlation = decision.correlation
     parent = correlation.parent if correlation else None
     body, truncated = (msg.body[:limit], True) if len(msg.body) > limit else (msg.body, False)
     receiving = decision.accepting.mailbox_id if decision.accepting else _receiving_mailbox(conn, msg)
     sender = decision.sender or resolve_address(conn, sender_address(msg))
-    email_id = rows.insert(
-        conn,
-        email,
-        {
-            "subject": msg.subject[:SUBJECT_MAX],
-            "description": body,
-            "statecode": int(EmailStatus.RECEIVED.state),
-            "statuscode": int(EmailStatus.RECEIVED),
-            "directioncode": False,
-            "messageid": msg.message_id,
-            "inreplyto": msg.in_reply_to,
-            "conversationindex": canonical_conversation_index(msg.conversation_index),
-            "sender": msg.sender,
-            "torecipients": msg.to[:RECIPIENTS_MAX],
-            "submittedby": msg.submitted_by,
-            "deliveryprioritycode": int(msg.importance),
-            "actualend": msg.received_on,
-            "correlationmethod": int(correlation.method if correlation else CorrelationMethod.NONE),
-            "parentactivityid": parent["activityid"] if parent else None,
-            "correlatedactivityid": parent["activityid"] if parent else None,
-            "regardingobjectid": parent["regardingobjectid"] if parent else None,
-            "regardingobjecttypecode": parent["regardingobjecttypecode"] if parent else None,
-            "receivingmailboxid": receiving,
-            "acceptingentityid": decision.accepting.owner.id if decision.accepting else None,
-            "acceptingentitytypecode": decision.accepting.owner.logical_name if decision.accepting else None,
-            "emailsender": sender.id if sender else None,
-            "emailsendertypecode": sender.logical_name if sender else None,
-            "notifications": int(
-                Notification.ATTACHMENTS_NOT_SAVED
-                if dropped
-                else Notification.BODY_TRUNCATED if truncated else Notification.NONE
-            ),
-            "attachmentcount": len(msg.attachments) - len(dropped),
-        },
-        now,
-    )
+    values: dict[str, Any] = {
+        "subject": msg.subject[:SUBJECT_MAX],
+        "description": body,
+        "statecode": int(EmailStatus.RECEIVED.state),
+        "statuscode": int(EmailStatus.RECEIVED),
+        "directioncode": False,
+        "messageid": msg.message_id,
+        "inreplyto": msg.in_reply_to,
+        "conversationindex": canonical_conversation_index(msg.conversation_index),
+        "sender": msg.sender,
+        "torecipients": msg.to[:RECIPIENTS_MAX],
+        "submittedby": msg.submitted_by,
+        "deliveryprioritycode": int(msg.importance),
+        "actualend": msg.received_on,
+        "correlationmethod": int(correlation.method if correlation else CorrelationMethod.NONE),
+        "parentactivityid": parent["activityid"] if parent else None,
+        "correlatedactivityid": parent["activityid"] if parent else None,
+        "regardingobjectid": parent["regardingobjectid"] if parent else None,
+        "regardingobjecttypecode": parent["regardingobjecttypecode"] if parent else None,
+        "receivingmailboxid": receiving,
+        "acceptingentityid": decision.accepting.owner.id if decision.accepting else None,
+        "acceptingentitytypecode": decision.accepting.owner.logical_name if decision.accepting else None,
+        "emailsender": sender.id if sender else None,
+        "emailsendertypecode": sender.logical_name if sender else None,
+        "notifications": int(
+            Notification.ATTACHMENTS_NOT_SAVED
+            if dropped
+            else Notification.BODY_TRUNCATED if truncated else Notification.NONE
+        ),
+        "attachmentcount": len(msg.attachments) - len(dropped),
+    }
+    email_id = rows.insert(conn, email, values, now)
     if truncated:
         add_note(
             conn,
@@ -144,7 +146,7 @@ def _insert_email(
             "Body truncated",
             f"The body had {len(msg.body)} characters; only the first {limit} were kept.",
         )
-    return email_id
+    return email_id, values
 
 
 def _receiving_mailbox(conn: Connection, msg: IncomingMessage) -> str | None:

@@ -9,6 +9,7 @@ To, Cc, Bcc order, and the first that accepts decides (and becomes the accepting
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -67,9 +68,24 @@ def is_duplicate(conn: Connection, message_id: str) -> bool:
     return conn.execute(_DUPLICATE, {"wanted": message_id.lower()}).first() is not None
 
 
-def decide(conn: Connection, org: OrgSettings, msg: IncomingMessage) -> Decision:
-    """Run CheckIncomingEmail's logic for ``msg``."""
-    if is_duplicate(conn, msg.message_id):
+_TRACKED = select(func.lower(email.c.messageid)).where(
+    func.lower(email.c.messageid).in_(bindparam("wanted", expanding=True))
+)
+
+
+def tracked_ids(conn: Connection, message_ids: Sequence[str]) -> set[str]:
+    """The ones of ``message_ids`` (lower case) an e-mail already has, in one query (``is_duplicate``
+    for a whole batch)."""
+    wanted = sorted({m.lower() for m in message_ids})
+    return set(conn.execute(_TRACKED, {"wanted": wanted}).scalars()) if wanted else set()
+
+
+def decide(
+    conn: Connection, org: OrgSettings, msg: IncomingMessage, *, duplicate: bool | None = None
+) -> Decision:
+    """Run CheckIncomingEmail's logic for ``msg``; ``duplicate``: whether its Message-ID is tracked,
+    when the caller already knows (a batch: ``tracked_ids``), else looked up."""
+    if is_duplicate(conn, msg.message_id) if duplicate is None else duplicate:
         return Decision(False, ReasonCode.DUPLICATE)
     sender = sender_address(msg)
     if not is_valid_address(sender):

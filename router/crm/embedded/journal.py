@@ -59,10 +59,22 @@ class JournalEntry:
 def record(conn: Connection, at: datetime, operation: str, message_id: str, outcome: Outcome,
            activity_id: str | None = None, *, fence: LaneToken | None = None) -> None:
     """Journal one call in the caller's transaction."""
-    conn.execute(_INSERT, {"at": at, "operation": operation, "messageid": message_id,
-                           "outcome": outcome.value, "activityid": activity_id,
-                           "lane": None if fence is None else fence.lane,
-                           "token": None if fence is None else fence.token})
+    conn.execute(_INSERT, entry(at, operation, message_id, outcome, activity_id, fence=fence))
+
+
+def entry(at: datetime, operation: str, message_id: str, outcome: Outcome,
+          activity_id: str | None = None, *, fence: LaneToken | None = None) -> dict[str, object]:
+    """The journal row of one call, for ``record_many``."""
+    return {"at": at, "operation": operation, "messageid": message_id, "outcome": outcome.value,
+            "activityid": activity_id, "lane": None if fence is None else fence.lane,
+            "token": None if fence is None else fence.token}
+
+
+def record_many(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
+    """Journal several calls, in order, in one statement of the caller's transaction (a batch's calls:
+    nothing reads the journal between them, so writing them together at its end changes nothing)."""
+    if rows:
+        conn.execute(_INSERT, list(rows))
 
 
 _INSERT = call_journal.insert()

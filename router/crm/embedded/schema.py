@@ -246,6 +246,16 @@ email = Table(
     Index("ix_email_messageid_lower", func.lower(text("messageid"))),
 )
 
+email_subject_key = Table(
+    "email_subject_key",
+    metadata,
+    # Not a Dynamics table (Dynamics keeps its own e-mail hashes): each e-mail's subject as smart
+    # matching compares it, indexed, kept by triggers (see ``subjects``); NULL until computed.
+    Column("activityid", String(36), primary_key=True),
+    Column("subjectkey", Text),
+    Index("ix_email_subject_key", "subjectkey"),
+)
+
 activityparty = Table(
     "activityparty",
     metadata,
