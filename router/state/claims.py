@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, Table, Update, and_, bindparam, or_, select, update
@@ -57,6 +57,15 @@ class ClaimPolicy:
 
     lease: timedelta = DEFAULT_LEASE
     max_recoveries: int = DEFAULT_MAX_RECOVERIES
+
+
+class Unread(Enum):
+    """``ClaimTable.claim``'s marker for "the caller has not read the row": it reads it itself."""
+
+    UNREAD = "unread"
+
+
+UNREAD = Unread.UNREAD
 
 
 class ClaimTable:
@@ -118,8 +127,12 @@ class ClaimTable:
     def claim(self, conn: Connection, key: Sequence[object], *, new: Mapping[str, object], owner: str,
               now: datetime, policy: ClaimPolicy, final: Callable[[str], bool],
               values: Mapping[str, object] | None = None,
-              clash: Callable[[], Exception] | None = None) -> tuple[ClaimOutcome, Row[Any]]:
+              clash: Callable[[], Exception] | None = None,
+              current: Row[Any] | Unread | None = UNREAD) -> tuple[ClaimOutcome, Row[Any]]:
         """Claim item ``key``: insert it (NEW), or take over its row (see ``take_over``).
+
+        ``current``: the item's row (or None) as the caller read it earlier in this same transaction,
+        which reading again would repeat (the select is then skipped).
 
         ``new`` holds the new row's own columns and first stage; the claim's columns are added here.
         ``final`` says whether a stage is final; ``values`` are set on a row taken over. Another process
@@ -127,7 +140,7 @@ class ClaimTable:
         IMMEDIATE serialises writers): its row decides. An insert refused although no row has ``key``
         broke another unique constraint: ``clash`` builds the error to raise.
         """
-        row = self.by_key(conn, *key)
+        row = self.by_key(conn, *key) if isinstance(current, Unread) else current
         if row is None:
             claimed = {"owner": owner, "lease_until": now + policy.lease, "attempts": 1, "recoveries": 0,
                        "created_at": now, "updated_at": now}

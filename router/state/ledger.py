@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Row, func, select, update
 
 from router.clock import Clock
 from router.errors import ClaimLostError
-from router.state.claims import ClaimOutcome, ClaimPolicy, ClaimTable
+from router.state.claims import UNREAD, ClaimOutcome, ClaimPolicy, ClaimTable, Unread
 from router.state.engine import Database
 from router.state.keys import normalize_message_id
 from router.state.schema import incoming_ledger as T
@@ -119,13 +119,13 @@ class IncomingLedger:
             yield LedgerBatch(self, tx)
 
     def _claim(self, tx: Connection, mailbox: str, message_key: str, *, owner: str, item_id: str | None,
-               internet_message_id: str | None) -> LedgerClaim:
+               internet_message_id: str | None, current: Row[Any] | Unread | None = UNREAD) -> LedgerClaim:
         new = {"mailbox": mailbox, "message_key": message_key, "item_id": item_id,
                "internet_message_id": normalize_message_id(internet_message_id),
                "stage": LedgerStage.CLAIMED.value}
         outcome, row = _ROWS.claim(tx, (mailbox, message_key), new=new, owner=owner,
                                    now=self._clock.now(), policy=self._policy, final=_final,
-                                   values={"item_id": item_id} if item_id else {})
+                                   values={"item_id": item_id} if item_id else {}, current=current)
         return LedgerClaim(outcome, LedgerEntry.from_row(row), owner)
 
     def renew(self, claim: LedgerClaim) -> LedgerClaim:
@@ -282,6 +282,10 @@ class IncomingLedger:
         row = _ROWS.by_key(conn, mailbox, message_key)
         return None if row is None else LedgerEntry.from_row(row)
 
+    @staticmethod
+    def _row(conn: Connection, mailbox: str, message_key: str) -> Row[Any] | None:
+        return _ROWS.by_key(conn, mailbox, message_key)
+
 
 class LedgerBatch:
     """Reads and claims inside one write transaction (``IncomingLedger.batch``).
@@ -290,21 +294,30 @@ class LedgerBatch:
     read sees the claims made before it in the same transaction, so a second item of the batch with the
     message key of a first one finds the first one's row, exactly as it would after the first one's
     own commit (``pipeline.incoming.ledger_keys``).
+
+    A row read by ``get`` is remembered until the batch claims it, so the claim that follows a read of
+    the same key does not select the row a second time (nothing but this transaction's own claims can
+    change it meanwhile on SQLite; on PostgreSQL a row inserted by another process since is found by the
+    claim's refused insert, as it is after the claim's own select).
     """
 
     def __init__(self, ledger: IncomingLedger, tx: Connection) -> None:
         self._ledger = ledger
         self._tx = tx
+        self._read: dict[tuple[str, str], Row[Any] | None] = {}
 
     def get(self, mailbox: str, message_key: str) -> LedgerEntry | None:
         """Return one message's row as this transaction sees it, or None."""
-        return self._ledger._select(self._tx, mailbox, message_key)
+        row = self._ledger._row(self._tx, mailbox, message_key)
+        self._read[(mailbox, message_key)] = row
+        return None if row is None else LedgerEntry.from_row(row)
 
     def claim(self, mailbox: str, message_key: str, *, owner: str, item_id: str | None = None,
               internet_message_id: str | None = None) -> LedgerClaim:
         """``IncomingLedger.claim`` inside the batch's transaction."""
+        current = self._read.pop((mailbox, message_key), UNREAD)
         return self._ledger._claim(self._tx, mailbox, message_key, owner=owner, item_id=item_id,
-                                   internet_message_id=internet_message_id)
+                                   internet_message_id=internet_message_id, current=current)
 
 
 def _final(stage: str) -> bool:

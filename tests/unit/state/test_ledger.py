@@ -251,3 +251,35 @@ def test_a_batch_with_one_lost_claim_names_it_and_moves_none(store: StateStore, 
         store.ledger.mark_delivered_all([(c, "act") for c in claims], tx=tx)
     stages = {e.stage for c in claims if (e := store.ledger.get(BOX, c.entry.message_key))}
     assert stages == {LedgerStage.CLAIMED}, "the whole batch's step is rolled back"
+
+
+def _counting_selects(store: StateStore) -> list[str]:
+    """The SELECT statements run on the store's engine from now on."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+    event.listen(store.db.engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_a: seen.append(statement)
+                 if statement.lstrip().upper().startswith("SELECT") else None)
+    return seen
+
+
+def test_a_batch_claims_what_it_read_without_reading_it_again(store: StateStore, clock: FrozenClock) -> None:
+    store.ledger.claim(BOX, "<old@x.test>", owner="w1")
+    clock.advance(DEFAULT_LEASE.total_seconds())
+    selects = _counting_selects(store)
+    with store.ledger.batch() as batch:
+        assert batch.get(BOX, KEY) is None
+        new = batch.claim(BOX, KEY, owner="w2")
+        first = batch.get(BOX, KEY)  # the batch sees its own claim
+        old = batch.get(BOX, "<old@x.test>")
+        recovered = batch.claim(BOX, "<old@x.test>", owner="w2")
+        again = batch.claim(BOX, KEY, owner="w3")  # read after its claim: held by w2
+        unread = batch.claim(BOX, "<new@x.test>", owner="w2")  # never read: the claim reads it
+    assert new.outcome is ClaimOutcome.NEW and first is not None and first.owner == "w2"
+    assert old is not None and old.owner == "w1"
+    assert recovered.outcome is ClaimOutcome.RECOVERED and recovered.entry.recoveries == 1
+    assert again.outcome is ClaimOutcome.BUSY and again.entry.owner == "w2"
+    assert unread.outcome is ClaimOutcome.NEW
+    ledger_selects = [s for s in selects if "incoming_ledger" in s]
+    assert len(ledger_selects) == 4  # three gets and the one claim that followed no get
