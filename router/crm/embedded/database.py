@@ -48,7 +48,7 @@ def open_engine(path: Path) -> Engine:
         metadata.create_all(engine)
         _add_new_columns(engine)
         _add_new_indexes(engine)
-        subjects.install(engine)
+        subjects.install(engine, {_IMMEDIATE: True})
     except SQLAlchemyError as exc:
         engine.dispose()
         raise CrmPermanentError(

@@ -20,10 +20,10 @@ from sqlalchemy import Connection, bindparam, select
 from router.crm.codes import CorrelationMethod, Notification, ReasonCode
 from router.crm.embedded import delivery, fences, journal
 from router.crm.embedded.correlation import refresh_subject_keys
-from router.crm.embedded.filtering import decide, tracked_ids
+from router.crm.embedded.filtering import decide, message_addresses, sender_address, tracked_ids
 from router.crm.embedded.lookups import memoized
 from router.crm.embedded.organization import OrgSettings
-from router.crm.embedded.records import describe
+from router.crm.embedded.records import describe, resolve_all
 from router.crm.embedded.schema import email
 from router.crm.gateway import CheckResult, DeliverResult, IncomingAnswer
 from router.crm.messages import IncomingMessage
@@ -51,13 +51,14 @@ def check_and_deliver(
     stale ``fence`` refuses the whole batch before anything is written (see ``fences``).
 
     The batch asks once which of its Message-IDs the CRM already tracks (then remembers the ones it
-    delivers), computes the subject keys smart matching needs once, and journals its calls in one
-    statement at its end, in call order.
+    delivers) and which records its addresses resolve to, computes the subject keys smart matching
+    needs once, and journals its calls in one statement at its end, in call order.
     """
     fences.admit(conn, fence)
     refresh_subject_keys(conn, org)
     batch = _Batch(tracked_ids(conn, [m.message_id for m in messages]))
     with memoized(conn):
+        resolve_all(conn, [a for m in messages for a in (sender_address(m), *message_addresses(m))])
         answers = [_one(conn, org, now, msg, max_description, fence, batch) for msg in messages]
     journal.record_many(conn, batch.journal)
     return answers

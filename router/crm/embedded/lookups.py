@@ -40,3 +40,18 @@ def remembered(conn: Connection, kind: str, key: str, compute: Callable[[], T]) 
     if found not in memo:
         memo[found] = compute()
     return memo[found]  # type: ignore[no-any-return]
+
+
+def remember(conn: Connection, kind: str, answers: dict[str, Any]) -> bool:
+    """Keep ``answers`` (key -> answer) of ``kind`` in the ``memoized`` scope, as ``remembered`` would
+    have computed them (a batch looks several up at once); False outside a scope (nothing kept)."""
+    memo: dict[tuple[str, str], Any] | None = conn.info.get(_KEY)
+    if memo is None:
+        return False
+    memo.update(((kind, key), answer) for key, answer in answers.items())
+    return True
+
+
+def is_memoized(conn: Connection) -> bool:
+    """True inside a ``memoized`` scope."""
+    return _KEY in conn.info

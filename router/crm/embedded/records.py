@@ -6,6 +6,7 @@ an active row; party resolution, the CLI and the facade all read it from here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from router.crm.embedded.lookups import remembered
+from router.crm.embedded.lookups import is_memoized, remember, remembered
 from router.crm.embedded.rows import key_column, rowid
 from router.crm.embedded.schema import account, contact, email, lead, queue, systemuser
 from router.crm.gateway import RecordRef
@@ -108,6 +109,39 @@ def _candidates(rank: int, kind: RecordType) -> Select[Any]:
 _RESOLVE = union_all(*(_candidates(rank, kind) for rank, kind in enumerate(RECORD_TYPES))).order_by(
     "rank", "createdon", "position").limit(1)
 """Every active record with the address, best first: by type in resolution order, then the oldest."""
+
+
+def resolve_all(conn: Connection, addresses: Iterable[str]) -> None:
+    """``resolve_address`` for each of ``addresses`` at once, in one statement, remembered in the
+    ``memoized`` scope the caller opened (a batch: its later lookups are then answered from it).
+
+    Each row of ``_RESOLVE_MANY`` is one record having one of the addresses in one e-mail column; the best
+    per address (type in resolution order, then the oldest) is the row ``_RESOLVE`` would find alone.
+    """
+    wanted = sorted({a.strip().lower() for a in addresses} - {""})
+    if not wanted or not is_memoized(conn):
+        return
+    best: dict[str, tuple[tuple[int, object, int], RecordRef]] = {}
+    for row in conn.execute(_RESOLVE_MANY, {"wanted": wanted}):
+        order = (row.rank, row.createdon, row.position)
+        if row.address not in best or order < best[row.address][0]:
+            ref = RecordRef(RECORD_TYPES[row.rank].logical_name, row.id, row.name or "")
+            best[row.address] = (order, ref)
+    remember(conn, "record", {address: best[address][1] if address in best else None for address in wanted})
+
+
+def _any_of(rank: int, kind: RecordType, column: str) -> Select[Any]:
+    table = kind.table
+    address = func.lower(table.c[column])
+    return select(literal(rank).label("rank"), address.label("address"), table.c[kind.key].label("id"),
+                  table.c[kind.name_column].label("name"), table.c.createdon.label("createdon"),
+                  rowid(table).label("position")).where(
+        address.in_(bindparam("wanted", expanding=True)), kind.active())
+
+
+_RESOLVE_MANY = union_all(*(_any_of(rank, kind, column) for rank, kind in enumerate(RECORD_TYPES)
+                            for column in kind.email_columns))
+"""Every active record having any of the wanted addresses, once per e-mail column that has it."""
 
 
 def describe(conn: Connection, logical_name: str | None, record_id: str | None) -> RecordRef | None:

@@ -17,7 +17,7 @@ subject itself, so a key not yet computed can delay nothing and mislead nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Select, bindparam, or_, select, update
@@ -53,12 +53,28 @@ _BACKFILL = (
 """Every e-mail a database made before the keys existed gets one to compute (idempotent)."""
 
 
-def install(engine: Engine) -> None:
-    """Create the triggers and queue the keys of e-mails written before them (idempotent; at open)."""
-    with engine.begin() as conn:
-        for trigger in _TRIGGERS:
-            conn.exec_driver_sql(trigger)
-        conn.exec_driver_sql(_BACKFILL)
+def install(engine: Engine, immediate: Mapping[str, object]) -> None:
+    """Create the triggers and queue the keys of e-mails written before them, once per file (at open).
+
+    The triggers and the backfill are written in one transaction, so a file with the triggers has a key
+    row for every e-mail; opening such a file only reads ``sqlite_master``. ``immediate`` are the
+    execution options of a write transaction (``database``): other processes may be writing the file.
+    """
+    with engine.connect() as conn:
+        with conn.begin():
+            present = set(conn.exec_driver_sql(_INSTALLED).scalars())
+        if present >= _NAMES:
+            return
+        conn.execution_options(**immediate)
+        with conn.begin():
+            for trigger in _TRIGGERS:
+                conn.exec_driver_sql(trigger)
+            conn.exec_driver_sql(_BACKFILL)
+
+
+_NAMES = frozenset({"email_subject_key_insert", "email_subject_key_update", "email_subject_key_delete",
+                    "email_subject_key_prefixes"})
+_INSTALLED = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'email_subject_key_%'"
 
 
 _PENDING = (

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
-from sqlalchemy import text, update
+from sqlalchemy import event, text, update
 
 from router.clock import FrozenClock
 from router.crm.embedded import EmbeddedCrm
@@ -58,3 +59,31 @@ def test_a_database_made_before_the_indexes_gets_them_on_open(tmp_path: Path, cr
     with EmbeddedCrm(path, clock=crm_clock) as crm, crm.reading() as conn:
         names = {row[0] for row in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'"))}
     assert "ix_lead_emailaddress1_lower" in names
+
+
+def test_resolving_a_batch_at_once_finds_what_resolving_each_address_finds(
+    embedded_crm: EmbeddedCrm, crm_org: Organisation, crm_clock: FrozenClock
+) -> None:
+    from router.crm.embedded.lookups import memoized
+    from router.crm.embedded.records import resolve_address, resolve_all
+
+    rng = random.Random(7)
+    kinds = ["contact", "account", "lead"]
+    pool = [f"p{n}@example.org" for n in range(12)]
+    for n in range(40):
+        address = rng.choice(pool)
+        embedded_crm.add_customer(rng.choice(kinds), f"R{n}", address.upper() if n % 3 else address)
+        crm_clock.advance(rng.choice([0, 1]))  # equal creation times too: insertion order decides
+    embedded_crm.add_queue("Twin queue", pool[0])
+    with embedded_crm.writing() as conn:  # some records inactive
+        conn.execute(update(contact).where(contact.c.fullname.in_(["R1", "R2", "R5"])).values(statecode=1))
+    wanted = [*pool, " P3@EXAMPLE.org ", "alice@contoso.com", "nobody@example.org", ""]
+    with embedded_crm.reading() as conn:
+        one_by_one = {a: resolve_address(conn, a) for a in wanted}
+    with embedded_crm.reading() as conn, memoized(conn):
+        resolve_all(conn, wanted)
+        statements: list[str] = []
+        event.listen(conn, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        at_once = {a: resolve_address(conn, a) for a in wanted}
+    assert at_once == one_by_one and statements == []
+    assert any(ref is not None and ref.logical_name == "account" for ref in at_once.values())
