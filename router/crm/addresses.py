@@ -8,6 +8,7 @@ wire because they may contain either separator.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from email.utils import parseaddr
@@ -33,12 +34,15 @@ def header_addresses(values: Iterable[str]) -> list[str]:
     An entry that is not an address is kept verbatim (trimmed) so the CRM can record it as an unresolved
     party; empty entries and empty groups (``undisclosed-recipients:;``) are dropped.
     """
-    found: list[str] = []
-    for value in values:
-        for entry in _entries(value):
-            address = parseaddr(entry)[1].strip()
-            found.append(address if is_valid_address(address) else entry)
-    return found
+    return [_address(entry) for value in values for entry in _entries(value)]
+
+
+@functools.lru_cache(maxsize=4096)
+def _address(entry: str) -> str:
+    """The address of one header entry, or the entry itself when it names none (remembered: the same
+    senders and recipients come back message after message, and parsing is the costly part)."""
+    address = parseaddr(entry)[1].strip()
+    return address if is_valid_address(address) else entry
 
 
 def _entries(value: str) -> list[str]:

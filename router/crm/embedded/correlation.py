@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, select, true
+from sqlalchemy import Connection, RowMapping, func, select, true
 
 from router.crm.codes import CorrelationMethod
 from router.crm.embedded import subjects
@@ -124,25 +124,33 @@ def _smart_match(conn: Connection, org: OrgSettings, subject: str, addresses: se
     core = normalize_subject(org, subject)
     if not core or not addresses:
         return None
-    candidates = _smart_candidates(conn, org, core)
-    # A computed key is exact; one still NULL is checked here.
-    matching = [c for c in candidates
-                if c["subjectkey"] == core or normalize_subject(org, c["subject"]) == core]
-    parties = _party_addresses(conn, [c["activityid"] for c in matching])
-    for candidate in matching:
-        if len(addresses & parties.get(candidate["activityid"], set())) >= org.hash_min_address_count:
+    for candidate, parties in _smart_candidates(conn, org, core):
+        # A computed key is exact; one still NULL is checked here.
+        same = candidate["subjectkey"] == core or normalize_subject(org, candidate["subject"]) == core
+        if same and len(addresses & parties) >= org.hash_min_address_count:
             return candidate
     return None
 
 
-def _smart_candidates(conn: Connection, org: OrgSettings, core: str) -> list[RowMapping]:
-    """The newest e-mails whose subject key is ``core`` or not yet computed (``subjects``); when keys
-    still to compute could crowd out older matches from the limit, they are computed first."""
-    found = conn.execute(_CANDIDATES, {"core": core}).mappings().all()
-    crowded = len(found) >= SMART_MATCH_CANDIDATES and any(c["subjectkey"] is None for c in found)
+def _smart_candidates(conn: Connection, org: OrgSettings, core: str) -> list[tuple[RowMapping, set[str]]]:
+    """The newest e-mails whose subject key is ``core`` or not yet computed (``subjects``), each with its
+    parties' addresses (lower case); when keys still to compute could crowd out older matches from the
+    limit, they are computed first."""
+    found = _with_parties(conn.execute(_CANDIDATES, {"core": core}).mappings())
+    crowded = len(found) >= SMART_MATCH_CANDIDATES and any(c["subjectkey"] is None for c, _ in found)
     if crowded and subjects.refresh(conn, partial(normalize_subject, org)):
-        found = conn.execute(_CANDIDATES, {"core": core}).mappings().all()
-    return list(found)
+        found = _with_parties(conn.execute(_CANDIDATES, {"core": core}).mappings())
+    return found
+
+
+def _with_parties(rows: Iterable[RowMapping]) -> list[tuple[RowMapping, set[str]]]:
+    """Group the candidate rows (one per party, in candidate order) by e-mail."""
+    grouped: dict[str, tuple[RowMapping, set[str]]] = {}
+    for row in rows:
+        _, parties = grouped.setdefault(row["activityid"], (row, set()))
+        if row["party"]:
+            parties.add(str(row["party"]))
+    return list(grouped.values())
 
 
 def refresh_subject_keys(conn: Connection, org: OrgSettings) -> int:
@@ -150,23 +158,13 @@ def refresh_subject_keys(conn: Connection, org: OrgSettings) -> int:
     return subjects.refresh(conn, partial(normalize_subject, org))
 
 
-_CANDIDATES = subjects.candidate_query(_PARENT, SMART_MATCH_CANDIDATES)
-"""Smart matching's candidates, by subject key (an index), newest first; built once."""
-
-
-_PARTIES = select(activityparty.c.activityid, func.lower(activityparty.c.addressused)).where(
-    activityparty.c.activityid.in_(bindparam("ids", expanding=True))
+_CANDIDATE = subjects.candidate_query(
+    (*_PARENT, email.c.createdon, rowid(email).label("position")), SMART_MATCH_CANDIDATES
+).subquery("candidate")
+_CANDIDATES = (
+    select(_CANDIDATE, func.lower(activityparty.c.addressused).label("party"))
+    .outerjoin(activityparty, activityparty.c.activityid == _CANDIDATE.c.activityid)
+    .order_by(_CANDIDATE.c.createdon.desc(), _CANDIDATE.c.position.desc())
 )
-"""The parties' addresses of a list of activities; built once."""
-
-
-def _party_addresses(conn: Connection, activity_ids: list[str]) -> dict[str, set[str]]:
-    """The lower-cased party addresses of each of ``activity_ids``, in one query."""
-    found: dict[str, set[str]] = {}
-    if not activity_ids:
-        return found
-    rows = conn.execute(_PARTIES, {"ids": activity_ids})
-    for activity_id, address in rows:
-        if address:
-            found.setdefault(str(activity_id), set()).add(str(address))
-    return found
+"""Smart matching's candidates, by subject key (an index), newest first, each row with one of its
+parties' addresses (one statement); built once."""
