@@ -14,8 +14,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, select, true
+from sqlalchemy import Connection, Row, RowMapping, func, select, true
 
 from router.crm.codes import CorrelationMethod
 from router.crm.embedded import subjects
@@ -136,20 +137,22 @@ def _smart_candidates(conn: Connection, org: OrgSettings, core: str) -> list[tup
     """The newest e-mails whose subject key is ``core`` or not yet computed (``subjects``), each with its
     parties' addresses (lower case); when keys still to compute could crowd out older matches from the
     limit, they are computed first."""
-    found = _with_parties(conn.execute(_CANDIDATES, {"core": core}).mappings())
+    found = _with_parties(conn.execute(_CANDIDATES, {"core": core}))
     crowded = len(found) >= SMART_MATCH_CANDIDATES and any(c["subjectkey"] is None for c, _ in found)
     if crowded and subjects.refresh(conn, partial(normalize_subject, org)):
-        found = _with_parties(conn.execute(_CANDIDATES, {"core": core}).mappings())
+        found = _with_parties(conn.execute(_CANDIDATES, {"core": core}))
     return found
 
 
-def _with_parties(rows: Iterable[RowMapping]) -> list[tuple[RowMapping, set[str]]]:
-    """Group the candidate rows (one per party, in candidate order) by e-mail."""
+def _with_parties(rows: Iterable[Row[Any]]) -> list[tuple[RowMapping, set[str]]]:
+    """Group the candidate rows (one per party, in candidate order, the party's address last) by e-mail."""
     grouped: dict[str, tuple[RowMapping, set[str]]] = {}
     for row in rows:
-        _, parties = grouped.setdefault(row["activityid"], (row, set()))
-        if row["party"]:
-            parties.add(str(row["party"]))
+        found = grouped.get(row[0])
+        if found is None:
+            found = grouped[row[0]] = (row._mapping, set())
+        if row[-1]:
+            found[1].add(row[-1])
     return list(grouped.values())
 
 
