@@ -14,13 +14,28 @@ from datetime import datetime, timedelta
 from enum import Enum, StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Table, Update, and_, bindparam, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    case,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from router.state.engine import serialised_writer
 
 DEFAULT_LEASE = timedelta(minutes=5)
 """How long a claim protects its item from other workers without being renewed."""
+
+_LISTED_SHAPES = 256
+"""How many shapes (columns, row count) of ``advance_many``'s statement a table keeps built."""
 
 DEFAULT_MAX_RECOVERIES = 5
 """Takeovers after which a claim comes back EXHAUSTED, so the caller quarantines or fails the item."""
@@ -93,14 +108,10 @@ class ClaimTable:
         self.advance = update(table).where(
             c.id == bindparam("_id"), c.owner == bindparam("_owner"),
             c.stage.in_(bindparam("_allowed", expanding=True)))
-        self.advance_ids = update(table).where(
-            c.id.in_(bindparam("_ids", expanding=True)), c.owner == bindparam("_owner"),
-            c.stage.in_(bindparam("_allowed", expanding=True)))
         self.release_owner = update(table).where(c.owner == bindparam("_owner"))
-        self._advance_fixed: dict[tuple[str, ...], Update] = {}
+        self._listed: dict[tuple[tuple[str, ...], tuple[str, ...], bool, int], Update] = {}
         self._returning = {id(self.take): self.take.returning(*table.c),
-                           id(self.advance): self.advance.returning(*table.c),
-                           id(self.advance_ids): self.advance_ids.returning(*table.c)}
+                           id(self.advance): self.advance.returning(*table.c)}
 
     def by_key(self, conn: Connection, *values: object) -> Row[Any] | None:
         """The row of one item, or None."""
@@ -191,44 +202,64 @@ class ClaimTable:
         params = {"_id": row_id, "_owner": owner, "_allowed": list(allowed), **values}
         return self.update_row(conn, self.advance, params)
 
-    def advance_rows(self, conn: Connection, row_ids: Sequence[int], *, owner: str, allowed: Iterable[str],
-                     values: Mapping[str, object]) -> dict[int, Row[Any]]:
-        """``advance_row`` of several rows ``owner`` holds, to the same ``values``: one statement where the
-        database returns updated rows; the changed rows by id (a row missing lost its claim)."""
+    def advance_many(self, conn: Connection, steps: Sequence[tuple[int, str, Mapping[str, object]]],
+                     allowed: Iterable[str]) -> dict[int, Row[Any]]:
+        """``advance_row`` of many rows at once: (row id, owner, values) each; the changed rows by id (a
+        row missing lost its claim and moved nothing).
+
+        One compare-and-set UPDATE per set of changed columns where the database returns updated rows:
+        the values all its rows share are plain parameters, the ones that differ (and each row's id and
+        owner) come from a VALUES list joined to the table (``UPDATE ... FROM``). So rows advanced to the
+        same values (the sends) and rows advanced each to its own (the ledger's activity ids) take the
+        same single statement. Elsewhere, one ``advance_row`` per row.
+        """
         allowed = list(allowed)
         if not conn.dialect.update_returning:
-            changed = (self.advance_row(conn, row_id, owner=owner, allowed=allowed, values=values)
-                       for row_id in row_ids)
+            changed = (self.advance_row(conn, row_id, owner=owner, allowed=allowed, values=changes)
+                       for row_id, owner, changes in steps)
             return {row.id: row for row in changed if row is not None}
-        params = {"_ids": list(row_ids), "_owner": owner, "_allowed": allowed, **values}
-        return {row.id: row for row in conn.execute(self._returning[id(self.advance_ids)], params)}
+        groups: dict[tuple[str, ...], list[tuple[int, str, Mapping[str, object]]]] = {}
+        for step in steps:
+            groups.setdefault(tuple(sorted(step[2])), []).append(step)
+        moved: dict[int, Row[Any]] = {}
+        for columns, group in groups.items():
+            varying = tuple(name for name in columns if any(s[2][name] != group[0][2][name] for s in group))
+            owners = len({owner for _, owner, _ in group}) > 1
+            params: dict[str, object] = {"_allowed": allowed, "_owner": group[0][1]}
+            params.update((name, group[0][2][name]) for name in columns if name not in varying)
+            for n, (row_id, owner, changes) in enumerate(group):
+                params[f"_id_{n}"] = row_id
+                if owners:
+                    params[f"_owner_{n}"] = owner
+                params.update((f"{name}_{n}", changes[name]) for name in varying)
+            statement = self._advance_listed(columns, varying, owners, len(group))
+            moved.update((row.id, row) for row in conn.execute(statement, params))
+        return moved
 
-    def advance_each(self, conn: Connection, rows: Sequence[tuple[int, str, Mapping[str, object]]],
-                     allowed: Sequence[str]) -> bool:
-        """``advance_row`` for many rows in one ``executemany`` per set of changed columns: (row id,
-        owner, values) each. True when every row moved; False (nothing kept: the caller's savepoint is
-        rolled back) when the database cannot count the rows of an executemany or one did not move."""
-        if not conn.dialect.supports_sane_multi_rowcount:
-            return False
-        statement = self._advance_from(tuple(allowed))
-        groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
-        for row_id, owner, values in rows:
-            groups.setdefault(tuple(sorted(values)), []).append({"_id": row_id, "_owner": owner, **values})
-        with conn.begin_nested() as savepoint:
-            moved = sum(int(conn.execute(statement, params).rowcount) for params in groups.values())
-            if moved != len(rows):
-                savepoint.rollback()
-                return False
-        return True
+    def _advance_listed(self, columns: tuple[str, ...], varying: tuple[str, ...], owners: bool,
+                        count: int) -> Update:
+        """``advance_many``'s UPDATE of ``count`` rows, built once per shape (SQLAlchemy then caches its
+        compiled form): ``WHERE id IN (:_id_0, ...)``, and each column that differs between the rows
+        (and the owner, when they have several) a ``CASE id WHEN :_id_n THEN :<column>_n ... END``."""
+        shape = (columns, varying, owners, count)
+        found = self._listed.get(shape)
+        if found is not None:
+            return found
+        c = self.table.c
+        ids = [bindparam(f"_id_{n}", type_=c.id.type) for n in range(count)]
 
-    def _advance_from(self, allowed: tuple[str, ...]) -> Update:
-        """The compare-and-set UPDATE with a fixed list of allowed stages (executemany cannot expand)."""
-        found = self._advance_fixed.get(allowed)
-        if found is None:
-            c = self.table.c
-            stages = or_(*(c.stage == bindparam(f"_allowed_{i}", stage) for i, stage in enumerate(allowed)))
-            found = update(self.table).where(c.id == bindparam("_id"), c.owner == bindparam("_owner"), stages)
-            self._advance_fixed[allowed] = found
+        def per_row(name: str) -> ColumnElement[Any]:
+            kind = (c.owner if name == "_owner" else c[name]).type
+            return case(*((ids[n], bindparam(f"{name}_{n}", type_=kind)) for n in range(count)), value=c.id)
+
+        changes = {name: per_row(name) if name in varying else bindparam(name, type_=c[name].type)
+                   for name in columns}
+        found = (update(self.table)
+                 .where(c.id.in_(ids), c.owner == (per_row("_owner") if owners else bindparam("_owner")),
+                        c.stage.in_(bindparam("_allowed", expanding=True)))
+                 .values(changes).returning(*self.table.c))
+        if len(self._listed) < _LISTED_SHAPES:
+            self._listed[shape] = found
         return found
 
     def abandon(self, conn: Connection, owner: str, now: datetime) -> int:

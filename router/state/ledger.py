@@ -158,16 +158,16 @@ class IncomingLedger:
 
     def _advance_all(self, steps: Sequence[tuple[LedgerClaim, Mapping[str, object]]],
                      allowed: list[LedgerStage], stage: LedgerStage, tx: Connection) -> None:
-        """``_advance`` for many claims: one executemany, or one at a time when that cannot be checked
-        (then a lost claim raises its ``ClaimLostError`` naming the message)."""
+        """``_advance`` for many claims in one statement (``ClaimTable.advance_many``); the first lost
+        claim raises its ``ClaimLostError`` naming the message (the transaction must be rolled back)."""
         now = self._clock.now()
         rows = [(claim.entry.id, claim.owner,
                  {"lease_until": now + self._policy.lease, **values, "updated_at": now, "stage": stage.value})
                 for claim, values in steps]
-        if len(rows) > 1 and _ROWS.advance_each(tx, rows, [s.value for s in allowed]):
-            return
-        for claim, values in steps:
-            self._advance(claim, allowed, stage, values, tx=tx)
+        moved = _ROWS.advance_many(tx, rows, [s.value for s in allowed])
+        lost = next((claim.entry for claim, _ in steps if claim.entry.id not in moved), None)
+        if lost is not None:
+            raise _lost(lost)
 
     def mark_acknowledged(self, claim: LedgerClaim, *, item_id: str | None = None,
                           tx: Connection | None = None) -> LedgerEntry:
@@ -208,10 +208,7 @@ class IncomingLedger:
             row = _ROWS.advance_row(conn, entry.id, owner=claim.owner, allowed=[s.value for s in allowed],
                                     values=changes)
         if row is None:
-            raise ClaimLostError(
-                f"the claim on message {entry.message_key} was taken over or finished by another worker",
-                hint="nothing to do: the worker that holds it now finishes the message",
-                mailbox=entry.mailbox, item_id=entry.item_id)
+            raise _lost(entry)
         return LedgerEntry.from_row(row)
 
     def reopen(self, mailbox: str, message_key: str, *, tx: Connection | None = None) -> LedgerEntry | None:
@@ -318,6 +315,13 @@ class LedgerBatch:
         current = self._read.pop((mailbox, message_key), UNREAD)
         return self._ledger._claim(self._tx, mailbox, message_key, owner=owner, item_id=item_id,
                                    internet_message_id=internet_message_id, current=current)
+
+
+def _lost(entry: LedgerEntry) -> ClaimLostError:
+    return ClaimLostError(
+        f"the claim on message {entry.message_key} was taken over or finished by another worker",
+        hint="nothing to do: the worker that holds it now finishes the message",
+        mailbox=entry.mailbox, item_id=entry.item_id)
 
 
 def _final(stage: str) -> bool:

@@ -267,13 +267,9 @@ class SendRecords:
         changes: dict[str, object] = {"lease_until": now + self._policy.lease, **values, "updated_at": now,
                                       "stage": stage.value}
         allowed_values = [s.value for s in allowed]
-        owners: dict[str, list[int]] = {}
-        for claim in claims:
-            owners.setdefault(claim.owner, []).append(claim.record.id)
-        with self._db.write() as tx:
-            rows: dict[int, Row[Any]] = {}
-            for owner, ids in owners.items():  # One UPDATE per owner: a batch has one.
-                rows.update(_ROWS.advance_rows(tx, ids, owner=owner, allowed=allowed_values, values=changes))
+        with self._db.write() as tx:  # One UPDATE (its rows share ``changes``).
+            rows = _ROWS.advance_many(tx, [(claim.record.id, claim.owner, changes) for claim in claims],
+                                      allowed_values)
         found = (rows.get(claim.record.id) for claim in claims)
         return [None if row is None else SendRecord.from_row(row) for row in found]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
 from router.clock import FrozenClock
 from router.errors import ClaimLostError
@@ -229,8 +230,10 @@ def test_a_batch_is_delivered_and_acknowledged_in_one_statement_each(store: Stat
                                                                       clock: FrozenClock) -> None:
     claims = [store.ledger.claim(BOX, f"<m{i}@x.test>", owner="w1", item_id=f"AAMk{i}") for i in range(3)]
     clock.advance(5)
+    statements = _counting(store)
     with store.db.write() as tx:
         store.ledger.mark_delivered_all([(c, f"act-{i}") for i, c in enumerate(claims)], tx=tx)
+    assert len([s for s in statements if "incoming_ledger" in s]) == 1  # rows with their own activity ids
     delivered = [store.ledger.get(BOX, c.entry.message_key) for c in claims]
     assert [(e.stage, e.activity_id, e.delivered_at) for e in delivered if e] == [
         (LedgerStage.DELIVERED, f"act-{i}", T0 + timedelta(seconds=5)) for i in range(3)]
@@ -253,21 +256,20 @@ def test_a_batch_with_one_lost_claim_names_it_and_moves_none(store: StateStore, 
     assert stages == {LedgerStage.CLAIMED}, "the whole batch's step is rolled back"
 
 
-def _counting_selects(store: StateStore) -> list[str]:
-    """The SELECT statements run on the store's engine from now on."""
-    from sqlalchemy import event
-
+def _counting(store: StateStore) -> list[str]:
+    """The statements run on the store's engine from now on."""
     seen: list[str] = []
     event.listen(store.db.engine, "before_cursor_execute",
-                 lambda _c, _cur, statement, *_a: seen.append(statement)
-                 if statement.lstrip().upper().startswith("SELECT") else None)
+                 lambda _c, _cur, statement, *_a: seen.append(statement))
     return seen
+
+
 
 
 def test_a_batch_claims_what_it_read_without_reading_it_again(store: StateStore, clock: FrozenClock) -> None:
     store.ledger.claim(BOX, "<old@x.test>", owner="w1")
     clock.advance(DEFAULT_LEASE.total_seconds())
-    selects = _counting_selects(store)
+    statements = _counting(store)
     with store.ledger.batch() as batch:
         assert batch.get(BOX, KEY) is None
         new = batch.claim(BOX, KEY, owner="w2")
@@ -281,5 +283,34 @@ def test_a_batch_claims_what_it_read_without_reading_it_again(store: StateStore,
     assert recovered.outcome is ClaimOutcome.RECOVERED and recovered.entry.recoveries == 1
     assert again.outcome is ClaimOutcome.BUSY and again.entry.owner == "w2"
     assert unread.outcome is ClaimOutcome.NEW
-    ledger_selects = [s for s in selects if "incoming_ledger" in s]
+    ledger_selects = [s for s in statements
+                      if s.lstrip().upper().startswith("SELECT") and "incoming_ledger" in s]
     assert len(ledger_selects) == 4  # three gets and the one claim that followed no get
+
+
+def test_advance_many_moves_each_row_to_its_own_values_in_one_statement_per_column_set(
+        store: StateStore, clock: FrozenClock) -> None:
+    from router.state.ledger import _ROWS
+
+    mine = [store.ledger.claim(BOX, f"<a{i}@x.test>", owner="w1") for i in range(3)]
+    theirs = store.ledger.claim(BOX, "<b@x.test>", owner="w2")
+    lost = store.ledger.claim(BOX, "<c@x.test>", owner="w3")
+    steps: list[tuple[int, str, dict[str, object]]] = [
+        (mine[0].entry.id, "w1", {"stage": "delivered", "activity_id": "act-0"}),
+        (mine[1].entry.id, "w1", {"stage": "delivered", "activity_id": "act-1"}),
+        (theirs.entry.id, "w2", {"stage": "delivered", "activity_id": "act-b"}),  # another owner
+        (lost.entry.id, "w1", {"stage": "delivered", "activity_id": "act-c"}),  # not w1's claim: lost
+        (mine[2].entry.id, "w1", {"stage": "delivered"}),  # other columns: a statement of its own
+    ]
+    statements = _counting(store)
+    with store.db.write() as tx:
+        moved = _ROWS.advance_many(tx, steps, ["claimed"])
+    assert sorted(moved) == sorted([mine[0].entry.id, mine[1].entry.id, theirs.entry.id, mine[2].entry.id])
+    assert len([s for s in statements if s.lstrip().upper().startswith("UPDATE")]) == 2
+    rows = {key: store.ledger.get(BOX, key) for key in ("<a0@x.test>", "<a1@x.test>", "<a2@x.test>",
+                                                          "<b@x.test>", "<c@x.test>")}
+    assert [(e.stage, e.activity_id) for e in rows.values() if e] == [
+        (LedgerStage.DELIVERED, "act-0"), (LedgerStage.DELIVERED, "act-1"), (LedgerStage.DELIVERED, None),
+        (LedgerStage.DELIVERED, "act-b"), (LedgerStage.CLAIMED, None)]
+    with store.db.write() as tx:  # already moved: nothing allowed moves again
+        assert _ROWS.advance_many(tx, steps[:2], ["claimed"]) == {}
