@@ -21,13 +21,14 @@ values, so the request is the one ``bulk_update`` sends (a unit test compares th
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from copy import deepcopy
 from typing import Any
 
 from exchangelib.folders import Folder
 from exchangelib.items import AUTO_RESOLVE, ID_ONLY, SAVE_ONLY, SEND_TO_NONE, Message
 from exchangelib.properties import ItemId
 from exchangelib.services import GetItem, UpdateItem
-from exchangelib.util import create_element, set_xml_value
+from exchangelib.util import create_element
 
 _ID_TAG = ItemId.response_tag()
 
@@ -96,27 +97,50 @@ class LightChange:
 
 class _LightUpdateItem(UpdateItem):  # type: ignore[misc]
     """UpdateItem of ``LightChange`` targets: the same ``ItemChange`` elements exchangelib writes for
-    a ``Message`` and its changed field names, from the field classes, without building the model."""
+    a ``Message`` and its changed field names, from the field classes, without building the model.
+
+    A batch's items mostly get the same change (the same categories, the read flag), so the field
+    elements of one value are built once per request and copied for each item (lxml's copy is C)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._built: dict[tuple[str, Any], list[Any]] = {}
 
     def _change_elem(self, target: LightChange, fieldnames: Sequence[str]) -> Any:
-        version = self.account.version
         change = create_element(self.CHANGE_ELEMENT_NAME)
-        set_xml_value(change, ItemId(id=target.item_id, changekey=target.changekey), version=version)
+        change.append(_item_id_elem(target.item_id, target.changekey))
         updates = create_element("t:Updates")
         for field in _sorted_message_fields(fieldnames):
-            value = field.clean(target.values[field.name], version=version)
-            if value is None or (field.is_list and not value):
-                updates.extend(self._delete_field_elems(field))
-            else:
-                updates.extend(self._set_field_elems(target_model=Message, field=field, value=value))
+            updates.extend(deepcopy(elem) for elem in self._field_elems(field, target.values[field.name]))
         change.append(updates)
         return change
+
+    def _field_elems(self, field: Any, raw: Any) -> list[Any]:
+        """The SetItemField or DeleteItemField elements that give ``field`` the value ``raw``."""
+        key = (field.name, tuple(raw) if isinstance(raw, list) else raw)
+        built = self._built.get(key)
+        if built is None:
+            value = field.clean(raw, version=self.account.version)
+            if value is None or (field.is_list and not value):
+                built = list(self._delete_field_elems(field))
+            else:
+                built = list(self._set_field_elems(target_model=Message, field=field, value=value))
+            self._built[key] = built
+        return built
 
     def _changes_elem(self, target_changes: Iterable[tuple[LightChange, Sequence[str]]]) -> Any:
         changes = create_element(self.CHANGES_ELEMENT_NAME)
         for target, fieldnames in target_changes:
             changes.append(self._change_elem(target, fieldnames))
         return changes
+
+
+def _item_id_elem(item_id: str, changekey: str | None) -> Any:
+    """``<t:ItemId Id=… ChangeKey=…/>`` as ``ItemId(…).to_xml`` writes it (no ChangeKey when unknown)."""
+    attrs = {ItemId.ID_ATTR: item_id}
+    if changekey is not None:
+        attrs[ItemId.CHANGEKEY_ATTR] = changekey
+    return create_element(ItemId.request_tag(), attrs=attrs)
 
 
 def _sorted_message_fields(names: Sequence[str]) -> list[Any]:

@@ -67,8 +67,10 @@ CHANGES = [
     LightChange("AAMkAD3=", "CQAAAB3=", {"is_read": True}),
     LightChange("AAMkAD4=", "CQAAAB4=", {"is_read": True, "categories": ["Blue", "Tracked", "Ünïcode"]}),
     LightChange("AAMkAD5=", "CQAAAB5=", {"categories": []}),
+    LightChange("AAMkAD6=", "CQAAAB6=", {"categories": ["Tracked"], "is_read": True}),
 ]
-"""Every shape the incoming acknowledgement writes: categories set or removed, the read flag, both."""
+"""Every shape the incoming acknowledgement writes: categories set or removed, the read flag, both;
+the last repeats the first's values (elements built once per request are copied, not shared)."""
 
 
 @pytest.mark.parametrize("build", [EXCHANGE_2010_SP2, EXCHANGE_2016])
