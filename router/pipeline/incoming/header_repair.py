@@ -17,10 +17,26 @@ _FIELD = re.compile(rb"^[\x21-\x39\x3b-\x7e]+[ \t]*:")
 _LINE = re.compile(rb"[^\r\n]*(?:\r\n|\n|\r|$)")
 MAX_HEADER_LINES = 2000
 """Most header lines looked at: a header block longer than that is not repaired."""
+_SUSPECT = re.compile(rb"(?:\r\n|\n|\r)(?![\x21-\x39\x3b-\x7e]+[ \t]*:|[ \t\r\n]|\Z)")
+"""A line after the first that is neither a header field, a fold nor empty: only such a line can be
+dropped (the first line never is)."""
+_EMPTY_LINES = (b"\n\n", b"\r\n\r\n", b"\r\r")
 
 
 def repair_header_block(raw: bytes) -> tuple[bytes, list[str]]:
-    """``raw`` with non-field lines inside its header block removed, and those lines (shortened)."""
+    """``raw`` with non-field lines inside its header block removed, and those lines (shortened).
+
+    Nearly every message has nothing to repair: when no line up to an empty line (which is at or
+    after the header block's end) could be dropped, ``raw`` is returned without splitting it into
+    lines."""
+    ends = [found + len(empty) for empty in _EMPTY_LINES if (found := raw.find(empty)) >= 0]
+    if _SUSPECT.search(raw, 0, min(ends, default=len(raw))) is None:
+        return raw, []
+    return _repair(raw)
+
+
+def _repair(raw: bytes) -> tuple[bytes, list[str]]:
+    """``repair_header_block`` line by line."""
     lines: list[bytes] = []
     dropped: list[tuple[int, bytes]] = []
     for match in _LINE.finditer(raw):
