@@ -62,6 +62,20 @@ def item_fields(account: Any, names: Iterable[str], folder: Any = None) -> set[A
     return {f for f in validation.normalize_fields(fields=tuple(names)) if not f.field.is_attribute}
 
 
+_FETCH_PATHS: dict[tuple[tuple[str, ...], str], set[Any]] = {}
+"""``item_fields`` of a Message folder by field names and Exchange version: the same for every account
+of that version, so the first account's answer serves the others (no ``account.root`` per mailbox,
+whose first use is a GetFolder request)."""
+
+
+def _fetch_paths(account: Any, names: tuple[str, ...]) -> set[Any]:
+    key = (names, repr(account.version))
+    paths = _FETCH_PATHS.get(key)
+    if paths is None:
+        paths = _FETCH_PATHS[key] = item_fields(account, names)
+    return paths
+
+
 class _LightGetItem(GetItem):  # type: ignore[misc]
     """GetItem whose items come back as ``LightItem`` objects of the requested fields."""
 
@@ -77,7 +91,7 @@ def fetch_light(account: Any, ids: Sequence[ItemId], names: Sequence[str], *,
     exceptions, as exchangelib yields them), in the order of ``ids``."""
     if not ids:
         return iter(())
-    paths = item_fields(account, names)
+    paths = _fetch_paths(account, tuple(names))
     service = _LightGetItem(account=account, chunk_size=chunk_size)
     service.light_fields = [path.field for path in paths]
     return iter(service.call(items=list(ids), additional_fields=paths, shape=ID_ONLY))

@@ -7,14 +7,14 @@ import base64
 
 import pytest
 from exchangelib import DELEGATE, Account, Build, Configuration, Credentials, Version
-from exchangelib.folders import Inbox
+from exchangelib.folders import Inbox, Root
 from exchangelib.items import AUTO_RESOLVE, SAVE_ONLY, SEND_TO_NONE, Message
 from exchangelib.services import UpdateItem
 from exchangelib.util import TNS
 from exchangelib.version import EXCHANGE_2010_SP2, EXCHANGE_2016
 from lxml import etree
 
-from router.ews.light import LightChange, _LightUpdateItem, read_item, update_light
+from router.ews.light import LightChange, _fetch_paths, _LightUpdateItem, read_item, update_light
 
 MIME = b"From: a@x.example\r\nSubject: hello\r\n\r\nbody\r\n"
 ITEM = f"""<t:Message xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">
@@ -98,3 +98,13 @@ def test_a_light_update_refuses_fields_a_message_cannot_write() -> None:
 
 def test_an_empty_light_update_sends_nothing() -> None:
     assert update_light(_account(EXCHANGE_2016), []) == []
+
+
+def test_fetch_paths_are_worked_out_once_per_exchange_version_not_per_account() -> None:
+    first, second = _account(EXCHANGE_2016), _account(EXCHANGE_2016)
+    first.__dict__["root"] = Root(account=first, id="root-id", changekey="root-ck")  # no GetFolder offline
+    names = ("mime_content", "categories", "item_class", "datetime_received")
+    paths = _fetch_paths(first, names)
+    assert sorted(p.path for p in paths) == sorted(names)
+    assert _fetch_paths(second, names) == paths
+    assert "root" not in second.__dict__, "the second account's root (a GetFolder) was not needed"
