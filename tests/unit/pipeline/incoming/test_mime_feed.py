@@ -2,7 +2,8 @@
 
 The faster parse must not change a single header, payload, preamble, epilogue or defect: it is
 compared with the stdlib's on the hostile corpus, on the benchmark's realistic messages, on
-boundaries full of regex metacharacters and on generated messages (broken ones too).
+boundaries full of regex metacharacters and on generated messages (broken ones too). Likewise the
+filename shortcut of ``part_filename``: a part it skips is one where the stdlib finds no name.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from router.harness.messages import SIZES, Envelope, build_message
+from router.pipeline.incoming.attachments import _may_name_a_file
 from router.pipeline.incoming.mime_feed import BoundaryPattern, boundary_separator, parse_mime
 from tests.support.generated_mail import messages
 from tests.unit.pipeline.incoming.builders import corpus, corpus_names
@@ -87,3 +89,32 @@ def test_boundary_matcher_matches_what_the_stdlib_pattern_matches(boundary: str)
 def test_other_patterns_are_not_taken_for_boundaries() -> None:
     assert boundary_separator(r"^(From |[\041-\071\073-\176]*:|[\t ])") is None
     assert boundary_separator("(?P<sep>a(b" + TAIL) is None
+
+
+def _parts(message: Message) -> list[Message]:
+    parts = [message]
+    payload = message.get_payload()
+    if isinstance(payload, list):
+        for part in payload:
+            parts.extend(_parts(part))
+    return parts
+
+
+def assert_filename_shortcut_holds(data: bytes) -> None:
+    """A part ``part_filename`` skips (``_may_name_a_file`` false) is one the stdlib finds no name in."""
+    for part in _parts(email.message_from_bytes(data)):
+        if not _may_name_a_file(part):
+            assert part.get_filename() is None
+            assert part.get_param("filename", header="content-disposition") is None
+            assert part.get_param("name") is None
+
+
+@pytest.mark.parametrize("name", corpus_names())
+def test_parts_skipped_by_the_filename_shortcut_have_no_name_corpus(name: str) -> None:
+    assert_filename_shortcut_holds(corpus(name))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(messages())
+def test_parts_skipped_by_the_filename_shortcut_have_no_name_generated(data: bytes) -> None:
+    assert_filename_shortcut_holds(data)
