@@ -11,17 +11,24 @@ exchangelib's own field class reads it from the XML (``Field.from_xml``: the sam
 time zones as on a model object). The services below are exchangelib's, with only the element-to-object
 step replaced; requests, chunking, error responses (per-item ``EWSError`` values) and exchangelib's
 own response handling are unchanged.
+
+The other way round, ``update_light`` writes an UpdateItem of the fields a change names (the incoming
+lane's acknowledgement: categories, the read flag) from ``LightChange`` values, without a ``Message``
+per item: the ``ItemChange`` elements are exchangelib's own, built by its field classes from the same
+values, so the request is the one ``bulk_update`` sends (a unit test compares the two).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from copy import deepcopy
 from typing import Any
 
 from exchangelib.folders import Folder
-from exchangelib.items import ID_ONLY
+from exchangelib.items import AUTO_RESOLVE, ID_ONLY, SAVE_ONLY, SEND_TO_NONE, Message
 from exchangelib.properties import ItemId
-from exchangelib.services import GetItem
+from exchangelib.services import GetItem, UpdateItem
+from exchangelib.util import create_element
 
 _ID_TAG = ItemId.response_tag()
 
@@ -55,6 +62,20 @@ def item_fields(account: Any, names: Iterable[str], folder: Any = None) -> set[A
     return {f for f in validation.normalize_fields(fields=tuple(names)) if not f.field.is_attribute}
 
 
+_FETCH_PATHS: dict[tuple[tuple[str, ...], str], set[Any]] = {}
+"""``item_fields`` of a Message folder by field names and Exchange version: the same for every account
+of that version, so the first account's answer serves the others (no ``account.root`` per mailbox,
+whose first use is a GetFolder request)."""
+
+
+def _fetch_paths(account: Any, names: tuple[str, ...]) -> set[Any]:
+    key = (names, repr(account.version))
+    paths = _FETCH_PATHS.get(key)
+    if paths is None:
+        paths = _FETCH_PATHS[key] = item_fields(account, names)
+    return paths
+
+
 class _LightGetItem(GetItem):  # type: ignore[misc]
     """GetItem whose items come back as ``LightItem`` objects of the requested fields."""
 
@@ -70,7 +91,87 @@ def fetch_light(account: Any, ids: Sequence[ItemId], names: Sequence[str], *,
     exceptions, as exchangelib yields them), in the order of ``ids``."""
     if not ids:
         return iter(())
-    paths = item_fields(account, names)
+    paths = _fetch_paths(account, tuple(names))
     service = _LightGetItem(account=account, chunk_size=chunk_size)
     service.light_fields = [path.field for path in paths]
     return iter(service.call(items=list(ids), additional_fields=paths, shape=ID_ONLY))
+
+
+class LightChange:
+    """One item's change for ``update_light``: its id and change key, and the new value of each
+    ``Message`` field named in ``values`` (``None`` or an empty list deletes the field)."""
+
+    __slots__ = ("changekey", "item_id", "values")
+
+    def __init__(self, item_id: str, changekey: str | None, values: dict[str, Any]) -> None:
+        self.item_id = item_id
+        self.changekey = changekey
+        self.values = values
+
+
+class _LightUpdateItem(UpdateItem):  # type: ignore[misc]
+    """UpdateItem of ``LightChange`` targets: the same ``ItemChange`` elements exchangelib writes for
+    a ``Message`` and its changed field names, from the field classes, without building the model.
+
+    A batch's items mostly get the same change (the same categories, the read flag), so the field
+    elements of one value are built once per request and copied for each item (lxml's copy is C)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._built: dict[tuple[str, Any], list[Any]] = {}
+
+    def _change_elem(self, target: LightChange, fieldnames: Sequence[str]) -> Any:
+        change = create_element(self.CHANGE_ELEMENT_NAME)
+        change.append(_item_id_elem(target.item_id, target.changekey))
+        updates = create_element("t:Updates")
+        for field in _sorted_message_fields(fieldnames):
+            updates.extend(deepcopy(elem) for elem in self._field_elems(field, target.values[field.name]))
+        change.append(updates)
+        return change
+
+    def _field_elems(self, field: Any, raw: Any) -> list[Any]:
+        """The SetItemField or DeleteItemField elements that give ``field`` the value ``raw``."""
+        key = (field.name, tuple(raw) if isinstance(raw, list) else raw)
+        built = self._built.get(key)
+        if built is None:
+            value = field.clean(raw, version=self.account.version)
+            if value is None or (field.is_list and not value):
+                built = list(self._delete_field_elems(field))
+            else:
+                built = list(self._set_field_elems(target_model=Message, field=field, value=value))
+            self._built[key] = built
+        return built
+
+    def _changes_elem(self, target_changes: Iterable[tuple[LightChange, Sequence[str]]]) -> Any:
+        changes = create_element(self.CHANGES_ELEMENT_NAME)
+        for target, fieldnames in target_changes:
+            changes.append(self._change_elem(target, fieldnames))
+        return changes
+
+
+def _item_id_elem(item_id: str, changekey: str | None) -> Any:
+    """``<t:ItemId Id=… ChangeKey=…/>`` as ``ItemId(…).to_xml`` writes it (no ChangeKey when unknown)."""
+    attrs = {ItemId.ID_ATTR: item_id}
+    if changekey is not None:
+        attrs[ItemId.CHANGEKEY_ATTR] = changekey
+    return create_element(ItemId.request_tag(), attrs=attrs)
+
+
+def _sorted_message_fields(names: Sequence[str]) -> list[Any]:
+    """The ``Message`` fields of ``names`` in the model's order (exchangelib's ``_sorted_fields``)."""
+    fields = [field for field in Message.FIELDS if field.name in names]
+    if len(fields) != len(set(names)) or any(field.is_read_only for field in fields):
+        raise ValueError(f"not writable Message fields: {sorted(names)}")
+    return fields
+
+
+def update_light(account: Any, changes: Sequence[LightChange], *, chunk_size: int | None = None) -> list[Any]:
+    """``account.bulk_update`` of ``LightChange`` values, with its defaults (auto-resolve, save only, no
+    read receipts): ``(id, changekey)`` or the per-item exception, in the order of ``changes``."""
+    if not changes:
+        return []
+    service = _LightUpdateItem(account=account, chunk_size=chunk_size)
+    return list(service.call(items=[(change, tuple(change.values)) for change in changes],
+                             conflict_resolution=AUTO_RESOLVE, message_disposition=SAVE_ONLY,
+                             send_meeting_invitations_or_cancellations=SEND_TO_NONE,
+                             suppress_read_receipts=True))

@@ -1,8 +1,9 @@
 """Acknowledging on the server, after the CRM commit: a category, the read flag, a move, or deletion.
 
 A run acknowledges its whole batch at once: one UpdateItem for every category and read-flag change
-(the quarantine tag included), then one MoveItem or one DeleteItem, so the per-request cost of EWS
-(about 1.5-2 ms of client CPU each) is paid per batch, not per message. Categories are merged: the
+(the quarantine tag included; written from the changed fields alone by ``router.ews.light``, no
+exchangelib ``Message`` per item), then one MoveItem or one DeleteItem, so the per-request cost of
+EWS (about 1.5-2 ms of client CPU each) is paid per batch, not per message. Categories are merged: the
 user's own are kept, the quarantine tag is removed from a message that now made it to the CRM.
 
 Each request answers per item. An item that is gone (someone moved or deleted it) needs nothing
@@ -17,10 +18,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from exchangelib.errors import EWSError
-from exchangelib.items import MOVE_TO_DELETED_ITEMS, Message
+from exchangelib.items import MOVE_TO_DELETED_ITEMS
 
 from router.errors import ItemNotFoundError, TransportError
 from router.ews import ews_errors, translate
+from router.ews.light import LightChange, update_light
 from router.mailbox.session import Acknowledge
 from router.pipeline.incoming.contract_session import ContractSession, LaneSession
 from router.pipeline.incoming.session import MailboxSession
@@ -129,20 +131,22 @@ def _with(categories: list[str], category: str) -> list[str]:
 
 def _update(session: MailboxSession, plan: AckPlan, quarantine_category: str,
             requests: Sequence[AckRequest]) -> None:
-    batch: list[tuple[AckRequest, Message, list[str], str]] = []
+    """One UpdateItem writing only the fields that change (``update_light``: no ``Message`` per item)."""
+    batch: list[tuple[AckRequest, LightChange, str]] = []
     for request in requests:
         categories, read = _wanted(plan, quarantine_category, request)
-        fields = ["categories"] if categories != list(request.categories) else []
-        fields += ["is_read"] if read else []
-        if fields:
-            message = Message(account=session.account, id=request.item_id, changekey=request.changekey,
-                              categories=categories or None, is_read=True if read else None)
-            batch.append((request, message, fields, _describe(request.categories, categories, read)))
+        values: dict[str, object] = {"categories": categories or None} \
+            if categories != list(request.categories) else {}
+        if read:
+            values["is_read"] = True
+        if values:
+            change = LightChange(request.item_id, request.changekey, values)
+            batch.append((request, change, _describe(request.categories, categories, read)))
     if not batch:
         return
     with ews_errors(mailbox=session.mailbox):
-        answers = session.account.bulk_update(items=[(m, f) for _, m, f, _ in batch], chunk_size=len(batch))
-    for (request, _, _, text), answer in zip(batch, answers, strict=True):
+        answers = update_light(session.account, [change for _, change, _ in batch], chunk_size=len(batch))
+    for (request, _, text), answer in zip(batch, answers, strict=True):
         if _settle(session, request, answer) and isinstance(answer, tuple):
             request.changekey = answer[1]
             assert request.result is not None

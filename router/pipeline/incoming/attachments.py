@@ -144,6 +144,8 @@ def _pointer_target(part: Message) -> str:
 
 def part_filename(part: Message) -> str:
     """Return the part's filename (RFC 2231 or RFC 2047 encoded, or raw 8-bit), made safe; or ``""``."""
+    if not _may_name_a_file(part):
+        return ""
     try:
         name = part.get_filename()
     except (LookupError, UnicodeError, ValueError, TypeError):
@@ -156,6 +158,15 @@ def part_filename(part: Message) -> str:
     text = data.decode("ascii") if data.isascii() else decode_text(data, None).text
     text, _ = decode_encoded_words(text)
     return safe_filename(text)
+
+
+def _may_name_a_file(part: Message) -> bool:
+    """False when ``get_filename`` must find nothing: no Content-Disposition and no ``name`` in the
+    Content-Type (most body parts); saves parsing their parameters."""
+    if part.get("content-disposition") is not None:
+        return True
+    content_type = part.get("content-type")
+    return content_type is not None and "name" in str(content_type).lower()
 
 
 def safe_filename(name: str) -> str:

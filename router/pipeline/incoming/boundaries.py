@@ -8,12 +8,12 @@ followed by a part header), the part is parsed again with that boundary.
 
 from __future__ import annotations
 
-import email
 import re
 from email.message import Message
 
 from router.pipeline.incoming.attachments import raw_payload
 from router.pipeline.incoming.header_text import wire_bytes
+from router.pipeline.incoming.mime_feed import parse_mime
 
 _CANDIDATE = re.compile(r"^--([^\s]{1,70}?)(?:--)?[ \t]*\r?\n(?=[A-Za-z][A-Za-z0-9-]*:)", re.MULTILINE)
 """A ``--token`` line followed at once by a header line."""
@@ -27,7 +27,7 @@ def recover_boundary(part: Message) -> tuple[Message, str] | None:
         return None
     boundary = match.group(1)
     header = f'Content-Type: {part.get_content_type()}; boundary="{boundary}"\r\n\r\n'
-    reparsed = email.message_from_bytes(wire_bytes(header) + wire_bytes(payload))
+    reparsed = parse_mime(wire_bytes(header) + wire_bytes(payload))
     children = reparsed.get_payload() if reparsed.is_multipart() else None
     if not children:
         return None

@@ -17,10 +17,34 @@ _FIELD = re.compile(rb"^[\x21-\x39\x3b-\x7e]+[ \t]*:")
 _LINE = re.compile(rb"[^\r\n]*(?:\r\n|\n|\r|$)")
 MAX_HEADER_LINES = 2000
 """Most header lines looked at: a header block longer than that is not repaired."""
+_EMPTY_LINES = (b"\r\n\r\n", b"\n\n", b"\r\r")
+_KEPT_STARTS = (b" ", b"\t", b"")
+"""How a line that is never dropped starts, unless it is a field: a fold, or an empty line."""
 
 
 def repair_header_block(raw: bytes) -> tuple[bytes, list[str]]:
-    """``raw`` with non-field lines inside its header block removed, and those lines (shortened)."""
+    """``raw`` with non-field lines inside its header block removed, and those lines (shortened).
+
+    Nearly every message has nothing to repair: when no line after the first, up to an empty line
+    (at or after the header block's end), could be dropped, ``raw`` is returned as it is."""
+    lines = raw[:_block_end(raw)].splitlines()
+    if all(_FIELD.match(line) or line[:1] in _KEPT_STARTS for line in lines[1:]):
+        return raw, []
+    return _repair(raw)
+
+
+def _block_end(raw: bytes) -> int:
+    """Where the first empty line found ends: at or after the end of the header block."""
+    end = len(raw)
+    for empty in _EMPTY_LINES:
+        found = raw.find(empty, 0, end)
+        if found >= 0:
+            end = found + len(empty)
+    return end
+
+
+def _repair(raw: bytes) -> tuple[bytes, list[str]]:
+    """``repair_header_block`` line by line."""
     lines: list[bytes] = []
     dropped: list[tuple[int, bytes]] = []
     for match in _LINE.finditer(raw):
