@@ -352,9 +352,13 @@ class DynamicsGateway:
         )
 
     def record_mailbox_tests(self, results: Sequence[MailboxTestResult]) -> None:
-        # One PATCH per mailbox, in order, exactly as ``record_mailbox_test`` makes it.
-        for result in results:
-            self.record_mailbox_test(result)
+        # The PATCHes ``record_mailbox_test`` makes, as the parts of one $batch: at 10,000 mailboxes
+        # one HTTP request per mailbox was most of the router's CPU while first results were written.
+        if len(results) == 1:
+            self.record_mailbox_test(results[0])
+        elif results:
+            batch.patch_all(self.client, [(f"mailboxes({odata.guid(result.mailbox_id)})",
+                                           _json_values(mailbox_test_values(result))) for result in results])
 
     def record_mailbox_error(
         self, mailbox_id: str, message: str, *, occurred_on: datetime, code: int | None = None

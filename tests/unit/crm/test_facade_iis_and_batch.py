@@ -17,10 +17,13 @@ from pydantic import SecretStr
 from requests_ntlm import HttpNtlmAuth
 
 from router.clock import FrozenClock
-from router.crm.dynamics import DynamicsGateway
+from router.crm.codes import MailboxTestStatus
+from router.crm.dynamics import DynamicsGateway, batch
 from router.crm.dynamics.batch import MAX_QUERY_STRING, fits_iis
 from router.crm.embedded import EmbeddedCrm, EmbeddedGateway
+from router.crm.embedded.admin import find_mailbox
 from router.crm.facade import CrmFacade, FacadeCredentials
+from router.crm.gateway import MailboxTestResult
 from router.errors import CrmPermanentError, CrmRecordNotFoundError
 from tests.support.crm import (
     SERVICE_ACCOUNT,
@@ -153,6 +156,62 @@ def test_the_batch_threshold_is_iis_default_limit() -> None:
     assert fits_iis(base + "q" * MAX_QUERY_STRING)
     assert not fits_iis(base + "q" * (MAX_QUERY_STRING + 1))
     assert not fits_iis("https://crm.contoso.com/" + "p" * 4096)
+
+
+# Test Access results of many mailboxes: one $batch of PATCHes -------------------------------------------
+
+def _statuses(embedded_crm: EmbeddedCrm, address: str) -> tuple[object, object]:
+    with embedded_crm.reading() as conn:
+        row = find_mailbox(conn, address)
+    return row["incomingemailstatus"], row["outgoingemailstatus"]
+
+
+def test_test_results_of_many_mailboxes_go_in_one_batch(crm_facade: CrmFacade, crm_org: Organisation,
+                                                         crm_clock: FrozenClock,
+                                                         embedded_crm: EmbeddedCrm) -> None:
+    ok, failed = MailboxTestStatus.SUCCESS, MailboxTestStatus.FAILURE
+    results = [MailboxTestResult(crm_org.mailbox("alice@contoso.com"), ok, failed, crm_clock.now()),
+               MailboxTestResult(crm_org.mailbox("sales@contoso.com"), failed, ok, crm_clock.now())]
+    gateway = DynamicsGateway(ntlm_settings(crm_facade), clock=crm_clock)
+    try:
+        gateway.record_mailbox_tests(results)
+    finally:
+        gateway.close()
+    assert [(s.method, s.path.rsplit("/", 1)[-1], s.result) for s in crm_facade.journal.entries()] == [
+        ("POST", "$batch", 200)]
+    assert _statuses(embedded_crm, "alice@contoso.com") == (1, 2)
+    assert _statuses(embedded_crm, "sales@contoso.com") == (2, 1)
+
+
+def test_a_batch_with_a_mailbox_gone_writes_the_others_and_names_the_gone_one(
+        crm_facade: CrmFacade, crm_org: Organisation, crm_clock: FrozenClock,
+        embedded_crm: EmbeddedCrm) -> None:
+    ok = MailboxTestStatus.SUCCESS
+    gone = "0f0e0d0c-0b0a-0908-0706-050403020100"
+    results = [MailboxTestResult(gone, ok, ok, crm_clock.now()),
+               MailboxTestResult(crm_org.mailbox("sales@contoso.com"), ok, ok, crm_clock.now())]
+    gateway = DynamicsGateway(ntlm_settings(crm_facade), clock=crm_clock)
+    try:
+        with pytest.raises(CrmRecordNotFoundError, match=gone):
+            gateway.record_mailbox_tests(results)
+    finally:
+        gateway.close()
+    assert _statuses(embedded_crm, "sales@contoso.com") == (1, 1)
+
+
+def test_more_results_than_a_batch_may_carry_go_in_several(
+        crm_facade: CrmFacade, crm_org: Organisation, crm_clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch, "MAX_REQUESTS", 2)
+    ok = MailboxTestStatus.SUCCESS
+    boxes = ("alice@contoso.com", "sales@contoso.com", "bert@contoso.com")
+    gateway = DynamicsGateway(ntlm_settings(crm_facade), clock=crm_clock)
+    try:
+        gateway.record_mailbox_tests([MailboxTestResult(crm_org.mailbox(b), ok, ok, crm_clock.now())
+                                      for b in boxes])
+    finally:
+        gateway.close()
+    assert [s.path.rsplit("/", 1)[-1] for s in crm_facade.journal.entries()] == ["$batch", "$batch"]
 
 
 # MSCRMCallerID -----------------------------------------------------------------------------------------
