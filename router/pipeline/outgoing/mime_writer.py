@@ -48,6 +48,8 @@ _PLAIN_VALUE = re.compile(r"[!-~]+(?: [!-~]+)*")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _MSG_ID = re.compile(rf"<{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*>")
 """A Message-ID of dot-atoms (what ``new_message_id`` makes), which the policy writes unchanged."""
+_OWN_BOUNDARY = re.compile(r"=_[0-9a-f]{32}_[0-9]{1,3}")
+"""The boundaries ``mime_body.boundary`` makes."""
 PLAIN_HEADERS = frozenset(name.lower() for name in (
     "Subject", THREAD_TOPIC_HEADER, THREAD_INDEX_HEADER, "Date", "Message-ID", "In-Reply-To", "References"))
 """The headers ``_plain`` may write: unstructured, token or date headers whose value changes per email."""
@@ -61,7 +63,8 @@ def write_alternative(headers: Sequence[tuple[str, HeaderValue]], text: str, htm
         return None
     top = [*headers, ("MIME-Version", "1.0"),
            ("Content-Type", f'multipart/alternative; boundary="{boundary}"')]
-    folded = [_plain(name, value) or _header(name, _key(value)) for name, value in top]
+    folded = [_plain(name, value) or _header(name, _key(value)) for name, value in top[:-1]]
+    folded.append(_multipart_type(boundary))
     parts = [_part("plain", text), _part("html", html)]
     nl = _LINESEP
     body = (f"--{boundary}{nl}" + f"{nl}--{boundary}{nl}".join(parts) + f"{nl}--{boundary}--{nl}")
@@ -94,6 +97,18 @@ def _value(key: object) -> object:
     if isinstance(key, tuple):
         return [Address(display_name=name, addr_spec=address) for name, address in key[1]]
     return key
+
+
+def _multipart_type(boundary: str) -> tuple[bytes, str]:
+    """The top Content-Type header, folded as ``_header`` folds it. A boundary of ``mime_body``'s form
+    (fixed length, hex digits) folds the same whatever its digits, so the header is folded once per
+    form and the email's boundary put in its place; any other boundary goes through ``_header``."""
+    value = f'multipart/alternative; boundary="{boundary}"'
+    if not _OWN_BOUNDARY.fullmatch(boundary):
+        return _header("Content-Type", value)
+    stand_in = f"=_{'0' * 32}{boundary[34:]}"
+    folded, _ = _header("Content-Type", f'multipart/alternative; boundary="{stand_in}"')
+    return folded.replace(stand_in.encode("ascii"), boundary.encode("ascii")), value
 
 
 def _plain(name: str, value: HeaderValue) -> tuple[bytes, str] | None:

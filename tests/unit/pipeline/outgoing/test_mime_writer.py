@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from router.pipeline.outgoing import mime_writer
+from router.pipeline.outgoing import mime_body, mime_writer
 from router.pipeline.outgoing import render as render_module
 from router.pipeline.outgoing.addresses import MailAddress
 from router.pipeline.outgoing.message import OutgoingMessage, ParentEmail, Priority
@@ -157,3 +157,13 @@ def test_a_message_id_header_is_written_as_the_policy_writes_it(domain: str) -> 
     written = mime_writer._plain("Message-ID", message_id)
     assert written is not None
     assert written == mime_writer._header.__wrapped__("Message-ID", message_id)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.binary(min_size=32, max_size=32), number=st.integers(0, 999),
+       other=st.text(st.sampled_from("abcXYZ019=_-."), min_size=1, max_size=70))
+def test_the_multipart_content_type_is_written_as_the_policy_writes_it(seed: bytes, number: int,
+                                                                       other: str) -> None:
+    for boundary in (mime_body.boundary(seed, number), other):
+        value = f'multipart/alternative; boundary="{boundary}"'
+        assert mime_writer._multipart_type(boundary) == mime_writer._header.__wrapped__("Content-Type", value)
