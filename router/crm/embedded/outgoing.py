@@ -209,6 +209,27 @@ def claim(conn: Connection, now: datetime, query: Node, top: int) -> list[str]:
     return ids
 
 
+def claim_rows(conn: Connection, now: datetime, query: Node, top: int) -> list[RowMapping]:
+    """``claim``, answering the claimed e-mails' rows as they are after it (oldest first): where the
+    database returns updated rows, the UPDATE reads them back itself instead of a SELECT after it."""
+    if not conn.dialect.update_returning:
+        ids = claim(conn, now, query, top)
+        found = {row["activityid"]: row for row in conn.execute(
+            select(email).where(email.c.activityid.in_(ids))).mappings()} if ids else {}
+        return [found[i] for i in ids if i in found]
+    ids = pending(conn, query, top)
+    if not ids:
+        return []
+    updated = conn.execute(
+        sql_update(email)
+        .where(email.c.activityid.in_(ids))
+        .values(**claim_values(now), modifiedon=now, versionnumber=email.c.versionnumber + 1)
+        .returning(*email.c)
+    ).mappings()
+    by_id = {row["activityid"]: row for row in updated}
+    return [by_id[i] for i in ids if i in by_id]
+
+
 def mark_sent(conn: Connection, now: datetime, sent: Sequence[SentEmail]) -> None:
     """Record successful sends (the PATCH the legacy router made for each): one UPDATE statement run
     for every e-mail (executemany); an e-mail that does not exist raises the CRM's "does not exist"."""
