@@ -222,7 +222,7 @@ def _one_line(text: str) -> str:
 
 def _check_lines(mime: bytes, message: OutgoingMessage) -> None:
     """Refuse output that breaks RFC 5322's line limit or is not 7-bit (a guard against regressions)."""
-    longest = max(len(line) for line in mime.split(b"\r\n"))
+    longest = max(map(len, mime.split(b"\r\n")))
     if longest > MAX_LINE or not mime.isascii():
         raise _error(message, f"rendered MIME is not transportable (7-bit: {mime.isascii()}, "
                      f"longest line {longest})",
