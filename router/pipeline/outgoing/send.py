@@ -33,7 +33,9 @@ from typing import Any
 
 from exchangelib import Mailbox, Message
 from exchangelib.errors import EWSError
+from exchangelib.folders import Root, SentItems
 from exchangelib.items import SEND_AND_SAVE_COPY, SEND_TO_NONE
+from exchangelib.properties import DistinguishedFolderId
 from exchangelib.services import CreateItem
 from exchangelib.services.common import folder_ids_element
 from exchangelib.util import TNS, create_element, safe_xml_value
@@ -86,7 +88,7 @@ def submit_many(account: Any, rendered: Sequence[RenderedMessage], *, mailbox: s
         submit(account, rendered[0], mailbox=mailbox, item_id=item_ids[0])
         return [None]
     with ews_errors(mailbox=mailbox, item_id=item_ids[0]):
-        folder = account.sent
+        folder = sent_items(account)
         ensure_lease()  # Right before the side effect: a paused instance must not send for a lost lane.
         service = SendAndSaveCopy(account=account, chunk_size=len(rendered))
         results = list(service.call(items=list(rendered), folder=folder,
@@ -146,6 +148,17 @@ def _message(account: Any, rendered: RenderedMessage) -> Message:
     bcc = [Mailbox(email_address=party.address, name=party.name or None) for party in rendered.bcc]
     return Message(account=account, folder=account.sent, mime_content=rendered.mime,
                    bcc_recipients=bcc or None, importance=_importance(rendered))
+
+
+def sent_items(account: Any) -> Any:
+    """The mailbox's Sent Items named by its distinguished id and the mailbox's address, as the request's
+    SavedItemFolderId: the folder ``account.sent`` means, without the GetFolder exchangelib makes to
+    find it (a round trip before each mailbox's first send)."""
+    mailbox = Mailbox(email_address=account.primary_smtp_address)
+    root = Root(account=account,
+                _distinguished_id=DistinguishedFolderId(id=Root.DISTINGUISHED_FOLDER_ID, mailbox=mailbox))
+    return SentItems(root=root, _distinguished_id=DistinguishedFolderId(
+        id=SentItems.DISTINGUISHED_FOLDER_ID, mailbox=mailbox))
 
 
 _T = f"{{{TNS}}}"

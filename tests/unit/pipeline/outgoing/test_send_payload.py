@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 from exchangelib import DELEGATE, Account, Configuration, Credentials
-from exchangelib.util import create_element, set_xml_value
+from exchangelib.util import MNS, TNS, create_element, set_xml_value
 from exchangelib.version import Build, Version
 
 from router.pipeline.outgoing.addresses import MailAddress
 from router.pipeline.outgoing.message import Priority
 from router.pipeline.outgoing.render import render
-from router.pipeline.outgoing.send import _message, message_element
+from router.pipeline.outgoing.send import SendAndSaveCopy, _message, message_element, sent_items
 from tests.unit.pipeline.outgoing.test_render import message
 
 VERSIONS = [Version(build=Build(major, minor))
@@ -55,3 +55,17 @@ def test_the_message_element_is_exchangelibs(shape: str, version: Version) -> No
     set_xml_value(container, _message(_account(version), rendered), version=version)
     (model,) = list(container)
     assert _canonical(message_element(rendered)) == _canonical(model)
+
+
+def test_the_copy_is_saved_in_the_mailboxs_sent_items_by_distinguished_id() -> None:
+    """No GetFolder before a mailbox's first send: Sent Items is named by its distinguished id."""
+    account = _account(VERSIONS[-1])
+    rendered = render(SHAPES["low importance"], loop_identity="contoso-crm")
+    service = SendAndSaveCopy(account=account, chunk_size=2)
+    payload = service.get_payload(items=[rendered, rendered], folder=sent_items(account),
+                                  message_disposition="SendAndSaveCopy",
+                                  send_meeting_invitations="SendToNone")
+    saved = payload.find(f"{{{MNS}}}SavedItemFolderId/{{{TNS}}}DistinguishedFolderId")
+    assert saved is not None and saved.get("Id") == "sentitems"
+    assert saved.findtext(f"{{{TNS}}}Mailbox/{{{TNS}}}EmailAddress") == "anna.berg@contoso.com"
+    assert len(payload.find(f"{{{MNS}}}Items")) == 2
