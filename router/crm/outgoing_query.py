@@ -14,12 +14,14 @@ from router.crm.codes import EmailStatus
 from router.crm.query import Condition, Filter, Op, all_of, any_of, eq, one_of
 
 
-def pending_send_query(mailbox_ids: Sequence[str], attempted_before: datetime) -> Filter:
-    """Return the query for Pending Send e-mails of ``mailbox_ids`` not tried since ``attempted_before``."""
+def pending_send_query(mailbox_ids: Sequence[str] | None, attempted_before: datetime) -> Filter:
+    """Return the query for Pending Send e-mails of ``mailbox_ids`` not tried since ``attempted_before``;
+    ``None``: of any mailbox (the caller keeps the rows of its mailboxes itself)."""
+    named = () if mailbox_ids is None else (one_of("sendermailboxid", list(mailbox_ids)),)
     return all_of(
         eq("statuscode", int(EmailStatus.PENDING_SEND)),
         eq("directioncode", True),
-        one_of("sendermailboxid", list(mailbox_ids)),
+        *named,
         any_of(
             Condition("deliverylastattemptedon", Op.NULL),
             Condition("deliverylastattemptedon", Op.LESS_THAN, (attempted_before,)),

@@ -20,6 +20,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, func, select
+from sqlalchemy.exc import IntegrityError
 
 from router.clock import Clock
 from router.errors import ClaimLostError, StateStoreError
@@ -135,7 +136,12 @@ class SendRecords:
         now = self._clock.now()
         claims: list[SendClaim] = []
         with self._db.write() as tx:
+            inserted = self._insert_fresh(tx, mailbox, news, owner=owner, now=now)
             for email_id, normalized in news:
+                if email_id in inserted:
+                    row = inserted.pop(email_id)
+                    claims.append(SendClaim(ClaimOutcome.NEW, SendRecord.from_row(row), owner))
+                    continue
                 new = {"mailbox": mailbox, "email_id": email_id, "message_id": normalized,
                        "stage": SendStage.CLAIMED.value}
                 outcome, row = _ROWS.claim(
@@ -144,6 +150,39 @@ class SendRecords:
                     clash=partial(_message_id_taken, normalized, mailbox))
                 claims.append(SendClaim(outcome, SendRecord.from_row(row), owner))
         return claims
+
+    def _insert_fresh(self, tx: Connection, mailbox: str, news: Sequence[tuple[str, str]], *, owner: str,
+                      now: datetime) -> dict[str, Row[Any]]:
+        """Insert the rows of the emails of ``news`` that have none, in one statement; their rows by email id.
+
+        A new claim was a SELECT and an INSERT per email; a batch of new emails (the common case) is
+        now one SELECT and one multi-row INSERT, the rows as ``ClaimTable.claim`` inserts them. Any
+        refusal (another process inserted one meanwhile, a Message-ID already used) undoes the
+        statement (a savepoint) and returns nothing: ``claim_many`` then claims each email as before,
+        which decides races and names a clashing Message-ID. Without a database that returns the rows
+        of a multi-row INSERT, nothing is done here.
+        """
+        if not tx.dialect.insert_executemany_returning:
+            return {}
+        ids = [email_id for email_id, _ in news]
+        known = set(tx.execute(select(T.c.email_id).where(T.c.email_id.in_(ids))).scalars())
+        fresh: dict[str, str] = {}
+        for email_id, normalized in news:
+            if email_id not in known:
+                fresh.setdefault(email_id, normalized)  # An id proposed twice: the later claim finds the row.
+        if not fresh:
+            return {}
+        lease_until = now + self._policy.lease
+        values = [{"mailbox": mailbox, "email_id": email_id, "message_id": normalized,
+                   "stage": SendStage.CLAIMED.value, "owner": owner, "lease_until": lease_until,
+                   "attempts": 1, "recoveries": 0, "created_at": now, "updated_at": now}
+                  for email_id, normalized in fresh.items()]
+        try:
+            with tx.begin_nested():
+                rows = tx.execute(_INSERT_MANY, values).all()
+        except IntegrityError:
+            return {}
+        return {row.email_id: row for row in rows}
 
     def reopen(self, claim: SendClaim) -> SendClaim:
         """Claim again an email whose record FAILED, because the CRM handed it back (a user resubmitted it).
@@ -306,6 +345,8 @@ class SendRecords:
 
 
 _ROWS = ClaimTable(T, ("email_id",))
+_INSERT_MANY = T.insert().returning(*T.c)
+"""New claims of a batch in one statement, their rows returned."""
 
 
 def _message_id_taken(message_id: str, mailbox: str) -> StateStoreError:

@@ -240,6 +240,15 @@ def test_pending_send_mailboxes_names_the_mailboxes_with_mail_to_send_and_claims
     assert target.gateway.pending_send_mailboxes(boxes) == frozenset(), "a claimed e-mail is not pending"
 
 
+def test_a_deployment_sized_question_names_only_its_own_mailboxes(target: Target) -> None:
+    alice, sales = target.org.mailbox("alice@contoso.com"), target.org.mailbox("sales@contoso.com")
+    _pending(target, sender=target.org.sales)
+    assert target.gateway.pending_send_mailboxes([*_unknown_mailboxes(60), alice]) == frozenset()
+    assert target.gateway.pending_send_mailboxes([*_unknown_mailboxes(60), sales.upper()]) == {sales}
+    _pending(target)
+    assert target.gateway.pending_send_mailboxes([*_unknown_mailboxes(60), alice]) == {alice}
+
+
 def test_pending_send_mailboxes_leaves_out_mail_tried_within_the_pending_status_delay(target: Target) -> None:
     email_id = _pending(target)
     target.gateway.background_send(target.org.mailbox_ids, 5)

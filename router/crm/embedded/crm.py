@@ -286,10 +286,13 @@ class EmbeddedCrm:
             return outgoing.claim(conn, self.now(), query, top)
 
     def background_send_views(self, principal: str | None, query: Node, top: int) -> list[EmailView]:
-        """BackgroundSendEmail with the claimed e-mails read back, all in the claim's one transaction."""
+        """BackgroundSendEmail with the claimed e-mails read back (without their notes), all in the claim's
+        one transaction."""
         with self.writing() as conn:
             self.authorize(conn, principal)
-            return email_views(conn, outgoing.claim(conn, self.now(), query, top))
+            claimed = outgoing.claim_rows(conn, self.now(), query, top)
+            # The outgoing form of an e-mail (``outgoing_email``) does not carry its notes.
+            return email_views(conn, [row["activityid"] for row in claimed], read=claimed, with_notes=False)
 
     def pending_senders(self, principal: str | None, query: Node) -> set[str]:
         """The sender mailboxes of the Pending Send e-mails matching ``query`` (nothing is claimed)."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from router.crm.embedded.crm import EmbeddedCrm
 from router.crm.embedded.incoming import deliver_result
+from router.crm.embedded.outgoing import NAMED_MAILBOXES
 from router.crm.embedded.views import outgoing_email
 from router.crm.gateway import (
     MAXIMUM_DELIVERY_ATTEMPTS,
@@ -92,8 +93,13 @@ class EmbeddedGateway:
     ) -> frozenset[str]:
         if not mailbox_ids:
             return frozenset()
-        query = pending_send_query(mailbox_ids, self.crm.now() - pending_status_delay)
-        return frozenset(self.crm.pending_senders(self.principal, query))
+        # A deployment's thousands of mailboxes are not named in the statement (binding and compiling
+        # 10,000 ids every poll was most of an idle router's outgoing cost): Pending Send is asked for by
+        # status alone, through its index, and the senders of other mailboxes are dropped here.
+        wanted = {m.lower() for m in mailbox_ids}
+        named = mailbox_ids if len(wanted) <= NAMED_MAILBOXES else None
+        query = pending_send_query(named, self.crm.now() - pending_status_delay)
+        return frozenset(m for m in self.crm.pending_senders(self.principal, query) if m.lower() in wanted)
 
     def mark_sent(self, email_id: str, message_id: str, sent_on: datetime) -> None:
         self.crm.mark_sent(self.principal, email_id, message_id, sent_on)

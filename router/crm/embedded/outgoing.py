@@ -171,6 +171,11 @@ def _check_parties(org: OrgSettings, email_id: str, parties: Sequence[RowMapping
         )
 
 
+NAMED_MAILBOXES = 20
+"""Most mailbox ids a poll names in its statement; beyond that it asks by status alone and filters the few
+rows found (idle: none) in memory, so a poll over 10,000 mailboxes does not bind 10,000 parameters."""
+
+
 def pending(conn: Connection, query: Node, top: int) -> list[str]:
     """The ids of up to ``top`` outgoing Pending Send e-mails matching ``query``, oldest first."""
     waiting = and_(email.c.statuscode == int(EmailStatus.PENDING_SEND), email.c.directioncode == true())
@@ -204,6 +209,27 @@ def claim(conn: Connection, now: datetime, query: Node, top: int) -> list[str]:
     return ids
 
 
+def claim_rows(conn: Connection, now: datetime, query: Node, top: int) -> list[RowMapping]:
+    """``claim``, answering the claimed e-mails' rows as they are after it (oldest first): where the
+    database returns updated rows, the UPDATE reads them back itself instead of a SELECT after it."""
+    if not conn.dialect.update_returning:
+        ids = claim(conn, now, query, top)
+        found = {row["activityid"]: row for row in conn.execute(
+            select(email).where(email.c.activityid.in_(ids))).mappings()} if ids else {}
+        return [found[i] for i in ids if i in found]
+    ids = pending(conn, query, top)
+    if not ids:
+        return []
+    updated = conn.execute(
+        sql_update(email)
+        .where(email.c.activityid.in_(ids))
+        .values(**claim_values(now), modifiedon=now, versionnumber=email.c.versionnumber + 1)
+        .returning(*email.c)
+    ).mappings()
+    by_id = {row["activityid"]: row for row in updated}
+    return [by_id[i] for i in ids if i in by_id]
+
+
 def mark_sent(conn: Connection, now: datetime, sent: Sequence[SentEmail]) -> None:
     """Record successful sends (the PATCH the legacy router made for each): one UPDATE statement run
     for every e-mail (executemany); an e-mail that does not exist raises the CRM's "does not exist"."""
@@ -227,13 +253,20 @@ def mark_sent(conn: Connection, now: datetime, sent: Sequence[SentEmail]) -> Non
 
 
 def release_stuck(conn: Connection, now: datetime, mailbox_ids: Sequence[str], cutoff: datetime) -> list[str]:
-    """Put back to Pending Send the e-mails of these mailboxes Sending since before ``cutoff``."""
+    """Put back to Pending Send the e-mails of these mailboxes Sending since before ``cutoff``.
+
+    Up to ``NAMED_MAILBOXES`` mailboxes are named in the statement; a deployment's thousands are not (the
+    e-mails in Sending are found by status through its index, and those of other mailboxes dropped here).
+    """
+    wanted = {str(m).lower() for m in mailbox_ids}
     stuck = and_(
         email.c.statuscode == int(EmailStatus.SENDING),
-        email.c.sendermailboxid.in_(list(mailbox_ids)),
         or_(email.c.deliverylastattemptedon.is_(None), email.c.deliverylastattemptedon < cutoff),
     )
-    ids = list(conn.execute(select(email.c.activityid).where(stuck)).scalars())
+    if len(wanted) <= NAMED_MAILBOXES:
+        stuck = and_(stuck, email.c.sendermailboxid.in_(list(mailbox_ids)))
+    found = conn.execute(select(email.c.activityid, email.c.sendermailboxid).where(stuck))
+    ids = [activity for activity, sender in found if sender is not None and str(sender).lower() in wanted]
     if ids:
         conn.execute(
             sql_update(email)

@@ -65,22 +65,29 @@ def email_view(conn: Connection, email_id: str) -> EmailView:
     return EmailView(row, parties, attachments, notes, regarding, parent)
 
 
-def email_views(conn: Connection, email_ids: Sequence[str]) -> list[EmailView]:
+def email_views(conn: Connection, email_ids: Sequence[str], *, read: Sequence[RowMapping] = (),
+                with_notes: bool = True) -> list[EmailView]:
     """The views of several e-mails, in the order of ``email_ids``, read with one query per table.
 
     The same as ``email_view`` of each (an id without a row raises CrmRecordNotFoundError), for the
     batch BackgroundSendEmail hands out: the claim reads its e-mails without a round of queries each.
+    ``read``: e-mail rows the caller has already (the claim's UPDATE returns them), not read again;
+    ``with_notes=False`` leaves the notes out (empty), for a caller that does not use them.
     """
     ids = list(email_ids)
     if not ids:
         return []
-    selected = conn.execute(select(email).where(email.c.activityid.in_(ids))).mappings()
-    found = {row["activityid"]: row for row in selected}
+    found = {row["activityid"]: row for row in read}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        selected = conn.execute(select(email).where(email.c.activityid.in_(missing))).mappings()
+        found.update((row["activityid"], row) for row in selected)
     names = _Names(conn)
     parties = _grouped(conn, activityparty, activityparty.c.activityid, ids, rows.rowid(activityparty))
     attachments = _grouped(conn, activitymimeattachment, activitymimeattachment.c.objectid, ids,
                            activitymimeattachment.c.attachmentnumber)
-    notes = _grouped(conn, annotation, annotation.c.objectid, ids, rows.rowid(annotation))
+    notes = (_grouped(conn, annotation, annotation.c.objectid, ids, rows.rowid(annotation)) if with_notes
+             else {})
     views = []
     for email_id in ids:
         row = found.get(email_id) or rows.require(conn, email, email_id)

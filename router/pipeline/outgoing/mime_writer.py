@@ -25,9 +25,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from email import contentmanager
 from email.headerregistry import Address
+from email.utils import format_datetime
 from functools import lru_cache
 from typing import Any
 
+from router.pipeline.headers import THREAD_INDEX_HEADER, THREAD_TOPIC_HEADER
 from router.pipeline.outgoing.addresses import MailAddress
 from router.pipeline.outgoing.mime_policy import ROUTER_POLICY
 
@@ -40,6 +42,17 @@ _ENCODE_TEXT: Callable[[str, str, str | None, Any], tuple[str, str]] | None = ge
     contentmanager, "_encode_text", None)
 _CHARSET = "utf-8"
 _LINESEP = ROUTER_POLICY.linesep
+_WIDTH = ROUTER_POLICY.max_line_length or 78
+_PLAIN_VALUE = re.compile(r"[!-~]+(?: [!-~]+)*")
+"""Printable ASCII words separated by single spaces (no leading, trailing or doubled space)."""
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_MSG_ID = re.compile(rf"<{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*>")
+"""A Message-ID of dot-atoms (what ``new_message_id`` makes), which the policy writes unchanged."""
+_OWN_BOUNDARY = re.compile(r"=_[0-9a-f]{32}_[0-9]{1,3}")
+"""The boundaries ``mime_body.boundary`` makes."""
+PLAIN_HEADERS = frozenset(name.lower() for name in (
+    "Subject", THREAD_TOPIC_HEADER, THREAD_INDEX_HEADER, "Date", "Message-ID", "In-Reply-To", "References"))
+"""The headers ``_plain`` may write: unstructured, token or date headers whose value changes per email."""
 
 
 def write_alternative(headers: Sequence[tuple[str, HeaderValue]], text: str, html: str,
@@ -50,7 +63,8 @@ def write_alternative(headers: Sequence[tuple[str, HeaderValue]], text: str, htm
         return None
     top = [*headers, ("MIME-Version", "1.0"),
            ("Content-Type", f'multipart/alternative; boundary="{boundary}"')]
-    folded = [_header(name, _key(value)) for name, value in top]
+    folded = [_plain(name, value) or _header(name, _key(value)) for name, value in top[:-1]]
+    folded.append(_multipart_type(boundary))
     parts = [_part("plain", text), _part("html", html)]
     nl = _LINESEP
     body = (f"--{boundary}{nl}" + f"{nl}--{boundary}{nl}".join(parts) + f"{nl}--{boundary}--{nl}")
@@ -83,6 +97,37 @@ def _value(key: object) -> object:
     if isinstance(key, tuple):
         return [Address(display_name=name, addr_spec=address) for name, address in key[1]]
     return key
+
+
+def _multipart_type(boundary: str) -> tuple[bytes, str]:
+    """The top Content-Type header, folded as ``_header`` folds it. A boundary of ``mime_body``'s form
+    (fixed length, hex digits) folds the same whatever its digits, so the header is folded once per
+    form and the email's boundary put in its place; any other boundary goes through ``_header``."""
+    value = f'multipart/alternative; boundary="{boundary}"'
+    if not _OWN_BOUNDARY.fullmatch(boundary):
+        return _header("Content-Type", value)
+    stand_in = f"=_{'0' * 32}{boundary[34:]}"
+    folded, _ = _header("Content-Type", f'multipart/alternative; boundary="{stand_in}"')
+    return folded.replace(stand_in.encode("ascii"), boundary.encode("ascii")), value
+
+
+def _plain(name: str, value: HeaderValue) -> tuple[bytes, str] | None:
+    """A per-email header (Subject, Date, Message-ID, Thread-Index...) written without the policy's parse
+    and fold, when its value is plain: printable ASCII words separated by single spaces, no encoded-word
+    marker, on one line of at most ``_WIDTH``. The policy writes such a value as ``Name: value``
+    unchanged (the tests compare both on generated values); anything else returns None for ``_header``.
+
+    These values differ from one email to the next, so ``_header``'s cache never hits for them and the
+    parse-and-fold was most of a render's remaining CPU."""
+    key = name.lower()
+    if key not in PLAIN_HEADERS or (key == "date") != isinstance(value, datetime):
+        return None
+    text = format_datetime(value) if isinstance(value, datetime) else value
+    if not isinstance(text, str) or len(name) + 2 + len(text) > _WIDTH or "=?" in text:
+        return None
+    if not (_MSG_ID if key == "message-id" else _PLAIN_VALUE).fullmatch(text):
+        return None
+    return f"{name}: {text}{_LINESEP}".encode("ascii"), text
 
 
 @lru_cache(maxsize=4096)

@@ -8,7 +8,8 @@ them have e-mail to send (``pending_send_mailboxes``, which claims nothing) and 
 mailboxes' lanes. A woken lane claims its own e-mails with BackgroundSendEmail as before, so claiming,
 the per-mailbox rate limit and exactly-once do not change; an idle mailbox costs nothing but its
 share of one question. A mailbox watched after a poll (the service starting its lanes one after the
-other, a new configuration) is polled within ``SETTLE_SECONDS``, not a whole cycle later.
+other, a new configuration) is polled once the burst of new mailboxes pauses (``QUIET_SECONDS``), within
+``SETTLE_SECONDS``, not a whole cycle later.
 
 Mailbox ids are asked about in chunks of ``CHUNK``; a Dynamics request names a few mailboxes in its
 filter or, beyond that, filters by status alone (``router.crm.dynamics.senders``), so its URL stays
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,7 +40,10 @@ CHUNK = 10_000
 by status alone beyond a few mailboxes), so this only bounds one SQLite statement's parameters."""
 SETTLE_SECONDS = 0.25
 """A mailbox newly watched (the service starting, a configuration applied) is polled this soon instead of
-a whole period later; the mailboxes watched meanwhile share that one poll."""
+a whole period later, at the latest; the mailboxes watched meanwhile share that one poll."""
+QUIET_SECONDS = 0.02
+"""A burst of newly watched mailboxes is over when none has come for this long: the poll then runs at once
+(the lanes of a small service, built within milliseconds, do not wait the whole ``SETTLE_SECONDS``)."""
 FRESH_CYCLES = 2.5
 """A deployment polled within this many cycles counts as covered: its lanes leave stuck mail to the poll."""
 
@@ -74,6 +79,8 @@ class PendingSendPoller:
         self._version = 0
         """Counts changes of ``_members``: the grouping by deployment is made again only after one."""
         self._plan: tuple[int, dict[str, _Plan]] | None = None
+        self._last_poll = float("-inf")
+        """When the loop's latest poll ended (real time): see ``_settle``."""
 
     def watch(self, member: Member) -> None:
         """Cover ``member``'s mailbox from now on (replacing an older lane of the same mailbox)."""
@@ -141,8 +148,26 @@ class PendingSendPoller:
                 members, period = bool(self._members), self._period
             if members:
                 self._guarded_poll()
+                self._last_poll = time.monotonic()
             if self._watched.wait(period if members else 1.0):
-                self._stop.wait(SETTLE_SECONDS)  # A new mailbox: poll again soon, with the rest of the burst.
+                self._settle()  # A new mailbox: poll again soon, with the rest of the burst.
+
+    def _settle(self) -> None:
+        """Wait until mailboxes stop being watched (none for ``QUIET_SECONDS``), ``SETTLE_SECONDS`` at most:
+        lanes built together (the service starting, a configuration applied) share one poll, and a poll
+        does not wait longer than the burst lasts. Polls that new mailboxes bring forward stay at least
+        ``SETTLE_SECONDS`` apart, so a long start-up (10,000 lanes built one by one) asks the CRM no
+        more often than before."""
+        now = time.monotonic()  # Real time, as the waits on the events are.
+        deadline, earliest = now + SETTLE_SECONDS, self._last_poll + SETTLE_SECONDS
+        while not self._stop.is_set():
+            self._watched.clear()
+            now = time.monotonic()
+            if now >= deadline:
+                return
+            quiet = not self._watched.wait(min(QUIET_SECONDS, deadline - now))
+            if quiet and time.monotonic() >= earliest:
+                return
 
     def _guarded_poll(self) -> None:
         try:

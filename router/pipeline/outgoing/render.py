@@ -35,6 +35,7 @@ import re
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
+from functools import lru_cache
 
 from router.errors import MessageError
 from router.pipeline.headers import LOOP_HEADER, THREAD_INDEX_HEADER, THREAD_TOPIC_HEADER
@@ -162,11 +163,18 @@ def _parties(message: OutgoingMessage) -> tuple[MailAddress, tuple[MailAddress, 
 
 def _party(message: OutgoingMessage, party: MailAddress, role: str) -> MailAddress:
     try:
-        return MailAddress(normalize_address(party.address), clean_display_name(party.name))
+        return _clean_party(party.address, party.name)
     except ValueError as exc:
         raise _error(message, f"{role} address is not usable: {exc}",
                      f"correct the {role} address on the email (or the party's record) in the CRM, "
                      "then send it again") from exc
+
+
+@lru_cache(maxsize=4096)
+def _clean_party(address: str, name: str) -> MailAddress:
+    """A party normalised: a pure function of its address and name, kept because a batch names the same
+    senders and recipients again and again (parsing an address is a good part of a render)."""
+    return MailAddress(normalize_address(address), clean_display_name(name))
 
 
 def _header_values(message: OutgoingMessage, ids: tuple[str, str],
@@ -214,7 +222,7 @@ def _one_line(text: str) -> str:
 
 def _check_lines(mime: bytes, message: OutgoingMessage) -> None:
     """Refuse output that breaks RFC 5322's line limit or is not 7-bit (a guard against regressions)."""
-    longest = max(len(line) for line in mime.split(b"\r\n"))
+    longest = max(map(len, mime.split(b"\r\n")))
     if longest > MAX_LINE or not mime.isascii():
         raise _error(message, f"rendered MIME is not transportable (7-bit: {mime.isascii()}, "
                      f"longest line {longest})",

@@ -12,6 +12,7 @@ from router.clock import FrozenClock
 from router.crm.codes import EmailStatus, Notification
 from router.crm.embedded import EmbeddedCrm, EmbeddedGateway
 from router.crm.messages import incoming_message
+from router.crm.outgoing_query import pending_send_query
 from router.errors import CrmPermanentError
 from tests.support.crm import SERVICE_ACCOUNT, Organisation, draft_email, incoming_email, seed_organisation
 
@@ -116,3 +117,20 @@ def test_a_gateway_that_owns_its_crm_closes_it(tmp_path: Path) -> None:
     assert gateway.who_am_i().user_id
     gateway.close()
     assert crm.engine.pool.checkedout() == 0
+
+
+def test_background_send_reads_back_each_claimed_email_as_stored_after_the_claim(
+    embedded_crm: EmbeddedCrm, crm_org: Organisation
+) -> None:
+    """The claim's UPDATE returns the rows it changed; they are the rows a read after it finds."""
+    gateway = EmbeddedGateway(embedded_crm, SERVICE_ACCOUNT)
+    first = draft_email(embedded_crm, crm_org.alice, "carol@fabrikam.com")
+    second = draft_email(embedded_crm, crm_org.alice, "dave@fabrikam.com")
+    for email_id in (first, second):
+        gateway.send_email(email_id)
+    query = pending_send_query(crm_org.mailbox_ids, embedded_crm.now())
+    views = embedded_crm.background_send_views(SERVICE_ACCOUNT, query, 5)
+    assert [view.row["activityid"] for view in views] == [first, second], "oldest first"
+    for view in views:
+        assert dict(view.row) == dict(embedded_crm.email(view.row["activityid"]).row)
+        assert view.row["statuscode"] == EmailStatus.SENDING and view.notes == ()

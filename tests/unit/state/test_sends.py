@@ -178,3 +178,30 @@ def test_an_unsent_claim_given_back_starts_again_without_a_sent_items_search(
     again = [store.sends.claim(BOX, e, owner="w2", message_id="<new@x>") for e in ("email-1", "email-2")]
     assert [c.record.stage for c in again] == [SendStage.CLAIMED, SendStage.RENDERED]
     assert [c.may_have_been_sent for c in again] == [False, True], "only a recovered one may have left"
+
+
+def test_a_batch_of_new_claims_records_what_single_claims_record(store: StateStore) -> None:
+    """New emails of a batch are inserted in one statement; their records are those of ``claim``."""
+    single = store.sends.claim(BOX, "email-0", owner="w1", message_id="<zero@x>")
+    batch = store.sends.claim_many(BOX, [("email-1", "<one@x>"), ("email-2", "two@x")], owner="w1")
+    assert [c.outcome for c in batch] == [ClaimOutcome.NEW, ClaimOutcome.NEW]
+    assert [c.message_id for c in batch] == ["<one@x>", "<two@x>"]
+    for claim in batch:
+        assert claim.record == store.sends.by_email_id(claim.record.email_id)
+        assert claim.record.id != single.record.id
+        assert {**vars(claim.record), "id": 0, "email_id": "", "message_id": ""} == {
+            **vars(single.record), "id": 0, "email_id": "", "message_id": ""}
+
+
+def test_a_batch_with_a_message_id_of_another_email_names_the_clash_and_claims_nothing(
+        store: StateStore) -> None:
+    store.sends.claim(BOX, "email-1", owner="w1", message_id="<dup@x>")
+    with pytest.raises(StateStoreError, match="already recorded for another email"):
+        store.sends.claim_many(BOX, [("email-2", "<fresh@x>"), ("email-3", "<dup@x>")], owner="w1")
+    assert store.sends.by_email_id("email-2") is None, "the batch's transaction was undone as a whole"
+
+
+def test_an_email_proposed_twice_in_a_batch_is_claimed_once(store: StateStore) -> None:
+    claims = store.sends.claim_many(BOX, [("email-1", "<a@x>"), ("email-1", "<b@x>")], owner="w1")
+    assert claims[0].outcome is ClaimOutcome.NEW and claims[1].message_id == "<a@x>"
+    assert store.sends.unfinished_count(BOX) == 1

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from router.pipeline.outgoing import mime_body, mime_writer
 from router.pipeline.outgoing import render as render_module
 from router.pipeline.outgoing.addresses import MailAddress
 from router.pipeline.outgoing.message import OutgoingMessage, ParentEmail, Priority
@@ -120,3 +121,49 @@ def test_this_python_writes_directly() -> None:
     two writers, not one with itself."""
     from router.pipeline.outgoing import mime_writer
     assert mime_writer.write_alternative([("Subject", "x")], "t", "<p>t</p>", "=_b_0") is not None
+
+
+PLAIN_ALPHABET = st.sampled_from([*"aZ09 =?()<>@,;:\\\"[]./!~", " ", "  ", "=?utf-8?q?x?=", "\t", "é"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(name=st.sampled_from(sorted(mime_writer.PLAIN_HEADERS)),
+       text=st.lists(PLAIN_ALPHABET, max_size=40).map("".join))
+def test_a_plain_header_is_written_as_the_policy_writes_it(name: str, text: str) -> None:
+    """Per-email headers skip the policy when their value is plain, and must then give its very bytes."""
+    written = mime_writer._plain(name, text)
+    if written is not None:
+        assert written == mime_writer._header.__wrapped__(name, text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(when=st.datetimes(timezones=st.timezones() | st.just(UTC)))
+def test_a_date_header_is_written_as_the_policy_writes_it(when: datetime) -> None:
+    written = mime_writer._plain("Date", when)
+    assert written is not None
+    assert written == mime_writer._header.__wrapped__("Date", when)
+
+
+def test_values_that_are_not_plain_go_through_the_policy() -> None:
+    for text in ("x" * 80, "a  b", " a", "caf\u00e9", "=?utf-8?q?x?=", "a\tb", ""):
+        assert mime_writer._plain("Subject", text) is None
+    assert mime_writer._plain("X-Priority", "3 (Normal)") is None, "cached per value, not per email"
+
+
+@settings(max_examples=100, deadline=None)
+@given(domain=st.sampled_from(["contoso.com", "mail.fabrikam.test", "xn--caf-dma.test"]))
+def test_a_message_id_header_is_written_as_the_policy_writes_it(domain: str) -> None:
+    message_id = new_message_id(domain)
+    written = mime_writer._plain("Message-ID", message_id)
+    assert written is not None
+    assert written == mime_writer._header.__wrapped__("Message-ID", message_id)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.binary(min_size=32, max_size=32), number=st.integers(0, 999),
+       other=st.text(st.sampled_from("abcXYZ019=_-."), min_size=1, max_size=70))
+def test_the_multipart_content_type_is_written_as_the_policy_writes_it(seed: bytes, number: int,
+                                                                       other: str) -> None:
+    for boundary in (mime_body.boundary(seed, number), other):
+        value = f'multipart/alternative; boundary="{boundary}"'
+        assert mime_writer._multipart_type(boundary) == mime_writer._header.__wrapped__("Content-Type", value)
