@@ -223,8 +223,9 @@ class ClaimTable:
         params = {"_owner": owner, "owner": None, "lease_until": None, "retry_at": now, "updated_at": now}
         return int(conn.execute(self.release_owner, params).rowcount)
 
-    def due(self, now: datetime, open_stages: Iterable[str]) -> ColumnElement[bool]:
-        """WHERE term for unfinished rows that are due: released and past ``retry_at``, or of a dead owner."""
+    def due(self, now: datetime | ColumnElement[Any], open_stages: Iterable[str]) -> ColumnElement[bool]:
+        """WHERE term for unfinished rows that are due: released and past ``retry_at``, or of a dead owner
+        (``now`` a time, or a bound parameter of a statement built once)."""
         c = self.table.c
         released = and_(c.owner.is_(None), or_(c.retry_at.is_(None), c.retry_at <= now))
         dead = and_(c.owner.is_not(None), c.lease_until <= now)

@@ -22,7 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Connection, Row, bindparam, func, select, update
 
 from router.clock import Clock
 from router.errors import ClaimLostError
@@ -267,9 +267,9 @@ class IncomingLedger:
         """Unfinished messages of a mailbox that are due: released ones whose retry time has come and
         ones whose worker died (lease run out). The lane re-fetches these by item id after a restart,
         because SyncFolderItems will not report them again."""
-        query = select(T).where(T.c.mailbox == mailbox, _ROWS.due(self._clock.now(), _OPEN_VALUES))
+        params = {"_mailbox": mailbox, "_now": self._clock.now()}
         with self._db.read() as conn:
-            return [LedgerEntry.from_row(r) for r in conn.execute(query.order_by(T.c.id))]
+            return [LedgerEntry.from_row(r) for r in conn.execute(_PENDING, params)]
 
     def unfinished_count(self, mailbox: str) -> int:
         """How many messages of the mailbox are claimed or delivered but not yet finished."""
@@ -314,3 +314,7 @@ def _final(stage: str) -> bool:
 _ROWS = ClaimTable(T, ("mailbox", "message_key"))
 _OPEN = [LedgerStage.CLAIMED, LedgerStage.DELIVERED]
 _OPEN_VALUES = [s.value for s in _OPEN]
+_PENDING = (select(T).where(T.c.mailbox == bindparam("_mailbox"), _ROWS.due(bindparam("_now"), _OPEN_VALUES))
+            .order_by(T.c.id))
+"""``pending``'s statement, built once: every idle sweep of every mailbox asks it, and building it per
+call (then deriving its cache key) cost three times what running it does."""
