@@ -163,7 +163,7 @@ def sync_changes(account: Any, folder: Any, state: str | None, max_changes: int,
     Created and updated items are ``LightItem`` objects (id, change key and ``fields``); deletions are
     exchangelib's ``ItemId``, read-flag changes its (``ItemId``, bool) pair."""
     with ews_errors(mailbox=mailbox):
-        extra = {f for f in folder.normalize_fields(fields=tuple(fields)) if not f.field.is_attribute}
+        extra = _field_paths(folder, tuple(fields))
         service = _SyncFolderItems(account=account)
         service.light_fields = [path.field for path in extra]
         changes = list(service.call(folder=folder, shape=ID_ONLY, additional_fields=extra, sync_state=state,
@@ -173,6 +173,20 @@ def sync_changes(account: Any, folder: Any, state: str | None, max_changes: int,
                 raise change
     more = not service.includes_last_item_in_range and service.sync_state != state
     return Changes(changes, service.sync_state, more)
+
+
+_FIELD_PATHS: dict[tuple[type, tuple[str, ...]], frozenset[Any]] = {}
+
+
+def _field_paths(folder: Any, fields: tuple[str, ...]) -> frozenset[Any]:
+    """The ``FieldPath`` objects of ``fields`` on ``folder``'s class (validated by exchangelib the first
+    time, remembered per folder class: every sweep asks the same two)."""
+    key = (type(folder), fields)
+    found = _FIELD_PATHS.get(key)
+    if found is None:
+        found = frozenset(f for f in folder.normalize_fields(fields=fields) if not f.field.is_attribute)
+        _FIELD_PATHS[key] = found
+    return found
 
 
 def plain_utc(value: object) -> datetime | None:
