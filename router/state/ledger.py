@@ -22,7 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, select, update
+from sqlalchemy import Connection, Row, func, select, update
 
 from router.clock import Clock
 from router.errors import ClaimLostError
@@ -314,7 +314,5 @@ def _final(stage: str) -> bool:
 _ROWS = ClaimTable(T, ("mailbox", "message_key"))
 _OPEN = [LedgerStage.CLAIMED, LedgerStage.DELIVERED]
 _OPEN_VALUES = [s.value for s in _OPEN]
-_PENDING = (select(T).where(T.c.mailbox == bindparam("_mailbox"), _ROWS.due(bindparam("_now"), _OPEN_VALUES))
-            .order_by(T.c.id))
-"""``pending``'s statement, built once: every idle sweep of every mailbox asks it, and building it per
-call (then deriving its cache key) cost three times what running it does."""
+_PENDING = _ROWS.due_of_mailbox(_OPEN_VALUES)
+"""``pending``'s statement, built once (every idle sweep of every incoming lane asks it)."""

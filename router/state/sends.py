@@ -19,7 +19,7 @@ from enum import StrEnum
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, bindparam, func, select
+from sqlalchemy import ColumnElement, Connection, Row, func, select
 
 from router.clock import Clock
 from router.errors import ClaimLostError, StateStoreError
@@ -317,7 +317,5 @@ def _message_id_taken(message_id: str, mailbox: str) -> StateStoreError:
                            hint="Message-IDs must be unique: check the Message-ID generator", mailbox=mailbox)
 _OPEN = [SendStage.CLAIMED, SendStage.RENDERED, SendStage.SUBMITTED]
 _OPEN_VALUES = [s.value for s in _OPEN]
-_PENDING = (select(T).where(T.c.mailbox == bindparam("_mailbox"), _ROWS.due(bindparam("_now"), _OPEN_VALUES))
-            .order_by(T.c.id))
-"""``pending``'s statement, built once: every idle sweep of every outgoing lane asks it, and building it
-per call (then deriving its cache key) cost more than running it."""
+_PENDING = _ROWS.due_of_mailbox(_OPEN_VALUES)
+"""``pending``'s statement, built once (every idle sweep of every outgoing lane asks it)."""
