@@ -555,3 +555,20 @@ def test_an_idle_run_that_frees_no_needed_slot_does_not_wake_the_scheduler(
         assert scheduler.wait_idle(WAIT), "the last run's end wakes wait_idle"
     finally:
         assert scheduler.stop(grace=WAIT)
+
+
+def test_wait_idle_returns_when_the_last_run_in_flight_ends(clock: FrozenClock, recorder: Recorder) -> None:
+    scheduler = Scheduler(clock, observer=recorder, rng=FixedJitter(), period=60.0)
+    gate = Gate(WorkResult())
+    install(scheduler, (spec(A), ScriptedWork.of(gate)))
+    scheduler.start()
+    try:
+        assert gate.entered.wait(WAIT)
+        answers: list[bool] = []
+        waiter = threading.Thread(target=lambda: answers.append(scheduler.wait_idle(WAIT)))
+        waiter.start()
+        gate.opened.set()
+        waiter.join(WAIT)
+        assert answers == [True], "woken by the run's end, long before the period"
+    finally:
+        assert scheduler.stop(grace=WAIT)
