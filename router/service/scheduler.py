@@ -79,6 +79,7 @@ class Scheduler:
         self._pool: WorkerPool | None = None
         self._loop: threading.Thread | None = None
         self._busy = 0
+        self._idle_waiters = 0
         self._pruned = 0.0
         self._kicked = False
         self._stopping = False
@@ -196,7 +197,11 @@ class Scheduler:
     def wait_idle(self, timeout: float | None) -> bool:
         """Wait until no run is in flight (real time, up to ``timeout``); True if none is."""
         with self._cond:
-            return self._cond.wait_for(lambda: self._busy == 0, timeout)
+            self._idle_waiters += 1
+            try:
+                return self._cond.wait_for(lambda: self._busy == 0, timeout)
+            finally:
+                self._idle_waiters -= 1
 
     # Inspection.
 
@@ -316,19 +321,35 @@ class Scheduler:
         events: list[Event] = []
         with self._cond:
             now = self._clock.monotonic()
+            held_back = self._holds_back(run, lane.spec.group_limit)
             self._limits.release(run.group)
             self._busy -= 1
             lane.running = None
             self._running.pop(id(lane), None)
             report = self._settle(lane, run, result, error, now, events)
-            if lane.runnable and self._lanes.get(lane.spec.key) is lane:
+            due_again = lane.runnable and self._lanes.get(lane.spec.key) is lane
+            if due_again:
                 self._enqueue(lane)  # At its new due time (or again, if a rebuild moved it meanwhile).
             closing, lane.to_close = lane.to_close, []
-            self._kick()
+            if held_back or (due_again and lane.due <= now) or self._stopping:
+                self._kick()
+            elif self._busy == 0 and self._idle_waiters:
+                self._cond.notify_all()  # For ``wait_idle`` only.
         log_report(report)
         self._observer.run_finished(report)
         _fire(events)
         _close(closing)
+
+    def _holds_back(self, run: Run, group_limit: int) -> bool:
+        """Whether ``run`` (not yet released) takes a slot another due lane may be waiting for: the last
+        free worker, or the last connection of its group.
+
+        When it does not, and its lane is not due again at once, its end can start nothing the last tick
+        did not, so it does not wake the scheduler: the next tick (within a period) is soon enough. An
+        idle sweep's end then costs no tick; a busy lane's next batch, a freed worker or connection
+        slot still wake it at once (and the last run in flight wakes ``wait_idle``).
+        """
+        return self._busy >= self._max_threads or self._limits.in_use(run.group) >= group_limit
 
     def _settle(self, lane: LaneState, run: Run, result: WorkResult | None, error: BaseException | None,
                 now: float, events: list[Event]) -> RunReport:

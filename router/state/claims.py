@@ -267,9 +267,18 @@ class ClaimTable:
         params = {"_owner": owner, "owner": None, "lease_until": None, "retry_at": now, "updated_at": now}
         return int(conn.execute(self.release_owner, params).rowcount)
 
-    def due(self, now: datetime, open_stages: Iterable[str]) -> ColumnElement[bool]:
-        """WHERE term for unfinished rows that are due: released and past ``retry_at``, or of a dead owner."""
+    def due(self, now: datetime | ColumnElement[Any], open_stages: Iterable[str]) -> ColumnElement[bool]:
+        """WHERE term for unfinished rows that are due: released and past ``retry_at``, or of a dead owner
+        (``now`` a time, or a bound parameter of a statement built once)."""
         c = self.table.c
         released = and_(c.owner.is_(None), or_(c.retry_at.is_(None), c.retry_at <= now))
         dead = and_(c.owner.is_not(None), c.lease_until <= now)
         return and_(c.stage.in_(list(open_stages)), or_(released, dead))
+
+    def due_of_mailbox(self, open_stages: Iterable[str]) -> Any:  # A Select of the table's rows.
+        """The due rows of one mailbox in id order, as a statement built once: execute it with ``_mailbox``
+        and ``_now``. Every idle sweep asks it; building it per call (then deriving its cache key) cost
+        three times what running it does."""
+        c = self.table.c
+        return select(self.table).where(c.mailbox == bindparam("_mailbox"),
+                                        self.due(bindparam("_now"), open_stages)).order_by(c.id)

@@ -264,9 +264,9 @@ class IncomingLedger:
         """Unfinished messages of a mailbox that are due: released ones whose retry time has come and
         ones whose worker died (lease run out). The lane re-fetches these by item id after a restart,
         because SyncFolderItems will not report them again."""
-        query = select(T).where(T.c.mailbox == mailbox, _ROWS.due(self._clock.now(), _OPEN_VALUES))
+        params = {"_mailbox": mailbox, "_now": self._clock.now()}
         with self._db.read() as conn:
-            return [LedgerEntry.from_row(r) for r in conn.execute(query.order_by(T.c.id))]
+            return [LedgerEntry.from_row(r) for r in conn.execute(_PENDING, params)]
 
     def unfinished_count(self, mailbox: str) -> int:
         """How many messages of the mailbox are claimed or delivered but not yet finished."""
@@ -331,3 +331,5 @@ def _final(stage: str) -> bool:
 _ROWS = ClaimTable(T, ("mailbox", "message_key"))
 _OPEN = [LedgerStage.CLAIMED, LedgerStage.DELIVERED]
 _OPEN_VALUES = [s.value for s in _OPEN]
+_PENDING = _ROWS.due_of_mailbox(_OPEN_VALUES)
+"""``pending``'s statement, built once (every idle sweep of every incoming lane asks it)."""

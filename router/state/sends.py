@@ -327,10 +327,9 @@ class SendRecords:
 
     def pending(self, mailbox: str) -> list[SendRecord]:
         """Unfinished emails of a mailbox that are due (released, or left by a dead worker)."""
-        query = select(T).where(T.c.mailbox == mailbox, _ROWS.due(self._clock.now(), _OPEN_VALUES))
-        query = query.order_by(T.c.id)
+        params = {"_mailbox": mailbox, "_now": self._clock.now()}
         with self._db.read() as conn:
-            return [SendRecord.from_row(r) for r in conn.execute(query)]
+            return [SendRecord.from_row(r) for r in conn.execute(_PENDING, params)]
 
     def unfinished_count(self, mailbox: str) -> int:
         """How many emails of the mailbox are claimed but not yet recorded or failed."""
@@ -355,3 +354,5 @@ def _message_id_taken(message_id: str, mailbox: str) -> StateStoreError:
                            hint="Message-IDs must be unique: check the Message-ID generator", mailbox=mailbox)
 _OPEN = [SendStage.CLAIMED, SendStage.RENDERED, SendStage.SUBMITTED]
 _OPEN_VALUES = [s.value for s in _OPEN]
+_PENDING = _ROWS.due_of_mailbox(_OPEN_VALUES)
+"""``pending``'s statement, built once (every idle sweep of every outgoing lane asks it)."""

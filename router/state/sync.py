@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from router.clock import Clock
 from router.state.engine import Database
 from router.state.schema import sync_folders as F
 from router.state.schema import sync_mailboxes as M
+
+_GET_STATE = select(F.c.sync_state).where(F.c.mailbox == bindparam("_mailbox"),
+                                          F.c.folder == bindparam("_folder"))
+"""``get_state``'s statement, built once: every sweep of every incoming lane asks it."""
 
 
 class SyncStates:
@@ -27,9 +31,8 @@ class SyncStates:
 
     def get_state(self, mailbox: str, folder: str) -> str | None:
         """Return the saved sync state of a folder, or None to start a full synchronisation."""
-        query = select(F.c.sync_state).where(F.c.mailbox == mailbox, F.c.folder == folder)
         with self._db.read() as conn:
-            return conn.execute(query).scalar_one_or_none()
+            return conn.execute(_GET_STATE, {"_mailbox": mailbox, "_folder": folder}).scalar_one_or_none()
 
     def save_state(self, mailbox: str, folder: str, state: str | None, *,
                    tx: Connection | None = None) -> None:

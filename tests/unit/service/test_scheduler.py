@@ -502,3 +502,73 @@ def test_a_run_that_only_its_idle_wait_started_is_a_sweep_and_a_wake_is_not(
     clock.advance(60.0)
     run_round(scheduler, recorder, 5)
     assert recorder.reports[-1].next_run_in == 4.0, "unwatched: back off step by step"
+
+
+class CountingTicks(Scheduler):
+    """A scheduler that counts its ticks (the background loop's included)."""
+
+    ticks = 0
+
+    def tick(self) -> int:
+        self.ticks += 1
+        return super().tick()
+
+
+def test_a_run_that_frees_the_last_worker_starts_the_next_due_lane_at_once(
+        clock: FrozenClock, recorder: Recorder) -> None:
+    scheduler = Scheduler(clock, observer=recorder, rng=FixedJitter(), max_threads=1, period=60.0)
+    install(scheduler, (spec(A), ScriptedWork.of()), (spec(B), ScriptedWork.of()))
+    scheduler.start()
+    try:
+        recorder.wait_runs(2)  # Within WAIT, far less than the period: the first run's end ticked.
+        assert {r.key for r in recorder.reports} == {key(A), key(B)}
+    finally:
+        assert scheduler.stop(grace=WAIT)
+
+
+def test_a_busy_lane_runs_again_at_once(clock: FrozenClock, recorder: Recorder) -> None:
+    scheduler = Scheduler(clock, observer=recorder, rng=FixedJitter(), period=60.0)
+    busy = ScriptedWork.of(WorkResult(processed=1, waiting=1), WorkResult(processed=1))
+    install(scheduler, (spec(A), busy))
+    scheduler.start()
+    try:
+        recorder.wait_runs(2)
+    finally:
+        assert scheduler.stop(grace=WAIT)
+
+
+def test_an_idle_run_that_frees_no_needed_slot_does_not_wake_the_scheduler(
+        clock: FrozenClock, recorder: Recorder) -> None:
+    scheduler = CountingTicks(clock, observer=recorder, rng=FixedJitter(), max_threads=4, period=60.0)
+    idle, gate = Gate(WorkResult()), Gate()
+    install(scheduler, (spec(A), ScriptedWork.of(idle)), (spec(B), ScriptedWork.of(gate)))
+    scheduler.start()
+    try:
+        assert idle.entered.wait(WAIT) and gate.entered.wait(WAIT)
+        ticks = scheduler.ticks
+        idle.opened.set()
+        recorder.wait_runs(1, key(A))
+        threading.Event().wait(0.3)
+        assert scheduler.ticks == ticks, "A's idle end (B still running, workers free) started nothing"
+        gate.opened.set()
+        recorder.wait_runs(1, key(B))
+        assert scheduler.wait_idle(WAIT), "the last run's end wakes wait_idle"
+    finally:
+        assert scheduler.stop(grace=WAIT)
+
+
+def test_wait_idle_returns_when_the_last_run_in_flight_ends(clock: FrozenClock, recorder: Recorder) -> None:
+    scheduler = Scheduler(clock, observer=recorder, rng=FixedJitter(), period=60.0)
+    gate = Gate(WorkResult())
+    install(scheduler, (spec(A), ScriptedWork.of(gate)))
+    scheduler.start()
+    try:
+        assert gate.entered.wait(WAIT)
+        answers: list[bool] = []
+        waiter = threading.Thread(target=lambda: answers.append(scheduler.wait_idle(WAIT)))
+        waiter.start()
+        gate.opened.set()
+        waiter.join(WAIT)
+        assert answers == [True], "woken by the run's end, long before the period"
+    finally:
+        assert scheduler.stop(grace=WAIT)
