@@ -3,7 +3,9 @@
 ``sendMail`` takes one e-mail per request; a JSON batch carries up to 20 requests, so a lane's e-mails go
 twenty to a round trip. Graph may run a batch's steps at once, and counts each against the app's limit
 of 4 concurrent requests per mailbox, so the steps form ``CHAINS`` (4) chains by ``dependsOn``: step n
-waits for step n - 4, and at most four sends of the mailbox run at a time.
+waits for step n - 4, and at most four sends of the mailbox run at a time; the batch holds as many of
+the client's slots for the mailbox (router.graph.throttle), so that other requests to it (another lane
+sending through the same service mailbox) wait rather than go past Graph's limit.
 
 Outcomes, per e-mail: 202 is sent. A step Graph did not run is sent again in the next round: 429 (after
 its Retry-After) and 424 Failed Dependency (the step before it in its chain failed: a refused e-mail
@@ -105,7 +107,8 @@ def _steps(mailbox: GraphMailbox, indexes: Sequence[int], bodies: Sequence[str])
 
 def _post(mailbox: GraphMailbox, steps: list[dict[str, object]]) -> dict[str, dict[str, Any]]:
     """The batch's step answers by id; raises (outcome unknown) when the batch has no readable answer."""
-    response = mailbox.client.request("POST", mailbox.address, "/$batch", once=True, json={"requests": steps})
+    response = mailbox.client.request("POST", mailbox.address, "/$batch", once=True,
+                                      weight=min(CHAINS, len(steps)), json={"requests": steps})
     try:
         answers = response.json()["responses"]
         return {str(a["id"]): a for a in answers if isinstance(a, dict) and "id" in a}
