@@ -4,6 +4,10 @@
   MIME of every message of one size, 20 ``/messages/{id}/$value`` steps per ``$batch`` (Graph's most),
   base64-decoded, nothing else (the ids are listed by delta before the timing, as the EWS ceiling lists
   its ids first).
+* ``naive``: the hand-written script over Graph, the counterpart of the EWS one
+  (``router.bench.transport``): list the Inbox (``mailFolders/inbox/messages``, 100 ids a page), then per
+  message one ``GET /messages/{id}/$value``, parse it with ``email`` (``policy.default``: body and
+  attachments) and one DeliverIncomingEmail into a fresh embedded CRM. Sequential, one request at a time.
 * ``sends``: ``sendMail`` of a 3.4 KB HTML message (MIME built with ``email``, sent base64 as
   text/plain) from the service mailbox to an external recipient, one request per message.
 
@@ -16,6 +20,7 @@ The router's Graph rows are compared with these (``RATIOS`` in ``router.bench.ru
 from __future__ import annotations
 
 import base64
+import tempfile
 from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
@@ -26,7 +31,8 @@ import requests
 from router.bench.measure import timed
 from router.bench.org import EXTERNAL, SERVICE, bench_seed, mailbox_address
 from router.bench.results import Throughput
-from router.bench.transport import HTML, WARM_UP_ITEMS, fill_mailboxes
+from router.bench.transport import HTML, WARM_UP_ITEMS, fill_mailboxes, parsed_by_hand
+from router.crm.embedded import EmbeddedCrm, EmbeddedGateway
 from router.harness.simprocess import SimulatorProcess
 
 APP, SECRET, TENANT = "bench-graph-app", "bench-graph-secret", "bench.onmicrosoft.com"
@@ -65,6 +71,42 @@ class GraphTransportBench:
         result.samples.extend(timed(lambda: self._fetch(box, ids), self._server_cpu)
                               for _ in range(self.repeats))
         return result
+
+    def naive(self, size: str) -> Throughput:
+        """List the Inbox, then per message GET ``$value``, parse, one CRM insert; into a fresh CRM a run."""
+        box = mailbox_address(size)
+        result = Throughput(f"naive-{size}-graph", "incoming", "hand-written script over Graph (requests)",
+                            "hand-written script over Graph: GET $value per message + parse + CRM insert "
+                            "(requests)", size)
+        for rep in range(self.repeats + 1):
+            with tempfile.TemporaryDirectory(prefix="bench-crm-") as tmp:
+                crm = EmbeddedCrm(Path(tmp) / "crm.sqlite")
+                try:
+                    self._naive_run(box, EmbeddedGateway(crm, None), result, warm_up=rep == 0)
+                finally:
+                    crm.close()
+        return result
+
+    def _naive_run(self, box: str, gateway: EmbeddedGateway, result: Throughput, *, warm_up: bool) -> None:
+        if warm_up:
+            self._naive_pass(box, gateway, WARM_UP_ITEMS)
+        else:
+            result.samples.append(timed(lambda: self._naive_pass(box, gateway), self._server_cpu))
+
+    def _naive_pass(self, box: str, gateway: EmbeddedGateway, limit: int | None = None) -> int:
+        done = 0
+        link: str | None = f"{self.graph}/users/{box}/mailFolders/inbox/messages?$select=id&$top=100"
+        while link and (limit is None or done < limit):
+            page = self.session.get(link)
+            page.raise_for_status()
+            data: dict[str, Any] = page.json()
+            for entry in data.get("value", [])[:None if limit is None else limit - done]:
+                mime = self.session.get(f"{self.graph}/users/{box}/messages/{entry['id']}/$value")
+                mime.raise_for_status()
+                gateway.deliver_incoming(parsed_by_hand(mime.content, box))
+                done += 1
+            link = data.get("@odata.nextLink")
+        return done
 
     def sends(self, count: int) -> Throughput:
         """``sendMail`` of a 3.4 KB HTML message to one external recipient, sequentially."""
@@ -127,6 +169,8 @@ def graph_transport_scenarios(workdir: Path, counts: dict[str, int], sends: int,
         try:
             results: list[Throughput] = []
             for size in counts:
+                progress(f"hand-written script over Graph (requests), {size}")
+                results.append(bench.naive(size))
                 progress(f"batched fetch over Graph (requests), {size}")
                 results.append(bench.ceiling(size))
             progress(f"sends over Graph (requests, {sends})")

@@ -48,7 +48,7 @@ def fill_mailboxes(sim: SimulatorProcess, count: int, sizes: list[str]) -> None:
             sim.inject(target, build_message(env, SIZES[size], seed=i))
 
 
-def _parsed(raw: bytes, receiving: str) -> IncomingEmail:
+def parsed_by_hand(raw: bytes, receiving: str) -> IncomingEmail:
     """What a hand-written script makes of one message: headers, the body, and the attachments."""
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(msg, EmailMessage)
@@ -73,7 +73,7 @@ def _naive_pass(account: Account, gateway: EmbeddedGateway, limit: int | None = 
         if limit is not None and done >= limit:
             break
         (item,) = account.fetch([listed], only_fields=["mime_content"])
-        gateway.deliver_incoming(_parsed(item.mime_content, account.primary_smtp_address))
+        gateway.deliver_incoming(parsed_by_hand(item.mime_content, account.primary_smtp_address))
         done += 1
     return done
 

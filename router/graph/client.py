@@ -20,6 +20,10 @@ from router.graph.throttle import Throttle
 from router.graph.tokens import TokenSource
 
 RETRIED = {429, 503, 504}
+"""Answers after which a request is sent again (after Retry-After)."""
+RETRIED_UNSAFE = {429}
+"""The same for a request that must not happen twice (a send): only 429 says Graph did not run it; a 503
+or 504 may come after it did, so the caller must find out (Sent Items) before sending again."""
 TIMEOUT = (10.0, 120.0)
 
 
@@ -51,19 +55,24 @@ class GraphClient:
         """An absolute URL for ``path`` (links Graph returned are used as they are)."""
         return path if path.startswith("https://") or path.startswith("http://") else self.graph_url + path
 
-    def request(self, method: str, mailbox: str, path: str, **kwargs: Any) -> requests.Response:
-        """Send one request for ``mailbox``; return a 2xx response or raise the router's error."""
+    def request(self, method: str, mailbox: str, path: str, *, once: bool = False, weight: int = 1,
+                **kwargs: Any) -> requests.Response:
+        """Send one request for ``mailbox``; return a 2xx response or raise the router's error.
+        ``once``: the request has an effect that must not happen twice, so it is sent again only after
+        answers that say it did not run (401, 429). ``weight``: how many of the mailbox's concurrent
+        requests it counts as (a ``$batch`` whose steps run side by side)."""
+        retried = RETRIED_UNSAFE if once else RETRIED
         renewed = False
         headers = dict(kwargs.pop("headers", None) or {})
         for attempt in range(1, self._attempts + 1):
-            response = self._send(method, mailbox, path, headers, kwargs)
+            response = self._send(method, mailbox, path, headers, weight, kwargs)
             if response.status_code < 400:
                 return response
             if response.status_code == 401 and not renewed:
                 self._tokens.invalidate()
                 renewed = True
                 continue
-            if response.status_code in RETRIED and attempt < self._attempts:
+            if response.status_code in retried and attempt < self._attempts:
                 self.throttle.back_off(
                     mailbox if response.status_code == 429 else None, retry_after(response.headers)
                 )
@@ -72,9 +81,10 @@ class GraphClient:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _send(
-        self, method: str, mailbox: str, path: str, headers: dict[str, str], kwargs: dict[str, Any]
+        self, method: str, mailbox: str, path: str, headers: dict[str, str], weight: int,
+        kwargs: dict[str, Any],
     ) -> requests.Response:
-        with self.throttle.slot(mailbox):
+        with self.throttle.slot(mailbox, weight):
             self.throttle.wait(mailbox)
             auth = {"Authorization": f"Bearer {self._tokens.token()}"}
             try:

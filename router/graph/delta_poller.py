@@ -124,6 +124,15 @@ class DeltaPoller(Generic[K]):
                 del self._watched[key]
                 self._woken.pop(key, None)
 
+    def quiet_link(self, key: K, client: GraphClient) -> str | None:
+        """The link ``key`` is watched from, while Graph's last "no change" answer to it stands (a lane's
+        sweep then read no page: its saved link is still this one); None otherwise."""
+        with self._lock:
+            known = self._watched.get(key)
+        if known is None or known.client is not client:
+            return None
+        return known.link if client.quiet.quiet(known.mailbox, known.link) else None
+
     def watching(self, key: K) -> bool:
         with self._lock:
             return key in self._watched

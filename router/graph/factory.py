@@ -10,6 +10,7 @@ REQUESTS_CA_BUNDLE says, or the system store.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from dataclasses import dataclass, field
@@ -47,7 +48,15 @@ class GraphSpec:
     timeout: float = 120.0
     connect_timeout: float = 10.0
 
+    @functools.cached_property
+    def _app_key(self) -> tuple[object, ...]:
+        return self._key_parts()
+
     def app_key(self) -> tuple[object, ...]:
+        """What makes two specs share a client (asked on every lane run: computed once per spec)."""
+        return self._app_key
+
+    def _key_parts(self) -> tuple[object, ...]:
         """What makes two specs share a client: the app, its credential, endpoints and TLS."""
         secret = self.secret or (self.certificate.private_key_pem if self.certificate else "")
         digest = hashlib.sha256(secret.encode()).hexdigest()

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from router.errors import TransportError
-from router.graph import folders
+from router.graph import folders, send_batch
 from router.graph.client import GraphClient
 from router.graph.errors import from_answer, retry_after
 
@@ -87,6 +87,8 @@ class GraphMailbox:
         self.address = address
         self.folder = folder
         self._root = f"/users/{quote(address)}"
+        self.root = self._root
+        """The mailbox's path under the Graph root (``/users/{address}``)."""
         self._folders: dict[str, str] = {}
 
     def delta_page(self, link: str | None, *, page_size: int = 50) -> DeltaPage:
@@ -247,9 +249,15 @@ class GraphMailbox:
             "POST",
             self.address,
             f"{self._root}/sendMail",
+            once=True,
             data=base64.b64encode(mime),
             headers={"Content-Type": "text/plain"},
         )
+
+    def send_mime_many(self, mimes: Sequence[bytes]) -> list[TransportError | None]:
+        """Send several MIMEs, twenty per ``$batch`` (router.graph.send_batch); per e-mail None (sent) or
+        its error. Raises when a batch fails as a whole: whether its e-mails left is then unknown."""
+        return send_batch.send_many(self, mimes)
 
     def create_draft(self, mime: bytes) -> str:
         """Create a draft from the MIME in the mailbox's Drafts; return its id (then ``send_draft``).
@@ -258,6 +266,7 @@ class GraphMailbox:
             "POST",
             self.address,
             f"{self._root}/messages",
+            once=True,
             data=base64.b64encode(mime),
             headers={"Content-Type": "text/plain"},
         )
@@ -265,7 +274,7 @@ class GraphMailbox:
 
     def send_draft(self, draft_id: str) -> None:
         """Send a draft made by ``create_draft``; Exchange saves it to Sent Items."""
-        self.client.request("POST", self.address, f"{self._root}/messages/{draft_id}/send")
+        self.client.request("POST", self.address, f"{self._root}/messages/{draft_id}/send", once=True)
 
     def find(self, message_id: str, folder: str = "sentitems") -> list[dict[str, object]]:
         """Messages of ``folder`` whose Internet Message-ID is ``message_id`` (Sent Items by default)."""

@@ -79,6 +79,9 @@ class GraphSession:
     def send_mime(self, mime: bytes) -> None:
         self._mailbox.send_mime(mime)
 
+    def send_mime_many(self, mimes: Sequence[bytes]) -> list[TransportError | None]:
+        return self._mailbox.send_mime_many(mimes)
+
     def find_sent(self, message_id: str) -> str | None:
         return self._mailbox.find_sent(message_id)
 

@@ -17,23 +17,42 @@ MAILBOX_CONCURRENCY = 4
 """Graph's documented limit of concurrent requests per app per mailbox."""
 
 
+class _Slots:
+    """One mailbox's concurrent-request slots; several are taken at once or not at all (no deadlock
+    between two requests each holding part of what they need)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.used = 0
+        self.ready = threading.Condition()
+
+
 class Throttle:
     """Concurrency slots per mailbox and Retry-After back-offs per mailbox and per app."""
 
     def __init__(self, clock: Clock, per_mailbox: int = MAILBOX_CONCURRENCY) -> None:
         self._clock = clock
         self._per_mailbox = per_mailbox
-        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._slots: dict[str, _Slots] = {}
         self._not_before: dict[str, float] = {}
         self._lock = threading.Lock()
 
     @contextmanager
-    def slot(self, mailbox: str) -> Iterator[None]:
-        """Hold one of the mailbox's concurrent-request slots (blocks while all are in use)."""
+    def slot(self, mailbox: str, weight: int = 1) -> Iterator[None]:
+        """Hold ``weight`` of the mailbox's concurrent-request slots (blocks until that many are free):
+        a ``$batch`` whose steps Graph runs several at a time takes as many as run at once."""
         with self._lock:
-            sem = self._slots.setdefault(mailbox.lower(), threading.BoundedSemaphore(self._per_mailbox))
-        with sem:
+            slots = self._slots.setdefault(mailbox.lower(), _Slots(self._per_mailbox))
+        need = max(1, min(weight, slots.size))
+        with slots.ready:
+            slots.ready.wait_for(lambda: slots.used + need <= slots.size)
+            slots.used += need
+        try:
             yield
+        finally:
+            with slots.ready:
+                slots.used -= need
+                slots.ready.notify_all()
 
     def wait(self, mailbox: str) -> None:
         """Sleep until neither the mailbox nor the app is held back."""

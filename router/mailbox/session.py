@@ -106,3 +106,13 @@ class MailboxSession(Protocol):
         """Block until the Inbox may have changed or ``timeout`` seconds pass; True when woken early by
         a notification. A transport without notifications waits out the timeout (poll)."""
         ...
+
+
+@runtime_checkable
+class BatchSender(Protocol):
+    """A session that sends several e-mails in one request (Graph's ``$batch``), each with its outcome."""
+
+    def send_mime_many(self, mimes: Sequence[bytes]) -> list[TransportError | None]:
+        """Send each MIME as ``send_mime`` does; per e-mail None (sent) or its error. Raises when the
+        request fails as a whole: whether any of them left is then unknown (look in Sent Items)."""
+        ...

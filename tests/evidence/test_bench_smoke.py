@@ -64,6 +64,7 @@ def _check_router(data: dict[str, Any]) -> None:
     assert rows["router-incoming-50KB-graph"]["items"] == 2
     assert rows["router-outgoing-graph"]["items"] == 2
     assert rows["ceiling-8KB-graph"]["items"] == 4 and rows["ceiling-50KB-graph"]["items"] == 2
+    assert rows["naive-8KB-graph"]["items"] == 4 and rows["naive-50KB-graph"]["items"] == 2
     assert rows["sends-graph"]["items"] == 3
     assert rows["router-incoming-pg-1"]["items"] == rows["router-incoming-pg-2"]["items"] == 4
     latency = {x["id"]: x for x in data["latency"]}

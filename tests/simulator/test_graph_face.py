@@ -102,6 +102,26 @@ def test_delta_pages_select_and_links_then_410_for_a_garbled_token(graph_sim: Co
     assert gone.status_code == 410 and gone.json()["error"]["code"] == "SyncStateNotFound"
 
 
+def test_batch_steps_depending_on_a_failed_one_are_not_run_but_answered_424(graph_sim: Controller) -> None:
+    graph = Graph(graph_sim)
+    graph_sim.config.max_message_bytes = 5_000
+
+    def step(n: int, body: str = "body", depends: str | None = None) -> dict[str, object]:
+        mime = _mime(ALICE, CAROL, f"b{n}", f"<b{n}@contoso.com>").replace(b"body", body.encode())
+        out: dict[str, object] = {"id": str(n), "method": "POST", "url": f"/users/{ALICE}/sendMail",
+                                  "headers": {"Content-Type": "text/plain"},
+                                  "body": base64.b64encode(mime).decode()}
+        return out | ({"dependsOn": [depends]} if depends else {})
+
+    steps = [step(0), step(1, "x" * 9_000), step(2, depends="1"), step(3, depends="0")]
+    answers = graph("POST", "/$batch", json={"requests": steps}).json()["responses"]
+    assert [(a["id"], a["status"]) for a in answers] == [("0", 202), ("1", 413), ("2", 424), ("3", 202)]
+    assert answers[2]["body"]["error"]["code"] == "FailedDependency"
+    assert sorted(m.subject for m in graph_sim.control.messages(ALICE, "sentitems")) == ["b0", "b3"]
+    later = graph("POST", "/$batch", json={"requests": [step(5, depends="4"), step(4)]})
+    assert later.status_code == 400, "a step may depend only on one before it"
+
+
 def test_batch_value_patch_and_move_as_the_router_acknowledges(graph_sim: Controller) -> None:
     ids = [graph_sim.control.inject(SVC, from_="a@fabrikam.com", subject=f"s{n}") for n in range(2)]
     assert ids

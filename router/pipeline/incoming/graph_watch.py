@@ -26,6 +26,11 @@ def watch_delta(key: LaneKey, spec: GraphSpec, options: LaneOptions, deps: LaneD
     if options.notification_streams == 0 or result.waiting > 0:
         poller.unwatch(key, owner=owner)
         return False
-    link = deps.store.sync.get_state(options.mailbox, options.folder)
-    return poller.watch(key, graphs.client(spec), spec.mailbox, link, options.graph_poll_seconds, owner=owner,
+    client = graphs.client(spec)
+    # A sweep Graph's standing "no change" answered read no page, so the saved link is the watched one:
+    # no state-store read (most idle runs). Else the link the lane's sync saved.
+    link = poller.quiet_link(key, client) if result.processed == 0 else None
+    if link is None:
+        link = deps.store.sync.get_state(options.mailbox, options.folder)
+    return poller.watch(key, client, spec.mailbox, link, options.graph_poll_seconds, owner=owner,
                         active=result.processed > 0)

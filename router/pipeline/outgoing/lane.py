@@ -104,8 +104,8 @@ class GraphLaneAccount:
 
     @property
     def one_by_one(self) -> bool:
-        """Graph's sendMail takes one email per request."""
-        return True
+        """Graph sends several emails in one ``$batch`` (sendMail steps, router.graph.send_batch)."""
+        return False
 
 
 class OutgoingLanes:

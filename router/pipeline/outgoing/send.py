@@ -43,7 +43,7 @@ from lxml import etree
 
 from router.errors import TransportError
 from router.ews.errors import ews_errors, translate
-from router.mailbox.session import MailboxSession
+from router.mailbox.session import BatchSender, MailboxSession
 from router.pipeline.outgoing.render import RenderedMessage
 from router.runtime.lane_lease import ensure_lease
 
@@ -78,12 +78,16 @@ def submit(account: Any, rendered: RenderedMessage, *, mailbox: str, item_id: st
 
 def submit_many(account: Any, rendered: Sequence[RenderedMessage], *, mailbox: str,
                 item_ids: Sequence[str]) -> list[TransportError | None]:
-    """Send ``rendered`` in one request (Graph: the one email it holds); per email, None when Exchange
-    submitted it, or the router error Exchange gave for that email alone.
+    """Send ``rendered`` in one request (Graph: one ``$batch`` of sendMail steps); per email, None when
+    Exchange submitted it, or the router error Exchange gave for that email alone.
 
     A failure of the request as a whole (a timeout, a busy server, a lost lease) is raised: whether any
     of its emails left is then unknown, so the caller looks in Sent Items before sending them again.
     """
+    if isinstance(account, BatchSender) and len(rendered) > 1:  # Graph: sendMail steps in one $batch
+        mimes = [with_bcc(item) for item in rendered]
+        ensure_lease()
+        return account.send_mime_many(mimes)
     if isinstance(account, MailboxSession) or len(rendered) == 1:
         submit(account, rendered[0], mailbox=mailbox, item_id=item_ids[0])
         return [None]

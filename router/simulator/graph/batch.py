@@ -1,8 +1,11 @@
 """JSON batching (``POST /v1.0/$batch``): at most 20 steps, each served like a request of its own.
 
 Binary answers (``$value``) come back base64-encoded in the step's ``body``, JSON answers as JSON, as
-Graph does. A text/plain step body (MIME) is sent base64 as a string. ``dependsOn`` is accepted; the
-simulator runs steps in order, which satisfies any dependency.
+Graph does. A text/plain step body (MIME) is sent base64 as a string. ``dependsOn`` names earlier steps
+(a later or unknown one: 400 for the whole batch); the simulator runs steps in order, which satisfies
+every dependency, and a step whose dependency failed (status 400 or more) is not run but answered 424
+Failed Dependency, as Graph does. Each step meets throttling and faults on its own (429 with
+Retry-After per step).
 """
 
 from __future__ import annotations
@@ -38,7 +41,23 @@ def _steps(body: bytes) -> list[dict[str, Any]]:
     ids = [str(s.get("id", "")) for s in steps]
     if len(set(ids)) != len(ids) or "" in ids:
         raise GraphError(400, "BadRequest", "Every batch step needs a unique id.")
+    for n, step in enumerate(steps):
+        if any(dep not in ids[:n] for dep in _depends_on(step)):
+            raise GraphError(400, "BadRequest", f"Step {ids[n]} depends on a step that is not before it.")
     return steps
+
+
+def _depends_on(step: dict[str, Any]) -> list[str]:
+    deps = step.get("dependsOn") or []
+    if not isinstance(deps, list):
+        raise GraphError(400, "BadRequest", "dependsOn must be a list of step ids.")
+    return [str(dep) for dep in deps]
+
+
+def _failed_dependency(step_id: str) -> dict[str, object]:
+    return {"id": step_id, "status": 424, "headers": {"Content-Type": "application/json"},
+            "body": {"error": {"code": "FailedDependency", "message": "The request could not be executed "
+                                                                  "because a request it depends on failed."}}}
 
 
 def _step_body(step: dict[str, Any]) -> bytes:
@@ -69,7 +88,13 @@ def run_batch(
     except GraphError as err:
         return GraphResponse.error(err)
     answers: list[dict[str, object]] = []
+    statuses: dict[str, int] = {}
     for step in steps:
+        step_id = str(step["id"])
+        if any(statuses[dep] >= 400 for dep in _depends_on(step)):
+            answers.append(_failed_dependency(step_id))
+            statuses[step_id] = 424
+            continue
         step_headers = {str(k).lower(): str(v) for k, v in (step.get("headers") or {}).items()}
         step_headers["authorization"] = headers.get("authorization", "")
         response = endpoint.serve(
@@ -82,6 +107,7 @@ def run_batch(
         )
         if response.drop:
             return response
-        answers.append(_answer(str(step["id"]), response))
+        answers.append(_answer(step_id, response))
+        statuses[step_id] = response.status
     endpoint.record_batch(app, len(steps))
     return GraphResponse.of(200, {"responses": answers})

@@ -207,6 +207,24 @@ def test_a_503_holds_back_the_whole_app_and_a_429_only_its_mailbox() -> None:
     assert clock.monotonic() == 5.0
 
 
+def test_a_batch_of_four_side_by_side_sends_holds_all_four_of_its_mailboxs_slots() -> None:
+    throttle = Throttle(FrozenClock())
+    entered = threading.Event()
+
+    def one_more() -> None:
+        with throttle.slot(SVC):
+            entered.set()
+
+    with throttle.slot(SVC, weight=4):
+        other = threading.Thread(target=one_more)
+        other.start()
+        assert not entered.wait(0.2), "a fifth request to the mailbox waits for the batch"
+        with throttle.slot(ALICE, weight=9):  # another mailbox's slots; a weight past the limit takes all
+            pass
+    assert entered.wait(5.0), "the batch done, the waiting request goes"
+    other.join()
+
+
 def test_a_throttled_batch_step_is_sent_again_after_its_retry_after(graph_sim: Controller) -> None:
     for n in range(3):
         graph_sim.control.inject(SVC, from_="a@fabrikam.com", subject=f"b{n}")

@@ -145,5 +145,21 @@ def test_a_sweep_right_after_a_quiet_answer_asks_graph_nothing(graph_sim: Contro
     assert [m.subject for m in box.delta_page(link).messages] == ["new"] and deltas(graph_sim) == asked + 1
 
 
+def test_the_watched_link_stands_for_the_saved_one_only_while_its_quiet_answer_stands(
+        graph_sim: Controller, woken: queue.Queue[str]) -> None:
+    clock = FrozenClock()
+    client = graph_client(graph_sim, clock=clock)
+    link = delta_link(client, ALICE)
+    poller: DeltaPoller[str] = DeltaPoller(woken.put, clock, background=False)
+    assert poller.watch(ALICE, client, ALICE, link, 30.0, owner=OWNER)
+    assert poller.quiet_link(ALICE, client) is None, "not asked yet: the lane reads its saved link"
+    clock.advance(30.0)
+    assert poller.poll_due() == 1 and woken.empty()
+    assert poller.quiet_link(ALICE, client) == link, "a sweep now reads no page: its saved link is this one"
+    assert poller.quiet_link(ALICE, graph_client(graph_sim, clock=clock)) is None, "another client's Graph"
+    clock.advance(30.0)
+    assert poller.quiet_link(ALICE, client) is None, "the answer no longer stands: a sweep asks Graph"
+
+
 def deltas(sim: Controller) -> int:
     return sum(1 for r in sim.control.graph_requests() if r.operation == "graph.delta")
