@@ -15,7 +15,6 @@ that carry messages, ``max_response_bytes`` for the others).
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import warnings
@@ -25,12 +24,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 from exchangelib.protocol import BaseProtocol
 from requests import PreparedRequest, Response, Session
 from urllib3.exceptions import InsecureRequestWarning
 
 from router.bounded_http import BoundedAdapter
+from router.http_environment import environment_once
 
 log = logging.getLogger(__name__)
 
@@ -152,24 +151,6 @@ def install_tls_adapter() -> None:
     BaseProtocol.HTTP_ADAPTER_CLS = HostTlsAdapter
     if BaseProtocol.__dict__.get("raw_session") is not _RAW_SESSION:
         BaseProtocol.raw_session = _RAW_SESSION
-
-
-def environment_once(session: Session, url: str) -> Session:
-    """``session`` with what requests reads from the environment on every request read once, for ``url``.
-
-    A session that trusts the environment (requests' default) scans all of ``os.environ`` for proxies
-    and ``NO_PROXY`` before each request: on a busy outgoing lane that was about 5 % of the router's
-    CPU. Read here once instead, for the server the session talks to: ``HTTPS_PROXY`` / ``HTTP_PROXY``
-    unless ``NO_PROXY`` exempts ``url``, and ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` as the default
-    verification (``HostTlsAdapter`` still applies a registered host's own policy). The credentials are
-    the session's own, so requests' ``.netrc`` lookup had nothing to add.
-    """
-    session.proxies.update(requests.utils.get_environ_proxies(url))
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if bundle and session.verify is True:
-        session.verify = bundle
-    session.trust_env = False
-    return session
 
 
 _STOCK_RAW_SESSION = BaseProtocol.__dict__["raw_session"].__func__

@@ -30,6 +30,7 @@ from router.crm.dynamics.errors import RETRYABLE, error_for, retry_after, unreac
 from router.crm.dynamics.oauth import BearerToken
 from router.crm.dynamics.settings import DynamicsSettings, NtlmCredentials
 from router.errors import CrmPermanentError, CrmTransientError
+from router.http_environment import environment_once
 
 JsonObject = dict[str, Any]
 TOO_LARGE_HINT = ("the CRM's answer was larger than the router accepts; if that is legitimate, raise "
@@ -65,7 +66,7 @@ class WebApiClient:
         # NTLM authenticates a connection, so each thread keeps its own session (and connections).
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
-            session = requests.Session()
+            session = environment_once(requests.Session(), self.settings.base_url)
             adapter = BoundedAdapter()
             adapter.max_response_bytes = self.settings.max_response_bytes
             session.mount("https://", adapter)
@@ -113,14 +114,16 @@ class WebApiClient:
         attempt = 0
         while True:
             try:
-                response = self._session().request(
+                session = self._session()
+                response = session.request(
                     method,
                     url,
                     json=body,
                     data=content,
                     headers=dict(headers or {}),
                     timeout=(self.settings.connect_timeout, self.settings.timeout),
-                    verify=self.settings.verify,
+                    # The session's verification: the configured one, or REQUESTS_CA_BUNDLE read once.
+                    verify=session.verify if self.settings.verify is True else self.settings.verify,
                     allow_redirects=False,
                 )
             except requests.exceptions.SSLError as exc:
