@@ -208,10 +208,10 @@ class ClaimTable:
         row missing lost its claim and moved nothing).
 
         One compare-and-set UPDATE per set of changed columns where the database returns updated rows:
-        the values all its rows share are plain parameters, the ones that differ (and each row's id and
-        owner) come from a VALUES list joined to the table (``UPDATE ... FROM``). So rows advanced to the
-        same values (the sends) and rows advanced each to its own (the ledger's activity ids) take the
-        same single statement. Elsewhere, one ``advance_row`` per row.
+        the values all its rows share are plain parameters, the ones that differ (and the owner, when
+        the rows have several) are ``CASE id WHEN ... END`` terms. So rows advanced to the same values
+        (the sends) and rows advanced each to its own (the ledger's activity ids) take the same single
+        statement. Elsewhere, one ``advance_row`` per row.
         """
         allowed = list(allowed)
         if not conn.dialect.update_returning:

@@ -24,8 +24,8 @@ from __future__ import annotations
 import importlib.util
 import re
 from collections.abc import Callable
-from email._policybase import compat32
 from email.message import Message
+from email.policy import compat32
 from types import ModuleType
 from typing import Any
 
