@@ -20,7 +20,6 @@ The router's Graph rows are compared with these (``RATIOS`` in ``router.bench.ru
 from __future__ import annotations
 
 import base64
-import tempfile
 from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
@@ -31,8 +30,8 @@ import requests
 from router.bench.measure import timed
 from router.bench.org import EXTERNAL, SERVICE, bench_seed, mailbox_address
 from router.bench.results import Throughput
-from router.bench.transport import HTML, WARM_UP_ITEMS, fill_mailboxes, parsed_by_hand
-from router.crm.embedded import EmbeddedCrm, EmbeddedGateway
+from router.bench.transport import HTML, WARM_UP_ITEMS, each_fresh_crm, fill_mailboxes, parsed_by_hand
+from router.crm.embedded import EmbeddedGateway
 from router.harness.simprocess import SimulatorProcess
 
 APP, SECRET, TENANT = "bench-graph-app", "bench-graph-secret", "bench.onmicrosoft.com"
@@ -78,13 +77,8 @@ class GraphTransportBench:
         result = Throughput(f"naive-{size}-graph", "incoming", "hand-written script over Graph (requests)",
                             "hand-written script over Graph: GET $value per message + parse + CRM insert "
                             "(requests)", size)
-        for rep in range(self.repeats + 1):
-            with tempfile.TemporaryDirectory(prefix="bench-crm-") as tmp:
-                crm = EmbeddedCrm(Path(tmp) / "crm.sqlite")
-                try:
-                    self._naive_run(box, EmbeddedGateway(crm, None), result, warm_up=rep == 0)
-                finally:
-                    crm.close()
+        for rep, gateway in each_fresh_crm(self.repeats):
+            self._naive_run(box, gateway, result, warm_up=rep == 0)
         return result
 
     def _naive_run(self, box: str, gateway: EmbeddedGateway, result: Throughput, *, warm_up: bool) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import email
 import email.policy
 import tempfile
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -96,13 +97,8 @@ class TransportBench:
         result = Throughput(f"naive-{size}", "incoming", "hand-written script (stock)",
                             "hand-written script: GetItem per message + parse + CRM insert (stock "
                             "exchangelib)", size)
-        for rep in range(self.repeats + 1):
-            with tempfile.TemporaryDirectory(prefix="bench-crm-") as tmp:
-                crm = EmbeddedCrm(Path(tmp) / "crm.sqlite")
-                try:
-                    self._naive_run(account, EmbeddedGateway(crm, None), result, warm_up=rep == 0)
-                finally:
-                    crm.close()
+        for rep, gateway in each_fresh_crm(self.repeats):
+            self._naive_run(account, gateway, result, warm_up=rep == 0)
         return result
 
     def _naive_run(self, account: Account, gateway: EmbeddedGateway, result: Throughput, *,
@@ -149,3 +145,14 @@ class TransportBench:
         result.samples.extend(timed(lambda: send(count), self._server_cpu) for _ in range(self.repeats))
         return result
 
+
+def each_fresh_crm(repeats: int) -> Iterator[tuple[int, EmbeddedGateway]]:
+    """A fresh embedded CRM (in a temporary directory) for each run of a hand-written script: the
+    warm-up (run 0), then ``repeats`` timed runs; each is closed and removed after its run."""
+    for rep in range(repeats + 1):
+        with tempfile.TemporaryDirectory(prefix="bench-crm-") as tmp:
+            crm = EmbeddedCrm(Path(tmp) / "crm.sqlite")
+            try:
+                yield rep, EmbeddedGateway(crm, None)
+            finally:
+                crm.close()
