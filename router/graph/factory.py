@@ -27,6 +27,7 @@ from router.graph.clouds import NationalCloud, endpoints
 from router.graph.mailbox import GraphMailbox
 from router.graph.session import GraphSession
 from router.graph.tokens import AppCredentials, CertificateCredential, TokenSource
+from router.http_environment import environment_once
 
 
 @dataclass(frozen=True)
@@ -144,11 +145,7 @@ def _session(verify: bool | str) -> requests.Session:
 
 
 def _graph_session(verify: bool | str, graph_url: str) -> requests.Session:
-    """The session of Graph requests. Its proxies are read from the environment once, for the Graph
-    root (``HTTPS_PROXY`` / ``NO_PROXY``), instead of on every request: requests scans the whole
-    environment and looks for a .netrc file per request otherwise, which was most of an idle poll's
-    CPU. The Authorization header is ours, so .netrc has nothing to give."""
-    session = _session(verify)
-    session.proxies = dict(requests.utils.get_environ_proxies(graph_url))
-    session.trust_env = False
-    return session
+    """The session of Graph requests, with the environment read once for the Graph root
+    (``environment_once``): requests' per-request scan was most of an idle poll's CPU. The CA bundle it
+    may pick up changes nothing: ``_VerifyingAdapter`` verifies with the spec's own setting."""
+    return environment_once(_session(verify), graph_url)
